@@ -1,0 +1,151 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+Builds, tests, documents, runs and measures the ConntrackTuning module.
+
+.DESCRIPTION
+Every task needs only the .NET SDK and the tools `dotnet tool restore` brings (the pinned pwsh). Pester comes
+from NuGet through tools/BuildTools.csproj, never from the PowerShell Gallery.
+
+  Build  stages an importable module at out/ConntrackTuning (assemblies, manifest, format file, MAML help).
+  Test   builds, runs the engine's xunit tests and the Pester tests, and ends with "N passed, N failed".
+  Help   regenerates out/ConntrackTuning/en-US from en-US/*.md and the compiled cmdlets.
+  Run    builds and shows this machine's conntrack state, read-only.
+  Bench  builds and runs every benchmark under tools/bench, printing figures.
+  Clean  removes out/ and every bin/ and obj/ folder.
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Help', 'Run', 'Bench', 'Clean')]
+    [string] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Pester tags to run or leave out, e.g. -ExcludeTag RealKernel on a machine where you are not root.
+    [string[]] $Tag = @(),
+    [string[]] $ExcludeTag = @()
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$repo = $PSScriptRoot
+$out = Join-Path $repo 'out'
+$stage = Join-Path $out 'ConntrackTuning'
+$results = Join-Path $out 'TestResults'
+$packages = Join-Path $out 'packages'
+$version = (Import-PowerShellDataFile (Join-Path $repo 'ConntrackTuning.psd1')).ModuleVersion
+$pesterVersion = '5.7.1'
+
+. (Join-Path $repo 'tools/Common.ps1')
+
+function Invoke-BuildTask {
+    Write-Host "Building ConntrackTuning $version ($Configuration)"
+    Invoke-Native dotnet @('build', (Join-Path $repo 'src/ConntrackTuning/ConntrackTuning.csproj'),
+        '-c', $Configuration, "-p:Version=$version", '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+
+    $bin = Join-Path $repo "src/ConntrackTuning/bin/$Configuration/net8.0"
+    if (Test-Path $stage) { Remove-Item $stage -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force -Path $stage
+    # PowerShell supplies System.Management.Automation itself; shipping the reference copy would shadow it.
+    Get-ChildItem $bin -File |
+        Where-Object { $_.Name -like 'ConntrackTuning*' -and $_.Extension -in '.dll', '.pdb', '.ps1xml', '.json' } |
+        Copy-Item -Destination $stage
+    Copy-Item (Join-Path $repo 'ConntrackTuning.psd1') $stage
+    Copy-Item (Join-Path $repo 'LICENSE') $stage
+    Invoke-HelpTask
+    Write-Host "Staged $stage"
+}
+
+function Invoke-HelpTask {
+    if (-not (Test-Path (Join-Path $stage 'ConntrackTuning.dll'))) {
+        throw "Build the module first: $stage holds no ConntrackTuning.dll."
+    }
+    $builder = Join-Path $repo 'tools/Build-Help.ps1'
+    if (-not (Test-Path $builder)) { Write-Warning 'tools/Build-Help.ps1 is missing: no MAML help staged.'; return }
+    # A child process, so this session never loads the assembly it may rebuild a moment later.
+    Invoke-Pwsh (Join-Path $repo 'tools/Build-Help.ps1') @(
+        '-ModulePath', $stage, '-SourcePath', (Join-Path $repo 'en-US'), '-DestinationPath', (Join-Path $stage 'en-US'))
+}
+
+function Restore-BuildTool {
+    $pester = Join-Path $packages "pester/$pesterVersion/tools/Pester.psd1"
+    if (-not (Test-Path $pester)) {
+        Invoke-Native dotnet @('restore', (Join-Path $repo 'tools/BuildTools.csproj'), '--packages', $packages, '--nologo', '-v', 'quiet')
+    }
+    if (-not (Test-Path $pester)) { throw "Pester $pesterVersion was not restored to $pester." }
+    return $pester
+}
+
+function Invoke-EngineTest {
+    $trx = Join-Path $results 'engine.trx'
+    Remove-Item $trx -ErrorAction Ignore
+    Invoke-Native dotnet @('test', (Join-Path $repo 'tests/ConntrackTuning.Engine.Tests/ConntrackTuning.Engine.Tests.csproj'),
+        '-c', $Configuration, '--nologo', '-v', 'quiet', "-p:Version=$version",
+        '--logger', 'trx;LogFileName=engine.trx', '--logger', 'console;verbosity=minimal',
+        '--results-directory', $results) -AllowFailure
+    if (-not (Test-Path $trx)) {
+        Write-Host 'xunit: the engine tests did not run (build failure?); counted as one failure.' -ForegroundColor Red
+        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+    }
+    $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+    $counts = [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout }
+    Write-Host "xunit: $($counts.Passed) passed, $($counts.Failed) failed, $([int]$counters.notExecuted) skipped"
+    return $counts
+}
+
+function Invoke-PesterTest {
+    $pester = Restore-BuildTool
+    $summary = Join-Path $results 'pester.json'
+    Remove-Item $summary -ErrorAction Ignore
+    Invoke-Pwsh (Join-Path $repo 'tools/Invoke-PesterTests.ps1') (@(
+            '-PesterPath', $pester, '-ModulePath', $stage, '-TestPath', (Join-Path $repo 'tests'), '-SummaryPath', $summary) +
+        $(if ($Tag) { '-Tag', ($Tag -join ',') }) + $(if ($ExcludeTag) { '-ExcludeTag', ($ExcludeTag -join ',') })) -AllowFailure
+    if (-not (Test-Path $summary)) {
+        Write-Host 'Pester: the run did not finish; counted as one failure.' -ForegroundColor Red
+        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+    }
+    $counts = Get-Content -Raw $summary | ConvertFrom-Json
+    Write-Host "Pester: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
+    return $counts
+}
+
+function Invoke-TestTask {
+    Invoke-BuildTask
+    $null = New-Item -ItemType Directory -Force -Path $results
+    $runs = @(Invoke-EngineTest; Invoke-PesterTest)
+    $passed = ($runs | Measure-Object -Property Passed -Sum).Sum
+    $failed = ($runs | Measure-Object -Property Failed -Sum).Sum
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-RunTask {
+    Invoke-BuildTask
+    Invoke-Pwsh (Join-Path $repo 'tools/Show-ConntrackState.ps1') @('-ModulePath', $stage)
+}
+
+function Invoke-BenchTask {
+    Invoke-BuildTask
+    foreach ($bench in Get-ChildItem (Join-Path $repo 'tools/bench') -Filter '*.Bench.ps1' | Sort-Object Name) {
+        Write-Host "== $($bench.BaseName)"
+        Invoke-Pwsh $bench.FullName @('-ModulePath', $stage)
+    }
+}
+
+function Invoke-CleanTask {
+    Remove-Item $out -Recurse -Force -ErrorAction Ignore
+    Get-ChildItem $repo -Directory -Recurse -Include bin, obj |
+        Where-Object { $_.FullName -notlike "$out*" } |
+        Remove-Item -Recurse -Force
+}
+
+switch ($Task) {
+    'Build' { Invoke-BuildTask }
+    'Test' { Invoke-TestTask }
+    'Help' { Invoke-HelpTask }
+    'Run' { Invoke-RunTask }
+    'Bench' { Invoke-BenchTask }
+    'Clean' { Invoke-CleanTask }
+}

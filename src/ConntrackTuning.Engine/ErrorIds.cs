@@ -1,0 +1,29 @@
+namespace ConntrackTuning.Engine;
+
+/// <summary>
+/// Every error id the module can emit, in one place. Each id is provoked by at least one test; adding an id
+/// here without a test that provokes it is a review finding.
+/// </summary>
+public static class ErrorIds
+{
+    /// <summary>-Root names a folder that does not exist or is not a folder.</summary>
+    public const string RootNotFound = "RootNotFound";
+
+    /// <summary>Neither nf_conntrack nor ip_conntrack is present under the root.</summary>
+    public const string ConntrackNotLoaded = "ConntrackNotLoaded";
+
+    /// <summary>A /proc or /sys value file exists but holds nothing.</summary>
+    public const string ValueFileEmpty = "ValueFileEmpty";
+
+    /// <summary>A /proc or /sys value file holds something that is not a whole number.</summary>
+    public const string ValueFileNotNumeric = "ValueFileNotNumeric";
+
+    /// <summary>A file could not be read for a reason other than its absence (I/O error, permission).</summary>
+    public const string FileReadFailed = "FileReadFailed";
+
+    /// <summary>A kernel version given as a parameter is not of the form 2.6.32 or 5.15.0-91-generic.</summary>
+    public const string InvalidKernelVersion = "InvalidKernelVersion";
+
+    /// <summary>Only for exceptions the engine did not anticipate; a test asserts none reaches the user.</summary>
+    public const string Unexpected = "Unexpected";
+}

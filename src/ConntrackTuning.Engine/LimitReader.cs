@@ -1,0 +1,127 @@
+using System;
+using System.Linq;
+
+namespace ConntrackTuning.Engine;
+
+/// <summary>Reads max, count and hash size for a probed kernel, with the source of each value.</summary>
+public static class LimitReader
+{
+    public static ConntrackLimit Read(ConntrackKernel kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        SystemRoot root = kernel.SystemRoot;
+        if (!kernel.IsLoaded)
+        {
+            throw NotLoaded(kernel);
+        }
+
+        long? max = null;
+        string? maxSource = null;
+        foreach (string path in kernel.MaxPathsFound)
+        {
+            long? value = root.TryReadInt64(path);
+            if (value is null)
+            {
+                continue;
+            }
+
+            if (max is null)
+            {
+                (max, maxSource) = (value, root.Full(path));
+            }
+            else if (value != max)
+            {
+                // Aliases share one kernel variable, so a difference means the tree was captured at two moments.
+                root.Log.Warning($"{root.Full(path)} holds {value} but {maxSource} holds {max}; they are one kernel variable, so the files were captured at different times. Reporting {max}.");
+            }
+        }
+
+        (long? count, string? countSource) = ReadCount(kernel, root);
+        (long? hashSize, string? hashSource) = ReadHashSize(kernel, root);
+
+        return new ConntrackLimit
+        {
+            Max = max,
+            Count = count,
+            HashSize = hashSize,
+            UsagePercent = max is > 0 && count is not null ? Math.Round(100.0 * count.Value / max.Value, 2) : null,
+            EntriesPerBucket = max is not null && hashSize is > 0 ? Math.Round((double)max.Value / hashSize.Value, 2) : null,
+            Tracker = kernel.Tracker,
+            KernelRelease = kernel.KernelRelease,
+            MaxSource = maxSource,
+            CountSource = countSource,
+            HashSizeSource = hashSource,
+            IsInitialNamespace = kernel.IsInitialNamespace,
+            Root = kernel.Root,
+        };
+    }
+
+    internal static ConntrackException NotLoaded(ConntrackKernel kernel)
+    {
+        string load = kernel.TrackerKind == Tracker.IpConntrack ? "modprobe ip_conntrack" : "modprobe nf_conntrack";
+        return new ConntrackException(ErrorIds.ConntrackNotLoaded, ErrorKind.ResourceUnavailable,
+            kernel.SystemRoot.IsLive
+                ? "Connection tracking is not active on this machine: neither nf_conntrack nor ip_conntrack is loaded, so there is no table to size."
+                : $"Connection tracking was not active on the system under {kernel.Root}: neither nf_conntrack nor ip_conntrack files are there.",
+            kernel.Root,
+            $"Load the tracker with '{load}' (any firewall rule that matches on connection state also loads it), then run the command again.");
+    }
+
+    private static (long? Count, string? Source) ReadCount(ConntrackKernel kernel, SystemRoot root)
+    {
+        if (kernel.CountPathFound is { } path && root.TryReadInt64(path) is { } count)
+        {
+            return (count, root.Full(path));
+        }
+
+        // 2.4 has no count sysctl: every line of the table file is an entry, except the expectations.
+        if (kernel.CountPathFound is null && kernel.TablePathFound is { } table && kernel.TrackerKind == Tracker.IpConntrack)
+        {
+            long entries = root.ReadLines(table)
+                .LongCount(l => l.Length > 0 && !l.StartsWith("EXPECTING", StringComparison.Ordinal));
+            return (entries, root.Full(table) + " (entries counted)");
+        }
+
+        return (null, null);
+    }
+
+    private static (long? HashSize, string? Source) ReadHashSize(ConntrackKernel kernel, SystemRoot root)
+    {
+        long? param = null;
+        if (kernel.HashSizeParameterFound is { } paramPath)
+        {
+            // 0600 on every nf_conntrack kernel: other users get "permission denied" and fall through quietly.
+            param = root.TryReadInt64(paramPath);
+        }
+
+        long? buckets = null;
+        string? bucketsPath = kernel.BucketsPathsFound.Count > 0 ? kernel.BucketsPathsFound[0] : null;
+        if (bucketsPath is not null)
+        {
+            buckets = root.TryReadInt64(bucketsPath);
+        }
+
+        if (param is not null)
+        {
+            if (buckets is not null && buckets != param)
+            {
+                root.Log.Warning($"{root.Full(bucketsPath!)} says {buckets} but {root.Full(kernel.HashSizeParameterFound!)} says {param}. Kernels 4.8 to 5.10 did not update the buckets sysctl after a resize through the module parameter (fixed by commit f6351c3f1c27); reporting the module parameter.");
+            }
+
+            return (param, root.Full(kernel.HashSizeParameterFound!));
+        }
+
+        if (buckets is not null)
+        {
+            return (buckets, root.Full(bucketsPath!));
+        }
+
+        if (StartupLine.Find(root, kernel.Tracker) is { } line)
+        {
+            return (line.Buckets, $"{line.Source}: {line.Line}");
+        }
+
+        root.Log.Verbose("No hash size found: no module parameter, no buckets sysctl and no start-up line in the kernel log.");
+        return (null, null);
+    }
+}

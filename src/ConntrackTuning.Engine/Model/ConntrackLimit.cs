@@ -1,0 +1,41 @@
+namespace ConntrackTuning;
+
+/// <summary>
+/// The size of the table and how full it is, with the file each value came from. Output of
+/// Get-ConntrackLimit. Max binds by name to Set-ConntrackLimit -Max and HashSize to Set-ConntrackHashSize.
+/// </summary>
+public sealed class ConntrackLimit
+{
+    /// <summary>CONNTRACK_MAX: the most entries the table may hold; new connections are dropped beyond it. 0 means no limit.</summary>
+    public long? Max { get; init; }
+
+    /// <summary>Entries in the table of this network namespace now.</summary>
+    public long? Count { get; init; }
+
+    /// <summary>HASHSIZE: the number of hash buckets.</summary>
+    public long? HashSize { get; init; }
+
+    /// <summary>Count as a percentage of Max, two decimals; null when either is unknown or Max is 0 (no limit).</summary>
+    public double? UsagePercent { get; init; }
+
+    /// <summary>Max / HashSize: the average chain a lookup walks when the table is full (the seed advises 8 at most, 1 where memory allows).</summary>
+    public double? EntriesPerBucket { get; init; }
+
+    public string Tracker { get; init; } = "";
+
+    public string? KernelRelease { get; init; }
+
+    /// <summary>The file Max was read from.</summary>
+    public string? MaxSource { get; init; }
+
+    /// <summary>The file Count was read from, or the table file whose entries were counted.</summary>
+    public string? CountSource { get; init; }
+
+    /// <summary>The file HashSize was read from, or the kernel log line that stated it.</summary>
+    public string? HashSizeSource { get; init; }
+
+    /// <summary>False inside a container's network namespace, where Max and HashSize belong to the host.</summary>
+    public bool IsInitialNamespace { get; init; }
+
+    public string Root { get; init; } = "/";
+}

@@ -1,0 +1,257 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Runtime.InteropServices;
+
+namespace ConntrackTuning.Engine;
+
+/// <summary>
+/// The only door to the file system. Every path is relative to a root, so the live host ("/"), a sosreport,
+/// a mounted image and a test fixture are the same thing to the rest of the engine.
+/// </summary>
+public sealed class SystemRoot
+{
+    private SystemRoot(string path, IEngineLog log)
+    {
+        Path = path;
+        Log = log;
+    }
+
+    /// <summary>Absolute path of the root, without a trailing separator unless it is "/".</summary>
+    public string Path { get; }
+
+    /// <summary>True when the root is the running system, so /proc and /sys are the live kernel's.</summary>
+    public bool IsLive => Path == "/";
+
+    public IEngineLog Log { get; }
+
+    /// <summary>Opens a root folder. The path must already be absolute (the cmdlets resolve it against $PWD).</summary>
+    public static SystemRoot Open(string path, IEngineLog? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string full = System.IO.Path.GetFullPath(path.Length == 0 ? "/" : path);
+        if (full.Length > 1)
+        {
+            full = full.TrimEnd('/');
+        }
+
+        if (!Directory.Exists(full))
+        {
+            throw new ConntrackException(ErrorIds.RootNotFound, ErrorKind.ObjectNotFound,
+                File.Exists(full)
+                    ? $"The root '{full}' is a file, not a folder."
+                    : $"The root folder '{full}' does not exist.",
+                full,
+                "Give -Root the folder that holds proc/, sys/ and etc/ of the system to inspect, or omit it for this machine.");
+        }
+
+        return new SystemRoot(full, log ?? NullEngineLog.Instance);
+    }
+
+    /// <summary>The absolute path of a root-relative path such as "proc/sys/net/netfilter/nf_conntrack_max".</summary>
+    public string Full(string relative)
+    {
+        ArgumentNullException.ThrowIfNull(relative);
+        relative = relative.TrimStart('/');
+        return IsLive ? "/" + relative : Path + "/" + relative;
+    }
+
+    public bool FileExists(string relative) => File.Exists(Full(relative));
+
+    public bool DirectoryExists(string relative) => Directory.Exists(Full(relative));
+
+    public bool Exists(string relative)
+    {
+        string full = Full(relative);
+        return File.Exists(full) || Directory.Exists(full);
+    }
+
+    /// <summary>Reads a whole file. Missing and unreadable files give null; the reason goes to the verbose log.</summary>
+    public string? TryReadText(string relative) => TryReadText(relative, out _);
+
+    public string? TryReadText(string relative, out ReadStatus status)
+    {
+        string full = Full(relative);
+        try
+        {
+            string text = File.ReadAllText(full);
+            Log.Verbose($"Read {full}");
+            status = ReadStatus.Ok;
+            return text;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            status = ReadStatus.Missing;
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            Log.Verbose($"Cannot read {full}: permission denied.");
+            status = ReadStatus.AccessDenied;
+            return null;
+        }
+        catch (IOException e)
+        {
+            Log.Verbose($"Cannot read {full}: {e.Message}");
+            status = ReadStatus.Failed;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads a file holding one whole number, as every sysctl and module parameter does. Null when the file is
+    /// absent or unreadable; an error naming the file when it exists but holds no number.
+    /// </summary>
+    public long? TryReadInt64(string relative) => TryReadInt64(relative, out _);
+
+    public long? TryReadInt64(string relative, out ReadStatus status)
+    {
+        string? text = TryReadText(relative, out status);
+        return text is null ? null : ParseValueFile(text, Full(relative));
+    }
+
+    /// <summary>Parses the content of a one-number value file; the path is only used to name the file in errors.</summary>
+    public static long ParseValueFile(string text, string path)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ReadOnlySpan<char> value = text.AsSpan().Trim();
+        if (value.IsEmpty)
+        {
+            throw new ConntrackException(ErrorIds.ValueFileEmpty, ErrorKind.InvalidData,
+                $"The file '{path}' is empty; it should hold a whole number.", path,
+                "Check that the file was captured completely (a truncated sosreport or image gives empty files).");
+        }
+
+        if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long number))
+        {
+            string shown = value.Length > 40 ? string.Concat(value[..40], "...") : value.ToString();
+            throw new ConntrackException(ErrorIds.ValueFileNotNumeric, ErrorKind.InvalidData,
+                $"The file '{path}' holds '{shown}', which is not a whole number.", path,
+                "Check that the file is the kernel's value file and was captured intact.");
+        }
+
+        return number;
+    }
+
+    /// <summary>Lines of a file, streamed; empty when the file is missing or unreadable.</summary>
+    public IEnumerable<string> ReadLines(string relative)
+    {
+        string full = Full(relative);
+        StreamReader reader;
+        try
+        {
+            reader = new StreamReader(full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            yield break;
+        }
+
+        Log.Verbose($"Read {full}");
+        using (reader)
+        {
+            while (reader.ReadLine() is { } line)
+            {
+                yield return line;
+            }
+        }
+    }
+
+    /// <summary>Names (not paths) of the files in a folder, sorted; empty when the folder is missing.</summary>
+    public IReadOnlyList<string> FileNames(string relativeDirectory)
+    {
+        string full = Full(relativeDirectory);
+        var names = new List<string>();
+        try
+        {
+            foreach (string file in Directory.EnumerateFiles(full))
+            {
+                names.Add(System.IO.Path.GetFileName(file));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return names;
+        }
+
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
+    /// <summary>The permission bits of a file, or null when it does not exist.</summary>
+    public UnixFileMode? Mode(string relative)
+    {
+        string full = Full(relative);
+        try
+        {
+            return File.Exists(full) ? File.GetUnixFileMode(full) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Target of a symbolic link such as proc/self/ns/net, or null.</summary>
+    public string? LinkTarget(string relative)
+    {
+        try
+        {
+            return new FileInfo(Full(relative)).LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Whether this process may write the file: the mode must allow it, and on the live system the caller must be root.</summary>
+    public bool IsWritable(string relative, out string? reason)
+    {
+        UnixFileMode? mode = Mode(relative);
+        if (mode is null)
+        {
+            reason = $"{Full(relative)} does not exist.";
+            return false;
+        }
+
+        if ((mode.Value & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) == 0)
+        {
+            reason = $"{Full(relative)} is read-only (mode {FormatMode(mode.Value)}).";
+            return false;
+        }
+
+        if (IsLive && !ProcessIdentity.IsRoot)
+        {
+            reason = $"Changing {Full(relative)} requires root; run pwsh with sudo.";
+            return false;
+        }
+
+        reason = null;
+        return true;
+    }
+
+    public static string FormatMode(UnixFileMode mode) =>
+        "0" + Convert.ToString((int)mode & 0x1FF, 8).PadLeft(3, '0');
+}
+
+public enum ReadStatus
+{
+    Ok,
+    Missing,
+    AccessDenied,
+    Failed,
+}
+
+/// <summary>Who this process is, for the questions the engine asks about permissions.</summary>
+public static partial class ProcessIdentity
+{
+    public static bool IsRoot => OperatingSystem.IsLinux() && NativeMethods.geteuid() == 0;
+
+    private static partial class NativeMethods
+    {
+        [LibraryImport("libc", SetLastError = false)]
+        internal static partial uint geteuid();
+    }
+}

@@ -1,0 +1,12 @@
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>Get-ConntrackLimit: max, count and hash size, and where each was read.</summary>
+[Cmdlet(VerbsCommon.Get, "ConntrackLimit")]
+[OutputType(typeof(ConntrackLimit))]
+public sealed class GetConntrackLimitCommand : ConntrackReadCmdlet
+{
+    protected override void ProcessRecord() => Run(() => WriteObject(LimitReader.Read(ProbeKernel())));
+}

@@ -1,0 +1,89 @@
+# Dot-sourced by every *.Tests.ps1 (in BeforeAll and BeforeDiscovery): imports the staged module and gives the
+# tests their fixtures, a throwaway network namespace and the pinned pwsh.
+$ErrorActionPreference = 'Stop'
+$script:RepoRoot = Split-Path $PSScriptRoot
+$script:FixtureRoot = Join-Path $PSScriptRoot 'fixtures'
+$script:ModulePath = if ($env:CONNTRACK_MODULE) { $env:CONNTRACK_MODULE } else { Join-Path $RepoRoot 'out/ConntrackTuning' }
+. (Join-Path $RepoRoot 'tools/Common.ps1')
+Import-Module $ModulePath -Force
+
+# Every fixture tree, by name (the folder names under tests/fixtures).
+function Get-FixtureName {
+    Get-ChildItem $FixtureRoot -Directory | ForEach-Object Name | Sort-Object
+}
+
+# A private copy of a fixture with the file modes recorded beside it (git keeps only the executable bit, and
+# the modes are what tell the engine which knobs are writable). Tests may write to the copy freely.
+function Copy-Fixture {
+    param([Parameter(Mandatory)] [string] $Name, [string] $Destination = (Join-Path $TestDrive ([guid]::NewGuid().ToString('n'))))
+    $source = Join-Path $FixtureRoot $Name
+    if (-not (Test-Path $source -PathType Container)) { throw "No fixture '$Name' under $FixtureRoot." }
+    $null = New-Item -ItemType Directory -Force -Path $Destination
+    Copy-Item -Path (Join-Path $source '*') -Destination $Destination -Recurse -Force
+    $modes = Join-Path $FixtureRoot "$Name.modes"
+    if (Test-Path $modes) {
+        foreach ($line in Get-Content $modes) {
+            if ($line -match '^\s*([0-7]{3,4})\s+(\S.*)$') {
+                $target = Join-Path $Destination $Matches[2]
+                if (Test-Path $target) {
+                    [IO.File]::SetUnixFileMode($target, [IO.UnixFileMode][Convert]::ToInt32($Matches[1], 8))
+                }
+            }
+        }
+    }
+    $Destination
+}
+
+# Why the real-kernel tests cannot run here, or $null when they can: they need Linux, root and a kernel with
+# nf_conntrack, and nft plus conntrack from Debian's nftables and conntrack packages.
+function Get-RealKernelSkipReason {
+    if (-not $IsLinux) { return 'not Linux' }
+    if ((& id -u) -ne '0') { return 'not root (run the suite as root to include the real-kernel tests)' }
+    if (-not (Test-Path /proc/sys/net/netfilter/nf_conntrack_max)) { return 'this kernel has no nf_conntrack' }
+    foreach ($tool in 'nft', 'conntrack', 'unshare', 'ip') {
+        if (-not (Get-Command $tool -ErrorAction Ignore)) { return "'$tool' is not installed (apt-get install nftables conntrack iproute2 util-linux)" }
+    }
+    $null
+}
+
+# Runs a script block in a new pwsh inside a throwaway network namespace (unshare -n), with loopback up and
+# the module imported, and returns what it output (through CLIXML, so types survive as deserialized objects).
+# With -Track, an nft rule switches connection tracking on in that namespace first.
+function Invoke-InNetns {
+    param(
+        [Parameter(Mandatory)] [scriptblock] $ScriptBlock,
+        [object[]] $ArgumentList = @(),
+        [switch] $Track
+    )
+    $work = Join-Path ([IO.Path]::GetTempPath()) ("ctt-netns-" + [guid]::NewGuid().ToString('n'))
+    $null = New-Item -ItemType Directory -Path $work
+    try {
+        $resultFile = Join-Path $work 'result.clixml'
+        $argsFile = Join-Path $work 'args.clixml'
+        Export-Clixml -InputObject $ArgumentList -Path $argsFile -Depth 5
+        $setup = @"
+`$ErrorActionPreference = 'Stop'
+& ip link set lo up
+if (`$$([bool]$Track)) {
+    "table inet ctt {``n chain o { type filter hook output priority 0; ct state new counter; }``n chain i { type filter hook input priority 0; ct state new counter; }``n}``n" | & nft -f -
+    if (`$LASTEXITCODE) { throw 'nft failed to install the tracking rule' }
+}
+Import-Module '$ModulePath'
+`$argumentList = Import-Clixml '$argsFile'
+`$body = [scriptblock]::Create(@'
+$($ScriptBlock.ToString())
+'@)
+& `$body @argumentList | Export-Clixml -Path '$resultFile' -Depth 5
+"@
+        $scriptFile = Join-Path $work 'run.ps1'
+        Set-Content -Path $scriptFile -Value $setup
+        $pwsh = Get-PwshCommand
+        $env:NO_COLOR = '1'   # plain error text: escape codes in a failure message break Pester's XML report
+        $output = & unshare -n -- @pwsh -NoProfile -NonInteractive -File $scriptFile 2>&1
+        if ($LASTEXITCODE) { throw "The namespace script failed ($LASTEXITCODE): $($output -join "`n" -replace '\e\[[0-9;]*m')" }
+        if (Test-Path $resultFile) { Import-Clixml $resultFile }
+    }
+    finally {
+        Remove-Item $work -Recurse -Force -ErrorAction Ignore
+    }
+}

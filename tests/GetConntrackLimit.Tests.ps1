@@ -1,0 +1,69 @@
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:realKernelSkip = Get-RealKernelSkipReason
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+}
+
+Describe 'Get-ConntrackLimit on fixture trees' {
+    It 'reads max, count and hash size of a built-in 6.18 kernel with their sources' {
+        $root = Copy-Fixture linux-6.18-builtin
+        $limit = Get-ConntrackLimit -Root $root
+        $limit.Max | Should -Be 262144
+        $limit.Count | Should -Be 0
+        $limit.HashSize | Should -Be 262144
+        $limit.EntriesPerBucket | Should -Be 1
+        $limit.Tracker | Should -Be 'nf_conntrack'
+        $limit.MaxSource | Should -Be "$root/proc/sys/net/netfilter/nf_conntrack_max"
+        $limit.HashSizeSource | Should -Be "$root/sys/module/nf_conntrack/parameters/hashsize"
+    }
+
+    It 'names the root that does not exist in a RootNotFound error' {
+        $missing = Join-Path $TestDrive 'no-such-root'
+        Get-ConntrackLimit -Root $missing -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -Be 'RootNotFound,ConntrackTuning.Commands.GetConntrackLimitCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err[0].TargetObject | Should -Be $missing
+    }
+
+    It 'reports every folder piped from Get-ChildItem, not the / of their paths' {
+        $parent = Join-Path $TestDrive 'reports'
+        $null = Copy-Fixture linux-6.18-builtin -Destination (Join-Path $parent 'host-a')
+        $null = Copy-Fixture linux-6.18-builtin -Destination (Join-Path $parent 'host-b')
+        $limits = Get-ChildItem $parent -Directory | Get-ConntrackLimit
+        $limits.Root | Should -Be @((Join-Path $parent 'host-a'), (Join-Path $parent 'host-b'))
+    }
+}
+
+Describe 'Get-ConntrackLimit on this machine' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
+    It 'matches the files and sysctl -n' {
+        $limit = Get-ConntrackLimit
+        $limit.Max | Should -Be ([long](Get-Content /proc/sys/net/netfilter/nf_conntrack_max))
+        $limit.Max | Should -Be ([long](& sysctl -n net.netfilter.nf_conntrack_max))
+        $limit.HashSize | Should -Be ([long](Get-Content /sys/module/nf_conntrack/parameters/hashsize))
+        $limit.IsInitialNamespace | Should -BeTrue
+    }
+
+    It 'counts the entries of a throwaway namespace like conntrack -C and calls it not initial' {
+        $result = Invoke-InNetns -Track -ScriptBlock {
+            $udp = [Net.Sockets.UdpClient]::new()
+            foreach ($port in 20000..20299) { $null = $udp.Send([byte[]](1), 1, '127.0.0.1', $port) }
+            $udp.Dispose()
+            [pscustomobject]@{
+                Limit      = Get-ConntrackLimit
+                Kernel     = Get-ConntrackKernel
+                CountByCli = [long](& conntrack -C)
+            }
+        }
+        $result.Limit.Count | Should -BeGreaterOrEqual 300
+        $result.Limit.Count | Should -Be $result.CountByCli
+        $result.Limit.IsInitialNamespace | Should -BeFalse
+        $result.Kernel.IsInitialNamespace | Should -BeFalse
+        $result.Kernel.CanSetMax | Should -BeFalse
+        $result.Kernel.MaxReadOnlyReason | Should -Match 'not the initial network namespace'
+        $result.Kernel.CanSetTimeouts | Should -BeTrue
+    }
+}

@@ -1,0 +1,9 @@
+# The README's main job: this machine's conntrack state, read-only.
+param([Parameter(Mandatory)] [string] $ModulePath)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath
+
+Write-Host "`n== Kernel" -ForegroundColor Cyan
+Get-ConntrackKernel | Format-List | Out-Host
+Write-Host "== Limits" -ForegroundColor Cyan
+Get-ConntrackLimit | Format-Table -AutoSize | Out-Host
