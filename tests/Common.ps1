@@ -87,3 +87,21 @@ $($ScriptBlock.ToString())
         Remove-Item $work -Recurse -Force -ErrorAction Ignore
     }
 }
+
+# Real-kernel tests of several runs (or developers) on one machine must not overlap: one may lower the global
+# max while another fills a table or compares files. Every real-kernel Describe holds this machine-wide lock
+# from BeforeAll to AfterAll. .NET takes an advisory flock for FileShare.None, so a second holder waits.
+function Enter-ConntrackLock {
+    param([int] $TimeoutSeconds = 900)
+    $path = Join-Path ([IO.Path]::GetTempPath()) 'conntracktuning-realkernel.lock'
+    $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ($true) {
+        try {
+            return [IO.File]::Open($path, [IO.FileMode]::OpenOrCreate, [IO.FileAccess]::ReadWrite, [IO.FileShare]::None)
+        }
+        catch [IO.IOException] {
+            if ([datetime]::UtcNow -gt $deadline) { throw "Another run has held $path for $TimeoutSeconds s." }
+            Start-Sleep -Milliseconds 250
+        }
+    }
+}

@@ -39,6 +39,9 @@ Describe 'Get-ConntrackLimit on fixture trees' {
 }
 
 Describe 'Get-ConntrackLimit on this machine' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
+    BeforeAll { $script:lock = Enter-ConntrackLock }
+    AfterAll { $script:lock.Dispose() }
+
     It 'matches the files and sysctl -n' {
         $limit = Get-ConntrackLimit
         $limit.Max | Should -Be ([long](Get-Content /proc/sys/net/netfilter/nf_conntrack_max))
