@@ -1,0 +1,85 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace ConntrackTuning.Engine;
+
+/// <summary>The per-CPU counters of one network namespace and where they were read.</summary>
+internal sealed record CpuStatistics(IReadOnlyList<CpuCounters> Cpus, string Source);
+
+/// <summary>
+/// A place the per-CPU counters can come from. Sources are tried in order; the first that has the counters
+/// wins. A source that does not apply to a kernel (no such file, no netlink under a -Root tree) returns null
+/// and says why, so the error for "no source at all" can list every reason.
+/// </summary>
+internal interface ICpuStatisticsSource
+{
+    CpuStatistics? TryRead(ConntrackKernel kernel, out string? unavailableReason);
+}
+
+/// <summary>proc/net/stat/nf_conntrack or proc/net/stat/ip_conntrack under the root.</summary>
+internal sealed class ProcStatisticsSource : ICpuStatisticsSource
+{
+    public static readonly ProcStatisticsSource Instance = new();
+
+    /// <summary>Both names, whatever the era says: vendors backported files across the boundary.</summary>
+    internal static readonly string[] Candidates = ["proc/net/stat/nf_conntrack", "proc/net/stat/ip_conntrack"];
+
+    public CpuStatistics? TryRead(ConntrackKernel kernel, out string? unavailableReason)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        SystemRoot root = kernel.SystemRoot;
+        IEnumerable<string> order = kernel.StatisticsPathFound is { } found ? Candidates.Prepend(found).Distinct() : Candidates;
+        string? path = order.FirstOrDefault(root.FileExists);
+        if (path is null)
+        {
+            unavailableReason = $"{root.Full(kernel.EraRow.StatisticsPath ?? Candidates[0])} does not exist (the kernel was built without CONFIG_NF_CONNTRACK_PROCFS, or the tree was captured without it)";
+            return null;
+        }
+
+        IReadOnlyList<int>? cpuIds = ProcStatParser.ParseCpuList(root.TryReadText("sys/devices/system/cpu/possible"));
+        IReadOnlyList<CpuCounters> cpus = ProcStatParser.Parse(root.ReadLines(path), root.Full(path), root.Log, cpuIds);
+        unavailableReason = null;
+        return new CpuStatistics(cpus, root.Full(path));
+    }
+}
+
+/// <summary>Reads the per-CPU counters from the first source that has them.</summary>
+internal static class StatisticsReader
+{
+    /// <summary>
+    /// The sources in the order they are tried. The procfs file is the only one today; the ctnetlink source
+    /// (IPCTNL_MSG_CT_GET_STATS_CPU) goes after it, for the kernels built without the file.
+    /// </summary>
+    internal static IReadOnlyList<ICpuStatisticsSource> DefaultSources { get; } = [ProcStatisticsSource.Instance];
+
+    public static CpuStatistics Read(ConntrackKernel kernel, IReadOnlyList<ICpuStatisticsSource>? sources = null)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        if (!kernel.IsLoaded)
+        {
+            throw LimitReader.NotLoaded(kernel);
+        }
+
+        var reasons = new List<string>();
+        foreach (ICpuStatisticsSource source in sources ?? DefaultSources)
+        {
+            if (source.TryRead(kernel, out string? reason) is { } statistics)
+            {
+                return statistics;
+            }
+
+            if (reason is not null)
+            {
+                reasons.Add(reason);
+            }
+        }
+
+        string target = kernel.SystemRoot.Full(kernel.EraRow.StatisticsPath ?? ProcStatisticsSource.Candidates[0]);
+        throw new ConntrackException(ErrorIds.StatisticsUnavailable, ErrorKind.ObjectNotFound,
+            $"The conntrack statistics cannot be read: {string.Join("; ", reasons)}.", target,
+            kernel.SystemRoot.IsLive
+                ? "Read the same counters over netlink with 'conntrack -S' (package conntrack), or use a kernel built with CONFIG_NF_CONNTRACK_PROCFS=y."
+                : "Capture proc/net/stat/nf_conntrack with the tree (sosreport collects it), or run 'conntrack -S' on the host itself.");
+    }
+}
