@@ -27,12 +27,12 @@ public static class LimitReader
 
             if (max is null)
             {
-                (max, maxSource) = (value, root.Full(path));
+                (max, maxSource) = (value, root.SourceOf(path));
             }
             else if (value != max)
             {
                 // Aliases share one kernel variable, so a difference means the tree was captured at two moments.
-                root.Log.Warning($"{root.Full(path)} holds {value} but {maxSource} holds {max}; they are one kernel variable, so the files were captured at different times. Reporting {max}.");
+                root.Log.Warning($"{root.SourceOf(path)} holds {value} but {maxSource} holds {max}; they are one kernel variable, so the files were captured at different times. Reporting {max}.");
             }
         }
 
@@ -71,7 +71,7 @@ public static class LimitReader
     {
         if (kernel.CountPathFound is { } path && root.TryReadInt64(path) is { } count)
         {
-            return (count, root.Full(path));
+            return (count, root.SourceOf(path));
         }
 
         // 2.4 has no count sysctl: every line of the table file is an entry, except the expectations.
@@ -108,12 +108,12 @@ public static class LimitReader
                 root.Log.Warning($"{root.Full(bucketsPath!)} says {buckets} but {root.Full(kernel.HashSizeParameterFound!)} says {param}. Kernels 4.8 to 5.10 did not update the buckets sysctl after a resize through the module parameter (fixed by commit f6351c3f1c27); reporting the module parameter.");
             }
 
-            return (param, root.Full(kernel.HashSizeParameterFound!));
+            return (param, root.SourceOf(kernel.HashSizeParameterFound!));
         }
 
         if (buckets is not null)
         {
-            return (buckets, root.Full(bucketsPath!));
+            return (buckets, root.SourceOf(bucketsPath!));
         }
 
         if (StartupLine.Find(root, kernel.Tracker) is { } line)
