@@ -136,3 +136,44 @@ Describe 'Get-ConntrackKernel on this machine' -Tag RealKernel -Skip:([bool]$rea
         $kernel.MemoryBytes | Should -Be ($memKb * 1024)
     }
 }
+
+Describe 'Get-ConntrackLimit without privileges' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
+    It 'names the max file it may not read in a FileReadFailed error' {
+        $root = Copy-Fixture linux-6.18-builtin
+        [IO.File]::SetUnixFileMode($root, [IO.UnixFileMode]0x1ED)
+        $file = "$root/proc/sys/net/netfilter/nf_conntrack_max"
+        # Owned by another user and readable only by it: the unprivileged process has no way in.
+        & chown 12345 $file
+        [IO.File]::SetUnixFileMode($file, [IO.UnixFileMode]::UserRead)
+        $err = Invoke-Unprivileged -ArgumentList $root -ScriptBlock {
+            param($root)
+            $null = Get-ConntrackLimit -Root $root -ErrorAction SilentlyContinue -ErrorVariable e
+            $e | ForEach-Object { [pscustomobject]@{ Id = $_.FullyQualifiedErrorId; Category = "$($_.CategoryInfo.Category)"; Target = $_.TargetObject } }
+        }
+        $err.Id | Should -Be 'FileReadFailed,ConntrackTuning.Commands.GetConntrackLimitCommand'
+        $err.Category | Should -Be 'PermissionDenied'
+        $err.Target | Should -Be $file
+    }
+
+    It 'falls back quietly from the root-only hashsize parameter to the buckets sysctl' {
+        $root = Copy-Fixture linux-6.18-builtin
+        [IO.File]::SetUnixFileMode($root, [IO.UnixFileMode]0x1ED)
+        $param = "$root/sys/module/nf_conntrack/parameters/hashsize"
+        & chown 12345 $param
+        [IO.File]::SetUnixFileMode($param, [IO.UnixFileMode]::UserRead -bor [IO.UnixFileMode]::UserWrite)
+        $result = Invoke-Unprivileged -ArgumentList $root -ScriptBlock {
+            param($root)
+            [pscustomobject]@{ Limit = Get-ConntrackLimit -Root $root -WarningVariable w; Warnings = $w.Count }
+        }
+        $result.Warnings | Should -Be 0
+        $result.Limit.HashSizeSource | Should -Be "$root/proc/sys/net/netfilter/nf_conntrack_buckets"
+        $result.Limit.HashSize | Should -Be 262144
+    }
+
+    It 'says that changing the live limits requires root' {
+        $kernel = Invoke-Unprivileged -ScriptBlock { Get-ConntrackKernel }
+        $kernel.CanSetMax | Should -BeFalse
+        $kernel.MaxReadOnlyReason | Should -Match 'requires root; run pwsh with sudo'
+        $kernel.CanSetHashSize | Should -BeFalse
+    }
+}

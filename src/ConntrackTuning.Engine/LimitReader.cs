@@ -19,9 +19,10 @@ public static class LimitReader
         string? maxSource = null;
         foreach (string path in kernel.MaxPathsFound)
         {
-            long? value = root.TryReadInt64(path);
+            long? value = root.TryReadInt64(path, out ReadStatus status);
             if (value is null)
             {
+                ThrowIfUnreadable(root, path, status);
                 continue;
             }
 
@@ -67,11 +68,30 @@ public static class LimitReader
             $"Load the tracker with '{load}' (any firewall rule that matches on connection state also loads it), then run the command again.");
     }
 
+    // The max and count files are world-readable on every kernel, so failing to read one is worth an error
+    // rather than a silent gap (unlike the hashsize parameter, which is root-only by design).
+    private static void ThrowIfUnreadable(SystemRoot root, string path, ReadStatus status)
+    {
+        if (status is ReadStatus.AccessDenied or ReadStatus.Failed)
+        {
+            throw new ConntrackException(ErrorIds.FileReadFailed,
+                status == ReadStatus.AccessDenied ? ErrorKind.PermissionDenied : ErrorKind.ReadError,
+                $"Cannot read '{root.Full(path)}'{(status == ReadStatus.AccessDenied ? ": permission denied" : "")}.",
+                root.Full(path),
+                "Run pwsh as root (sudo), or check the permissions of the captured files under -Root.");
+        }
+    }
+
     private static (long? Count, string? Source) ReadCount(ConntrackKernel kernel, SystemRoot root)
     {
-        if (kernel.CountPathFound is { } path && root.TryReadInt64(path) is { } count)
+        if (kernel.CountPathFound is { } path)
         {
-            return (count, root.SourceOf(path));
+            if (root.TryReadInt64(path, out ReadStatus status) is { } count)
+            {
+                return (count, root.SourceOf(path));
+            }
+
+            ThrowIfUnreadable(root, path, status);
         }
 
         // 2.4 has no count sysctl: every line of the table file is an entry, except the expectations.
