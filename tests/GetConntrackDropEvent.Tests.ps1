@@ -142,6 +142,7 @@ Describe 'Get-ConntrackDropEvent reading logs' {
 
     It 'says when a tree holds no kernel log at all (KernelLogNotFound)' {
         $root = Copy-Fixture linux-6.18-builtin
+        Remove-Item "$root/var/log" -Recurse -Force
         Get-ConntrackDropEvent -Root $root -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty
         $err[0].FullyQualifiedErrorId | Should -Be "KernelLogNotFound,$cmd"
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'

@@ -6,6 +6,13 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:cmd = 'ConntrackTuning.Commands.TestConntrackHealthCommand'
     $script:raise = 'Set-ConntrackLimit -Max 131072 -Persist; Set-ConntrackHashSize -HashSize 131072 -Persist'
+
+    # A 6.18 host whose table never filled: the built-in fixture without its log of a past overflow.
+    function Copy-HealthyFixture([string] $Destination) {
+        $root = if ($Destination) { Copy-Fixture linux-6.18-builtin -Destination $Destination } else { Copy-Fixture linux-6.18-builtin }
+        Remove-Item "$root/var/log" -Recurse -Force
+        $root
+    }
 }
 
 Describe 'Test-ConntrackHealth on fixture trees' {
@@ -29,7 +36,8 @@ Describe 'Test-ConntrackHealth on fixture trees' {
 
     It 'answers $false or $true with -Quiet' {
         Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-overflow) -Quiet | Should -BeExactly $false
-        Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-builtin) -Quiet | Should -BeExactly $true
+        Test-ConntrackHealth -Root (Copy-HealthyFixture) -Quiet | Should -BeExactly $true
+        Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-builtin) -Quiet | Should -BeExactly $false
     }
 
     It 'filters Warning and worse with -MinimumSeverity or by SeverityLevel, and sorts worst first' {
@@ -77,7 +85,7 @@ Describe 'Test-ConntrackHealth on fixture trees' {
     It 'checks every folder piped from Get-ChildItem' {
         $parent = Join-Path $TestDrive 'health-reports'
         $null = Copy-Fixture linux-6.18-overflow -Destination (Join-Path $parent 'a')
-        $null = Copy-Fixture linux-6.18-builtin -Destination (Join-Path $parent 'b')
+        $null = Copy-HealthyFixture (Join-Path $parent 'b')
         Get-ChildItem $parent -Directory | Test-ConntrackHealth -Quiet | Should -Be @($false, $true)
     }
 

@@ -13,7 +13,8 @@ public class DropEventTests
 
     private static readonly DateTime Boot = new(2026, 11, 20, 0, 0, 0, DateTimeKind.Local);
 
-    private static readonly LogContext Context = new() { YearReference = Reference, BootTime = Boot, DefaultHost = "thishost" };
+    /// <summary>A fresh context per use: a context remembers the last syslog time of its source.</summary>
+    private static LogContext Context => new() { YearReference = Reference, BootTime = Boot, DefaultHost = "thishost" };
 
     private static readonly DateTime PlusOne = new DateTimeOffset(2026, 3, 26, 21, 53, 50, TimeSpan.FromHours(1)).LocalDateTime;
 
@@ -126,6 +127,29 @@ public class DropEventTests
         Assert.Equal(new DateTime(2025, 12, 31, 23, 59, 59), events[0].TimeStamp);
         Assert.Equal(new DateTime(2026, 1, 1, 0, 0, 1), events[1].TimeStamp);
         Assert.Equal(new DateTime(2024, 2, 29, 12, 0, 0), events[2].TimeStamp);
+    }
+
+    [Fact]
+    public void Lines_in_time_order_keep_the_year_they_share()
+    {
+        // Written on 2 March 2024, found in 2026: "Feb 29" alone is 2024, and "Mar  1" after it is 2024 too.
+        var checkedOut = new LogContext { YearReference = new DateTime(2026, 11, 25, 12, 0, 0, DateTimeKind.Local) };
+        List<ConntrackDropEvent> events = Scan(new DropEventScanner(TimeWindow.All), checkedOut,
+            "Feb 29 23:59:58 web01 kernel: nf_conntrack: nf_conntrack: table full, dropping packet",
+            "Mar  1 00:00:03 web01 kernel: nf_conntrack: nf_conntrack: table full, dropping packet",
+            "Mar  1 00:00:02 web01 kernel: nf_conntrack: nf_conntrack: table full, dropping packet",
+            "Dec 31 23:59:59 web01 kernel: nf_conntrack: nf_conntrack: table full, dropping packet",
+            "Jan  1 00:00:01 web01 kernel: nf_conntrack: nf_conntrack: table full, dropping packet");
+        Assert.Equal(
+            [new DateTime(2024, 2, 29, 23, 59, 58), new DateTime(2024, 3, 1, 0, 0, 3), new DateTime(2024, 3, 1, 0, 0, 2), new DateTime(2024, 12, 31, 23, 59, 59), new DateTime(2025, 1, 1, 0, 0, 1)],
+            events.Select(e => e.TimeStamp!.Value));
+
+        // A line that cannot follow the previous one (a later year would pass the reference) takes its own year.
+        var context = new LogContext { YearReference = new DateTime(2026, 3, 2, 0, 0, 0, DateTimeKind.Local) };
+        events = Scan(new DropEventScanner(TimeWindow.All), context,
+            "Mar  1 10:00:00 a kernel: nf_conntrack: table full, dropping packet",
+            "Feb 20 10:00:00 a kernel: nf_conntrack: table full, dropping packet");
+        Assert.Equal([new DateTime(2026, 3, 1, 10, 0, 0), new DateTime(2026, 2, 20, 10, 0, 0)], events.Select(e => e.TimeStamp!.Value));
     }
 
     [Fact]

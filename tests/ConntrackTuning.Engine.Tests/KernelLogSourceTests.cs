@@ -154,6 +154,7 @@ public class KernelLogSourceTests
     public void A_tree_without_any_kernel_log_is_KernelLogNotFound()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Delete("var/log");
         ConntrackException e = Assert.Throws<ConntrackException>(() => DropEventReader.DefaultInputs(tree.Open(), TimeWindow.All));
         Assert.Equal(ErrorIds.KernelLogNotFound, e.ErrorId);
         Assert.Equal(ErrorKind.ObjectNotFound, e.Kind);

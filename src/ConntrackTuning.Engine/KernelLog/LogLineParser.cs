@@ -63,6 +63,9 @@ internal sealed record LogContext
 
     /// <summary>The running boot's id, to recognise journal entries the live ring buffer repeats.</summary>
     public string? CurrentBootId { get; init; }
+
+    /// <summary>The latest year-less time read so far from this source, which the next one must not precede by much.</summary>
+    internal DateTime? LastSyslogTime { get; set; }
 }
 
 /// <summary>
@@ -124,7 +127,7 @@ internal static class LogLineParser
             return AfterTime(s, afterLogread, logreadTime, LogFormat.LogRead, LogFormat.DmesgTime);
         }
 
-        if (TrySyslogTime(s, i, context.YearReference, out DateTime syslogTime, out int afterSyslog))
+        if (TrySyslogTime(s, i, context, out DateTime syslogTime, out int afterSyslog))
         {
             return AfterTime(s, afterSyslog, syslogTime, LogFormat.Syslog, LogFormat.Syslog);
         }
@@ -611,8 +614,13 @@ internal static class LogLineParser
         return true;
     }
 
-    /// <summary>"Mar 26 21:53:50" with the year that puts it no later than the reference (plus a day of clock skew).</summary>
-    private static bool TrySyslogTime(string s, int i, DateTime reference, out DateTime time, out int after)
+    /// <summary>
+    /// "Mar 26 21:53:50" with a year: the source's lines are in time order, so a line takes the year that puts
+    /// it at or after the previous line (a day of jitter allowed) without passing the reference; the first line,
+    /// or one that fits no such year, takes the latest year that puts it no later than the reference. Per line
+    /// alone, "Feb 29" then "Mar 1" in a file written in 2026 would read as 2024 and 2026.
+    /// </summary>
+    private static bool TrySyslogTime(string s, int i, LogContext context, out DateTime time, out int after)
     {
         time = default;
         after = i;
@@ -622,18 +630,42 @@ internal static class LogLineParser
             return false;
         }
 
-        DateTime latest = reference.AddDays(1);
-        for (int year = reference.Year + 1; year >= reference.Year - 8; year--)
+        DateTime reference = context.YearReference;
+        DateTime latest = reference.Year < 9999 ? reference.AddDays(1) : reference;
+        DateTime? found = null;
+        if (context.LastSyslogTime is { } previous)
         {
-            if (TryDate(year, month, day, hour, minute, second, out DateTime candidate) && candidate <= latest)
+            DateTime earliest = previous.AddDays(-1);
+            for (int year = previous.Year; year <= previous.Year + 1 && found is null; year++)
             {
-                time = DateTime.SpecifyKind(candidate.AddTicks(fraction), DateTimeKind.Local);
-                after = p;
-                return true;
+                if (TryDate(year, month, day, hour, minute, second, out DateTime candidate) && candidate >= earliest && candidate <= latest)
+                {
+                    found = candidate;
+                }
             }
         }
 
-        return false;
+        for (int year = reference.Year + 1; year >= reference.Year - 8 && found is null; year--)
+        {
+            if (TryDate(year, month, day, hour, minute, second, out DateTime candidate) && candidate <= latest)
+            {
+                found = candidate;
+            }
+        }
+
+        if (found is not { } date)
+        {
+            return false;
+        }
+
+        time = DateTime.SpecifyKind(date.AddTicks(fraction), DateTimeKind.Local);
+        if (context.LastSyslogTime is null || time > context.LastSyslogTime)
+        {
+            context.LastSyslogTime = time;
+        }
+
+        after = p;
+        return true;
     }
 
     private static bool TryMonthDayTime(string s, int i, out int month, out int day, out int hour, out int minute, out int second, out long fraction, out int after)
