@@ -102,7 +102,19 @@ public class EraDiagnoseTests
         Assert.Equal([15L, 0, 204], found.Select(e => e.SuppressedBefore));
     }
 
-    /// <summary>fixture, worst severity, Usage severity, whether the usage fix is a larger max.</summary>
+    [Fact]
+    public void Before_2_4_21_the_suggested_hash_size_is_prime()
+    {
+        using var tree = new FixtureTree("linux-2.4.20-early");
+        List<ConntrackHealthFinding> findings = HealthChecks.Run(new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions())).ToList();
+        Assert.Equal("Set-ConntrackLimit -Max 65536 -Persist; Set-ConntrackHashSize -HashSize 65537 -Persist",
+            Assert.Single(findings, f => f.Check == "TableFullEvents").Recommendation);
+        Assert.Contains("keeps no per-CPU statistics; they arrived with 2.6", Assert.Single(findings, f => f.Check == "Statistics").Message, StringComparison.Ordinal);
+        Assert.Equal(1_000_003, Remedy.NextPrime(1_000_000));
+        Assert.Equal(2, Remedy.NextPrime(0));
+    }
+
+    /// <summary>fixture, worst severity, Usage severity.</summary>
     [Theory]
     [InlineData("linux-2.4.20-early", "Critical", "Ok")]
     [InlineData("rhel5-2.6.18-ip_conntrack", "Critical", "Warning")]

@@ -208,8 +208,33 @@ internal static class Remedy
         return wanted > max ? wanted : null;
     }
 
-    /// <summary>One bucket per entry, as the kernel itself sizes the table since 5.15 (a bucket costs one pointer).</summary>
-    public static long SuggestHashSize(long max) => NextPowerOfTwo(Math.Max(max, 1024));
+    /// <summary>
+    /// One bucket per entry, as the kernel itself sizes the table since 5.15 (a bucket costs one or two
+    /// pointers): a power of two, or a prime before 2.4.21, whose additive hash spreads well only over a prime.
+    /// </summary>
+    public static long SuggestHashSize(long max, ConntrackKernel kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        long target = Math.Max(max, 1024);
+        return kernel.EraRow.HashShape == HashShape.Prime ? NextPrime(target) : NextPowerOfTwo(target);
+    }
+
+    internal static long NextPrime(long value)
+    {
+        for (long n = Math.Max(value, 2); ; n++)
+        {
+            bool prime = n == 2 || n % 2 != 0;
+            for (long d = 3; prime && d * d <= n; d += 2)
+            {
+                prime = n % d != 0;
+            }
+
+            if (prime)
+            {
+                return n;
+            }
+        }
+    }
 
     /// <summary>The fix for a table that is too small: a larger max, with the hash size when the chains would grow past the threshold.</summary>
     public static string? RaiseMax(HealthContext context)
@@ -222,7 +247,7 @@ internal static class Remedy
         string command = SetMax(max);
         if (context.Limit?.HashSize is { } hash && hash > 0 && (double)max / hash > context.Options.MaxEntriesPerBucket)
         {
-            command += "; " + SetHashSize(SuggestHashSize(max));
+            command += "; " + SetHashSize(SuggestHashSize(max, context.Kernel));
         }
 
         return command;
@@ -307,6 +332,8 @@ internal static class HealthChecks
     private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
     private static string P(double value) => value.ToString("0.##", CultureInfo.InvariantCulture);
+
+    private static string Entries(double count) => count == 1 ? "entry" : "entries";
 
     private static IEnumerable<HealthResult> Loaded(HealthContext c)
     {
@@ -417,7 +444,7 @@ internal static class HealthChecks
 
         yield return failed > 0
             ? new(HealthSeverity.Info,
-                $"{N(failed)} new entries clashed with one created at the same moment (typical of parallel UDP such as DNS lookups through NAT). A larger table does not help; the remedy is on the client side (for example 'options single-request-reopen' in resolv.conf, or a node-local DNS cache).",
+                $"{N(failed)} new {(failed == 1 ? "entry" : "entries")} clashed with one created at the same moment (typical of parallel UDP such as DNS lookups through NAT). A larger table does not help; the remedy is on the client side (for example 'options single-request-reopen' in resolv.conf, or a node-local DNS cache).",
                 null, CounterEvidence(s, "insert_failed", failed))
             : new(HealthSeverity.Ok, "No insert clash.", null, CounterEvidence(s, "insert_failed", failed));
     }
@@ -479,9 +506,9 @@ internal static class HealthChecks
         string evidence = $"max {max.ToString(CultureInfo.InvariantCulture)} ({c.Limit.MaxSource}), hash size {hash.ToString(CultureInfo.InvariantCulture)} ({c.Limit.HashSizeSource})";
         yield return ratio > c.Options.MaxEntriesPerBucket
             ? new(HealthSeverity.Warning,
-                $"A full table holds {P(ratio)} entries per hash bucket, more than {P(c.Options.MaxEntriesPerBucket)}: every lookup walks a long chain. A bucket costs only a pointer, so a hash size near the max is cheap.{c.OnHost}",
-                Remedy.SetHashSize(Remedy.SuggestHashSize(max)), evidence)
-            : new(HealthSeverity.Ok, $"A full table holds {P(ratio)} entries per hash bucket (at most {P(c.Options.MaxEntriesPerBucket)} advised).", null, evidence);
+                $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket, more than {P(c.Options.MaxEntriesPerBucket)}: every lookup walks a long chain. A bucket costs only a pointer, so a hash size near the max is cheap.{c.OnHost}",
+                Remedy.SetHashSize(Remedy.SuggestHashSize(max, c.Kernel)), evidence)
+            : new(HealthSeverity.Ok, $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket (at most {P(c.Options.MaxEntriesPerBucket)} advised).", null, evidence);
     }
 
     private static IEnumerable<HealthResult> TcpEstablishedTimeout(HealthContext c)

@@ -33,7 +33,9 @@ internal sealed class ProcStatisticsSource : ICpuStatisticsSource
         string? path = order.FirstOrDefault(root.FileExists);
         if (path is null)
         {
-            unavailableReason = $"{root.Full(kernel.EraRow.StatisticsPath ?? Candidates[0])} does not exist (the kernel was built without CONFIG_NF_CONNTRACK_PROCFS, or the tree was captured without it)";
+            unavailableReason = kernel.EraRow.StatisticsPath is null
+                ? $"kernel {kernel.KernelRelease ?? "of this era"} ({kernel.EraRow.Description}) keeps no per-CPU statistics; they arrived with 2.6"
+                : $"{root.Full(kernel.EraRow.StatisticsPath)} does not exist (the kernel was built without CONFIG_NF_CONNTRACK_PROCFS, or the tree was captured without it)";
             return null;
         }
 
