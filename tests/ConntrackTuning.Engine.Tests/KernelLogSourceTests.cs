@@ -62,6 +62,39 @@ public class KernelLogSourceTests
     }
 
     [Fact]
+    public void The_vector_search_finds_what_a_plain_search_finds_at_every_offset()
+    {
+        string[] needles = ["conntrack", "suppressed", "\"MESSAGE\":["];
+        var random = new Random(7);
+        for (int round = 0; round < 2000; round++)
+        {
+            // Text full of the needles' first and far bytes, so most candidates are false.
+            byte[] text = new byte[random.Next(0, 200)];
+            for (int i = 0; i < text.Length; i++)
+            {
+                text[i] = (byte)"cksd\"[ xyzconntracsuppresse"[random.Next(27)];
+            }
+
+            if (round % 2 == 0 && text.Length > 12)
+            {
+                byte[] needle = Encoding.ASCII.GetBytes(needles[random.Next(3)]);
+                needle.CopyTo(text, random.Next(text.Length - needle.Length + 1));
+            }
+
+            int expected = -1;
+            for (int i = 0; i < text.Length && expected < 0; i++)
+            {
+                if (needles.Any(n => text.AsSpan(i).StartsWith(Encoding.ASCII.GetBytes(n))))
+                {
+                    expected = i;
+                }
+            }
+
+            Assert.Equal(expected, LogChunkReader.IndexOfNeedle(text));
+        }
+    }
+
+    [Fact]
     public void Invalid_utf8_becomes_replacement_characters()
     {
         byte[] bytes = [.. Encoding.ASCII.GetBytes("conntrack "), 0xff, 0xc3, (byte)'\n'];
@@ -166,7 +199,7 @@ public class KernelLogSourceTests
     {
         SystemRoot fileSystem = SystemRoot.Open("/");
         LogInput input = KernelLogSources.File(fileSystem, "/nonexistent/ctt/kern.log");
-        ConntrackException e = Assert.Throws<ConntrackException>(() => input.Lines().ToList());
+        ConntrackException e = Assert.Throws<ConntrackException>(() => input.Batches().ToList());
         Assert.Equal(ErrorIds.LogFileNotFound, e.ErrorId);
         Assert.Equal("/nonexistent/ctt/kern.log", e.Target);
     }
@@ -178,7 +211,7 @@ public class KernelLogSourceTests
         SystemRoot root = tree.Open();
         IReadOnlyList<LogInput> inputs = KernelLogSources.Live(root, TimeWindow.All, journalctl: "/bin/true", kmsgDevice: "/nonexistent/kmsg");
         LogInput ring = Assert.Single(inputs);
-        ConntrackException e = Assert.Throws<ConntrackException>(() => ring.Lines().ToList());
+        ConntrackException e = Assert.Throws<ConntrackException>(() => ring.Batches().ToList());
         Assert.Equal(ErrorIds.KernelLogUnreadable, e.ErrorId);
         Assert.Equal(ErrorKind.ReadError, e.Kind);
         Assert.Equal("/nonexistent/kmsg", e.Target);
@@ -187,7 +220,7 @@ public class KernelLogSourceTests
         var log = new RecordingLog();
         inputs = KernelLogSources.Live(tree.Open(log), TimeWindow.All, journalctl: "/bin/true", kmsgDevice: "/nonexistent/kmsg");
         Assert.Equal([KernelLogSources.JournalName, KernelLogSources.RingBufferName], inputs.Select(i => i.Name));
-        Assert.Empty(inputs[1].Lines());
+        Assert.Empty(inputs[1].Batches());
         Assert.Contains("ring buffer cannot be read", Assert.Single(log.Warnings), StringComparison.Ordinal);
     }
 
@@ -214,7 +247,7 @@ public class KernelLogSourceTests
             {
                 Name = "journal",
                 Context = new LogContext { YearReference = DateTime.Now },
-                Lines = () => KernelLogSources.Journal(log, script, "/cases/web01/var/log/journal", window),
+                Batches = () => KernelLogSources.Journal(log, script, "/cases/web01/var/log/journal", window),
             };
             ConntrackDropEvent e = Assert.Single(DropEventReader.Read([input], scanner));
             Assert.Equal(5, e.SuppressedBefore);

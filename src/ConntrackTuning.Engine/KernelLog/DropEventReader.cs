@@ -32,16 +32,20 @@ internal static class DropEventReader
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(scanner);
+        var found = new List<ConntrackDropEvent>();
         foreach (LogInput input in inputs)
         {
-            IEnumerable<string> lines = input.Lines();
+            IEnumerable<IReadOnlyList<string>> batches = input.Batches();
             scanner.AddSource(input.Name);
-            foreach (string line in lines)
+            foreach (IReadOnlyList<string> batch in batches)
             {
-                if (scanner.Feed(line, input.Context, input.Name) is { } drop)
+                scanner.FeedAll(batch, input.Context, input.Name, found);
+                foreach (ConntrackDropEvent drop in found)
                 {
                     yield return drop;
                 }
+
+                found.Clear();
             }
         }
     }

@@ -2,12 +2,15 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using System.Text.RegularExpressions;
+using System.Runtime.CompilerServices;
 
 namespace ConntrackTuning.Engine;
 
-/// <summary>The kernel messages that matter here, every era's wording (KERNEL-FACTS §8).</summary>
-internal static partial class DropMessage
+/// <summary>
+/// The kernel messages that matter here, every era's wording (KERNEL-FACTS §8). Matched by hand rather than by
+/// regular expression: a scan meets hundreds of thousands of these lines in one cold pass.
+/// </summary>
+internal static class DropMessage
 {
     // 2.4.0:          ip_conntrack: maximum limit of 65536 entries exceeded
     // 2.4.20-2.6.21:  ip_conntrack: table full, dropping packet.
@@ -15,46 +18,141 @@ internal static partial class DropMessage
     // 3.x-4.6:        nf_conntrack: table full, dropping packet
     // 4.7-6.x:        nf_conntrack: nf_conntrack: table full, dropping packet
     // 6.18:           nf_conntrack: nf_conntrack: table full in netns 4026532177, dropping packet
-    [GeneratedRegex(@"\b(?<tracker>ip_conntrack|nf_conntrack): (?:(?:ip|nf)_conntrack: )?(?:table full(?: in netns (?<ns>\d{1,20}))?, dropping packet|(?<limit>maximum limit of \d{1,12} entries exceeded))", RegexOptions.CultureInvariant)]
-    private static partial Regex Drop();
+    private const string Marker = "_conntrack: ";
 
-    // 2.4: "NET: 12 messages suppressed."; 2.6.11-2.6.24: "printk: 12 messages suppressed.";
-    // 2.6.32 onward: "net_ratelimit: 12 callbacks suppressed" (some kernels name the caller "__ratelimit").
-    [GeneratedRegex(@"(?:^|[^\w])(?:(?:net_ratelimit|__ratelimit): (?<n>\d{1,12}) callbacks suppressed|(?:NET|printk): (?<n>\d{1,12}) messages suppressed)", RegexOptions.CultureInvariant)]
-    private static partial Regex Suppressed();
-
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryMatchDrop(string message, out string tracker, out string? networkNamespace, out string kind)
     {
         tracker = kind = "";
         networkNamespace = null;
-        if (!message.Contains("_conntrack: ", StringComparison.Ordinal))
+        ReadOnlySpan<char> text = message;
+        for (int at = text.IndexOf(Marker, StringComparison.Ordinal); at >= 0; at = Next(text, at))
         {
-            return false;
+            if (!TrackerBefore(text, at, out string name))
+            {
+                continue;
+            }
+
+            ReadOnlySpan<char> rest = text[(at + Marker.Length)..];
+            if (rest.StartsWith("nf_conntrack: ", StringComparison.Ordinal) || rest.StartsWith("ip_conntrack: ", StringComparison.Ordinal))
+            {
+                rest = rest[14..];
+            }
+
+            if (rest.StartsWith("table full", StringComparison.Ordinal))
+            {
+                rest = rest[10..];
+                string? ns = null;
+                if (rest.StartsWith(" in netns ", StringComparison.Ordinal))
+                {
+                    rest = rest[10..];
+                    int digits = Digits(rest, 20);
+                    if (digits == 0)
+                    {
+                        continue;
+                    }
+
+                    ns = rest[..digits].ToString();
+                    rest = rest[digits..];
+                }
+
+                if (rest.StartsWith(", dropping packet", StringComparison.Ordinal))
+                {
+                    (tracker, networkNamespace, kind) = (name, ns, "TableFull");
+                    return true;
+                }
+            }
+            else if (rest.StartsWith("maximum limit of ", StringComparison.Ordinal))
+            {
+                rest = rest[17..];
+                int digits = Digits(rest, 12);
+                if (digits > 0 && rest[digits..].StartsWith(" entries exceeded", StringComparison.Ordinal))
+                {
+                    (tracker, kind) = (name, "LimitExceeded");
+                    return true;
+                }
+            }
         }
 
-        Match m = Drop().Match(message);
-        if (!m.Success)
-        {
-            return false;
-        }
-
-        tracker = m.Groups["tracker"].Value;
-        networkNamespace = m.Groups["ns"].Success ? m.Groups["ns"].Value : null;
-        kind = m.Groups["limit"].Success ? "LimitExceeded" : "TableFull";
-        return true;
+        return false;
     }
 
+    // 2.4: "NET: 12 messages suppressed."; 2.6.11-2.6.24: "printk: 12 messages suppressed.";
+    // 2.6.32 onward: "net_ratelimit: 12 callbacks suppressed" (some kernels name the caller "__ratelimit").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryMatchSuppressed(string message, out long count)
     {
         count = 0;
-        if (!message.Contains(" suppressed", StringComparison.Ordinal))
+        ReadOnlySpan<char> text = message;
+        return Suppressed(text, " callbacks suppressed", "net_ratelimit", "__ratelimit", out count)
+            || Suppressed(text, " messages suppressed", "NET", "printk", out count);
+    }
+
+    private static bool Suppressed(ReadOnlySpan<char> text, string suffix, string name1, string name2, out long count)
+    {
+        count = 0;
+        int end = text.IndexOf(suffix, StringComparison.Ordinal);
+        if (end < 0)
         {
             return false;
         }
 
-        Match m = Suppressed().Match(message);
-        return m.Success && long.TryParse(m.Groups["n"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out count);
+        int start = end;
+        while (start > 0 && end - start < 12 && char.IsAsciiDigit(text[start - 1]))
+        {
+            start--;
+        }
+
+        if (start == end || start < 2 || text[start - 1] != ' ' || text[start - 2] != ':')
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> before = text[..(start - 2)];
+        foreach (string name in new[] { name1, name2 })
+        {
+            if (before.EndsWith(name, StringComparison.Ordinal)
+                && (before.Length == name.Length || !IsWordChar(before[before.Length - name.Length - 1])))
+            {
+                return long.TryParse(text[start..end], NumberStyles.None, CultureInfo.InvariantCulture, out count);
+            }
+        }
+
+        return false;
     }
+
+    private static int Next(ReadOnlySpan<char> text, int at)
+    {
+        int next = text[(at + 1)..].IndexOf(Marker, StringComparison.Ordinal);
+        return next < 0 ? -1 : at + 1 + next;
+    }
+
+    /// <summary>"ip" or "nf" right before "_conntrack: ", at the start of a word.</summary>
+    private static bool TrackerBefore(ReadOnlySpan<char> text, int at, out string name)
+    {
+        name = "";
+        if (at < 2 || (at > 2 && IsWordChar(text[at - 3])))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> prefix = text.Slice(at - 2, 2);
+        name = prefix.SequenceEqual("ip") ? "ip_conntrack" : prefix.SequenceEqual("nf") ? "nf_conntrack" : "";
+        return name.Length > 0;
+    }
+
+    private static int Digits(ReadOnlySpan<char> text, int max)
+    {
+        int n = 0;
+        while (n < text.Length && n <= max && char.IsAsciiDigit(text[n]))
+        {
+            n++;
+        }
+
+        return n > max ? 0 : n;
+    }
+
+    private static bool IsWordChar(char c) => char.IsLetterOrDigit(c) || c == '_';
 }
 
 /// <summary>The time window asked for; either end may be open.</summary>
@@ -124,7 +222,23 @@ internal sealed class DropEventScanner
         }
     }
 
+    /// <summary>Feeds a batch of lines and adds the events to <paramref name="found"/>: the per-line loop of a large scan, kept in optimised code.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void FeedAll(IReadOnlyList<string> lines, LogContext context, string source, List<ConntrackDropEvent> found)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        ArgumentNullException.ThrowIfNull(found);
+        for (int i = 0; i < lines.Count; i++)
+        {
+            if (Feed(lines[i], context, source) is { } drop)
+            {
+                found.Add(drop);
+            }
+        }
+    }
+
     /// <summary>The event this line is, or null (another message, a suppression line, outside the window, damaged).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ConntrackDropEvent? Feed(string line, LogContext context, string source)
     {
         ArgumentNullException.ThrowIfNull(line);
@@ -208,9 +322,9 @@ internal sealed class DropEventScanner
             Kind = kind,
             SuppressedBefore = before,
             Message = parsed.Message,
-            Line = line.TrimEnd('\r', '\n'),
+            Line = line.Length > 0 && line[^1] is '\r' or '\n' ? line.TrimEnd('\r', '\n') : line,
             Source = source,
-            Format = parsed.Format.ToString(),
+            Format = LogLineParser.FormatNames[(int)parsed.Format],
         };
     }
 

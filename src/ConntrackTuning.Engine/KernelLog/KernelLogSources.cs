@@ -15,8 +15,8 @@ internal sealed class LogInput
 
     public required LogContext Context { get; init; }
 
-    /// <summary>The candidate lines (those that may matter), streamed.</summary>
-    public required Func<IEnumerable<string>> Lines { get; init; }
+    /// <summary>The candidate lines (those that may matter), streamed a batch at a time; a batch is consumed before the next is read.</summary>
+    public required Func<IEnumerable<IReadOnlyList<string>>> Batches { get; init; }
 }
 
 /// <summary>
@@ -53,7 +53,7 @@ internal static partial class KernelLogSources
             {
                 Name = JournalName,
                 Context = new LogContext { YearReference = DateTime.Now, CurrentBootId = bootId, DefaultHost = hostName },
-                Lines = () => Journal(root.Log, journal!, null, window),
+                Batches = () => Journal(root.Log, journal!, null, window),
             });
         }
         else
@@ -65,7 +65,7 @@ internal static partial class KernelLogSources
         {
             Name = RingBufferName,
             Context = new LogContext { YearReference = DateTime.Now, BootTime = boot, DefaultHost = hostName, CurrentBootId = bootId },
-            Lines = () => RingBuffer(root.Log, kmsgDevice ?? "/dev/kmsg", tolerant: hasJournal),
+            Batches = () => RingBuffer(root.Log, kmsgDevice ?? "/dev/kmsg", tolerant: hasJournal),
         });
         return inputs;
     }
@@ -97,7 +97,7 @@ internal static partial class KernelLogSources
                 {
                     Name = directory,
                     Context = new LogContext { YearReference = root.LastWriteTime("var/log/journal") ?? DateTime.Now },
-                    Lines = () => Journal(root.Log, journal, directory, window),
+                    Batches = () => Journal(root.Log, journal, directory, window),
                 },
             ];
         }
@@ -115,10 +115,10 @@ internal static partial class KernelLogSources
         Name = root.Full(relative),
         // Syslog has no year: the file's last change is the latest any of its lines can be.
         Context = new LogContext { YearReference = root.LastWriteTime(relative) ?? DateTime.Now, BootTime = boot },
-        Lines = () => FileLines(root, relative),
+        Batches = () => FileBatches(root, relative),
     };
 
-    private static IEnumerable<string> FileLines(SystemRoot root, string relative)
+    private static IEnumerable<IReadOnlyList<string>> FileBatches(SystemRoot root, string relative)
     {
         Stream? raw = root.OpenRead(relative);
         if (raw is null)
@@ -130,9 +130,9 @@ internal static partial class KernelLogSources
 
         using Stream stream = LogChunkReader.Decompressed(raw);
         int skipped = 0;
-        foreach (string line in LogChunkReader.MatchingLines(stream, () => skipped++))
+        foreach (IReadOnlyList<string> batch in LogChunkReader.MatchingBlocks(stream, () => skipped++))
         {
-            yield return line;
+            yield return batch;
         }
 
         if (skipped > 0)
@@ -141,7 +141,7 @@ internal static partial class KernelLogSources
         }
     }
 
-    private static IEnumerable<string> RingBuffer(IEngineLog log, string device, bool tolerant)
+    private static IEnumerable<IReadOnlyList<string>> RingBuffer(IEngineLog log, string device, bool tolerant)
     {
         IEnumerable<string> records;
         try
@@ -162,14 +162,14 @@ internal static partial class KernelLogSources
                 "Run pwsh as root (sudo), or give the log files with -Path, for example -Path /var/log/kern.log.", e);
         }
 
-        return records.Where(DropEventScanner.IsCandidate);
+        return records.Where(DropEventScanner.IsCandidate).Chunk(256);
     }
 
     /// <summary>
     /// Kernel messages of every boot the journal holds, as JSON lines, from journalctl run with an argument
     /// list (never a shell). <paramref name="directory"/> reads a captured journal instead of the system's.
     /// </summary>
-    internal static IEnumerable<string> Journal(IEngineLog log, string journalctl, string? directory, TimeWindow window)
+    internal static IEnumerable<IReadOnlyList<string>> Journal(IEngineLog log, string journalctl, string? directory, TimeWindow window)
     {
         ProcessStartInfo info = JournalStartInfo(journalctl, directory, window);
         log.Verbose($"Running {journalctl} {string.Join(' ', info.ArgumentList)}");
@@ -223,7 +223,7 @@ internal static partial class KernelLogSources
         return info;
     }
 
-    private static IEnumerable<string> JournalLines(IEngineLog log, string journalctl, Process process)
+    private static IEnumerable<IReadOnlyList<string>> JournalLines(IEngineLog log, string journalctl, Process process)
     {
         using (process)
         {
@@ -242,9 +242,9 @@ internal static partial class KernelLogSources
             bool finished = false;
             try
             {
-                foreach (string line in LogChunkReader.MatchingLines(process.StandardOutput.BaseStream))
+                foreach (IReadOnlyList<string> batch in LogChunkReader.MatchingBlocks(process.StandardOutput.BaseStream))
                 {
-                    yield return line;
+                    yield return batch;
                 }
 
                 process.WaitForExit();

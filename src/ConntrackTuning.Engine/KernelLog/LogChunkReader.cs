@@ -2,6 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 
 namespace ConntrackTuning.Engine;
@@ -36,6 +40,21 @@ internal static class LogChunkReader
 
     /// <summary>The lines that hold one of the needles, in order. <paramref name="skipped"/> counts lines too long to be log lines.</summary>
     public static IEnumerable<string> MatchingLines(Stream stream, Action? skipped = null)
+    {
+        foreach (IReadOnlyList<string> block in MatchingBlocks(stream, skipped))
+        {
+            foreach (string line in block)
+            {
+                yield return line;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The same lines a block at a time, so the caller's per-line loop can run in one optimised method. The list
+    /// is reused: consume it before asking for the next.
+    /// </summary>
+    public static IEnumerable<IReadOnlyList<string>> MatchingBlocks(Stream stream, Action? skipped = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         byte[] buffer = new byte[BlockSize];
@@ -87,12 +106,12 @@ internal static class LogChunkReader
             }
 
             Collect(buffer.AsSpan(start, usable - start), lines, skipped);
-            foreach (string line in lines)
+            if (lines.Count > 0)
             {
-                yield return line;
+                yield return lines;
+                lines.Clear();
             }
 
-            lines.Clear();
             if (end)
             {
                 yield break;
@@ -103,32 +122,21 @@ internal static class LogChunkReader
         }
     }
 
+    // The scan runs once per invocation, usually in a fresh pwsh: left to tiered compilation it would spend most
+    // of a gigabyte in unoptimised code (the vector helpers are slowest there), so it is compiled optimised at once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Collect(ReadOnlySpan<byte> block, List<string> into, Action? skipped)
     {
-        // The third needle is journald's form of a message that is not valid UTF-8: an array of byte values,
-        // in which "conntrack" cannot be seen as text.
-        Span<int> next = [-1, -1, -1];
         int position = 0;
         while (position < block.Length)
         {
-            // Each needle's next hit is remembered, so a needle missing from the block is searched for once.
-            int hit = int.MaxValue;
-            for (int n = 0; n < next.Length; n++)
-            {
-                if (next[n] != int.MaxValue && next[n] < position)
-                {
-                    int i = block[position..].IndexOf(Needle(n));
-                    next[n] = i < 0 ? int.MaxValue : position + i;
-                }
-
-                hit = Math.Min(hit, next[n]);
-            }
-
-            if (hit == int.MaxValue)
+            int found = IndexOfNeedle(block[position..]);
+            if (found < 0)
             {
                 return;
             }
 
+            int hit = position + found;
             int lineStart = block[..hit].LastIndexOf((byte)'\n') + 1;
             int afterHit = block[hit..].IndexOf((byte)'\n');
             int lineEnd = afterHit < 0 ? block.Length : hit + afterHit;
@@ -146,10 +154,84 @@ internal static class LogChunkReader
         }
     }
 
-    private static ReadOnlySpan<byte> Needle(int n) => n switch
+    /// <summary>
+    /// Where the first of the needles starts: "conntrack", "suppressed", or journald's "MESSAGE":[ (a message
+    /// that is not valid UTF-8 comes as an array of byte values, in which "conntrack" cannot be seen as text).
+    /// Each needle is spotted by its first byte and one byte further on, 32 positions at a time, and each
+    /// candidate is then compared whole: one pass over the block for all three.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static int IndexOfNeedle(ReadOnlySpan<byte> text)
     {
-        0 => "conntrack"u8,
-        1 => "suppressed"u8,
-        _ => "\"MESSAGE\":["u8,
-    };
+        int i = 0;
+        ref byte start = ref MemoryMarshal.GetReference(text);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<byte> c = Vector256.Create((byte)'c'), k = Vector256.Create((byte)'k');
+            Vector256<byte> s = Vector256.Create((byte)'s'), d = Vector256.Create((byte)'d');
+            Vector256<byte> q = Vector256.Create((byte)'"'), b = Vector256.Create((byte)'[');
+            for (; i <= text.Length - Vector256<byte>.Count - 10; i += Vector256<byte>.Count)
+            {
+                Vector256<byte> at0 = Vector256.LoadUnsafe(ref start, (nuint)i);
+                Vector256<byte> candidates =
+                    (Vector256.Equals(at0, c) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 8)), k))
+                    | (Vector256.Equals(at0, s) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 9)), d))
+                    | (Vector256.Equals(at0, q) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 10)), b));
+                if (candidates != Vector256<byte>.Zero && FirstNeedle(text, i, candidates.ExtractMostSignificantBits()) is int hit and >= 0)
+                {
+                    return hit;
+                }
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            Vector128<byte> c = Vector128.Create((byte)'c'), k = Vector128.Create((byte)'k');
+            Vector128<byte> s = Vector128.Create((byte)'s'), d = Vector128.Create((byte)'d');
+            Vector128<byte> q = Vector128.Create((byte)'"'), b = Vector128.Create((byte)'[');
+            for (; i <= text.Length - Vector128<byte>.Count - 10; i += Vector128<byte>.Count)
+            {
+                Vector128<byte> at0 = Vector128.LoadUnsafe(ref start, (nuint)i);
+                Vector128<byte> candidates =
+                    (Vector128.Equals(at0, c) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 8)), k))
+                    | (Vector128.Equals(at0, s) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 9)), d))
+                    | (Vector128.Equals(at0, q) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 10)), b));
+                if (candidates != Vector128<byte>.Zero && FirstNeedle(text, i, candidates.ExtractMostSignificantBits()) is int hit and >= 0)
+                {
+                    return hit;
+                }
+            }
+        }
+
+        for (; i < text.Length; i++)
+        {
+            if (IsNeedleAt(text, i))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static int FirstNeedle(ReadOnlySpan<byte> text, int offset, uint candidates)
+    {
+        while (candidates != 0)
+        {
+            int at = offset + BitOperations.TrailingZeroCount(candidates);
+            if (IsNeedleAt(text, at))
+            {
+                return at;
+            }
+
+            candidates &= candidates - 1;
+        }
+
+        return -1;
+    }
+
+    private static bool IsNeedleAt(ReadOnlySpan<byte> text, int at)
+    {
+        ReadOnlySpan<byte> rest = text[at..];
+        return rest.StartsWith("conntrack"u8) || rest.StartsWith("suppressed"u8) || rest.StartsWith("\"MESSAGE\":["u8);
+    }
 }

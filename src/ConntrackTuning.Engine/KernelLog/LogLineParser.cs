@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -77,11 +78,44 @@ internal static class LogLineParser
     private static readonly string[] Months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     private static readonly string[] Weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
+    /// <summary>The layouts' names, indexed by the enum, so an event does not pay for Enum.ToString.</summary>
+    internal static readonly string[] FormatNames = Enum.GetNames<LogFormat>();
+
+    /// <summary>1 to 12 for "Jan" to "Dec", else 0.</summary>
+    private static int MonthOf(ReadOnlySpan<char> name)
+    {
+        for (int m = 0; m < Months.Length; m++)
+        {
+            if (name.SequenceEqual(Months[m]))
+            {
+                return m + 1;
+            }
+        }
+
+        return 0;
+    }
+
+    private static bool IsWeekday(ReadOnlySpan<char> name)
+    {
+        foreach (string day in Weekdays)
+        {
+            if (name.SequenceEqual(day))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // Hot in a cold process: one pass over a large log calls these hundreds of thousands of times, mostly
+    // before tiered compilation would get round to optimising them (see LogChunkReader.Collect).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ParsedLine Parse(string line, LogContext context)
     {
         ArgumentNullException.ThrowIfNull(line);
         ArgumentNullException.ThrowIfNull(context);
-        string s = line.TrimEnd('\r', '\n');
+        string s = line.Length > 0 && line[^1] is '\r' or '\n' ? line.TrimEnd('\r', '\n') : line;
         if (s.Length == 0)
         {
             return new ParsedLine(LogFormat.Message, s, true, null, null, null);
@@ -161,6 +195,7 @@ internal static class LogLineParser
     /// "kern.warn kernel: message" (logread), "kernel: message", or, with no tag at all, the message itself
     /// (dmesg --time-format iso). A line tagged by another program is marked as not the kernel's.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ParsedLine AfterTime(string s, int i, DateTime time, LogFormat tagged, LogFormat untagged)
     {
         int t1 = SkipSpaces(s, i);
@@ -169,8 +204,8 @@ internal static class LogLineParser
         int t2End = TokenEnd(s, t2);
         int t3 = SkipSpaces(s, t2End);
         int t3End = TokenEnd(s, t3);
-        string first = s[t1..t1End];
-        string second = s[t2..t2End];
+        ReadOnlySpan<char> first = s.AsSpan(t1, t1End - t1);
+        ReadOnlySpan<char> second = s.AsSpan(t2, t2End - t2);
 
         if (IsKernelTag(first))
         {
@@ -184,15 +219,15 @@ internal static class LogLineParser
 
         if (IsKernelTag(second))
         {
-            return Tagged(tagged, s, t2End, time, first);
+            return Tagged(tagged, s, t2End, time, s[t1..t1End]);
         }
 
-        if (IsFacilityLevel(second) && IsKernelTag(s[t3..t3End]))
+        if (IsFacilityLevel(second) && IsKernelTag(s.AsSpan(t3, t3End - t3)))
         {
-            return Tagged(tagged, s, t3End, time, first);
+            return Tagged(tagged, s, t3End, time, s[t1..t1End]);
         }
 
-        if (first.EndsWith(':'))
+        if (first.Length > 0 && first[^1] == ':')
         {
             // No host, no tag: the message follows the time directly.
             (string m, double? k) = SplitKernelTime(s, t1);
@@ -203,13 +238,13 @@ internal static class LogLineParser
         {
             // "host nf_conntrack: ..." - a kernel line whose relay dropped the "kernel:" tag.
             (string m, double? k) = SplitKernelTime(s, t2);
-            return new ParsedLine(tagged, m, true, time, first, k);
+            return new ParsedLine(tagged, m, true, time, s[t1..t1End], k);
         }
 
-        if (second.EndsWith(':'))
+        if (second.Length > 0 && second[^1] == ':')
         {
             // "host sshd[42]: ..." - another program's line that happens to mention conntrack.
-            return new ParsedLine(tagged, s[SkipSpaces(s, t2End)..], false, time, first, null);
+            return new ParsedLine(tagged, s[SkipSpaces(s, t2End)..], false, time, s[t1..t1End], null);
         }
 
         (string message, double? kernelTime) = SplitKernelTime(s, t1);
@@ -222,14 +257,16 @@ internal static class LogLineParser
         return new ParsedLine(format, message, true, time, host, kernelTime);
     }
 
-    private static bool IsKernelSubsystem(string token) =>
-        token is "nf_conntrack:" or "ip_conntrack:" or "net_ratelimit:" or "__ratelimit:" or "printk:" or "NET:";
+    private static bool IsKernelSubsystem(ReadOnlySpan<char> token) =>
+        token.SequenceEqual("nf_conntrack:") || token.SequenceEqual("ip_conntrack:") || token.SequenceEqual("net_ratelimit:")
+        || token.SequenceEqual("__ratelimit:") || token.SequenceEqual("printk:") || token.SequenceEqual("NET:");
 
-    private static bool IsKernelTag(string token) => token is "kernel:" || (token.StartsWith("kernel[", StringComparison.Ordinal) && token.EndsWith("]:", StringComparison.Ordinal));
+    private static bool IsKernelTag(ReadOnlySpan<char> token) =>
+        token.SequenceEqual("kernel:") || (token.StartsWith("kernel[", StringComparison.Ordinal) && token.EndsWith("]:", StringComparison.Ordinal));
 
-    private static bool IsFacilityLevel(string token)
+    private static bool IsFacilityLevel(ReadOnlySpan<char> token)
     {
-        int dot = token.IndexOf('.', StringComparison.Ordinal);
+        int dot = token.IndexOf('.');
         if (dot <= 0 || dot == token.Length - 1)
         {
             return false;
@@ -247,6 +284,7 @@ internal static class LogLineParser
     }
 
     /// <summary>"[974749.140915] text" at position i to (text, 974749.140915); the bracket is optional.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (string Message, double? KernelTime) SplitKernelTime(string s, int i)
     {
         i = SkipSpaces(s, i);
@@ -504,6 +542,7 @@ internal static class LogLineParser
     }
 
     /// <summary>2026-03-26T21:53:50[.fraction|,fraction][Z|+01:00|+0100], or a space instead of the T.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool TryIsoTime(string s, int i, out DateTime time, out int after)
     {
         time = default;
@@ -597,7 +636,7 @@ internal static class LogLineParser
     {
         time = default;
         after = i;
-        if (s.Length < i + 24 || Array.IndexOf(Weekdays, s.Substring(i, 3)) < 0 || s[i + 3] != ' ')
+        if (s.Length < i + 24 || !IsWeekday(s.AsSpan(i, 3)) || s[i + 3] != ' ')
         {
             return false;
         }
@@ -620,6 +659,7 @@ internal static class LogLineParser
     /// or one that fits no such year, takes the latest year that puts it no later than the reference. Per line
     /// alone, "Feb 29" then "Mar 1" in a file written in 2026 would read as 2024 and 2026.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TrySyslogTime(string s, int i, LogContext context, out DateTime time, out int after)
     {
         time = default;
@@ -668,6 +708,7 @@ internal static class LogLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryMonthDayTime(string s, int i, out int month, out int day, out int hour, out int minute, out int second, out long fraction, out int after)
     {
         month = day = hour = minute = second = 0;
@@ -678,7 +719,7 @@ internal static class LogLineParser
             return false;
         }
 
-        month = Array.IndexOf(Months, s.Substring(i, 3)) + 1;
+        month = MonthOf(s.AsSpan(i, 3));
         if (month == 0 || s[i + 3] != ' ')
         {
             return false;
