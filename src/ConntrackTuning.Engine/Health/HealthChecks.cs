@@ -530,7 +530,7 @@ internal static class HealthChecks
             || c.Statistics is { Drop: > 0 } or { EarlyDrop: > 0 }
             || c.EventsHere > 0;
         yield return new(pressed ? HealthSeverity.Warning : HealthSeverity.Info,
-            $"Established TCP entries are kept {FormatDuration(seconds)} after the last packet (the kernel default), so connections that died without a FIN or RST stay in the table for days{(pressed ? " while the table is under pressure" : "")}. A server rarely needs more than a day; the seed's advice for web servers is far shorter (1200 s).",
+            $"Established TCP entries are kept {FormatDuration(seconds)} after the last packet (the kernel default), so connections that died without a FIN or RST stay in the table for days{(pressed ? " while the table is under pressure" : "")}. A server rarely needs more than a day; a classic tuning note for web servers goes much shorter (1200 s).",
             Remedy.SetTcpEstablished(Remedy.TcpEstablishedSeconds), evidence);
     }
 

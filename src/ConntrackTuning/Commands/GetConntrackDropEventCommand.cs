@@ -32,6 +32,7 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
     /// <summary>Log files to read (wildcards allowed; .gz files are decompressed). A folder is read like -Root.</summary>
     [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "FullName")]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = [];
 
