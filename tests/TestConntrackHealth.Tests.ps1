@@ -76,10 +76,12 @@ Describe 'Test-ConntrackHealth on fixture trees' {
         $completion.CompletionMatches.CompletionText | Should -Be @('Warning')
     }
 
-    It 'shows findings in its default table' {
-        $text = Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-overflow) -MinimumSeverity Critical | Out-String -Width 250
-        $text | Should -Match 'Severity\s+Check\s+Message\s+Recommendation'
-        $text | Should -Match 'Critical\s+Usage\s+The table is 97\.66 % full'
+    It 'shows each finding on a line and its fix on the next by default' {
+        $lines = @((Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-overflow) -MinimumSeverity Critical | Out-String -Width 250) -split "`n" |
+            Where-Object { $_.Trim() })
+        $lines[0] | Should -Match '^Critical Usage\s+The table is 97\.66 % full'
+        $lines[1] | Should -Be "$(' ' * 31)Fix: $raise"
+        $lines[2] | Should -Match '^Critical TableFullEvents\s+The kernel logged'
     }
 
     It 'checks every folder piped from Get-ChildItem' {
