@@ -256,21 +256,23 @@ function ConvertTo-HelpInlineText {
     $parts = [regex]::Split($Text, '(`+[^`]*?`+)')
     $out = foreach ($part in $parts) {
         if ($part -match '^`+[^`]*`+$') { $part; continue }
-        $escapes = [System.Collections.Generic.List[string]]::new()
-        $s = [regex]::Replace($part, '\\([\\`*_{}\[\]()#+\-.!<>|~])', {
-                param($m) $escapes.Add($m.Groups[1].Value); [string][char](0xE000 + $escapes.Count - 1) })
-        $s = [regex]::Replace($s, '\[([^\]]+)\]\(([^)\s]*)\)', { param($m) if ($m.Groups[2].Value) { "$($m.Groups[1].Value) ($($m.Groups[2].Value))" } else { $m.Groups[1].Value } })
+        # Escaped characters hide in the private-use area while emphasis and links are handled.
+        $s = $part
+        foreach ($c in $script:EscapableCharacters) { $s = $s.Replace("\$c", [string][char](0xE000 + [int]$c)) }
+        $s = [regex]::Replace($s, '\[([^\]]+)\]\(\)', '$1')
+        $s = [regex]::Replace($s, '\[([^\]]+)\]\(([^)\s]+)\)', '$1 ($2)')
         $s = [regex]::Replace($s, '\*\*(?=\S)(.+?)(?<=\S)\*\*', '$1')
         $s = [regex]::Replace($s, '(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)', '$1')
         $s = [regex]::Replace($s, '(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])', '$1')
         # Intra-word underscores (nf_conntrack_max) are not emphasis.
         $s = [regex]::Replace($s, '(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)', '$1')
         $s = $s.Replace([string][char]0x2013, '-').Replace([string][char]0x00A0, ' ')
-        for ($k = 0; $k -lt $escapes.Count; $k++) { $s = $s.Replace([string][char](0xE000 + $k), $escapes[$k]) }
+        foreach ($c in $script:EscapableCharacters) { $s = $s.Replace([string][char](0xE000 + [int]$c), [string]$c) }
         $s
     }
     -join $out
 }
+$script:EscapableCharacters = [char[]]'\`*_{}[]()#+-.!<>|~'
 
 # Markdown lines to paragraphs: lines of a paragraph joined by one space, a blank line starts a new paragraph,
 # a hard break (two trailing spaces or a trailing backslash) keeps its line break, and each list item
@@ -306,13 +308,24 @@ function ConvertTo-HelpParagraph {
 
 #region One command's markdown, checked against its compiled model
 
+# A type name as PowerShell resolves it ('long', 'Int64', 'System.Int64' alike), or $null. Cached: a failed
+# lookup searches every loaded assembly and costs tens of milliseconds.
+$script:TypeCache = @{}
+function Resolve-HelpType {
+    param([string] $Name)
+    if (-not $script:TypeCache.ContainsKey($Name)) {
+        $script:TypeCache[$Name] = if ($Name -eq 'CommonParameters') { $null } else { $Name -as [type] }
+    }
+    $script:TypeCache[$Name]
+}
+
 # Normalises a syntax line for comparison: spacing and case ignored, type names in <...> compared by the type
 # they resolve to, so '<Int64>' and '<long>' agree.
 function Get-HelpSyntaxKey {
     param([string] $Text)
     $t = [regex]::Replace($Text, '<([^<>]+)>', {
             param($m)
-            $type = $m.Groups[1].Value -as [type]
+            $type = Resolve-HelpType $m.Groups[1].Value
             if ($type) { "<$($type.FullName)>" } else { $m.Value }
         })
     ($t -replace '\s+', ' ').Trim().ToLowerInvariant()
@@ -340,7 +353,7 @@ function Test-HelpTypeName {
     $compiled = $Parameter.Type
     $underlying = [Nullable]::GetUnderlyingType($compiled)
     if ($underlying) { $compiled = $underlying }
-    $resolved = $w -as [type]
+    $resolved = Resolve-HelpType $w
     if ($resolved) { return $resolved -eq $compiled -or $resolved -eq $Parameter.Type }
     $w -in $Parameter.TypeName, $compiled.FullName, $compiled.Name
 }
@@ -751,12 +764,11 @@ function Write-MamlCommand {
         }
         $w.WriteElementString('maml', 'title', $nsMaml, $title)
         if ($example.Intro.Count -gt 0) {
-            # Get-Help prints the introduction right before the code on the same line; the two line feeds at
-            # the end of the last paragraph (the one Get-Help does not trim) put the code below the text.
-            $intro = @($example.Intro)
-            $intro[-1] = $intro[-1] + "`n`n"
+            # Get-Help prints the introduction right before the code on the same line, and separate intro paras
+            # on consecutive lines. So: one para, paragraphs separated by a blank line, and two line feeds at its
+            # end (the last para is the one Get-Help does not trim) to put the code below the text.
             $w.WriteStartElement('maml', 'introduction', $nsMaml)
-            Write-MamlPara $w $intro
+            Write-MamlPara $w @(($example.Intro -join "`n`n") + "`n`n")
             $w.WriteEndElement()
         }
         # Flush-left, exactly as written: Get-Help trims only the ends of dev:code.
