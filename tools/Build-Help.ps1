@@ -381,7 +381,8 @@ function Compare-HelpYaml {
             @{ Key = 'position'; Ok = { param($v) $v.Trim() -eq $expected.Position }; Compiled = $expected.Position }
             @{ Key = 'accept pipeline input'; Ok = { param($v) (Get-HelpPipelineKey $v) -eq (Get-HelpPipelineKey $expected.PipelineInput) }; Compiled = $expected.PipelineInput }
             @{ Key = 'accept wildcard characters'; Ok = { param($v) (Test-HelpBool $v) -eq $p.Globbing }; Compiled = $p.Globbing }
-            @{ Key = 'default value'; Ok = { param($v) $null -eq $p.DefaultValue -or $v.Trim() -eq $p.DefaultValue }; Compiled = $p.DefaultValue }
+            # PlatyPS writes 'None' for a switch, which means False.
+            @{ Key = 'default value'; Ok = { param($v) $null -eq $p.DefaultValue -or $v.Trim() -eq $p.DefaultValue -or ($p.IsSwitch -and $v.Trim() -in 'None', '') }; Compiled = $p.DefaultValue }
         )
         foreach ($check in $checks) {
             if ($yaml.Contains($check.Key) -and -not (& $check.Ok $yaml[$check.Key])) {

@@ -116,6 +116,10 @@ function Get-HelpCommandModel {
     foreach ($n in $Command.Parameters.Keys) {
         if ($n -notin $script:HelpCommonParameters -and -not $orderedNames.Contains($n)) { $orderedNames.Add($n) }
     }
+    # -WhatIf and -Confirm come last, as in PowerShell's own help.
+    foreach ($n in 'WhatIf', 'Confirm') {
+        if ($orderedNames.Remove($n)) { $orderedNames.Add($n) }
+    }
 
     $parameters = foreach ($name in $orderedNames) {
         $meta = $Command.Parameters[$name]
@@ -193,7 +197,8 @@ function Get-HelpCommandModel {
         ModuleName  = $Command.ModuleName
         HelpFile    = if ($Command -is [System.Management.Automation.CmdletInfo] -and $Command.DLL) { (Split-Path -Leaf $Command.DLL) + '-Help.xml' } else { "$($Command.ModuleName)-Help.xml" }
         Sets        = $sets
-        Parameters  = @($parameters)
+        # A cmdlet with only common parameters has none here; @($null) would be one phantom parameter.
+        Parameters  = @($parameters | Where-Object { $null -ne $_ })
         InputTypes  = @($inputTypes)
         OutputTypes = @($Command.OutputType | ForEach-Object { if ($_.Type) { $_.Type.FullName } else { $_.Name } } | Select-Object -Unique)
     }
