@@ -260,6 +260,13 @@ Describe 'Build-Help.ps1 where the yaml contradicts the compiled cmdlet' {
         $syntax.required | Should -Be 'false'
     }
 
+    It 'warns when the heading differs from the cmdlet name only in case, and uses the cmdlet''s spelling' {
+        $result = Invoke-BuildHelp (New-HelpSource -Replace @{ '# Get-ConntrackLimit' = '# get-conntracklimit' })
+        $result.Failed | Should -BeFalse -Because $result.Error
+        $result.Warnings | Should -Contain "Get-ConntrackLimit.md: '# get-conntracklimit' differs in case from the cmdlet 'Get-ConntrackLimit'; the help uses 'Get-ConntrackLimit'."
+        @(Get-LimitNode $result.Maml 'command:details/command:name').Count | Should -Be 1
+    }
+
     It 'stays silent when the yaml agrees in other words (order, case, type accelerators)' {
         $result = Invoke-BuildHelp (New-HelpSource -Replace @{ 'True (ByPropertyName, ByValue)' = 'True (ByValue, ByPropertyName)'; 'Type: String' = 'Type: string'; 'Required: False' = 'Required: false' })
         $result.Failed | Should -BeFalse -Because $result.Error

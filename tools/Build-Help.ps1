@@ -430,8 +430,8 @@ function Read-HelpCommandDoc {
         Links         = [System.Collections.Generic.List[object]]::new()
     }
 
-    if ($layout.Name -and $layout.Name -ne $Model.Name) {
-        if ($layout.Name -eq $Model.Name.ToLowerInvariant() -or $layout.Name.ToLowerInvariant() -eq $Model.Name.ToLowerInvariant()) {
+    if ($layout.Name -and $layout.Name -cne $Model.Name) {
+        if ($layout.Name -eq $Model.Name) {
             Add-Drift $file "'# $($layout.Name)' differs in case from the cmdlet '$($Model.Name)'; the help uses '$($Model.Name)'."
         }
         else {
