@@ -68,11 +68,11 @@ function Invoke-HelpTask {
     if (-not (Test-Path (Join-Path $stage 'ConntrackTuning.dll'))) {
         throw "Build the module first: $stage holds no ConntrackTuning.dll."
     }
-    $builder = Join-Path $repo 'tools/Build-Help.ps1'
-    if (-not (Test-Path $builder)) { Write-Warning 'tools/Build-Help.ps1 is missing: no MAML help staged.'; return }
-    # A child process, so this session never loads the assembly it may rebuild a moment later.
-    Invoke-Pwsh (Join-Path $repo 'tools/Build-Help.ps1') @(
-        '-ModulePath', $stage, '-SourcePath', (Join-Path $repo 'en-US'), '-DestinationPath', (Join-Path $stage 'en-US'))
+    # A child process, so this session never loads the assembly it may rebuild a moment later. Under CI a yaml
+    # block that contradicts the compiled cmdlet fails the build, as compiler warnings do.
+    Invoke-Pwsh (Join-Path $repo 'tools/Build-Help.ps1') (@(
+            '-ModulePath', $stage, '-SourcePath', (Join-Path $repo 'en-US'), '-DestinationPath', (Join-Path $stage 'en-US')) +
+        $(if ($env:CI -eq 'true') { '-WarningsAsErrors' }))
 }
 
 function Restore-BuildTool {
