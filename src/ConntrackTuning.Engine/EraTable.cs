@@ -134,6 +134,13 @@ public sealed record KernelEra
     public required bool HashPerNamespace { get; init; }
 
     /// <summary>
+    /// True where the default sizing counted every physical page (num_physpages), which is a little more than
+    /// MemTotal: a default computed from MemTotal can come out a few percent low (2.4 to 2.6.26; later kernels
+    /// count totalram_pages, which MemTotal reports).
+    /// </summary>
+    public required bool SizesFromAllPhysicalPages { get; init; }
+
+    /// <summary>
     /// Estimated bytes one entry takes in the tracker's slab on 32 and 64 bit, used when nothing under the root
     /// states it. These are estimates from published boot lines and slab listings (the slot size, alignment
     /// included; extensions such as NAT or accounting are allocated separately and not counted):
@@ -184,7 +191,7 @@ public static class EraTable
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListUncapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
         new()
@@ -194,7 +201,7 @@ public static class EraTable
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
         new()
@@ -204,7 +211,7 @@ public static class EraTable
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
         new()
@@ -215,7 +222,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/ipv4/netfilter", TimeoutPrefix = "ip_conntrack_",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
             HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
         new()
@@ -228,7 +235,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/ip_conntrack",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
             HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 400,
         },
         new()
@@ -241,7 +248,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/ip_conntrack",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
             HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 304,
         },
         new()
@@ -254,7 +261,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 320,
         },
         new()
@@ -267,7 +274,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
         },
         new()
@@ -282,7 +289,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 320,
         },
         new()
@@ -295,7 +302,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
         },
         new()
@@ -308,7 +315,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
         },
         new()
@@ -321,7 +328,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 304,
         },
         new()
@@ -334,7 +341,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
         },
         new()
@@ -347,7 +354,7 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.Sanitized,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
         },
     ];

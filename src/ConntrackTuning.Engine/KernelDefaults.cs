@@ -140,6 +140,11 @@ public static class KernelDefaults
         long ram = pages * pageSize;
         string listName = era.BucketHeadPointers == 2 ? "list_head" : "hlist_head";
         steps.Add($"RAM = {F(pages)} pages of {F(pageSize)} bytes = {F(ram)} bytes ({era.Description}).");
+        if (era.SizesFromAllPhysicalPages)
+        {
+            steps.Add("Kernels of this era counted every physical page (num_physpages), a little more than MemTotal, so their own figure can be slightly higher than this one.");
+        }
+
         if (pointerBits == 32 && ram > uint.MaxValue)
         {
             // The kernel shifts the page count into an unsigned long; on a 32-bit kernel that wraps at 4 GiB.

@@ -76,6 +76,9 @@ public sealed record SizingInputs
 
     public NamespaceCensus? Namespaces { get; init; }
 
+    /// <summary>The tracker's start-up line under the root, on kernels old enough to print one; null otherwise.</summary>
+    public StartupLine? StartupLine { get; init; }
+
     /// <summary>False when the root was read from inside a container's network namespace.</summary>
     public bool IsInitialNamespace { get; init; } = true;
 
@@ -221,6 +224,8 @@ public static class Recommender
             CurrentHashSize = currentHash,
             CurrentCount = currentCount,
             Namespaces = NamespaceCensus.Take(root, kernel.TrackerKind),
+            // Old kernels sized from num_physpages, which MemTotal understates; their start-up line says what they chose.
+            StartupLine = sameKernel && era.SizesFromAllPhysicalPages && kernel.IsLoaded ? StartupLine.Find(root, kernel.Tracker) : null,
             IsInitialNamespace = kernel.IsInitialNamespace,
             Root = kernel.Root,
         };
@@ -361,7 +366,7 @@ public static class Recommender
 
         if (profile == RecommendationProfile.Balanced && inputs.CurrentMax is { } currentMax && currentMax > max)
         {
-            warnings.Add($"Balanced: max {F(max)} is below the current max {F(currentMax)}; applying it lowers a limit someone raised. Keep {F(currentMax)} unless its memory is the concern.");
+            warnings.Add($"Balanced: max {F(max)} is below the current max {F(currentMax)}; applying it would lower the limit. Keep {F(currentMax)} unless its memory is the concern.");
         }
 
         foreach (string warning in warnings)
@@ -420,6 +425,11 @@ public static class Recommender
     {
         reasons.Add("KernelDefault: what this kernel sets by itself when nothing is configured.");
         reasons.AddRange(kd.Steps);
+        if (inputs.StartupLine is { } line)
+        {
+            reasons.Add($"The kernel's own start-up line says {F(line.Buckets)} buckets, {F(line.Max)} max ({line.Source}); a hashsize given at load would show there too.");
+        }
+
         if (inputs.EntriesPerBucket is { } epb)
         {
             reasons.Add($"-EntriesPerBucket {epb} does not apply: this profile reports what the kernel does.");
