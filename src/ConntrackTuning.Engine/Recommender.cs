@@ -468,7 +468,7 @@ public static class Recommender
         {
             throw new ConntrackException(ErrorIds.ReserveExceedsMemory, ErrorKind.InvalidArgument,
                 $"The reserve of {F(reserve)} bytes ({Size(reserve)}) is not below the RAM of {F(inputs.MemoryBytes)} bytes ({Size(inputs.MemoryBytes)}): nothing is left for the FirewallOnly table.",
-                F(reserve), "Give -ReservedMemoryBytes below the RAM (the seed keeps 128MB of 512MB), or choose another -Profile.");
+                reserve.ToString(System.Globalization.CultureInfo.InvariantCulture), "Give -ReservedMemoryBytes below the RAM (the seed keeps 128MB of 512MB), or choose another -Profile.");
         }
 
         int epb = inputs.EntriesPerBucket ?? 1;
@@ -479,7 +479,7 @@ public static class Recommender
         {
             throw new ConntrackException(ErrorIds.ReserveExceedsMemory, ErrorKind.InvalidArgument,
                 $"The reserve of {F(reserve)} bytes leaves {F(budget)} bytes, less than one bucket with its entries ({F(perBucket)} bytes).",
-                F(reserve), "Give a smaller -ReservedMemoryBytes, or choose another -Profile.");
+                reserve.ToString(System.Globalization.CultureInfo.InvariantCulture), "Give a smaller -ReservedMemoryBytes, or choose another -Profile.");
         }
 
         string formula = epb == 1
