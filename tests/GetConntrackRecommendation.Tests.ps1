@@ -25,7 +25,7 @@ Describe 'Get-ConntrackRecommendation planning without a machine' {
         $r[2].Max | Should -Be 1048576
         $r[2].HashSize | Should -Be 1048576
         $r[2].EstimatedMemoryBytes | Should -Be (1048576 * 308)
-        $r[2].Reasons | Should -Contain 'A power of two spreads the Jenkins hash best, so the largest power of two not above 1,307,315: 1,048,576.'
+        $r[2].Reasons | Should -Contain 'From 2.4.21 the hash spreads well over any size and the guide advises a power of two, so the largest power of two not above 1,307,315: 1,048,576.'
         $r.Root | Should -Be @($null, $null, $null, $null)
         $r.CurrentMax | Should -Be @($null, $null, $null, $null)
         $r.KernelVersion | Should -Be @('2.6.5', '2.6.5', '2.6.5', '2.6.5')

@@ -329,7 +329,7 @@ public static class Recommender
         yield return $"Inputs: RAM {F(i.MemoryBytes)} bytes ({Size(i.MemoryBytes)}, {i.MemorySource}); kernel {i.KernelVersion ?? "of unknown version"}, era {i.Era.Id}; {i.PointerBits}-bit ({i.PointerBitsSource}); {F(i.PageSize)}-byte pages ({i.PageSizeSource}).";
         int bucket = BucketSize(i.Era, i.PointerBits);
         string head = i.Era.BucketHeadPointers == 2 ? "a list_head of two pointers" : "an hlist_head of one pointer";
-        yield return $"Entry size {F(i.EntrySize.Bytes)} bytes ({i.EntrySize.Source}); a bucket is {head}, {bucket} bytes.";
+        yield return $"Entry size {F(i.EntrySize.Bytes)} bytes, from {i.EntrySize.Source}. A bucket is {head}, {bucket} bytes.";
     }
 
     /// <summary>
@@ -599,7 +599,7 @@ public static class Recommender
 
     private static string ShapeWords(KernelEra era, long from, long to, bool down) => era.HashShape == HashShape.Prime
         ? $"before 2.4.21 the hash was additive and needs a prime bucket count, so the {(down ? "largest prime not above" : "smallest prime not below")} {F(from)}: {F(to)}."
-        : $"a power of two spreads the Jenkins hash best, so the {(down ? "largest power of two not above" : "smallest power of two not below")} {F(from)}: {F(to)}.";
+        : $"from 2.4.21 the hash spreads well over any size and the guide advises a power of two, so the {(down ? "largest power of two not above" : "smallest power of two not below")} {F(from)}: {F(to)}.";
 
     private static string Capitalized(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
