@@ -110,6 +110,14 @@ Describe 'Get-ConntrackRecommendation parameters, pipeline and output' {
         $r.Max | Should -Be @(262144, 65536)
     }
 
+    It 'reads a piped root even when memory and a kernel version are given' {
+        $r = Get-Item $root | Get-ConntrackRecommendation -MemoryBytes 1GB -KernelVersion 5.15 -Profile KernelDefault -WarningAction SilentlyContinue
+        $r.Root | Should -Be $root
+        $r.CurrentMax | Should -Be 262144
+        $r.MemoryBytes | Should -Be 1GB
+        $r.Max | Should -Be 8192
+    }
+
     It 'takes the root from a piped Get-ConntrackKernel' {
         $r = Get-ConntrackKernel -Root $root | Get-ConntrackRecommendation -Profile KernelDefault
         $r.Root | Should -Be $root
