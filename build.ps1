@@ -81,10 +81,13 @@ function Restore-BuildTool {
 function Invoke-EngineTest {
     $trx = Join-Path $results 'engine.trx'
     Remove-Item $trx -ErrorAction Ignore
+    # coverlet writes into a fresh GUID folder per run; drop the old ones so the report read is this run's.
+    Get-ChildItem $results -Directory -ErrorAction Ignore | Remove-Item -Recurse -Force
     Invoke-Native dotnet @('test', (Join-Path $repo 'tests/ConntrackTuning.Engine.Tests/ConntrackTuning.Engine.Tests.csproj'),
         '-c', $Configuration, '--nologo', '-v', 'quiet', "-p:Version=$version",
         '--logger', 'trx;LogFileName=engine.trx', '--logger', 'console;verbosity=minimal',
-        '--results-directory', $results) -AllowFailure
+        '--results-directory', $results,
+        '--collect', 'XPlat Code Coverage', '--settings', (Join-Path $repo 'tests/coverage.runsettings')) -AllowFailure
     if (-not (Test-Path $trx)) {
         Write-Host 'xunit: the engine tests did not run (build failure?); counted as one failure.' -ForegroundColor Red
         return [pscustomobject]@{ Passed = 0; Failed = 1 }
@@ -92,6 +95,12 @@ function Invoke-EngineTest {
     $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
     $counts = [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout }
     Write-Host "xunit: $($counts.Passed) passed, $($counts.Failed) failed, $([int]$counters.notExecuted) skipped"
+    $cobertura = Get-ChildItem $results -Recurse -Filter 'coverage.cobertura.xml' | Select-Object -First 1
+    if ($cobertura) {
+        $coverage = ([xml](Get-Content -Raw $cobertura.FullName)).coverage
+        Write-Host ('engine line coverage: {0:N1} % ({1} of {2} lines), branch coverage: {3:N1} %' -f
+            (100 * [double]$coverage.'line-rate'), $coverage.'lines-covered', $coverage.'lines-valid', (100 * [double]$coverage.'branch-rate'))
+    }
     return $counts
 }
 
