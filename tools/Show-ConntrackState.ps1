@@ -7,3 +7,8 @@ Write-Host "`n== Kernel" -ForegroundColor Cyan
 Get-ConntrackKernel | Format-List | Out-Host
 Write-Host "== Limits" -ForegroundColor Cyan
 Get-ConntrackLimit | Format-Table -AutoSize | Out-Host
+Write-Host "== Recommended sizes (read-only; apply with Set-ConntrackLimit / Set-ConntrackHashSize)" -ForegroundColor Cyan
+$recommendations = Get-ConntrackRecommendation -Profile All
+$recommendations | Format-Table -AutoSize | Out-Host
+Write-Host "Why Balanced:" -ForegroundColor Cyan
+$recommendations | Where-Object Profile -eq 'Balanced' | ForEach-Object Reasons | ForEach-Object { "  $_" } | Out-Host

@@ -209,6 +209,27 @@ public sealed class SystemRoot
         return names;
     }
 
+    /// <summary>Names (not paths) of the folders in a folder, sorted; empty when the folder is missing or unreadable.</summary>
+    public IReadOnlyList<string> DirectoryNames(string relativeDirectory)
+    {
+        string full = Full(relativeDirectory);
+        var names = new List<string>();
+        try
+        {
+            foreach (string dir in Directory.EnumerateDirectories(full))
+            {
+                names.Add(System.IO.Path.GetFileName(dir));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return names;
+        }
+
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
     /// <summary>The permission bits of a file, or null when it does not exist.</summary>
     public UnixFileMode? Mode(string relative)
     {
