@@ -131,8 +131,9 @@ function Invoke-FuzzRun([double] $SecondsPerTarget, [int] $FuzzSeed) {
     $output = Invoke-Native dotnet @('run', '--project', (Join-Path $repo 'tests/ConntrackTuning.Fuzz/ConntrackTuning.Fuzz.csproj'),
         '-c', $Configuration, '--', '--seconds', $SecondsPerTarget, '--seed', $FuzzSeed) -AllowFailure
     $output | Write-Host
-    $targets = @($output | Where-Object { $_ -match '^[\w-]+: \d+ executions' })
-    $crashed = @($targets | Where-Object { $_ -match 'CRASH' }).Count
+    # One line per target ("name: N executions in S s, no crash"), then the "fuzz:" total.
+    $targets = @($output | Where-Object { $_ -match '^[\w-]+: \d+ executions' -and $_ -notmatch '^fuzz:' })
+    $crashed = @($targets | Where-Object { $_ -cmatch 'CRASH' }).Count
     if ($targets.Count -eq 0) {
         Write-Host 'fuzz: the fuzzer did not run; counted as one failure.' -ForegroundColor Red
         return [pscustomobject]@{ Passed = 0; Failed = 1 }
