@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Get-ConntrackKernel'
         'Get-ConntrackLimit'
+        'Get-ConntrackEntry'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
