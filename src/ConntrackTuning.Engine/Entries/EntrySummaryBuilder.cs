@@ -17,7 +17,7 @@ internal sealed class EntrySummaryBuilder
     private readonly long[] _protocolCount = new long[256];
     private readonly long[] _protocolUnreplied = new long[256];
     private readonly long[] _protocolAssured = new long[256];
-    private readonly Dictionary<int, long> _states = [];
+    private readonly long[] _states = new long[65536];
     private readonly PortCounts?[] _ports = new PortCounts?[256];
     private readonly HeavyHitters _sources;
     private readonly HeavyHitters _destinations;
@@ -53,8 +53,7 @@ internal sealed class EntrySummaryBuilder
             _protocolAssured[p]++;
         }
 
-        int stateKey = (p << 8) | r.State;
-        _states[stateKey] = _states.TryGetValue(stateKey, out long n) ? n + 1 : 1;
+        _states[(p << 8) | r.State]++;
         bool v6 = r.IsIPv6;
         _sources.Add(r.Original.Source, v6, unreplied, assured);
         _destinations.Add(r.Original.Destination, v6, unreplied, assured);
@@ -84,13 +83,13 @@ internal sealed class EntrySummaryBuilder
             }
         }
 
-        var states = _states
-            .Select(kv => new ConntrackStateCount
+        var states = Enumerable.Range(0, _states.Length).Where(k => _states[k] > 0)
+            .Select(k => new ConntrackStateCount
             {
-                Protocol = ProtocolNames.Name((byte)(kv.Key >> 8)),
-                State = StateNames.Name((byte)(kv.Key & 0xff)),
-                Count = kv.Value,
-                Percent = Share(kv.Value),
+                Protocol = ProtocolNames.Name((byte)(k >> 8)),
+                State = StateNames.Name((byte)(k & 0xff)),
+                Count = _states[k],
+                Percent = Share(_states[k]),
             })
             .OrderByDescending(s => s.Count).ThenBy(s => s.Protocol, StringComparer.Ordinal).ThenBy(s => s.State, StringComparer.Ordinal)
             .ToList();
@@ -104,13 +103,14 @@ internal sealed class EntrySummaryBuilder
             Destination = AddressText.Format(h.Address, h.IPv6), Count = h.Count, Percent = Share(h.Count), Unreplied = h.Unreplied, Assured = h.Assured,
         }).ToList();
 
-        var ports = new List<ConntrackPortCount>();
-        var best = new PriorityQueue<(byte Protocol, int Port), (int Count, int Tie)>();
+        // The n largest (protocol, port) counts; ties go to the lower port, then the protocol name, as listed.
+        var best = new PriorityQueue<(byte Protocol, int Port), (int Count, int Port, string Protocol)>(PortRank.Instance);
         for (int p = 0; p < 256; p++)
         {
             _ports[p]?.CollectTop((byte)p, top, best);
         }
 
+        var ports = new List<ConntrackPortCount>();
         while (best.TryDequeue(out (byte Protocol, int Port) item, out _))
         {
             PortCounts counts = _ports[item.Protocol]!;
@@ -125,13 +125,7 @@ internal sealed class EntrySummaryBuilder
             });
         }
 
-        ports.Sort((a, b) => b.Count != a.Count ? b.Count.CompareTo(a.Count)
-            : a.DestinationPort != b.DestinationPort ? a.DestinationPort.CompareTo(b.DestinationPort)
-            : string.CompareOrdinal(a.Protocol, b.Protocol));
-        if (ports.Count > top)
-        {
-            ports.RemoveRange(top, ports.Count - top);
-        }
+        ports.Reverse();
 
         long? used = kernelCount ?? (source == "ctnetlink" ? Entries : null);
         return new ConntrackSummary
@@ -177,9 +171,10 @@ internal sealed class EntrySummaryBuilder
             }
         }
 
-        // Keeps the n largest across protocols in a min-queue (lowest count, then highest port, leaves first).
-        public void CollectTop(byte protocol, int n, PriorityQueue<(byte Protocol, int Port), (int Count, int Tie)> best)
+        // Keeps the n largest across protocols in a min-queue: the lowest rank leaves first.
+        public void CollectTop(byte protocol, int n, PriorityQueue<(byte Protocol, int Port), (int Count, int Port, string Protocol)> best)
         {
+            string name = ProtocolNames.Name(protocol);
             for (int port = 0; port < Count.Length; port++)
             {
                 int c = Count[port];
@@ -188,38 +183,65 @@ internal sealed class EntrySummaryBuilder
                     continue;
                 }
 
-                var priority = (c, -((protocol << 16) | port));
+                var rank = (c, port, name);
                 if (best.Count < n)
                 {
-                    best.Enqueue((protocol, port), priority);
+                    best.Enqueue((protocol, port), rank);
                 }
-                else if (best.TryPeek(out _, out (int Count, int Tie) lowest) && Comparer<(int, int)>.Default.Compare(priority, lowest) > 0)
+                else if (best.TryPeek(out _, out var lowest) && PortRank.Instance.Compare(rank, lowest) > 0)
                 {
-                    best.DequeueEnqueue((protocol, port), priority);
+                    best.DequeueEnqueue((protocol, port), rank);
                 }
             }
+        }
+    }
+
+    /// <summary>Orders port counts from least to most important: fewer entries, then higher port, then later protocol name.</summary>
+    private sealed class PortRank : IComparer<(int Count, int Port, string Protocol)>
+    {
+        public static readonly PortRank Instance = new();
+
+        public int Compare((int Count, int Port, string Protocol) x, (int Count, int Port, string Protocol) y)
+        {
+            int c = x.Count.CompareTo(y.Count);
+            if (c == 0)
+            {
+                c = y.Port.CompareTo(x.Port);
+            }
+
+            return c != 0 ? c : string.CompareOrdinal(y.Protocol, x.Protocol);
         }
     }
 }
 
 /// <summary>
 /// The Space-Saving algorithm (Metwally, Agrawal, El Abbadi 2005): counts addresses exactly until it holds
-/// <c>capacity</c> of them; after that a new address replaces the one with the lowest count and inherits that
-/// count as its possible error. Every address with more than entries / capacity occurrences is guaranteed to be
-/// kept, so the top of a big table is right while memory stays fixed.
+/// <c>capacity</c> of them; after that a new address replaces one with the lowest count and inherits that count
+/// as its possible error. Every address with more than entries / capacity occurrences is guaranteed to be kept,
+/// so the top of a big table is right while memory stays fixed. Once full, slots sit in buckets of equal count
+/// (the paper's "stream summary"), so finding the lowest and counting up are both constant time.
 /// </summary>
 internal sealed class HeavyHitters
 {
     private readonly int _capacity;
-    private readonly Dictionary<(UInt128, bool), int> _slots = [];
-    private (UInt128 Address, bool IPv6)[] _keys = new (UInt128, bool)[64];
+    private readonly Dictionary<AddressKey, int> _slots = [];
+    private AddressKey[] _keys = new AddressKey[64];
     private long[] _count = new long[64];
-    private long[] _error = new long[64];
     private long[] _unreplied = new long[64];
     private long[] _assured = new long[64];
-    private int[]? _heap;
-    private int[]? _position;
     private int _used;
+
+    // Stream summary, built at the first eviction: each bucket holds the slots of one count, buckets are linked
+    // in rising count order, slots are linked within their bucket.
+    private int[]? _slotBucket;
+    private int[]? _slotNext;
+    private int[]? _slotPrev;
+    private long[]? _bucketCount;
+    private int[]? _bucketHead;
+    private int[]? _bucketNext;
+    private int[]? _bucketPrev;
+    private int _freeBucket = -1;
+    private int _minBucket = -1;
 
     public HeavyHitters(int capacity) => _capacity = Math.Max(1, capacity);
 
@@ -231,15 +253,10 @@ internal sealed class HeavyHitters
 
     public void Add(UInt128 address, bool ipv6, bool unreplied, bool assured)
     {
-        var key = (address, ipv6);
+        var key = new AddressKey(address, ipv6);
         if (_slots.TryGetValue(key, out int slot))
         {
             Bump(slot, unreplied, assured);
-            if (_heap is not null)
-            {
-                SiftDown(_position![slot]);
-            }
-
             return;
         }
 
@@ -250,7 +267,6 @@ internal sealed class HeavyHitters
                 int size = Math.Min(_capacity, _keys.Length * 2);
                 Array.Resize(ref _keys, size);
                 Array.Resize(ref _count, size);
-                Array.Resize(ref _error, size);
                 Array.Resize(ref _unreplied, size);
                 Array.Resize(ref _assured, size);
             }
@@ -262,22 +278,19 @@ internal sealed class HeavyHitters
             return;
         }
 
-        if (_heap is null)
+        if (_slotBucket is null)
         {
-            BuildHeap();
+            BuildBuckets();
         }
 
-        slot = _heap![0];
+        slot = _bucketHead![_minBucket];
         long min = _count[slot];
         _slots.Remove(_keys[slot]);
         _keys[slot] = key;
         _slots[key] = slot;
-        _error[slot] = min;
-        _count[slot] = min;
         _unreplied[slot] = 0;
         _assured[slot] = 0;
         Bump(slot, unreplied, assured);
-        SiftDown(0);
         Exact = false;
         MaxError = Math.Max(MaxError, min);
     }
@@ -303,48 +316,162 @@ internal sealed class HeavyHitters
         {
             _assured[slot]++;
         }
-    }
 
-    private void BuildHeap()
-    {
-        _heap = new int[_used];
-        _position = new int[_used];
-        for (int i = 0; i < _used; i++)
+        if (_slotBucket is not null)
         {
-            _heap[i] = i;
-            _position[i] = i;
-        }
-
-        for (int i = (_used / 2) - 1; i >= 0; i--)
-        {
-            SiftDown(i);
+            MoveUp(slot);
         }
     }
 
-    // A count only grows, so a slot only ever moves down the min-heap.
-    private void SiftDown(int i)
+    private void BuildBuckets()
     {
-        int[] heap = _heap!;
-        int[] position = _position!;
-        int n = heap.Length;
-        while (true)
+        int n = _used;
+        _slotBucket = new int[n];
+        _slotNext = new int[n];
+        _slotPrev = new int[n];
+
+        // At most one bucket per slot, plus one: MoveUp makes the new bucket before it frees the old one.
+        int buckets = n + 1;
+        _bucketCount = new long[buckets];
+        _bucketHead = new int[buckets];
+        _bucketNext = new int[buckets];
+        _bucketPrev = new int[buckets];
+        for (int b = 0; b < buckets; b++)
         {
-            int left = (2 * i) + 1;
-            if (left >= n)
-            {
-                return;
-            }
-
-            int smallest = left + 1 < n && _count[heap[left + 1]] < _count[heap[left]] ? left + 1 : left;
-            if (_count[heap[smallest]] >= _count[heap[i]])
-            {
-                return;
-            }
-
-            (heap[i], heap[smallest]) = (heap[smallest], heap[i]);
-            position[heap[i]] = i;
-            position[heap[smallest]] = smallest;
-            i = smallest;
+            _bucketNext[b] = b + 1 < buckets ? b + 1 : -1;
         }
+
+        _freeBucket = 0;
+        int[] order = Enumerable.Range(0, n).OrderBy(i => _count[i]).ToArray();
+        int last = -1;
+        foreach (int slot in order)
+        {
+            if (last < 0 || _bucketCount[last] != _count[slot])
+            {
+                int b = NewBucket(_count[slot]);
+                _bucketPrev[b] = last;
+                _bucketNext[b] = -1;
+                if (last >= 0)
+                {
+                    _bucketNext[last] = b;
+                }
+                else
+                {
+                    _minBucket = b;
+                }
+
+                last = b;
+            }
+
+            Link(slot, last);
+        }
+    }
+
+    // The slot's count just grew by one: move it from its bucket to the next one up, making that if needed.
+    private void MoveUp(int slot)
+    {
+        int from = _slotBucket![slot];
+        long count = _count[slot];
+        int next = _bucketNext![from];
+        int to;
+        if (next >= 0 && _bucketCount![next] == count)
+        {
+            to = next;
+        }
+        else
+        {
+            to = NewBucket(count);
+            _bucketPrev![to] = from;
+            _bucketNext[to] = next;
+            _bucketNext[from] = to;
+            if (next >= 0)
+            {
+                _bucketPrev[next] = to;
+            }
+        }
+
+        Unlink(slot, from);
+        Link(slot, to);
+        if (_bucketHead![from] < 0)
+        {
+            int prev = _bucketPrev![from];
+            int after = _bucketNext[from];
+            if (prev >= 0)
+            {
+                _bucketNext[prev] = after;
+            }
+            else
+            {
+                _minBucket = after;
+            }
+
+            if (after >= 0)
+            {
+                _bucketPrev[after] = prev;
+            }
+
+            _bucketNext[from] = _freeBucket;
+            _freeBucket = from;
+        }
+    }
+
+    private int NewBucket(long count)
+    {
+        int b = _freeBucket;
+        _freeBucket = _bucketNext![b];
+        _bucketCount![b] = count;
+        _bucketHead![b] = -1;
+        return b;
+    }
+
+    private void Link(int slot, int bucket)
+    {
+        int head = _bucketHead![bucket];
+        _slotNext![slot] = head;
+        _slotPrev![slot] = -1;
+        if (head >= 0)
+        {
+            _slotPrev[head] = slot;
+        }
+
+        _bucketHead[bucket] = slot;
+        _slotBucket![slot] = bucket;
+    }
+
+    private void Unlink(int slot, int bucket)
+    {
+        int next = _slotNext![slot];
+        int prev = _slotPrev![slot];
+        if (prev >= 0)
+        {
+            _slotNext[prev] = next;
+        }
+        else
+        {
+            _bucketHead![bucket] = next;
+        }
+
+        if (next >= 0)
+        {
+            _slotPrev[next] = prev;
+        }
+    }
+}
+
+/// <summary>An address and its family as a dictionary key, with a cheap multiplicative hash.</summary>
+internal readonly struct AddressKey(UInt128 address, bool ipv6) : IEquatable<AddressKey>
+{
+    public UInt128 Address { get; } = address;
+
+    public bool IPv6 { get; } = ipv6;
+
+    public bool Equals(AddressKey other) => Address == other.Address && IPv6 == other.IPv6;
+
+    public override bool Equals(object? obj) => obj is AddressKey k && Equals(k);
+
+    public override int GetHashCode()
+    {
+        ulong h = ((ulong)Address * 0x9E3779B97F4A7C15UL) ^ ((ulong)(Address >> 64) * 0xC2B2AE3D27D4EB4FUL) ^ (IPv6 ? 1UL : 0UL);
+        return (int)(h ^ (h >> 32));
     }
 }

@@ -87,7 +87,7 @@ internal static class EntryTextParser
 
         while (!tok.IsEmpty && !tok.StartsWith("src="u8))
         {
-            if (tok.IndexOf((byte)'=') < 0 && tok[0] != (byte)'[' && r.State == StateNames.None)
+            if (IndexOfEquals(tok) < 0 && tok[0] != (byte)'[' && r.State == StateNames.None)
             {
                 r.State = StateNames.FromText(tok);
             }
@@ -144,7 +144,7 @@ internal static class EntryTextParser
                 continue;
             }
 
-            int eq = tok.IndexOf((byte)'=');
+            int eq = IndexOfEquals(tok);
             if (eq <= 0)
             {
                 lastWasCode = false;
@@ -365,18 +365,36 @@ internal static class EntryTextParser
         return v6 ? AddressText.TryParseIPv6(value, out address) : AddressText.TryParseIPv4(value, out address);
     }
 
+    // Scalar on purpose: tokens are a few bytes long, shorter than a vectorized search pays off for.
     private static ReadOnlySpan<byte> Next(ReadOnlySpan<byte> line, ref int pos)
     {
-        while (pos < line.Length && (line[pos] == (byte)' ' || line[pos] == (byte)'\t'))
+        int i = pos;
+        while (i < line.Length && (line[i] == (byte)' ' || line[i] == (byte)'\t'))
         {
-            pos++;
+            i++;
         }
 
-        int start = pos;
-        ReadOnlySpan<byte> rest = line[pos..];
-        int end = rest.IndexOfAny((byte)' ', (byte)'\t');
-        pos = end < 0 ? line.Length : pos + end;
-        return line[start..pos];
+        int start = i;
+        while (i < line.Length && line[i] != (byte)' ' && line[i] != (byte)'\t')
+        {
+            i++;
+        }
+
+        pos = i;
+        return line[start..i];
+    }
+
+    private static int IndexOfEquals(ReadOnlySpan<byte> tok)
+    {
+        for (int i = 0; i < tok.Length; i++)
+        {
+            if (tok[i] == (byte)'=')
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static bool IsWord(ReadOnlySpan<byte> tok)
