@@ -224,8 +224,11 @@ internal sealed class EntrySummaryBuilder
 internal sealed class HeavyHitters
 {
     private readonly int _capacity;
-    private readonly Dictionary<AddressKey, int> _slots = [];
     private AddressKey[] _keys = new AddressKey[64];
+    private int[] _hashes = new int[64];
+
+    // Open addressing with linear probing: slot + 1 per cell, 0 for empty; kept at most half full.
+    private int[] _table = new int[128];
     private long[] _count = new long[64];
     private long[] _unreplied = new long[64];
     private long[] _assured = new long[64];
@@ -254,7 +257,9 @@ internal sealed class HeavyHitters
     public void Add(UInt128 address, bool ipv6, bool unreplied, bool assured)
     {
         var key = new AddressKey(address, ipv6);
-        if (_slots.TryGetValue(key, out int slot))
+        int hash = key.GetHashCode();
+        int slot = Find(key, hash);
+        if (slot >= 0)
         {
             Bump(slot, unreplied, assured);
             return;
@@ -266,14 +271,21 @@ internal sealed class HeavyHitters
             {
                 int size = Math.Min(_capacity, _keys.Length * 2);
                 Array.Resize(ref _keys, size);
+                Array.Resize(ref _hashes, size);
                 Array.Resize(ref _count, size);
                 Array.Resize(ref _unreplied, size);
                 Array.Resize(ref _assured, size);
             }
 
             slot = _used++;
+            if (_used * 2 > _table.Length)
+            {
+                Rehash(_table.Length * 2);
+            }
+
             _keys[slot] = key;
-            _slots[key] = slot;
+            _hashes[slot] = hash;
+            Insert(slot);
             Bump(slot, unreplied, assured);
             return;
         }
@@ -285,9 +297,10 @@ internal sealed class HeavyHitters
 
         slot = _bucketHead![_minBucket];
         long min = _count[slot];
-        _slots.Remove(_keys[slot]);
+        Remove(slot);
         _keys[slot] = key;
-        _slots[key] = slot;
+        _hashes[slot] = hash;
+        Insert(slot);
         _unreplied[slot] = 0;
         _assured[slot] = 0;
         Bump(slot, unreplied, assured);
@@ -302,6 +315,79 @@ internal sealed class HeavyHitters
             .Take(n)
             .Select(i => (_keys[i].Address, _keys[i].IPv6, _count[i], _unreplied[i], _assured[i]))
             .ToList();
+    }
+
+    private int Find(AddressKey key, int hash)
+    {
+        int mask = _table.Length - 1;
+        for (int i = hash & mask; ; i = (i + 1) & mask)
+        {
+            int cell = _table[i];
+            if (cell == 0)
+            {
+                return -1;
+            }
+
+            int slot = cell - 1;
+            if (_hashes[slot] == hash && _keys[slot].Equals(key))
+            {
+                return slot;
+            }
+        }
+    }
+
+    private void Insert(int slot)
+    {
+        int mask = _table.Length - 1;
+        int i = _hashes[slot] & mask;
+        while (_table[i] != 0)
+        {
+            i = (i + 1) & mask;
+        }
+
+        _table[i] = slot + 1;
+    }
+
+    // Linear-probing deletion by backward shift: later cells of the run move up so no lookup stops early.
+    private void Remove(int slot)
+    {
+        int mask = _table.Length - 1;
+        int i = _hashes[slot] & mask;
+        while (_table[i] != slot + 1)
+        {
+            i = (i + 1) & mask;
+        }
+
+        int j = i;
+        while (true)
+        {
+            j = (j + 1) & mask;
+            int cell = _table[j];
+            if (cell == 0)
+            {
+                break;
+            }
+
+            int home = _hashes[cell - 1] & mask;
+            // Move the cell at j into the hole at i unless its home lies cyclically in (i, j].
+            bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!stays)
+            {
+                _table[i] = cell;
+                i = j;
+            }
+        }
+
+        _table[i] = 0;
+    }
+
+    private void Rehash(int size)
+    {
+        _table = new int[size];
+        for (int slot = 0; slot < _used - 1; slot++)
+        {
+            Insert(slot);
+        }
     }
 
     private void Bump(int slot, bool unreplied, bool assured)
@@ -471,7 +557,11 @@ internal readonly struct AddressKey(UInt128 address, bool ipv6) : IEquatable<Add
 
     public override int GetHashCode()
     {
-        ulong h = ((ulong)Address * 0x9E3779B97F4A7C15UL) ^ ((ulong)(Address >> 64) * 0xC2B2AE3D27D4EB4FUL) ^ (IPv6 ? 1UL : 0UL);
-        return (int)(h ^ (h >> 32));
+        // The 64-bit finalizer of MurmurHash3 over both halves: neighbouring addresses land far apart.
+        ulong h = (ulong)Address ^ ((ulong)(Address >> 64) * 0x9E3779B97F4A7C15UL) ^ (IPv6 ? 0x5555UL : 0UL);
+        h ^= h >> 33;
+        h *= 0xFF51AFD7ED558CCDUL;
+        h ^= h >> 33;
+        return (int)h;
     }
 }

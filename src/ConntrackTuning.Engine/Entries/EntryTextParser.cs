@@ -105,7 +105,8 @@ internal static class EntryTextParser
         bool inReply = false;
         bool lastWasCode = false;
         uint flags = 0;
-        for (; !tok.IsEmpty; tok = Next(line, ref pos))
+        int eq = IndexOfEquals(tok);
+        for (; !tok.IsEmpty; tok = NextKeyed(line, ref pos, out eq))
         {
             if (tok[0] == (byte)'[')
             {
@@ -144,7 +145,6 @@ internal static class EntryTextParser
                 continue;
             }
 
-            int eq = IndexOfEquals(tok);
             if (eq <= 0)
             {
                 lastWasCode = false;
@@ -377,6 +377,37 @@ internal static class EntryTextParser
         int start = i;
         while (i < line.Length && line[i] != (byte)' ' && line[i] != (byte)'\t')
         {
+            i++;
+        }
+
+        pos = i;
+        return line[start..i];
+    }
+
+    // Next, also finding the first '=' of the token in the same pass.
+    private static ReadOnlySpan<byte> NextKeyed(ReadOnlySpan<byte> line, ref int pos, out int eq)
+    {
+        int i = pos;
+        while (i < line.Length && (line[i] == (byte)' ' || line[i] == (byte)'\t'))
+        {
+            i++;
+        }
+
+        int start = i;
+        eq = -1;
+        while (i < line.Length)
+        {
+            byte b = line[i];
+            if (b == (byte)' ' || b == (byte)'\t')
+            {
+                break;
+            }
+
+            if (b == (byte)'=' && eq < 0)
+            {
+                eq = i - start;
+            }
+
             i++;
         }
 
