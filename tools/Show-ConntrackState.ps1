@@ -7,3 +7,6 @@ Write-Host "`n== Kernel" -ForegroundColor Cyan
 Get-ConntrackKernel | Format-List | Out-Host
 Write-Host "== Limits" -ForegroundColor Cyan
 Get-ConntrackLimit | Format-Table -AutoSize | Out-Host
+Write-Host "== Who fills the table" -ForegroundColor Cyan
+# Reading the live table needs CAP_NET_ADMIN (or a readable /proc/net/nf_conntrack): say so rather than stop.
+Get-ConntrackEntry -Summary -Top 5 -ErrorAction Continue | Out-Host

@@ -1,5 +1,5 @@
 using System;
-using System.Collections.Generic;
+using System.Collections.ObjectModel;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
@@ -22,6 +22,7 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
 
     /// <summary>Saved copies of the table (procfs file of any era, or conntrack -L output) to read instead of a root's table.</summary>
     [Parameter]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[]? Path { get; set; }
 
@@ -181,7 +182,7 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
         };
     }
 
-    private IReadOnlyList<string> ResolveFiles(string path)
+    private Collection<string> ResolveFiles(string path)
     {
         try
         {
