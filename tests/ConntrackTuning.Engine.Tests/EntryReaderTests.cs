@@ -276,6 +276,10 @@ public sealed class EntryReaderTests : IDisposable
         var missing = Assert.Throws<ConntrackException>(() => EntryReader.ReadFile(dir, "nothing.txt", EntryFilter.None, ignore));
         Assert.Equal((ErrorIds.EntryFileNotFound, ErrorKind.ObjectNotFound, tree.File("nothing.txt")), (missing.ErrorId, missing.Kind, missing.Target));
 
+        var folder = Assert.Throws<ConntrackException>(() => EntryReader.ReadFile(dir, "proc", EntryFilter.None, ignore));
+        Assert.Equal((ErrorIds.EntryFileNotFound, ErrorKind.InvalidArgument), (folder.ErrorId, folder.Kind));
+        Assert.Contains("-Root", folder.RecommendedAction, StringComparison.Ordinal);
+
         tree.Write("ct.xml", "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<conntrack>\n<flow></flow>\n</conntrack>\n");
         var xml = Assert.Throws<ConntrackException>(() => EntryReader.ReadFile(dir, "ct.xml", EntryFilter.None, ignore));
         Assert.Equal((ErrorIds.EntryFormatUnknown, ErrorKind.InvalidData), (xml.ErrorId, xml.Kind));

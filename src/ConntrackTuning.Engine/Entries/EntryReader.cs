@@ -59,6 +59,13 @@ internal static class EntryReader
     public static EntryReadInfo ReadFile(SystemRoot directory, string fileName, EntryFilter filter, EntryVisitor visitor)
     {
         ArgumentNullException.ThrowIfNull(directory);
+        if (directory.DirectoryExists(fileName))
+        {
+            throw new ConntrackException(ErrorIds.EntryFileNotFound, ErrorKind.InvalidArgument,
+                $"'{directory.Full(fileName)}' is a folder, not a saved table.", directory.Full(fileName),
+                "Give folders that hold proc/ (a sosreport, an image) to -Root, and saved table files to -Path.");
+        }
+
         Stream stream = directory.TryOpenRead(fileName, out ReadStatus status) ?? throw new ConntrackException(
             ErrorIds.EntryFileNotFound, status == ReadStatus.AccessDenied ? ErrorKind.PermissionDenied : ErrorKind.ObjectNotFound,
             status switch
