@@ -176,11 +176,8 @@ internal readonly record struct AddressBlock(bool IPv6, UInt128 Network, UInt128
         Span<byte> bytes = stackalloc byte[16];
         ip.TryWriteBytes(bytes, out int written);
         UInt128 value = v6 ? BinaryPrimitives.ReadUInt128BigEndian(bytes) : BinaryPrimitives.ReadUInt32BigEndian(bytes);
+        // Shifts are masked to the operand width, so a prefix of 0 needs its own case.
         UInt128 mask = prefix == 0 ? 0 : (v6 ? UInt128.MaxValue << (128 - prefix) : (UInt128)(uint.MaxValue << (32 - prefix)));
-        if (!v6 && prefix == 0)
-        {
-            mask = 0;
-        }
 
         block = new AddressBlock(v6, value & mask, mask, prefix, prefix == bits ? AddressText.Format(value, v6) : $"{AddressText.Format(value & mask, v6)}/{prefix}");
         return written > 0;

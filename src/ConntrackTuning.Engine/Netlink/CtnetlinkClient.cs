@@ -331,7 +331,6 @@ internal sealed class CtnetlinkClient : IDisposable
     {
         uint seq = NetlinkWire.H32(request.AsSpan(8));
         _transport.Send(request);
-        bool stopped = false;
         while (true)
         {
             ReadOnlySpan<byte> datagram = ReceiveDatagram();
@@ -367,13 +366,12 @@ internal sealed class CtnetlinkClient : IDisposable
                     case NetlinkWire.NlmsgNoop:
                         break;
                     default:
-                        if (type == dataType && !stopped)
+                        if (type == dataType)
                         {
                             outcome.Messages++;
                             if (!handler(message))
                             {
                                 // Leaving mid-dump is fine: closing the socket ends the kernel's side.
-                                stopped = true;
                                 outcome.Stopped = true;
                                 return;
                             }

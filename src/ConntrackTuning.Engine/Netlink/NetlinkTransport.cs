@@ -220,7 +220,7 @@ internal sealed class ReplayTransport : INetlinkTransport
     /// <summary>The requests sent, so tests can check what was asked of the kernel.</summary>
     public List<byte[]> Sent { get; } = [];
 
-    /// <summary>The sequence number the replay answers with: that of the last request, so captures replay under any seq.</summary>
+    /// <summary>Records the request; replies are rewritten to carry its sequence number, so captures replay under any seq.</summary>
     public void Send(ReadOnlySpan<byte> request) => Sent.Add(request.ToArray());
 
     public int Receive(Span<byte> buffer)
