@@ -12,3 +12,6 @@ $recommendations = Get-ConntrackRecommendation -Profile All
 $recommendations | Format-Table -AutoSize | Out-Host
 Write-Host "Why Balanced:" -ForegroundColor Cyan
 $recommendations | Where-Object Profile -eq 'Balanced' | ForEach-Object Reasons | ForEach-Object { "  $_" } | Out-Host
+Write-Host "== Who fills the table" -ForegroundColor Cyan
+# Reading the live table needs CAP_NET_ADMIN (or a readable /proc/net/nf_conntrack): say so rather than stop.
+Get-ConntrackEntry -Summary -Top 5 -ErrorAction Continue | Out-Host
