@@ -16,6 +16,8 @@
         'Get-ConntrackStatistic'
         'Get-ConntrackDropEvent'
         'Test-ConntrackHealth'
+        'Get-ConntrackRecommendation'
+        'Get-ConntrackEntry'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

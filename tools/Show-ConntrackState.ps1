@@ -7,6 +7,14 @@ Write-Host "`n== Kernel" -ForegroundColor Cyan
 Get-ConntrackKernel | Format-List | Out-Host
 Write-Host "== Limits" -ForegroundColor Cyan
 Get-ConntrackLimit | Format-Table -AutoSize | Out-Host
+Write-Host "== Recommended sizes (read-only; apply with Set-ConntrackLimit / Set-ConntrackHashSize)" -ForegroundColor Cyan
+$recommendations = Get-ConntrackRecommendation -Profile All
+$recommendations | Format-Table -AutoSize | Out-Host
+Write-Host "Why Balanced:" -ForegroundColor Cyan
+$recommendations | Where-Object Profile -eq 'Balanced' | ForEach-Object Reasons | ForEach-Object { "  $_" } | Out-Host
+Write-Host "== Who fills the table" -ForegroundColor Cyan
+# Reading the live table needs CAP_NET_ADMIN (or a readable /proc/net/nf_conntrack): say so rather than stop.
+Get-ConntrackEntry -Summary -Top 5 -ErrorAction Continue | Out-Host
 Write-Host "== Counters" -ForegroundColor Cyan
 Get-ConntrackStatistic -ErrorAction Continue | Format-Table -AutoSize | Out-Host
 Write-Host "== Table-full messages in the kernel log" -ForegroundColor Cyan

@@ -21,7 +21,7 @@ public static class ErrorIds
     /// <summary>A file could not be read for a reason other than its absence (I/O error, permission).</summary>
     public const string FileReadFailed = "FileReadFailed";
 
-    /// <summary>A kernel version given as a parameter is not of the form 2.6.32 or 5.15.0-91-generic.</summary>
+    /// <summary>A kernel version given as a parameter is not of the form 2.6.32 or 5.15.0-91-generic, or predates conntrack (2.4).</summary>
     public const string InvalidKernelVersion = "InvalidKernelVersion";
 
     /// <summary>No source of the per-CPU statistics: the procfs file is missing (CONFIG_NF_CONNTRACK_PROCFS=n) or was not captured.</summary>
@@ -44,6 +44,34 @@ public static class ErrorIds
 
     /// <summary>A health threshold given as a parameter is out of range (warning above critical, or not between 0 and 100).</summary>
     public const string InvalidThreshold = "InvalidThreshold";
+    /// <summary>A sizing input (memory, entry size, reserve, pointer bits, page size, hash size) is zero, negative or impossible.</summary>
+    public const string InvalidSizingInput = "InvalidSizingInput";
+
+    /// <summary>The memory reserved for everything but conntrack leaves nothing for the table (FirewallOnly).</summary>
+    public const string ReserveExceedsMemory = "ReserveExceedsMemory";
+
+    /// <summary>No MemTotal under the root and no -MemoryBytes: the sizing has no RAM to start from.</summary>
+    public const string MemorySizeUnknown = "MemorySizeUnknown";
+    /// <summary>Reading the live table needs CAP_NET_ADMIN (ctnetlink) and the procfs table file is absent or unreadable.</summary>
+    public const string NetlinkPermissionDenied = "NetlinkPermissionDenied";
+
+    /// <summary>The kernel offers no ctnetlink (nf_conntrack_netlink missing) and no procfs table file to fall back to.</summary>
+    public const string NetlinkUnavailable = "NetlinkUnavailable";
+
+    /// <summary>A ctnetlink request failed or its reply broke the protocol (damaged, truncated, lost messages).</summary>
+    public const string NetlinkFailed = "NetlinkFailed";
+
+    /// <summary>A -Root tree holds no copy of the table (proc/net/nf_conntrack or proc/net/ip_conntrack).</summary>
+    public const string EntryTableNotFound = "EntryTableNotFound";
+
+    /// <summary>A file given to -Path does not exist or cannot be read.</summary>
+    public const string EntryFileNotFound = "EntryFileNotFound";
+
+    /// <summary>A file given to -Path holds lines, but none is a conntrack entry in procfs or conntrack -L form.</summary>
+    public const string EntryFormatUnknown = "EntryFormatUnknown";
+
+    /// <summary>A Get-ConntrackEntry filter value (protocol, state, address, port, mark, zone, family) is not valid.</summary>
+    public const string InvalidEntryFilter = "InvalidEntryFilter";
 
     /// <summary>Only for exceptions the engine did not anticipate; a test asserts none reaches the user.</summary>
     public const string Unexpected = "Unexpected";

@@ -46,14 +46,54 @@ internal sealed class ProcStatisticsSource : ICpuStatisticsSource
     }
 }
 
+/// <summary>
+/// ctnetlink (IPCTNL_MSG_CT_GET_STATS_CPU), as conntrack -S reads it: the running kernel only, the network
+/// namespace of this process, and CAP_NET_ADMIN. It stands in for kernels built without the procfs file.
+/// </summary>
+internal sealed class NetlinkStatisticsSource : ICpuStatisticsSource
+{
+    public static readonly NetlinkStatisticsSource Instance = new();
+
+    public CpuStatistics? TryRead(ConntrackKernel kernel, out string? unavailableReason)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        SystemRoot root = kernel.SystemRoot;
+        if (!root.IsLive)
+        {
+            unavailableReason = "ctnetlink reaches only the running kernel, not a tree under -Root";
+            return null;
+        }
+
+        IReadOnlyList<CpuCounters> rows;
+        try
+        {
+            rows = CtnetlinkStatistics.ReadPerCpu(root.Log);
+        }
+        catch (ConntrackException e)
+        {
+            unavailableReason = "ctnetlink: " + e.Message;
+            return null;
+        }
+
+        // Netlink has no entries column; the count sysctl is the same per-namespace number every procfs row repeats.
+        if (kernel.CountPathFound is { } countPath && root.TryReadInt64(countPath) is { } count)
+        {
+            rows = rows.Select(r => r with { Values = new Dictionary<string, long>(r.Values, StringComparer.Ordinal) { ["entries"] = count } }).ToArray();
+        }
+
+        unavailableReason = null;
+        return new CpuStatistics(rows, "ctnetlink");
+    }
+}
+
 /// <summary>Reads the per-CPU counters from the first source that has them.</summary>
 internal static class StatisticsReader
 {
     /// <summary>
-    /// The sources in the order they are tried. The procfs file is the only one today; the ctnetlink source
-    /// (IPCTNL_MSG_CT_GET_STATS_CPU) goes after it, for the kernels built without the file.
+    /// The sources in the order they are tried: the procfs file (any root, no privilege), then ctnetlink for the
+    /// running kernels built without it.
     /// </summary>
-    internal static IReadOnlyList<ICpuStatisticsSource> DefaultSources { get; } = [ProcStatisticsSource.Instance];
+    internal static IReadOnlyList<ICpuStatisticsSource> DefaultSources { get; } = [ProcStatisticsSource.Instance, NetlinkStatisticsSource.Instance];
 
     public static CpuStatistics Read(ConntrackKernel kernel, IReadOnlyList<ICpuStatisticsSource>? sources = null)
     {
@@ -81,7 +121,7 @@ internal static class StatisticsReader
         throw new ConntrackException(ErrorIds.StatisticsUnavailable, ErrorKind.ObjectNotFound,
             $"The conntrack statistics cannot be read: {string.Join("; ", reasons)}.", target,
             kernel.SystemRoot.IsLive
-                ? "Read the same counters over netlink with 'conntrack -S' (package conntrack), or use a kernel built with CONFIG_NF_CONNTRACK_PROCFS=y."
-                : "Capture proc/net/stat/nf_conntrack with the tree (sosreport collects it), or run 'conntrack -S' on the host itself.");
+                ? "Run pwsh as root: the counters are then read over ctnetlink (it needs CAP_NET_ADMIN), as 'conntrack -S' does."
+                : "Capture proc/net/stat/nf_conntrack with the tree (sosreport collects it), or run Get-ConntrackStatistic or 'conntrack -S' on the host itself.");
     }
 }
