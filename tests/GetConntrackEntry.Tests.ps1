@@ -145,6 +145,7 @@ Describe 'Get-ConntrackEntry on fixture trees and saved files' {
 
     It 'names the root without a table copy in an EntryTableNotFound error' {
         $bare = Copy-Fixture linux-6.18-builtin
+        Remove-Item "$bare/proc/net/nf_conntrack" -Force
         Get-ConntrackEntry -Root $bare -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty
         $err.Count | Should -Be 1
         $err[0].FullyQualifiedErrorId | Should -Be "EntryTableNotFound,$id"

@@ -234,6 +234,7 @@ public sealed class EntryReaderTests : IDisposable
     public void A_sosreport_is_read_from_its_conntrack_L_output()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Delete("proc/net/nf_conntrack");
         tree.Write("sos_commands/conntrack/conntrack_-L_-o_extended", string.Join('\n', EntryTestData.Lines("dump-mixed.conntrack-L.txt")));
         List<ConntrackEntry> entries = Read(KernelProbe.Probe(tree.Open()));
         Assert.Equal(EntryTestData.Lines("dump-mixed.conntrack-L.txt").Length, entries.Count);
@@ -261,6 +262,7 @@ public sealed class EntryReaderTests : IDisposable
     public void A_root_without_a_copy_of_the_table_is_an_EntryTableNotFound_error()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Delete("proc/net/nf_conntrack");
         var e = Assert.Throws<ConntrackException>(() => Read(KernelProbe.Probe(tree.Open())));
         Assert.Equal((ErrorIds.EntryTableNotFound, ErrorKind.ObjectNotFound, tree.Path), (e.ErrorId, e.Kind, e.Target));
     }
