@@ -60,6 +60,7 @@ Describe 'An overflowing conntrack table on this kernel' -Tag RealKernel -Skip:(
                     Cli           = @(& conntrack -S)
                     Health        = @(Test-ConntrackHealth)
                     Quiet         = Test-ConntrackHealth -Quiet
+                    Balanced      = Get-ConntrackRecommendation
                 }
 
                 # Raise the limit from the initial namespace (this test's own process lives there) and connect again.
@@ -144,10 +145,15 @@ Describe 'An overflowing conntrack table on this kernel' -Tag RealKernel -Skip:(
         $usage.Severity | Should -Be 'Critical'
         $usage.Message | Should -Match "100 % full \($limit of $limit\)"
         $usage.Message | Should -Match 'Run it on the host'
-        $usage.Recommendation | Should -Be 'Set-ConntrackLimit -Max 1024 -Persist'
+        # The fix is Get-ConntrackRecommendation's size for this machine; at one entry per bucket or less no hash size comes with it.
+        $fix = "Set-ConntrackLimit -Max $($inside.Balanced.Max) -Persist"
+        if ($inside.Balanced.Max / $inside.Limit.HashSize -gt 8) { $fix += "; Set-ConntrackHashSize -HashSize $($inside.Balanced.HashSize) -Persist" }
+        $inside.Balanced.Max | Should -BeGreaterThan $limit
+        $usage.Recommendation | Should -Be $fix
         $events = $inside.Health | Where-Object { $_.Check -eq 'TableFullEvents' -and $_.Severity -eq 'Critical' }
         $events.Message | Should -Match "in network namespace $inode"
-        $events.Recommendation | Should -Be 'Set-ConntrackLimit -Max 1024 -Persist'
+        $events.Recommendation | Should -Be $fix
+        ($inside.Health | Where-Object Check -eq KernelDefault).Severity | Should -Be 'Warning'
         ($inside.Health | Where-Object Check -eq Drop).Severity | Should -Be 'Warning'
         ($inside.Health | Where-Object Check -eq Namespace).Severity | Should -Be 'Info'
         $inside.Quiet | Should -BeFalse

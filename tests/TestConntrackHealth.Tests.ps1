@@ -5,7 +5,8 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:cmd = 'ConntrackTuning.Commands.TestConntrackHealthCommand'
-    $script:raise = 'Set-ConntrackLimit -Max 131072 -Persist; Set-ConntrackHashSize -HashSize 131072 -Persist'
+    # Get-ConntrackRecommendation's Balanced size for the fixture's RAM: the two cmdlets agree.
+    $script:raise = 'Set-ConntrackLimit -Max 1048576 -Persist; Set-ConntrackHashSize -HashSize 1048576 -Persist'
 
     # A 6.18 host whose table never filled: the built-in fixture without its log of a past overflow.
     function Copy-HealthyFixture([string] $Destination) {
@@ -24,6 +25,9 @@ Describe 'Test-ConntrackHealth on fixture trees' {
         $usage.Severity | Should -Be 'Critical'
         $usage.SeverityLevel | Should -Be 3
         $usage.Recommendation | Should -Be $raise
+        $balanced = Get-ConntrackRecommendation -Root $root
+        $usage.Recommendation | Should -Be "Set-ConntrackLimit -Max $($balanced.Max) -Persist; Set-ConntrackHashSize -HashSize $($balanced.HashSize) -Persist"
+        ($findings | Where-Object Check -eq KernelDefault).Severity | Should -Be 'Warning'
         $usage.Evidence | Should -Match ([regex]::Escape("$root/proc/sys/net/netfilter/nf_conntrack_max"))
         ($findings | Where-Object Check -eq Drop).Severity | Should -Be 'Warning'
         $events = $findings | Where-Object { $_.Check -eq 'TableFullEvents' -and $_.Severity -eq 'Critical' }
@@ -43,7 +47,7 @@ Describe 'Test-ConntrackHealth on fixture trees' {
     It 'filters Warning and worse with -MinimumSeverity or by SeverityLevel, and sorts worst first' {
         $root = Copy-Fixture linux-6.18-overflow
         $worse = @(Test-ConntrackHealth -Root $root -MinimumSeverity Warning)
-        $worse.Count | Should -Be 7
+        $worse.Count | Should -Be 8
         $worse.Severity | Select-Object -Unique | Sort-Object | Should -Be @('Critical', 'Warning')
         $all = Test-ConntrackHealth -Root $root
         @($all | Where-Object SeverityLevel -ge 2).Count | Should -Be $worse.Count

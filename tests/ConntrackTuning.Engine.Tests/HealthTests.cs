@@ -8,7 +8,8 @@ namespace ConntrackTuning.Engine.Tests;
 
 public class HealthTests
 {
-    private const string RaiseTo131072 = "Set-ConntrackLimit -Max 131072 -Persist; Set-ConntrackHashSize -HashSize 131072 -Persist";
+    /// <summary>Get-ConntrackRecommendation's Balanced size for the fixture's 23.5 GiB (1/64 of RAM at 264 bytes an entry, one entry per bucket).</summary>
+    private const string RaiseToBalanced = "Set-ConntrackLimit -Max 1048576 -Persist; Set-ConntrackHashSize -HashSize 1048576 -Persist";
 
     private static List<ConntrackHealthFinding> Run(FixtureTree tree, HealthOptions? options = null) =>
         HealthChecks.Run(new HealthContext(KernelProbe.Probe(tree.Open()), options ?? new HealthOptions())).ToList();
@@ -29,19 +30,19 @@ public class HealthTests
         Only(findings, "Loaded", "Ok");
         ConntrackHealthFinding usage = Only(findings, "Usage", "Critical");
         Assert.Contains("97.66 % full (64,000 of 65,536)", usage.Message, StringComparison.Ordinal);
-        Assert.Equal(RaiseTo131072, usage.Recommendation);
+        Assert.Equal(RaiseToBalanced, usage.Recommendation);
         Assert.Contains(tree.File("proc/sys/net/netfilter/nf_conntrack_count"), usage.Evidence, StringComparison.Ordinal);
 
         ConntrackHealthFinding drop = Only(findings, "Drop", "Warning");
         Assert.StartsWith("23 packets were dropped", drop.Message, StringComparison.Ordinal);
-        Assert.Equal(RaiseTo131072, drop.Recommendation);
+        Assert.Equal(RaiseToBalanced, drop.Recommendation);
         Assert.Equal("drop = 23 summed over 2 CPU(s) in " + tree.File("proc/net/stat/nf_conntrack"), drop.Evidence);
-        Assert.Equal(RaiseTo131072, Only(findings, "EarlyDrop", "Warning").Recommendation);
+        Assert.Equal(RaiseToBalanced, Only(findings, "EarlyDrop", "Warning").Recommendation);
         Assert.Null(Only(findings, "InsertFailed", "Info").Recommendation);
 
         ConntrackHealthFinding events = Only(findings, "TableFullEvents", "Critical");
         Assert.Contains("at least 5 and at most 162 packets were dropped (5 logged, up to 157 more in rate-limited messages)", events.Message, StringComparison.Ordinal);
-        Assert.Equal(RaiseTo131072, events.Recommendation);
+        Assert.Equal(RaiseToBalanced, events.Recommendation);
         Assert.StartsWith(tree.File("var/log/kern.log.2.gz"), events.Evidence, StringComparison.Ordinal);
         ConntrackHealthFinding containers = Only(findings, "TableFullEvents", "Warning");
         Assert.Contains("4026532177", containers.Message, StringComparison.Ordinal);
@@ -68,7 +69,7 @@ public class HealthTests
         Assert.Contains("No kernel log under", Only(findings, "KernelLog", "Info").Message, StringComparison.Ordinal);
         Assert.Equal("Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist",
             Only(findings, "TcpEstablishedTimeout", "Info").Recommendation);
-        Assert.Equal(["Loaded", "Usage", "Drop", "EarlyDrop", "InsertFailed", "KernelLog", "EntriesPerBucket", "TcpEstablishedTimeout"],
+        Assert.Equal(["Loaded", "Usage", "KernelDefault", "Drop", "EarlyDrop", "InsertFailed", "KernelLog", "EntriesPerBucket", "TcpEstablishedTimeout"],
             findings.Select(f => f.Check).ToArray());
     }
 
@@ -84,7 +85,7 @@ public class HealthTests
         tree.Write("proc/sys/net/netfilter/nf_conntrack_count", count + "\n");
         ConntrackHealthFinding usage = Assert.Single(Run(tree, new HealthOptions { WarningPercent = warning, CriticalPercent = critical }), f => f.Check == "Usage");
         Assert.Equal(expected, usage.Severity);
-        Assert.Equal(expected == "Ok" ? null : RaiseTo131072, usage.Recommendation);
+        Assert.Equal(expected == "Ok" ? null : RaiseToBalanced, usage.Recommendation);
     }
 
     [Fact]
@@ -136,24 +137,53 @@ public class HealthTests
         tree.Write("proc/sys/net/nf_conntrack_max", "0\n");
         ConntrackHealthFinding usage = Only(Run(tree), "Usage", "Info");
         Assert.Contains("no limit", usage.Message, StringComparison.Ordinal);
-        Assert.Equal("Set-ConntrackLimit -Max 131072 -Persist", usage.Recommendation);
+        Assert.Equal("Set-ConntrackLimit -Max 1048576 -Persist", usage.Recommendation);
     }
 
     [Fact]
-    public void The_suggested_max_stays_within_a_quarter_of_ram_and_falls_back_to_the_timeout()
+    public void The_fix_is_the_balanced_recommendation_when_it_is_larger()
     {
         using var tree = new FixtureTree("linux-6.18-overflow");
+        var context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
+        Assert.Equal(262144, context.KernelDefault!.Max);
+        Assert.Equal(1048576, context.Balanced!.Max);
+        Assert.Equal(1048576, Remedy.SuggestMax(context));
+    }
+
+    [Fact]
+    public void Past_the_balanced_size_the_max_doubles_within_a_quarter_of_ram_or_the_timeout_is_the_fix()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_count", "100\n");
+
+        // 64 MiB: Balanced is far below the 65,536 max, and a quarter of the RAM holds fewer entries than that.
         tree.Write("proc/meminfo", "MemTotal:          65536 kB\n");
         var context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
+        Assert.True(context.Balanced!.Max < 65536);
         Assert.Null(Remedy.SuggestMax(context));
         Assert.Equal("Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist", Remedy.RaiseMax(context));
 
         // 96 MiB holds about 95,000 entries in a quarter of its RAM: a 40,000 table may grow to 65,536, not 131,072.
         tree.Write("proc/meminfo", "MemTotal:          98304 kB\n");
         tree.Write("proc/sys/net/netfilter/nf_conntrack_max", "40000\n");
-        tree.Write("proc/sys/net/netfilter/nf_conntrack_count", "39000\n");
         context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
+        Assert.True(context.Balanced!.Max < 40000);
         Assert.Equal(65536, Remedy.SuggestMax(context));
+    }
+
+    [Fact]
+    public void A_max_below_the_kernels_own_default_is_a_warning()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        ConntrackHealthFinding f = Only(Run(tree), "KernelDefault", "Warning");
+        Assert.Contains("The max (65,536) is below what this kernel would choose by itself for this RAM (262,144)", f.Message, StringComparison.Ordinal);
+        Assert.Equal(RaiseToBalanced, f.Recommendation);
+
+        using var tuned = new FixtureTree("ubuntu-5.4-stale-buckets");
+        Only(HealthChecks.Run(new HealthContext(KernelProbe.Probe(tuned.Open()), new HealthOptions())).ToList(), "KernelDefault", "Ok");
+
+        tree.Delete("proc/meminfo");
+        Assert.Contains("cannot be computed", Only(Run(tree), "KernelDefault", "Info").Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -193,9 +223,9 @@ public class HealthTests
     {
         using var tree = new FixtureTree("linux-6.18-overflow");
         var context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
-        var extra = new HealthCheck("KernelDefault", c =>
-            c.Limit?.Max < 262144 ? [new HealthResult(HealthSeverity.Warning, "below the default", Remedy.SetMax(262144))] : []);
-        ConntrackHealthFinding f = Assert.Single(HealthChecks.Run(context, [.. HealthChecks.Default, extra]), f => f.Check == "KernelDefault");
+        var extra = new HealthCheck("Persistence", c =>
+            c.Limit?.Max < 262144 ? [new HealthResult(HealthSeverity.Warning, "lost at boot", Remedy.SetMax(262144))] : []);
+        ConntrackHealthFinding f = Assert.Single(HealthChecks.Run(context, [.. HealthChecks.Default, extra]), f => f.Check == "Persistence");
         Assert.Equal("Set-ConntrackLimit -Max 262144 -Persist", f.Recommendation);
         Assert.Equal(2, f.SeverityLevel);
     }

@@ -72,6 +72,7 @@ internal sealed class HealthContext
     private readonly Lazy<(ConntrackStatistic? Value, string? Error)> _statistics;
     private readonly Lazy<(DropEventScanner? Value, IReadOnlyList<string> Sources, string? Error)> _events;
     private readonly Lazy<(long? Seconds, string? Source)> _tcpEstablished;
+    private readonly Lazy<(ConntrackRecommendation? KernelDefault, ConntrackRecommendation? Balanced, string? Error)> _sizing;
 
     public HealthContext(ConntrackKernel kernel, HealthOptions options)
     {
@@ -83,6 +84,7 @@ internal sealed class HealthContext
         _statistics = new(() => Try(() => ConntrackStatistic.Sum(StatisticsReader.Read(kernel), kernel)));
         _events = new(ReadEvents);
         _tcpEstablished = new(ReadTcpEstablished);
+        _sizing = new(Size);
     }
 
     public ConntrackKernel Kernel { get; }
@@ -115,6 +117,14 @@ internal sealed class HealthContext
     public long EventsHere => Events is { } e && e.ByNamespace.TryGetValue(EventKey, out long n) ? n : 0;
 
     public long? TcpEstablishedTimeout => _tcpEstablished.Value.Seconds;
+
+    /// <summary>What this kernel would choose for this RAM by itself (Get-ConntrackRecommendation -Profile KernelDefault).</summary>
+    public ConntrackRecommendation? KernelDefault => _sizing.Value.KernelDefault;
+
+    /// <summary>The module's recommended size for this machine (Get-ConntrackRecommendation, profile Balanced).</summary>
+    public ConntrackRecommendation? Balanced => _sizing.Value.Balanced;
+
+    public string? SizingError => _sizing.Value.Error;
 
     public string? TcpEstablishedTimeoutSource => _tcpEstablished.Value.Source;
 
@@ -151,6 +161,22 @@ internal sealed class HealthContext
         }
     }
 
+    private (ConntrackRecommendation?, ConntrackRecommendation?, string?) Size()
+    {
+        try
+        {
+            // The sizing engine's own warnings (a profile below the current max, and so on) belong to
+            // Get-ConntrackRecommendation; here only its numbers are used.
+            SizingInputs inputs = Recommender.Resolve(new RecommendationRequest(), Kernel);
+            return (Recommender.Recommend(inputs, RecommendationProfile.KernelDefault, NullEngineLog.Instance),
+                Recommender.Recommend(inputs, RecommendationProfile.Balanced, NullEngineLog.Instance), null);
+        }
+        catch (ConntrackException e)
+        {
+            return (null, null, e.Message);
+        }
+    }
+
     private (long?, string?) ReadTcpEstablished()
     {
         if (Kernel.TimeoutDirectoryFound is not { } dir || Kernel.EraRow.TimeoutPrefix is not { } prefix)
@@ -171,9 +197,9 @@ internal sealed class HealthContext
 }
 
 /// <summary>
-/// The commands a finding recommends, and the sizes in them. The sizes here are simple rules (double what
-/// is used, powers of two, a quarter of RAM at most); a sizing engine that knows the kernel's own defaults
-/// replaces <see cref="SuggestMax"/> without touching the checks.
+/// The commands a finding recommends, and the sizes in them: Get-ConntrackRecommendation's Balanced size when
+/// it is larger than the current max, else a simple rule (double what is used, a power of two, a quarter of
+/// RAM at most), so that Test-ConntrackHealth and Get-ConntrackRecommendation agree.
 /// </summary>
 internal static class Remedy
 {
@@ -197,6 +223,11 @@ internal static class Remedy
         ConntrackLimit? limit = context.Limit;
         long max = limit?.Max ?? 0;
         long count = limit?.Count ?? 0;
+        if (context.Balanced is { } balanced && balanced.Max > max && balanced.Max >= 2 * count)
+        {
+            return balanced.Max;
+        }
+
         long wanted = NextPowerOfTwo(Math.Max(Math.Max(max, count) * 2, 1024));
         if (context.Kernel.MemoryBytes is { } memory && memory > 0)
         {
@@ -211,10 +242,17 @@ internal static class Remedy
     /// <summary>
     /// One bucket per entry, as the kernel itself sizes the table since 5.15 (a bucket costs one or two
     /// pointers): a power of two, or a prime before 2.4.21, whose additive hash spreads well only over a prime.
+    /// The Balanced recommendation's hash size when the max is its max.
     /// </summary>
-    public static long SuggestHashSize(long max, ConntrackKernel kernel)
+    public static long SuggestHashSize(long max, HealthContext context)
     {
-        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Balanced is { } balanced && balanced.Max == max)
+        {
+            return balanced.HashSize;
+        }
+
+        ConntrackKernel kernel = context.Kernel;
         long target = Math.Max(max, 1024);
         return kernel.EraRow.HashShape == HashShape.Prime ? NextPrime(target) : NextPowerOfTwo(target);
     }
@@ -247,7 +285,7 @@ internal static class Remedy
         string command = SetMax(max);
         if (context.Limit?.HashSize is { } hash && hash > 0 && (double)max / hash > context.Options.MaxEntriesPerBucket)
         {
-            command += "; " + SetHashSize(SuggestHashSize(max, context.Kernel));
+            command += "; " + SetHashSize(SuggestHashSize(max, context));
         }
 
         return command;
@@ -282,8 +320,8 @@ internal static class Remedy
 /// <summary>
 /// Every check Test-ConntrackHealth runs, in the order of its output. A check is a small function of the
 /// shared <see cref="HealthContext"/>; it yields nothing when what it needs is missing (the Statistics and
-/// KernelLog checks say why once). Checks that need other engines (the kernel's default sizing, the persisted
-/// configuration) are added to <see cref="Default"/> as those engines arrive.
+/// KernelLog checks say why once). A check that needs another engine (the persisted configuration, next) is
+/// one more entry in <see cref="Default"/>.
 /// </summary>
 internal static class HealthChecks
 {
@@ -292,6 +330,7 @@ internal static class HealthChecks
         new("Loaded", Loaded),
         new("Namespace", Namespace),
         new("Usage", Usage),
+        new("KernelDefault", KernelDefaultCheck),
         new("Statistics", Statistics),
         new("Drop", Drop),
         new("EarlyDrop", EarlyDrop),
@@ -394,6 +433,27 @@ internal static class HealthChecks
             _ => $"The table is {P(usage)} % full ({N(limit.Count!.Value)} of {N(limit.Max!.Value)}).",
         };
         yield return new(severity, message, severity >= HealthSeverity.Warning ? Remedy.RaiseMax(c) : null, evidence);
+    }
+
+    private static IEnumerable<HealthResult> KernelDefaultCheck(HealthContext c)
+    {
+        if (c.Limit is not { Max: { } max } limit || max == 0)
+        {
+            yield break;
+        }
+
+        if (c.KernelDefault is not { } kd)
+        {
+            yield return new(HealthSeverity.Info, $"What this kernel would choose by itself cannot be computed: {c.SizingError}");
+            yield break;
+        }
+
+        string evidence = $"max {max.ToString(CultureInfo.InvariantCulture)} ({limit.MaxSource}); the kernel's own default for {kd.MemoryBytes / (1024 * 1024)} MiB on era {kd.Era}: {kd.Max.ToString(CultureInfo.InvariantCulture)}";
+        yield return max < kd.Max
+            ? new(HealthSeverity.Warning,
+                $"The max ({N(max)}) is below what this kernel would choose by itself for this RAM ({N(kd.Max)}): someone lowered it, often with a sysctl.conf line written for a smaller machine or an older kernel.{c.OnHost}",
+                Remedy.RaiseMax(c), evidence)
+            : new(HealthSeverity.Ok, $"The max ({N(max)}) is at or above what this kernel would choose by itself for this RAM ({N(kd.Max)}).", null, evidence);
     }
 
     private static IEnumerable<HealthResult> Statistics(HealthContext c)
@@ -507,7 +567,7 @@ internal static class HealthChecks
         yield return ratio > c.Options.MaxEntriesPerBucket
             ? new(HealthSeverity.Warning,
                 $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket, more than {P(c.Options.MaxEntriesPerBucket)}: every lookup walks a long chain. A bucket costs only a pointer, so a hash size near the max is cheap.{c.OnHost}",
-                Remedy.SetHashSize(Remedy.SuggestHashSize(max, c.Kernel)), evidence)
+                Remedy.SetHashSize(Remedy.SuggestHashSize(max, c)), evidence)
             : new(HealthSeverity.Ok, $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket (at most {P(c.Options.MaxEntriesPerBucket)} advised).", null, evidence);
     }
 

@@ -15,7 +15,7 @@ public sealed class ConntrackHealthFinding
     /// </summary>
     public int SeverityLevel { get; init; }
 
-    /// <summary>The check's name: Loaded, Namespace, Usage, Drop, EarlyDrop, InsertFailed, Statistics, TableFullEvents, KernelLog, EntriesPerBucket, TcpEstablishedTimeout.</summary>
+    /// <summary>The check's name: Loaded, Namespace, Usage, KernelDefault, Drop, EarlyDrop, InsertFailed, Statistics, TableFullEvents, KernelLog, EntriesPerBucket, TcpEstablishedTimeout.</summary>
     public string Check { get; init; } = "";
 
     /// <summary>What was found, in a sentence or two.</summary>
