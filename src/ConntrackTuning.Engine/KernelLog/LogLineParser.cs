@@ -453,7 +453,7 @@ internal static class LogLineParser
             int hostEnd = TokenEnd(rest, 0);
             int tagStart = SkipSpaces(rest, hostEnd);
             int tagEnd = TokenEnd(rest, tagStart);
-            if (hostEnd > 0 && IsKernelTag(rest[tagStart..tagEnd]))
+            if (hostEnd > 0 && IsKernelTag(rest.AsSpan(tagStart, tagEnd - tagStart)))
             {
                 parsed = new ParsedLine(LogFormat.Dmesg, rest[SkipSpaces(rest, tagEnd)..], true, time, rest[..hostEnd], seconds);
                 return true;
