@@ -88,6 +88,7 @@ internal static class DropMessage
             || Suppressed(text, " messages suppressed", "NET", "printk", out count);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Suppressed(ReadOnlySpan<char> text, string suffix, string name1, string name2, out long count)
     {
         count = 0;
@@ -121,6 +122,7 @@ internal static class DropMessage
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Next(ReadOnlySpan<char> text, int at)
     {
         int next = text[(at + 1)..].IndexOf(Marker, StringComparison.Ordinal);
@@ -128,6 +130,7 @@ internal static class DropMessage
     }
 
     /// <summary>"ip" or "nf" right before "_conntrack: ", at the start of a word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TrackerBefore(ReadOnlySpan<char> text, int at, out string name)
     {
         name = "";
@@ -141,6 +144,7 @@ internal static class DropMessage
         return name.Length > 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Digits(ReadOnlySpan<char> text, int max)
     {
         int n = 0;
@@ -152,6 +156,7 @@ internal static class DropMessage
         return n > max ? 0 : n;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool IsWordChar(char c) => char.IsLetterOrDigit(c) || c == '_';
 }
 
@@ -329,6 +334,7 @@ internal sealed class DropEventScanner
     }
 
     /// <summary>Whether a line may matter at all; the same needles <see cref="LogChunkReader"/> searches bytes for.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool IsCandidate(string line) =>
         line.Contains("conntrack", StringComparison.Ordinal)
         || line.Contains("suppressed", StringComparison.Ordinal)

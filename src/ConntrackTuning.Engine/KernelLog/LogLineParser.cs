@@ -82,6 +82,7 @@ internal static class LogLineParser
     internal static readonly string[] FormatNames = Enum.GetNames<LogFormat>();
 
     /// <summary>1 to 12 for "Jan" to "Dec", else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int MonthOf(ReadOnlySpan<char> name)
     {
         for (int m = 0; m < Months.Length; m++)
@@ -95,6 +96,7 @@ internal static class LogLineParser
         return 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool IsWeekday(ReadOnlySpan<char> name)
     {
         foreach (string day in Weekdays)
@@ -173,6 +175,7 @@ internal static class LogLineParser
     private const long MaxUnixMicroseconds = 253402300799L * 1000000;
 
     /// <summary>Boot time plus seconds since boot; null when either is unknown or the sum is not a date.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static DateTime? AfterBoot(DateTime? boot, double seconds)
     {
         if (boot is not { } b || double.IsNaN(seconds) || seconds < 0 || seconds > 3.2e9)
@@ -184,6 +187,7 @@ internal static class LogLineParser
         return DateTime.MaxValue.Ticks - b.Ticks < ticks ? null : b.AddTicks(ticks);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ParsedLine Bare(string s)
     {
         (string message, double? kernelTime) = SplitKernelTime(s, 0);
@@ -251,19 +255,23 @@ internal static class LogLineParser
         return new ParsedLine(untagged, message, true, time, null, kernelTime);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ParsedLine Tagged(LogFormat format, string s, int messageStart, DateTime time, string? host)
     {
         (string message, double? kernelTime) = SplitKernelTime(s, messageStart);
         return new ParsedLine(format, message, true, time, host, kernelTime);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool IsKernelSubsystem(ReadOnlySpan<char> token) =>
         token.SequenceEqual("nf_conntrack:") || token.SequenceEqual("ip_conntrack:") || token.SequenceEqual("net_ratelimit:")
         || token.SequenceEqual("__ratelimit:") || token.SequenceEqual("printk:") || token.SequenceEqual("NET:");
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool IsKernelTag(ReadOnlySpan<char> token) =>
         token.SequenceEqual("kernel:") || (token.StartsWith("kernel[", StringComparison.Ordinal) && token.EndsWith("]:", StringComparison.Ordinal));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool IsFacilityLevel(ReadOnlySpan<char> token)
     {
         int dot = token.IndexOf('.');
@@ -305,8 +313,10 @@ internal static class LogLineParser
         return (s[i..], null);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryParseSeconds(ReadOnlySpan<char> text, out double seconds)
     {
+        // "974749.140915": digits, one optional point, digits; read by hand (double.TryParse is slow in a cold process).
         text = text.Trim();
         seconds = 0;
         if (text.IsEmpty || text.Length > 20 || !char.IsAsciiDigit(text[0]))
@@ -314,17 +324,37 @@ internal static class LogLineParser
             return false;
         }
 
+        long whole = 0, fraction = 0, scale = 1;
+        bool point = false;
         foreach (char c in text)
         {
-            if (!char.IsAsciiDigit(c) && c != '.')
+            if (c == '.' && !point)
+            {
+                point = true;
+            }
+            else if (!char.IsAsciiDigit(c))
             {
                 return false;
             }
+            else if (point)
+            {
+                if (scale < 1_000_000_000)
+                {
+                    fraction = (fraction * 10) + (c - '0');
+                    scale *= 10;
+                }
+            }
+            else
+            {
+                whole = (whole * 10) + (c - '0');
+            }
         }
 
-        return double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out seconds);
+        seconds = whole + ((double)fraction / scale);
+        return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryKmsg(string s, LogContext context, out ParsedLine parsed)
     {
         parsed = default;
@@ -380,6 +410,7 @@ internal static class LogLineParser
         return Encoding.UTF8.GetString(bytes, 0, n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryPriority(string s, out int after)
     {
         after = 0;
@@ -401,6 +432,7 @@ internal static class LogLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int SkipDecodedLevel(string s, int i)
     {
         // "kern  :warn  : [..." - two words each followed by padding and a colon.
@@ -434,6 +466,7 @@ internal static class LogLineParser
         return SkipSpaces(s, j);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryDmesg(string s, int i, LogContext context, out ParsedLine parsed)
     {
         parsed = default;
@@ -632,6 +665,7 @@ internal static class LogLineParser
     }
 
     /// <summary>"Thu Mar 26 21:53:50 2026" (dmesg -T, logread, ctime).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryWeekdayTime(string s, int i, out DateTime time, out int after)
     {
         time = default;
@@ -769,6 +803,7 @@ internal static class LogLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryDate(int year, int month, int day, int hour, int minute, int second, out DateTime date)
     {
         date = default;
@@ -855,6 +890,7 @@ internal static class LogLineParser
         _ => null,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Digits(string s, int i, int count, out int value)
     {
         value = 0;
@@ -876,9 +912,11 @@ internal static class LogLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool StartsWith(string s, int i, string prefix) =>
         i + prefix.Length <= s.Length && string.CompareOrdinal(s, i, prefix, 0, prefix.Length) == 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int SkipSpaces(string s, int i)
     {
         while (i < s.Length && (s[i] == ' ' || s[i] == '\t'))
@@ -889,6 +927,7 @@ internal static class LogLineParser
         return i;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int TokenEnd(string s, int i)
     {
         while (i < s.Length && s[i] != ' ' && s[i] != '\t')
