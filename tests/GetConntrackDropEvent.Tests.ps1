@@ -153,6 +153,23 @@ Describe 'Get-ConntrackDropEvent reading logs' {
     It 'stops at once when -Since is after -Until (InvalidTimeRange)' {
         { Get-ConntrackDropEvent -Path /nonexistent -Since '2026-02-01' -Until '2026-01-01' -ErrorAction Stop } |
             Should -Throw -ErrorId "InvalidTimeRange,$cmd"
+        try { Get-ConntrackDropEvent -Path /nonexistent -Since '2026-02-01' -Until '2026-01-01' } catch { $e = $_ }
+        $e.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $e.TargetObject | Should -Match '^2026-02-01T00:00:00.*\.\.2026-01-01T00:00:00'
+    }
+
+    It 'stops reading when the pipeline has what it wants' {
+        $root = Copy-LogFixture
+        $first = @(Get-ConntrackDropEvent -Root $root | Select-Object -First 1)
+        $first.Count | Should -Be 1
+        $first[0].Source | Should -Be "$root/var/log/kern.log.2.gz"
+    }
+
+    It 'names every file it reads in the verbose stream' {
+        $root = Copy-LogFixture
+        $verbose = Get-ConntrackDropEvent -Root $root -Summary -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        $verbose.Message | Should -Contain "Read $root/var/log/kern.log.2.gz"
+        $verbose.Message | Should -Contain "Read $root/var/log/kern.log"
     }
 }
 

@@ -162,6 +162,7 @@ internal static partial class KernelLogSources
                 "Run pwsh as root (sudo), or give the log files with -Path, for example -Path /var/log/kern.log.", e);
         }
 
+        log.Verbose($"Read {device}");
         return records.Where(DropEventScanner.IsCandidate).Chunk(256);
     }
 
