@@ -15,6 +15,9 @@ public static class Targets
         new ValueFileTarget(),
         new StartupLineTarget(),
         new ProbeTreeTarget(),
+        new EntryTextTarget(),
+        new NetlinkTarget("netlink-dump", statistics: false),
+        new NetlinkTarget("netlink-stats", statistics: true),
     ];
 
     public static FuzzTarget Get(string name) => All.Single(t => t.Name == name);
