@@ -140,6 +140,21 @@ Describe 'Get-ConntrackDropEvent reading logs' {
         $err[0].TargetObject | Should -Be $missing
     }
 
+    It 'reports a damaged rotation as FileReadFailed and reads the other files' {
+        $root = Copy-LogFixture
+        $gz = "$root/var/log/kern.log.2.gz"
+        $bytes = [IO.File]::ReadAllBytes($gz)
+        $bytes[12] = $bytes[12] -bxor 0xff
+        [IO.File]::WriteAllBytes($gz, $bytes)
+        $events = @(Get-ConntrackDropEvent -Path "$root/var/log/kern.log*" -ErrorAction SilentlyContinue -ErrorVariable err)
+        $events.Count | Should -BeGreaterOrEqual 4
+        $events.Source | Should -Contain "$root/var/log/kern.log"
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -Be "FileReadFailed,$cmd"
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+        $err[0].TargetObject | Should -Be $gz
+    }
+
     It 'says when a tree holds no kernel log at all (KernelLogNotFound)' {
         $root = Copy-Fixture linux-6.18-builtin
         Remove-Item "$root/var/log" -Recurse -Force

@@ -116,8 +116,35 @@ public class KernelLogSourceTests
                 }
             }
 
-            using Stream stream = LogChunkReader.Decompressed(File.OpenRead(path));
+            using Stream stream = LogChunkReader.Decompressed(File.OpenRead(path), path);
             Assert.Equal([Full, Full], LogChunkReader.MatchingLines(stream).ToList());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_damaged_gzip_file_is_FileReadFailed_after_the_lines_before_the_damage()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "ctt-gz-" + Guid.NewGuid().ToString("n"));
+        try
+        {
+            using (var file = File.Create(path))
+            using (var gz = new GZipStream(file, CompressionLevel.Fastest))
+            {
+                gz.Write(Encoding.UTF8.GetBytes(Full + "\n"));
+            }
+
+            byte[] bytes = File.ReadAllBytes(path);
+            bytes[12] ^= 0xff;
+            File.WriteAllBytes(path, bytes);
+            LogInput input = KernelLogSources.File(SystemRoot.Open("/"), path);
+            ConntrackException e = Assert.Throws<ConntrackException>(() => input.Batches().ToList());
+            Assert.Equal(ErrorIds.FileReadFailed, e.ErrorId);
+            Assert.Equal(ErrorKind.InvalidData, e.Kind);
+            Assert.Equal(path, e.Target);
         }
         finally
         {

@@ -18,6 +18,8 @@ public static class Targets
         new EntryTextTarget(),
         new NetlinkTarget("netlink-dump", statistics: false),
         new NetlinkTarget("netlink-stats", statistics: true),
+        new KernelLogTarget(),
+        new ProcStatTarget(),
     ];
 
     public static FuzzTarget Get(string name) => All.Single(t => t.Name == name);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 
 namespace ConntrackTuning.Engine;
@@ -155,7 +156,7 @@ internal sealed class HealthContext
             DropEventScanner scanner = DropEventReader.Scan(inputs, LogWindow);
             return (scanner, inputs.Select(i => i.Name).ToArray(), null);
         }
-        catch (ConntrackException e)
+        catch (Exception e) when (e is ConntrackException or IOException or UnauthorizedAccessException)
         {
             return (null, [], e.Message);
         }

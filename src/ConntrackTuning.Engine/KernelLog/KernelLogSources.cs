@@ -128,7 +128,7 @@ internal static partial class KernelLogSources
                 "Check the path; rotated logs are named like kern.log.1 or messages-20261120.gz.");
         }
 
-        using Stream stream = LogChunkReader.Decompressed(raw);
+        using Stream stream = LogChunkReader.Decompressed(raw, root.Full(relative));
         int skipped = 0;
         foreach (IReadOnlyList<string> batch in LogChunkReader.MatchingBlocks(stream, () => skipped++))
         {

@@ -82,7 +82,9 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
 
                 break;
             default:
-                Run(() => Emit(DropEventReader.DefaultInputs(OpenRoot(), _window)));
+                IReadOnlyList<LogInput>? inputs = null;
+                Run(() => inputs = DropEventReader.DefaultInputs(OpenRoot(), _window));
+                Emit(inputs ?? []);
                 break;
         }
     }
@@ -139,12 +141,12 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
         }
 
         SystemRoot fileSystem = SystemRoot.Open("/", this);
-        var inputs = new List<LogInput>();
+        List<LogInput> inputs = [];
         foreach (string file in KernelLogSources.RotationOrder(files))
         {
             if (System.IO.Directory.Exists(file))
             {
-                inputs.AddRange(DropEventReader.DefaultInputs(SystemRoot.Open(file, this), _window));
+                Run(() => inputs.AddRange(DropEventReader.DefaultInputs(SystemRoot.Open(file, this), _window)));
             }
             else
             {
@@ -155,14 +157,21 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
         Emit(inputs);
     }
 
+    /// <summary>Each input on its own, so a damaged or unreadable file is one error and the others are still read.</summary>
     private void Emit(IEnumerable<LogInput> inputs)
     {
-        foreach (ConntrackDropEvent drop in DropEventReader.Read(inputs, _scanner))
+        foreach (LogInput input in inputs)
         {
-            if (!Summary)
+            Run(() =>
             {
-                WriteObject(drop);
-            }
+                foreach (ConntrackDropEvent drop in DropEventReader.Read([input], _scanner))
+                {
+                    if (!Summary)
+                    {
+                        WriteObject(drop);
+                    }
+                }
+            });
         }
     }
 }
