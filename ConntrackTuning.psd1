@@ -13,6 +13,10 @@
     CmdletsToExport      = @(
         'Get-ConntrackKernel'
         'Get-ConntrackLimit'
+        'Get-ConntrackTimeout'
+        'Set-ConntrackHashSize'
+        'Set-ConntrackLimit'
+        'Set-ConntrackTimeout'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
+using ConntrackTuning.Engine.Persistence;
 
 namespace ConntrackTuning.Engine;
 
@@ -38,6 +40,17 @@ public static class LimitReader
 
         (long? count, string? countSource) = ReadCount(kernel, root);
         (long? hashSize, string? hashSource) = ReadHashSize(kernel, root);
+        Persisted persisted = ReadPersisted(kernel);
+        var drift = new List<string>();
+        if (persisted.Max is { } pm && max is { } m && pm != m)
+        {
+            drift.Add($"max is {m} now but the next boot applies {pm} ({persisted.MaxSource})");
+        }
+
+        if (persisted.HashSize is { } ph && hashSize is { } h && ph != h)
+        {
+            drift.Add($"hash size is {h} now but the next boot applies {ph} ({persisted.HashSizeSource})");
+        }
 
         return new ConntrackLimit
         {
@@ -52,8 +65,63 @@ public static class LimitReader
             CountSource = countSource,
             HashSizeSource = hashSource,
             IsInitialNamespace = kernel.IsInitialNamespace,
+            PersistedMax = persisted.Max,
+            PersistedMaxSource = persisted.MaxSource,
+            PersistedHashSize = persisted.HashSize,
+            PersistedHashSizeSource = persisted.HashSizeSource,
+            Drift = drift.Count > 0,
+            DriftReason = drift.Count > 0 ? string.Join("; ", drift) + "." : null,
             Root = kernel.Root,
         };
+    }
+
+    private sealed record Persisted(long? Max, string? MaxSource, long? HashSize, string? HashSizeSource);
+
+    /// <summary>
+    /// What the next boot applies: the max from the sysctl files (or, when none sets it, 8 x a hash size given at
+    /// load time, the kernel's rule), and the hash size from the buckets sysctl, the kernel command line or the
+    /// modprobe option, in the order they take effect. A hash size is compared as the kernel will round it.
+    /// </summary>
+    private static Persisted ReadPersisted(ConntrackKernel kernel)
+    {
+        SystemRoot root = kernel.SystemRoot;
+        KernelEra era = kernel.EraRow;
+        Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
+        PersistedValue? maxLine = BootConfig.LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray());
+        PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
+            ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
+            : null;
+        PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
+            ?? (SettingWriter.IsLoadableModule(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
+
+        long? Number(PersistedValue? value)
+        {
+            if (value is null)
+            {
+                return null;
+            }
+
+            if (value.Number is { } n)
+            {
+                return n;
+            }
+
+            root.Log.Warning($"{value.Source} holds '{value.Value}', which is not a whole number; the kernel will reject it at boot.");
+            return null;
+        }
+
+        long? hash = Number(buckets) ?? Number(loadTime);
+        PersistedValue? hashSource = Number(buckets) is not null ? buckets : loadTime;
+        long? max = Number(maxLine);
+        string? maxSource = maxLine?.Source;
+        if (max is null && Number(loadTime) is { } atLoad)
+        {
+            long rounded = SettingWriter.RoundHashSize(kernel, atLoad);
+            max = 8 * rounded;
+            maxSource = $"8 x hashsize {rounded} ({loadTime!.Source}): the kernel's rule when no sysctl sets the max";
+        }
+
+        return new Persisted(max, maxSource, hash is { } hv ? SettingWriter.RoundHashSize(kernel, hv) : null, hashSource?.Source);
     }
 
     internal static ConntrackException NotLoaded(ConntrackKernel kernel)

@@ -10,7 +10,7 @@ namespace ConntrackTuning.Engine;
 /// The only door to the file system. Every path is relative to a root, so the live host ("/"), a sosreport,
 /// a mounted image and a test fixture are the same thing to the rest of the engine.
 /// </summary>
-public sealed class SystemRoot
+public sealed partial class SystemRoot
 {
     private SystemRoot(string path, IEngineLog log)
     {
@@ -168,6 +168,26 @@ public sealed class SystemRoot
             foreach (string file in Directory.EnumerateFiles(full))
             {
                 names.Add(System.IO.Path.GetFileName(file));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return names;
+        }
+
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
+    /// <summary>Names of the sub-folders of a folder, sorted; empty when the folder is missing.</summary>
+    public IReadOnlyList<string> DirectoryNames(string relativeDirectory)
+    {
+        var names = new List<string>();
+        try
+        {
+            foreach (string directory in Directory.EnumerateDirectories(Full(relativeDirectory)))
+            {
+                names.Add(System.IO.Path.GetFileName(directory));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
