@@ -105,3 +105,38 @@ function Enter-ConntrackLock {
         }
     }
 }
+
+# Runs a script block in a new pwsh as an unprivileged user: inside a fresh user namespace (unshare -U, no
+# mapping) the process is uid 65534 with no capabilities over the host's files, yet it can still start the
+# pinned pwsh under /root. The module is imported; output comes back through CLIXML.
+function Invoke-Unprivileged {
+    param([Parameter(Mandatory)] [scriptblock] $ScriptBlock, [object[]] $ArgumentList = @())
+    $work = Join-Path ([IO.Path]::GetTempPath()) ("ctt-unpriv-" + [guid]::NewGuid().ToString('n'))
+    $null = New-Item -ItemType Directory -Path $work
+    [IO.File]::SetUnixFileMode($work, [IO.UnixFileMode]0x1FF)
+    try {
+        $resultFile = Join-Path $work 'result.clixml'
+        $argsFile = Join-Path $work 'args.clixml'
+        Export-Clixml -InputObject $ArgumentList -Path $argsFile -Depth 5
+        $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$ModulePath'
+`$argumentList = Import-Clixml '$argsFile'
+`$body = [scriptblock]::Create(@'
+$($ScriptBlock.ToString())
+'@)
+& `$body @argumentList | Export-Clixml -Path '$resultFile' -Depth 5
+"@
+        $scriptFile = Join-Path $work 'run.ps1'
+        Set-Content -Path $scriptFile -Value $script
+        Get-ChildItem $work | ForEach-Object { [IO.File]::SetUnixFileMode($_.FullName, [IO.UnixFileMode]0x1B6) }
+        $pwsh = Get-PwshCommand
+        $env:NO_COLOR = '1'
+        $output = & unshare -U -- @pwsh -NoProfile -NonInteractive -File $scriptFile 2>&1
+        if ($LASTEXITCODE) { throw "The unprivileged script failed ($LASTEXITCODE): $($output -join "`n" -replace '\e\[[0-9;]*m')" }
+        if (Test-Path $resultFile) { Import-Clixml $resultFile }
+    }
+    finally {
+        Remove-Item $work -Recurse -Force -ErrorAction Ignore
+    }
+}

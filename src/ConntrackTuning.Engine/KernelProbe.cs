@@ -39,7 +39,7 @@ public static class KernelProbe
         var kernel = new ConntrackKernel(root, era, version, tracker)
         {
             KernelRelease = release,
-            KernelReleaseSource = releaseSource is null ? null : root.Full(releaseSource),
+            KernelReleaseSource = releaseSource is null ? null : root.SourceOf(releaseSource),
             ModuleState = state,
         };
 
@@ -160,7 +160,7 @@ public static class KernelProbe
         ["x86_64"] = 64, ["amd64"] = 64, ["aarch64"] = 64, ["arm64"] = 64, ["ppc64"] = 64, ["ppc64le"] = 64,
         ["s390x"] = 64, ["mips64"] = 64, ["riscv64"] = 64, ["sparc64"] = 64, ["ia64"] = 64,
         ["loongarch64"] = 64, ["alpha"] = 64,
-        ["i386"] = 32, ["i486"] = 32, ["i586"] = 32, ["i686"] = 32, ["x86"] = 32, ["686"] = 32, ["686-pae"] = 32,
+        ["i386"] = 32, ["386"] = 32, ["486"] = 32, ["586"] = 32, ["i486"] = 32, ["i586"] = 32, ["i686"] = 32, ["x86"] = 32, ["686"] = 32, ["686-pae"] = 32,
         ["PAE"] = 32, ["armv6l"] = 32, ["armv7l"] = 32, ["armhf"] = 32, ["armel"] = 32, ["arm"] = 32,
         ["ppc"] = 32, ["s390"] = 32, ["mips"] = 32, ["mipsel"] = 32, ["riscv32"] = 32,
     };
@@ -185,7 +185,7 @@ public static class KernelProbe
         // Vendor releases often end in the architecture: 3.10.0-1160.el7.x86_64, 4.19.0-6-amd64, 2.6.18-419.el5PAE.
         if (release is not null)
         {
-            string[] parts = release.Split('.', '-', '_');
+            string[] parts = release.Split('.', '-');
             if (ArchBitsIn(parts) is int fromRelease)
             {
                 return (fromRelease, "kernel release " + release);
@@ -194,6 +194,20 @@ public static class KernelProbe
             if (release.EndsWith("PAE", StringComparison.Ordinal))
             {
                 return (32, "kernel release " + release);
+            }
+        }
+
+        // Kernel symbol addresses are as wide as a pointer: 8 hex digits on 32-bit, 16 on 64-bit. 2.4 calls the
+        // file ksyms; kallsyms may show zeros to other users, but zeros keep the width.
+        foreach (string file in new[] { "proc/kallsyms", "proc/ksyms" })
+        {
+            foreach (string line in root.ReadLines(file).Take(1))
+            {
+                int width = line.IndexOf(' ', StringComparison.Ordinal);
+                if (width is 8 or 16)
+                {
+                    return (width * 4, root.Full(file) + " (symbol address width)");
+                }
             }
         }
 
@@ -269,10 +283,10 @@ public static class KernelProbe
 
         kernel.Paths = new ConntrackPaths
         {
-            Max = max.Count > 0 ? root.Full(max[0]) : null,
-            MaxAliases = max.Skip(1).Select(root.Full).ToArray(),
-            Count = kernel.CountPathFound is { } c ? root.Full(c) : null,
-            Buckets = kernel.BucketsPathsFound.Count > 0 ? root.Full(kernel.BucketsPathsFound[0]) : null,
+            Max = max.Count > 0 ? root.SourceOf(max[0]) : null,
+            MaxAliases = max.Skip(1).Select(root.SourceOf).ToArray(),
+            Count = kernel.CountPathFound is { } c ? root.SourceOf(c) : null,
+            Buckets = kernel.BucketsPathsFound.Count > 0 ? root.SourceOf(kernel.BucketsPathsFound[0]) : null,
             HashSizeParameter = kernel.HashSizeParameterFound is { } h ? root.Full(h) : null,
             TimeoutDirectory = kernel.TimeoutDirectoryFound is { } t ? root.Full(t) : null,
             TimeoutPrefix = kernel.TimeoutDirectoryFound is null ? null : era.TimeoutPrefix,

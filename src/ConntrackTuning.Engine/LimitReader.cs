@@ -21,20 +21,21 @@ public static class LimitReader
         string? maxSource = null;
         foreach (string path in kernel.MaxPathsFound)
         {
-            long? value = root.TryReadInt64(path);
+            long? value = root.TryReadInt64(path, out ReadStatus status);
             if (value is null)
             {
+                ThrowIfUnreadable(root, path, status);
                 continue;
             }
 
             if (max is null)
             {
-                (max, maxSource) = (value, root.Full(path));
+                (max, maxSource) = (value, root.SourceOf(path));
             }
             else if (value != max)
             {
                 // Aliases share one kernel variable, so a difference means the tree was captured at two moments.
-                root.Log.Warning($"{root.Full(path)} holds {value} but {maxSource} holds {max}; they are one kernel variable, so the files were captured at different times. Reporting {max}.");
+                root.Log.Warning($"{root.SourceOf(path)} holds {value} but {maxSource} holds {max}; they are one kernel variable, so the files were captured at different times. Reporting {max}.");
             }
         }
 
@@ -135,11 +136,30 @@ public static class LimitReader
             $"Load the tracker with '{load}' (any firewall rule that matches on connection state also loads it), then run the command again.");
     }
 
+    // The max and count files are world-readable on every kernel, so failing to read one is worth an error
+    // rather than a silent gap (unlike the hashsize parameter, which is root-only by design).
+    private static void ThrowIfUnreadable(SystemRoot root, string path, ReadStatus status)
+    {
+        if (status is ReadStatus.AccessDenied or ReadStatus.Failed)
+        {
+            throw new ConntrackException(ErrorIds.FileReadFailed,
+                status == ReadStatus.AccessDenied ? ErrorKind.PermissionDenied : ErrorKind.ReadError,
+                $"Cannot read '{root.Full(path)}'{(status == ReadStatus.AccessDenied ? ": permission denied" : "")}.",
+                root.Full(path),
+                "Run pwsh as root (sudo), or check the permissions of the captured files under -Root.");
+        }
+    }
+
     private static (long? Count, string? Source) ReadCount(ConntrackKernel kernel, SystemRoot root)
     {
-        if (kernel.CountPathFound is { } path && root.TryReadInt64(path) is { } count)
+        if (kernel.CountPathFound is { } path)
         {
-            return (count, root.Full(path));
+            if (root.TryReadInt64(path, out ReadStatus status) is { } count)
+            {
+                return (count, root.SourceOf(path));
+            }
+
+            ThrowIfUnreadable(root, path, status);
         }
 
         // 2.4 has no count sysctl: every line of the table file is an entry, except the expectations.
@@ -176,12 +196,12 @@ public static class LimitReader
                 root.Log.Warning($"{root.Full(bucketsPath!)} says {buckets} but {root.Full(kernel.HashSizeParameterFound!)} says {param}. Kernels 4.8 to 5.10 did not update the buckets sysctl after a resize through the module parameter (fixed by commit f6351c3f1c27); reporting the module parameter.");
             }
 
-            return (param, root.Full(kernel.HashSizeParameterFound!));
+            return (param, root.SourceOf(kernel.HashSizeParameterFound!));
         }
 
         if (buckets is not null)
         {
-            return (buckets, root.Full(bucketsPath!));
+            return (buckets, root.SourceOf(bucketsPath!));
         }
 
         if (StartupLine.Find(root, kernel.Tracker) is { } line)

@@ -12,10 +12,16 @@ namespace ConntrackTuning.Engine;
 /// </summary>
 public sealed partial class SystemRoot
 {
+    /// <summary>Where a sosreport keeps the output of 'sysctl -a'; used when proc/sys itself was not captured.</summary>
+    internal const string SysctlSnapshotPath = "sos_commands/kernel/sysctl_-a";
+
+    private readonly Lazy<Dictionary<string, string>?> _sysctlSnapshot;
+
     private SystemRoot(string path, IEngineLog log)
     {
         Path = path;
         Log = log;
+        _sysctlSnapshot = new Lazy<Dictionary<string, string>?>(LoadSysctlSnapshot);
     }
 
     /// <summary>Absolute path of the root, without a trailing separator unless it is "/".</summary>
@@ -57,15 +63,24 @@ public sealed partial class SystemRoot
         return IsLive ? "/" + relative : Path + "/" + relative;
     }
 
-    public bool FileExists(string relative) => File.Exists(Full(relative));
-
-    public bool DirectoryExists(string relative) => Directory.Exists(Full(relative));
-
-    public bool Exists(string relative)
+    /// <summary>
+    /// Where a value really comes from, for the *Source properties users read: the file's absolute path, or
+    /// the sosreport's 'sysctl -a' capture and the key in it when proc/sys itself was not captured.
+    /// </summary>
+    public string SourceOf(string relative)
     {
         string full = Full(relative);
-        return File.Exists(full) || Directory.Exists(full);
+        return !File.Exists(full) && SnapshotValue(relative) is not null
+            ? $"{Full(SysctlSnapshotPath)} ({SysctlKeyOf(relative)})"
+            : full;
     }
+
+    public bool FileExists(string relative) => File.Exists(Full(relative)) || SnapshotValue(relative) is not null;
+
+    public bool DirectoryExists(string relative) =>
+        Directory.Exists(Full(relative)) || SnapshotChildren(relative).Count > 0;
+
+    public bool Exists(string relative) => FileExists(relative) || DirectoryExists(relative);
 
     /// <summary>Reads a whole file. Missing and unreadable files give null; the reason goes to the verbose log.</summary>
     public string? TryReadText(string relative) => TryReadText(relative, out _);
@@ -82,6 +97,13 @@ public sealed partial class SystemRoot
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            if (SnapshotValue(relative) is { } value)
+            {
+                Log.Verbose($"Read {SysctlKeyOf(relative)} from {Full(SysctlSnapshotPath)}");
+                status = ReadStatus.Ok;
+                return value + "\n";
+            }
+
             status = ReadStatus.Missing;
             return null;
         }
@@ -172,7 +194,15 @@ public sealed partial class SystemRoot
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return names;
+            // A missing folder may still be present in a sosreport's sysctl snapshot.
+        }
+
+        foreach (string name in SnapshotChildren(relativeDirectory))
+        {
+            if (!names.Contains(name))
+            {
+                names.Add(name);
+            }
         }
 
         names.Sort(StringComparer.Ordinal);
@@ -205,7 +235,13 @@ public sealed partial class SystemRoot
         string full = Full(relative);
         try
         {
-            return File.Exists(full) ? File.GetUnixFileMode(full) : null;
+            if (File.Exists(full))
+            {
+                return File.GetUnixFileMode(full);
+            }
+
+            // A value from a captured 'sysctl -a' can be read but never written.
+            return SnapshotValue(relative) is null ? null : UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -250,6 +286,68 @@ public sealed partial class SystemRoot
 
         reason = null;
         return true;
+    }
+
+    private static string? SysctlKeyOf(string relative)
+    {
+        relative = relative.TrimStart('/');
+        return relative.StartsWith("proc/sys/", StringComparison.Ordinal) ? relative[9..].Replace('/', '.') : null;
+    }
+
+    private string? SnapshotValue(string relative) =>
+        SysctlKeyOf(relative) is { } key && _sysctlSnapshot.Value is { } snapshot && snapshot.TryGetValue(key, out string? value)
+            ? value
+            : null;
+
+    private List<string> SnapshotChildren(string relativeDirectory)
+    {
+        var children = new List<string>();
+        if (SysctlKeyOf(relativeDirectory.TrimEnd('/') + "/") is not { } prefix || _sysctlSnapshot.Value is not { } snapshot)
+        {
+            return children;
+        }
+
+        foreach (string key in snapshot.Keys)
+        {
+            if (key.StartsWith(prefix, StringComparison.Ordinal) && key.IndexOf('.', prefix.Length) < 0)
+            {
+                children.Add(key[prefix.Length..]);
+            }
+        }
+
+        return children;
+    }
+
+    // A sosreport may hold proc/sys only as the output of 'sysctl -a' ("net.netfilter.nf_conntrack_max = 262144").
+    // The live system never needs it: its proc/sys is real.
+    private Dictionary<string, string>? LoadSysctlSnapshot()
+    {
+        string full = Full(SysctlSnapshotPath);
+        if (IsLive || !File.Exists(full))
+        {
+            return null;
+        }
+
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (string line in File.ReadLines(full))
+            {
+                int eq = line.IndexOf(" = ", StringComparison.Ordinal);
+                if (eq > 0)
+                {
+                    values[line[..eq].Trim().Replace('/', '.')] = line[(eq + 3)..].Trim();
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Verbose($"Cannot read {full}: {e.Message}");
+            return null;
+        }
+
+        Log.Verbose($"Read {full} ({values.Count} sysctl values stand in for proc/sys)");
+        return values;
     }
 
     public static string FormatMode(UnixFileMode mode) =>
