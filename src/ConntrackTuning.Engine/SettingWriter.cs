@@ -464,11 +464,19 @@ internal static class SettingWriter
         long? old = null;
         if (mode != ApplyMode.PersistentOnly)
         {
-            runtime = RequireRuntime(kernel, kernel.CanSetTimeouts, kernel.TimeoutsReadOnlyReason, timeout.Relative, setting, hostOwned: false);
+            // The probe judged the folder by its first timeout file; this one is judged by its own mode.
+            string? reason = kernel.TimeoutsReadOnlyReason;
+            bool can = kernel.CanSetTimeouts && root.IsWritable(timeout.Relative, out reason);
+            runtime = RequireRuntime(kernel, can, reason, timeout.Relative, setting, hostOwned: false);
             old = root.TryReadInt64(runtime);
         }
 
         var warnings = new List<string>();
+        if (mode != ApplyMode.Runtime && !kernel.IsInitialNamespace)
+        {
+            warnings.Add($"This is not the initial network namespace: timeouts are per namespace, and the sysctl files persisted here are applied at boot to the namespace systemd-sysctl runs in (the host's), not to this one.");
+        }
+
         IReadOnlyList<string> aliases = TimeoutReader.AliasKeys(kernel, timeout);
         var sysctl = new SysctlSetting(timeout.Key, aliases, seconds.ToString(CultureInfo.InvariantCulture));
         string[] keys = [timeout.Key, .. aliases];
