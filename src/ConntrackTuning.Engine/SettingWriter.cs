@@ -427,6 +427,8 @@ internal static class SettingWriter
         string target = root.DirectoryExists("etc/modprobe.d") ? BootConfig.OwnModprobeFile
             : root.Exists("etc/modprobe.conf") ? "etc/modprobe.conf"
             : root.Exists("etc/modules.conf") ? "etc/modules.conf"
+            // 2.4 reads its options with modutils, from /etc/modules.conf; modprobe.d came with module-init-tools (2.6).
+            : kernel.EraRow.HashPersistence == ConntrackTuning.Engine.HashPersistence.LoadTimeOnly ? "etc/modules.conf"
             : BootConfig.OwnModprobeFile;
         bool own = target == BootConfig.OwnModprobeFile;
         string? before = root.ReadConfigFile(target);
