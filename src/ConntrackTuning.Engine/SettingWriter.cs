@@ -122,6 +122,13 @@ internal static class SettingWriter
 
     internal static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Test hook (PSResourceGet's InternalHooks pattern): called before each configuration file is replaced, so a
+    /// test can make a late step fail and check that the earlier ones are undone. It gets the absolute path, so a
+    /// test reacts only to its own root while other tests run in parallel. Null in production.
+    /// </summary>
+    internal static Action<string>? BeforeFileWrite { get; set; }
+
     private const string BucketsKey = "net.netfilter.nf_conntrack_buckets";
 
     // ---- max -------------------------------------------------------------------------------------------------
@@ -431,6 +438,7 @@ internal static class SettingWriter
             : kernel.EraRow.HashPersistence == ConntrackTuning.Engine.HashPersistence.LoadTimeOnly ? "etc/modules.conf"
             : BootConfig.OwnModprobeFile;
         bool own = target == BootConfig.OwnModprobeFile;
+        _ = root.ResolveReplaceTarget(target);
         string? before = root.ReadConfigFile(target);
         string text = value.ToString(CultureInfo.InvariantCulture);
         string after = ModprobeFile.Set(before, module, "hashsize", text, root.Full(target), own && before is null ? BootConfig.OwnHeader("modprobe options") : null);
@@ -551,6 +559,7 @@ internal static class SettingWriter
     {
         SystemRoot root = kernel.SystemRoot;
         (string target, bool own) = SysctlTarget(kernel);
+        _ = root.ResolveReplaceTarget(target);
         string? before = root.ReadConfigFile(target);
         string after = SysctlFile.Set(before, settings, root.Full(target), own && before is null ? BootConfig.OwnHeader("sysctl settings") : null);
         var edits = new List<FileEdit> { new(target, before, after, "sysctl settings applied at boot") };
@@ -572,6 +581,7 @@ internal static class SettingWriter
             // ECOSYSTEM.md §2.1: systemd-sysctl runs before a firewall rule loads the module, finds no net.netfilter
             // keys yet and skips them without failing. systemd-modules-load runs first, so listing the module there
             // makes the keys exist in time.
+            _ = root.ResolveReplaceTarget(BootConfig.OwnModulesLoadFile);
             string? listBefore = root.ReadConfigFile(BootConfig.OwnModulesLoadFile);
             string listAfter = ModulesLoadFile.Ensure(listBefore, module, root.Full(BootConfig.OwnModulesLoadFile), listBefore is null ? BootConfig.OwnHeader("modules loaded at boot") : null);
             edits.Add(new FileEdit(BootConfig.OwnModulesLoadFile, listBefore, listAfter, $"loads {module} before systemd-sysctl applies the keys"));
@@ -682,6 +692,7 @@ internal static class SettingWriter
 
             foreach (FileEdit edit in files.Where(f => f.Changes))
             {
+                BeforeFileWrite?.Invoke(root.Full(edit.Relative));
                 root.WriteConfigFileAtomic(edit.Relative, edit.After);
                 written.Add(edit);
             }

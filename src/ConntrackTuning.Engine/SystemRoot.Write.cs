@@ -261,6 +261,33 @@ public sealed partial class SystemRoot
     }
 
     /// <summary>
+    /// The root-relative file a rewrite of <paramref name="relative"/> replaces: the file itself, or the target of a
+    /// symbolic link that stays in the same folder. A link anywhere else is refused, before anything is read or
+    /// written, because replacing it would either break the link or write a file the user did not name.
+    /// </summary>
+    internal string ResolveReplaceTarget(string relative)
+    {
+        string full = Full(relative);
+        string directory = CheckInsideRoot(ParentOf(relative));
+        string target = directory + "/" + FileNameOf(relative);
+        string resolvedTarget = ResolveInRoot(target);
+        if (resolvedTarget == target)
+        {
+            return target;
+        }
+
+        if (ParentOf(resolvedTarget) != directory)
+        {
+            throw new ConntrackException(ErrorIds.UnsafeSymbolicLink, ErrorKind.PermissionDenied,
+                $"'{full}' is a symbolic link to '{Full(resolvedTarget)}', outside its folder; it was left as it was and nothing was written.",
+                full, $"Replace the link '{full}' with a regular file (or remove it), then run the command again.");
+        }
+
+        Log.Verbose($"{full} is a symbolic link to {Full(resolvedTarget)} in the same folder; that file is replaced and the link kept.");
+        return resolvedTarget;
+    }
+
+    /// <summary>
     /// Replaces a configuration file atomically: a reader (systemd-sysctl at boot, a second invocation, a backup)
     /// sees either the old or the new content, never half of it, and a crash leaves the old file. The file keeps
     /// its mode and owner; a new file gets 0644 and this process's owner. A symbolic link is followed only to a
@@ -269,24 +296,8 @@ public sealed partial class SystemRoot
     internal void WriteConfigFileAtomic(string relative, string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        string full = Full(relative);
-        string requestedDirectory = ParentOf(relative);
-        string directory = CheckInsideRoot(requestedDirectory);
-        string target = directory + "/" + FileNameOf(relative);
-        string resolvedTarget = ResolveInRoot(target);
-        if (resolvedTarget != target)
-        {
-            if (ParentOf(resolvedTarget) != directory)
-            {
-                throw new ConntrackException(ErrorIds.UnsafeSymbolicLink, ErrorKind.PermissionDenied,
-                    $"'{full}' is a symbolic link to '{Full(resolvedTarget)}', outside its folder; it was left as it was and nothing was written.",
-                    full, $"Replace the link '{full}' with a regular file (or remove it), then run the command again.");
-            }
-
-            Log.Verbose($"{full} is a symbolic link to {Full(resolvedTarget)} in the same folder; that file is replaced and the link kept.");
-            target = resolvedTarget;
-        }
-
+        string target = ResolveReplaceTarget(relative);
+        string directory = ParentOf(target);
         string targetFull = Full(target);
         string directoryFull = Full(directory);
         if (Directory.Exists(targetFull))

@@ -130,14 +130,66 @@ public class SafeWriteTests
     public void A_failure_after_the_kernel_write_undoes_the_kernel_write_and_every_file_written()
     {
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
-        // The sysctl file is written first; the modules-load file is a link out of its folder, so the second
-        // write fails after the kernel value and the first file were already changed.
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        // The sysctl file is written first, then the modules-load file fails (as a full disk or a race would).
+        SettingWriter.BeforeFileWrite = file =>
+        {
+            if (file == tree.File(BootConfig.OwnModulesLoadFile))
+            {
+                throw new IOException("No space left on device");
+            }
+        };
+        try
+        {
+            ConntrackException e = Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.FileWriteFailed);
+            Assert.Contains("No space left on device", e.Message, StringComparison.Ordinal);
+            Assert.Contains("undone: nf_conntrack_max is back to 262144", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            SettingWriter.BeforeFileWrite = null;
+        }
+
+        Assert.Equal("262144\n", File.ReadAllText(tree.File("proc/sys/net/netfilter/nf_conntrack_max")));
+        Assert.False(File.Exists(tree.File(Own)));
+        Assert.False(File.Exists(tree.File(BootConfig.OwnModulesLoadFile)));
+    }
+
+    [Fact]
+    public void An_existing_file_is_restored_byte_for_byte_when_a_later_step_fails()
+    {
+        using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
+        tree.Write(Own, "# mine\r\nnet.netfilter.nf_conntrack_max = 1\r\n");
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        SettingWriter.BeforeFileWrite = file =>
+        {
+            if (file == tree.File(BootConfig.OwnModulesLoadFile))
+            {
+                throw new UnauthorizedAccessException("denied");
+            }
+        };
+        try
+        {
+            Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.FileWriteFailed);
+        }
+        finally
+        {
+            SettingWriter.BeforeFileWrite = null;
+        }
+
+        Assert.Equal("# mine\r\nnet.netfilter.nf_conntrack_max = 1\r\n", File.ReadAllText(tree.File(Own)));
+        Assert.Equal("262144\n", File.ReadAllText(tree.File("proc/sys/net/netfilter/nf_conntrack_max")));
+    }
+
+    [Fact]
+    public void A_link_out_of_its_folder_is_refused_before_the_kernel_is_touched()
+    {
+        using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
         Directory.CreateDirectory(tree.File("etc/modules-load.d"));
         tree.Write("etc/other.conf", "keep\n");
         File.CreateSymbolicLink(tree.File("etc/modules-load.d/conntrack-tuning.conf"), "../other.conf");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ConntrackException e = Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.UnsafeSymbolicLink);
-        Assert.Contains("undone", e.Message, StringComparison.Ordinal);
+        Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.UnsafeSymbolicLink);
         Assert.Equal("262144\n", File.ReadAllText(tree.File("proc/sys/net/netfilter/nf_conntrack_max")));
         Assert.False(File.Exists(tree.File(Own)));
         Assert.Equal("keep\n", File.ReadAllText(tree.File("etc/other.conf")));
