@@ -4,7 +4,6 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using System.Management.Automation.Runspaces;
 using ConntrackTuning.Engine;
 
 namespace ConntrackTuning.Commands;
@@ -74,8 +73,19 @@ internal static class TimeoutCompletion
             return root;
         }
 
-        // Relative to the session's location, as the cmdlet itself would resolve it.
-        string? here = Runspace.DefaultRunspace?.SessionStateProxy?.Path?.CurrentFileSystemLocation?.ProviderPath;
+        // Relative to the session's location, as the cmdlet itself would resolve it. The session state proxy gives
+        // nothing while the completion pipeline runs; a nested pipeline in the current runspace does.
+        string? here = null;
+        try
+        {
+            using var location = PowerShell.Create(RunspaceMode.CurrentRunspace);
+            here = location.AddCommand("Microsoft.PowerShell.Management\\Get-Location").Invoke<PathInfo>().FirstOrDefault()?.ProviderPath;
+        }
+        catch (Exception e) when (e is PSInvalidOperationException or InvalidOperationException or RuntimeException)
+        {
+            here = null;
+        }
+
         return System.IO.Path.GetFullPath(root, here ?? Environment.CurrentDirectory);
     }
 }
