@@ -827,6 +827,15 @@ internal static class SettingWriter
         };
     }
 
+    /// <summary>Whether what the next boot applies equals the value asked for (a hash size counts when it rounds to the same buckets).</summary>
+    internal static bool KeptAtBoot(ChangePlan plan, PersistedValue persisted)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(persisted);
+        return persisted.Number is { } n
+            && (n == plan.Requested || n == plan.Expected || (plan.Setting == "hashsize" && RoundHashSize(plan.Kernel, n) == plan.Expected));
+    }
+
     /// <summary>What the next boot applies if the plan's files were written (for -WhatIf and Runtime-only changes).</summary>
     internal static PersistedValue? ProposedNextBoot(ChangePlan plan)
     {

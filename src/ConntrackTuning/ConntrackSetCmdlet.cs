@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Persistence;
 
 namespace ConntrackTuning.Commands;
 
@@ -55,7 +56,9 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
                 WriteWarning(warning);
             }
 
-            if (plan.Mode == ApplyMode.Runtime && plan.NextBoot?.Invoke(null) is { } persisted && persisted.Value != plan.Expected.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            // A run-time change that the next boot would undo is worth saying.
+            PersistedValue? persisted = plan.Mode == ApplyMode.Runtime ? plan.NextBoot?.Invoke(null) : null;
+            if (persisted is not null && !SettingWriter.KeptAtBoot(plan, persisted))
             {
                 string warning = $"{plan.Setting} is not persisted: the next boot applies {persisted.Value} from {persisted.Source}. Add -Persist to keep {plan.Expected}.";
                 plan.Warnings.Add(warning);
