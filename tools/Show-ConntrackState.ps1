@@ -7,3 +7,10 @@ Write-Host "`n== Kernel" -ForegroundColor Cyan
 Get-ConntrackKernel | Format-List | Out-Host
 Write-Host "== Limits" -ForegroundColor Cyan
 Get-ConntrackLimit | Format-Table -AutoSize | Out-Host
+Write-Host "== What the next boot applies" -ForegroundColor Cyan
+Get-ConntrackLimit | Format-List Max, PersistedMax, PersistedMaxSource, HashSize, PersistedHashSize, PersistedHashSizeSource, Drift, DriftReason | Out-Host
+Write-Host "== Timeouts" -ForegroundColor Cyan
+Get-ConntrackTimeout | Format-Table -AutoSize | Out-Host
+Write-Host "== What raising the limit would change (-WhatIf: nothing is written)" -ForegroundColor Cyan
+$current = (Get-ConntrackLimit).Max
+if ($current) { Set-ConntrackLimit -Max ($current * 2) -Persist -WhatIf -PassThru -WarningAction SilentlyContinue | Format-List Setting, OldValue, NewValue, Changed, Applied, PersistedTo | Out-Host }
