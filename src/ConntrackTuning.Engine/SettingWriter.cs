@@ -378,16 +378,37 @@ internal static class SettingWriter
         return null;
     }
 
+    /// <summary>
+    /// How a hash size set now can survive a reboot on this kernel: the era row's ways, narrowed by whether the
+    /// tracker is a module (KERNEL-FACTS §5.1). The one place this is decided; Get-ConntrackKernel shows it.
+    /// </summary>
+    internal static string DecideHashPersistence(ConntrackKernel kernel, out bool assumedModule)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        KernelEra era = kernel.EraRow;
+        bool? loadable = IsLoadableModule(kernel);
+        assumedModule = loadable is null;
+        if (loadable != false)
+        {
+            return "ModuleOption";
+        }
+
+        if (era.HashPersistence == ConntrackTuning.Engine.HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
+            && (!kernel.IsLoaded || kernel.BucketsPathsFound.Contains("proc/sys/net/netfilter/nf_conntrack_buckets")))
+        {
+            return "BucketsSysctl";
+        }
+
+        return era.HashPersistence == ConntrackTuning.Engine.HashPersistence.LoadTimeOnly ? "CompileTime" : "KernelCommandLine";
+    }
+
     private static (string? Key, Func<long, IReadOnlyList<FileEdit>>? Build, Func<IReadOnlyDictionary<string, string?>?, PersistedValue?> NextBoot)
         HashPersistenceFor(ConntrackKernel kernel, bool force, List<string> warnings)
     {
         SystemRoot root = kernel.SystemRoot;
-        KernelEra era = kernel.EraRow;
-        string module = era.TrackerName;
-        bool? loadable = IsLoadableModule(kernel);
-        bool bucketsSysctl = era.HashPersistence == ConntrackTuning.Engine.HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
-            && (!kernel.IsLoaded || kernel.BucketsPathsFound.Contains("proc/sys/net/netfilter/nf_conntrack_buckets"));
-        if (loadable == false && bucketsSysctl)
+        string module = kernel.EraRow.TrackerName;
+        string method = DecideHashPersistence(kernel, out bool assumedModule);
+        if (method == "BucketsSysctl")
         {
             var setting = new SysctlSetting(BucketsKey, [], "");
             return (BucketsKey,
@@ -395,15 +416,15 @@ internal static class SettingWriter
                 proposed => BootConfig.LastSysctl(root, [BucketsKey], proposed));
         }
 
-        if (loadable == false)
+        if (method is "KernelCommandLine" or "CompileTime")
         {
-            // Built in before 4.8: nothing under etc/ is read early enough; only the boot loader can pass it.
+            // Built in: nothing under etc/ is read early enough; only the boot loader can pass it (from 2.6).
             return (module + ".hashsize", _ => throw NeedsCommandLine(kernel), _ => BootConfig.CommandLineParameter(root, module, "hashsize"));
         }
 
-        if (loadable is null)
+        if (assumedModule)
         {
-            kernel.SystemRoot.Log.Verbose($"Whether {module} is a module or built in cannot be told from the files under {root.Path}; the hash size is persisted as a module option, which applies only if it is a module.");
+            root.Log.Verbose($"Whether {module} is a module or built in cannot be told from the files under {root.Path}; the hash size is persisted as a module option, which applies only if it is a module.");
         }
 
         return (module + ".hashsize", v => ModprobeEdits(kernel, v, force, warnings), proposed =>

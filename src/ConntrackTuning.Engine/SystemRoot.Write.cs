@@ -150,7 +150,21 @@ public sealed partial class SystemRoot
     /// </summary>
     internal int TryWriteValueFile(string relative, string text)
     {
-        string full = Full(CheckInsideRoot(relative));
+        string resolved = CheckInsideRoot(relative);
+        string full = Full(resolved);
+        if (!IsKernelFileSystem(full))
+        {
+            // A fixture, image or sosreport: the "value file" is an ordinary file, and a reader running at the same
+            // time must never see it truncated. Replace it like any other file.
+            if (!File.Exists(full))
+            {
+                return Native.ENOENT;
+            }
+
+            WriteConfigFileAtomic(resolved, text);
+            return 0;
+        }
+
         byte[] bytes = Encoding.ASCII.GetBytes(text);
         int fd = Native.Open(full, Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
         if (fd < 0)
@@ -186,6 +200,32 @@ public sealed partial class SystemRoot
         Log.Verbose($"Wrote {text.Trim()} to {full}");
         return 0;
     }
+
+    /// <summary>True for files of procfs and sysfs, which take a value through write(2) and cannot be renamed into.</summary>
+    private static bool IsKernelFileSystem(string full)
+    {
+        const long ProcSuperMagic = 0x9FA0;
+        const long SysfsMagic = 0x62656572;
+        var buffer = new byte[256];
+        unsafe
+        {
+            fixed (byte* b = buffer)
+            {
+                if (StatFs(full, b) != 0)
+                {
+                    // Cannot tell: a plain write is what works on the kernel's files.
+                    return true;
+                }
+            }
+        }
+
+        // struct statfs begins with f_type, a C long.
+        long type = IntPtr.Size == 8 ? BitConverter.ToInt64(buffer, 0) : BitConverter.ToInt32(buffer, 0);
+        return type is ProcSuperMagic or SysfsMagic;
+    }
+
+    [LibraryImport("libc", EntryPoint = "statfs", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int StatFs(string path, byte* buffer);
 
     /// <summary>
     /// For a root other than "/", refuses a path whose symbolic links lead out of the root (an absolute link in

@@ -380,6 +380,26 @@ public class SafeWriteTests
         }
     }
 
+    [Theory]
+    [InlineData("linux-6.18-builtin", "BucketsSysctl")]
+    [InlineData("ubuntu-4.15-nf_conntrack", "ModuleOption")]
+    [InlineData("rhel5-2.6.18-ip_conntrack", "ModuleOption")]
+    [InlineData("debian-5.10-no-conntrack", "ModuleOption")]
+    [InlineData("netns-6.18", "BucketsSysctl")]
+    public void The_kernel_says_how_a_hash_size_persists(string fixture, string method)
+    {
+        using var tree = new FixtureTree(fixture);
+        Assert.Equal(method, KernelProbe.Probe(tree.Open()).HashSizePersistence);
+    }
+
+    [Fact]
+    public void A_built_in_tracker_before_4_8_persists_a_hash_size_on_the_kernel_command_line_only()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("proc/sys/kernel/osrelease", "4.4.0-custom\n");
+        Assert.Equal("KernelCommandLine", KernelProbe.Probe(tree.Open()).HashSizePersistence);
+    }
+
     [Fact]
     public void Two_writers_at_once_are_serialised_and_leave_one_well_formed_file()
     {
