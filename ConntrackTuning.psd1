@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Get-ConntrackKernel'
         'Get-ConntrackLimit'
+        'Get-ConntrackRecommendation'
         'Get-ConntrackTimeout'
         'Set-ConntrackHashSize'
         'Set-ConntrackLimit'

@@ -8,15 +8,17 @@ Every task needs only the .NET SDK and the tools `dotnet tool restore` brings (t
 from NuGet through tools/BuildTools.csproj, never from the PowerShell Gallery.
 
   Build  stages an importable module at out/ConntrackTuning (assemblies, manifest, format file, MAML help).
-  Test   builds, runs the engine's xunit tests and the Pester tests, and ends with "N passed, N failed".
+  Test   builds, runs the engine's xunit tests (with coverage), the Pester tests and a short fixed-seed fuzz
+         run, and ends with "N passed, N failed" over all three.
   Help   regenerates out/ConntrackTuning/en-US from en-US/*.md and the compiled cmdlets.
   Run    builds and shows this machine's conntrack state, read-only.
   Bench  builds and runs every benchmark under tools/bench, printing figures.
+  Fuzz   runs every fuzz target for -Seconds each with a fresh random seed (or -Seed to replay one).
   Clean  removes out/ and every bin/ and obj/ folder.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Help', 'Run', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Help', 'Run', 'Bench', 'Fuzz', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -24,7 +26,11 @@ param(
 
     # Pester tags to run or leave out, e.g. -ExcludeTag RealKernel on a machine where you are not root.
     [string[]] $Tag = @(),
-    [string[]] $ExcludeTag = @()
+    [string[]] $ExcludeTag = @(),
+
+    # Fuzz: seconds per target, and the seed (a random one when not given, printed so a find can be replayed).
+    [double] $Seconds = 60,
+    [int] $Seed = (Get-Random -Maximum ([int]::MaxValue))
 )
 
 $ErrorActionPreference = 'Stop'
@@ -62,11 +68,11 @@ function Invoke-HelpTask {
     if (-not (Test-Path (Join-Path $stage 'ConntrackTuning.dll'))) {
         throw "Build the module first: $stage holds no ConntrackTuning.dll."
     }
-    $builder = Join-Path $repo 'tools/Build-Help.ps1'
-    if (-not (Test-Path $builder)) { Write-Warning 'tools/Build-Help.ps1 is missing: no MAML help staged.'; return }
-    # A child process, so this session never loads the assembly it may rebuild a moment later.
-    Invoke-Pwsh (Join-Path $repo 'tools/Build-Help.ps1') @(
-        '-ModulePath', $stage, '-SourcePath', (Join-Path $repo 'en-US'), '-DestinationPath', (Join-Path $stage 'en-US'))
+    # A child process, so this session never loads the assembly it may rebuild a moment later. Under CI a yaml
+    # block that contradicts the compiled cmdlet fails the build, as compiler warnings do.
+    Invoke-Pwsh (Join-Path $repo 'tools/Build-Help.ps1') (@(
+            '-ModulePath', $stage, '-SourcePath', (Join-Path $repo 'en-US'), '-DestinationPath', (Join-Path $stage 'en-US')) +
+        $(if ($env:CI -eq 'true') { '-WarningsAsErrors' }))
 }
 
 function Restore-BuildTool {
@@ -81,10 +87,13 @@ function Restore-BuildTool {
 function Invoke-EngineTest {
     $trx = Join-Path $results 'engine.trx'
     Remove-Item $trx -ErrorAction Ignore
+    # coverlet writes into a fresh GUID folder per run; drop the old ones so the report read is this run's.
+    Get-ChildItem $results -Directory -ErrorAction Ignore | Remove-Item -Recurse -Force
     Invoke-Native dotnet @('test', (Join-Path $repo 'tests/ConntrackTuning.Engine.Tests/ConntrackTuning.Engine.Tests.csproj'),
         '-c', $Configuration, '--nologo', '-v', 'quiet', "-p:Version=$version",
         '--logger', 'trx;LogFileName=engine.trx', '--logger', 'console;verbosity=minimal',
-        '--results-directory', $results) -AllowFailure
+        '--results-directory', $results,
+        '--collect', 'XPlat Code Coverage', '--settings', (Join-Path $repo 'tests/coverage.runsettings')) -AllowFailure
     if (-not (Test-Path $trx)) {
         Write-Host 'xunit: the engine tests did not run (build failure?); counted as one failure.' -ForegroundColor Red
         return [pscustomobject]@{ Passed = 0; Failed = 1 }
@@ -92,6 +101,12 @@ function Invoke-EngineTest {
     $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
     $counts = [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout }
     Write-Host "xunit: $($counts.Passed) passed, $($counts.Failed) failed, $([int]$counters.notExecuted) skipped"
+    $cobertura = Get-ChildItem $results -Recurse -Filter 'coverage.cobertura.xml' | Select-Object -First 1
+    if ($cobertura) {
+        $coverage = ([xml](Get-Content -Raw $cobertura.FullName)).coverage
+        Write-Host ('engine line coverage: {0:N1} % ({1} of {2} lines), branch coverage: {3:N1} %' -f
+            (100 * [double]$coverage.'line-rate'), $coverage.'lines-covered', $coverage.'lines-valid', (100 * [double]$coverage.'branch-rate'))
+    }
     return $counts
 }
 
@@ -111,10 +126,29 @@ function Invoke-PesterTest {
     return $counts
 }
 
+# Each target counts as one test: passed when the run found no crash.
+function Invoke-FuzzRun([double] $SecondsPerTarget, [int] $FuzzSeed) {
+    $output = Invoke-Native dotnet @('run', '--project', (Join-Path $repo 'tests/ConntrackTuning.Fuzz/ConntrackTuning.Fuzz.csproj'),
+        '-c', $Configuration, '--', '--seconds', $SecondsPerTarget, '--seed', $FuzzSeed) -AllowFailure
+    $output | Write-Host
+    # One line per target ("name: N executions in S s, no crash"), then the "fuzz:" total.
+    $targets = @($output | Where-Object { $_ -match '^[\w-]+: \d+ executions' -and $_ -notmatch '^fuzz:' })
+    $crashed = @($targets | Where-Object { $_ -cmatch 'CRASH' }).Count
+    if ($targets.Count -eq 0) {
+        Write-Host 'fuzz: the fuzzer did not run; counted as one failure.' -ForegroundColor Red
+        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+    }
+    [pscustomobject]@{ Passed = $targets.Count - $crashed; Failed = $crashed }
+}
+
+function Invoke-FuzzTask {
+    Invoke-FuzzRun $Seconds $Seed | Out-Null
+}
+
 function Invoke-TestTask {
     Invoke-BuildTask
     $null = New-Item -ItemType Directory -Force -Path $results
-    $runs = @(Invoke-EngineTest; Invoke-PesterTest)
+    $runs = @(Invoke-EngineTest; Invoke-PesterTest; Invoke-FuzzRun 2 1)
     $passed = ($runs | Measure-Object -Property Passed -Sum).Sum
     $failed = ($runs | Measure-Object -Property Failed -Sum).Sum
     Write-Host "$passed passed, $failed failed"
@@ -147,5 +181,6 @@ switch ($Task) {
     'Help' { Invoke-HelpTask }
     'Run' { Invoke-RunTask }
     'Bench' { Invoke-BenchTask }
+    'Fuzz' { Invoke-FuzzTask }
     'Clean' { Invoke-CleanTask }
 }

@@ -34,6 +34,15 @@ Describe 'Persisted values and drift in Get-ConntrackLimit' {
         $limit.PersistedMaxSource | Should -Be "$root/etc/sysctl.d/90-conntrack-tuning.conf:4"
     }
 
+    It 'shows drift when a run-time change is not persisted and the kernel default would come back' {
+        $root = Copy-Fixture linux-6.18-builtin
+        Set-ConntrackLimit -Root $root -Max 524288
+        $limit = Get-ConntrackLimit -Root $root
+        $limit.PersistedMax | Should -BeNullOrEmpty
+        $limit.Drift | Should -BeTrue
+        $limit.DriftReason | Should -Match "max is 524288 now but nothing persists it, so the next boot applies the kernel's default of 262144"
+    }
+
     It 'follows the boot order: etc/sysctl.conf last, a name in etc/sysctl.d hiding the same name in usr/lib/sysctl.d' {
         $root = Copy-Fixture linux-6.18-builtin
         $null = New-Item -ItemType Directory "$root/etc/sysctl.d", "$root/usr/lib/sysctl.d" -Force

@@ -7,6 +7,11 @@ Write-Host "`n== Kernel" -ForegroundColor Cyan
 Get-ConntrackKernel | Format-List | Out-Host
 Write-Host "== Limits" -ForegroundColor Cyan
 Get-ConntrackLimit | Format-Table -AutoSize | Out-Host
+Write-Host "== Recommended sizes (read-only; apply with Set-ConntrackLimit / Set-ConntrackHashSize)" -ForegroundColor Cyan
+$recommendations = Get-ConntrackRecommendation -Profile All
+$recommendations | Format-Table -AutoSize | Out-Host
+Write-Host "Why Balanced:" -ForegroundColor Cyan
+$recommendations | Where-Object Profile -eq 'Balanced' | ForEach-Object Reasons | ForEach-Object { "  $_" } | Out-Host
 Write-Host "== What the next boot applies" -ForegroundColor Cyan
 Get-ConntrackLimit | Format-List Max, PersistedMax, PersistedMaxSource, HashSize, PersistedHashSize, PersistedHashSizeSource, Drift, DriftReason | Out-Host
 Write-Host "== Timeouts" -ForegroundColor Cyan

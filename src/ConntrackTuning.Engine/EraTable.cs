@@ -43,6 +43,26 @@ public enum HashShape
     PowerOfTwo,
 }
 
+/// <summary>What the allocator does to the bucket count the sizing rule produced (KERNEL-FACTS §3).</summary>
+public enum BucketRounding
+{
+    /// <summary>Before 2.6.24 the table is allocated with exactly the computed number of buckets.</summary>
+    None,
+
+    /// <summary>
+    /// From 2.6.24 the count is rounded up to a multiple of PAGE_SIZE / sizeof(bucket head) (512 on 64-bit and
+    /// 1024 on 32-bit with 4 KiB pages) before the max is derived from it.
+    /// </summary>
+    PageMultiple,
+
+    /// <summary>
+    /// 2.6.27 to 4.6: the max is derived from the computed count first; each network namespace then allocates
+    /// its own table, rounded up to the page multiple. The buckets sysctl shows the rounded count, the max
+    /// follows the unrounded one.
+    /// </summary>
+    PageMultipleAfterMax,
+}
+
 /// <summary>How the hash table can be resized while the system runs.</summary>
 public enum HashResize
 {
@@ -125,12 +145,6 @@ public sealed record KernelEra
     /// <summary>How a hash size set now can be made to survive a reboot.</summary>
     public required HashPersistence HashPersistence { get; init; }
 
-    /// <summary>
-    /// From 2.6.24 the kernel rounds a hash size up to whole pages of bucket heads (512 on 64-bit with 4 KiB
-    /// pages): 100000 reads back as 100352. Comparing against the rounded value keeps a rerun idempotent.
-    /// </summary>
-    public bool HashRoundsToPage { get; init; }
-
     public required HashShape HashShape { get; init; }
 
     public required SizingRule Sizing { get; init; }
@@ -138,7 +152,30 @@ public sealed record KernelEra
     /// <summary>Pointers per bucket head: 2 for list_head (before 2.6.24), 1 for hlist_head.</summary>
     public required int BucketHeadPointers { get; init; }
 
-    /// <summary>The per-era estimate of sizeof the tracker's entry on 32 and 64 bit, when nothing was measured.</summary>
+    public required BucketRounding BucketRounding { get; init; }
+
+    /// <summary>
+    /// True from 2.6.27 to 4.6, when every network namespace allocated its own hash table of the global size
+    /// (so the bucket memory, like the entries, is paid once per namespace); from 4.7 one table is shared.
+    /// </summary>
+    public required bool HashPerNamespace { get; init; }
+
+    /// <summary>
+    /// True where the default sizing counted every physical page (num_physpages), which is a little more than
+    /// MemTotal: a default computed from MemTotal can come out a few percent low (2.4 to 2.6.26; later kernels
+    /// count totalram_pages, which MemTotal reports).
+    /// </summary>
+    public required bool SizesFromAllPhysicalPages { get; init; }
+
+    /// <summary>
+    /// Estimated bytes one entry takes in the tracker's slab on 32 and 64 bit, used when nothing under the root
+    /// states it. These are estimates from published boot lines and slab listings (the slot size, alignment
+    /// included; extensions such as NAT or accounting are allocated separately and not counted):
+    /// 2.4 and 2.6.5 on i386 "around 300" (the seed guide; boot lines show 296 to 356); ip_conntrack 2.6.14 to
+    /// 2.6.21 228 on i386 (RHEL 5 boot line; 212 to 272 seen); RHEL 6 (2.6.32) 312 and RHEL 7 (3.10) 320 in
+    /// slabinfo on x86_64; 6.18 x86_64 256 (object_size 248) measured on the development machine. Other
+    /// cells are interpolated and say so only by being round.
+    /// </summary>
     public required int EstimatedEntrySize32 { get; init; }
 
     public required int EstimatedEntrySize64 { get; init; }
@@ -181,7 +218,8 @@ public static class EraTable
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListUncapped,
-            BucketHeadPointers = 2, EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
         new()
         {
@@ -190,7 +228,8 @@ public static class EraTable
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
         new()
         {
@@ -199,7 +238,8 @@ public static class EraTable
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
         new()
         {
@@ -209,7 +249,8 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/ipv4/netfilter", TimeoutPrefix = "ip_conntrack_",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
         new()
         {
@@ -221,7 +262,8 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/ip_conntrack",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
             HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 400,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 400,
         },
         new()
         {
@@ -233,7 +275,8 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/ip_conntrack",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
             HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 304,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 304,
         },
         new()
         {
@@ -245,31 +288,62 @@ public static class EraTable
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
             HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 320,
+            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 320,
         },
         new()
         {
-            Id = "2.6.24-nf_conntrack", Description = "nf_conntrack 2.6.24 to 3.x, hlist buckets, max = 4 x buckets",
-            Tracker = Tracker.NfConntrack, From = new(2, 6, 24), Until = new(4, 0, 0),
+            Id = "2.6.24-nf_conntrack", Description = "nf_conntrack 2.6.24 to 2.6.26, hlist buckets, max = 4 x buckets",
+            Tracker = Tracker.NfConntrack, From = new(2, 6, 24), Until = new(2, 6, 27),
             MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
             HashSizeParameterPath = NfHashParam,
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashRoundsToPage = true, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
-            BucketHeadPointers = 1, EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
         },
         new()
         {
-            Id = "4.0-nf_conntrack", Description = "nf_conntrack 4.0 to 4.7, 65536 buckets over 4 GiB",
-            Tracker = Tracker.NfConntrack, From = new(4, 0, 0), Until = new(4, 8, 0),
+            // The 2.6.27 boundary is the network-namespace conversion of conntrack; 2.6.32 and 3.10 are read, the
+            // exact first release is believed, not verified (KERNEL-FACTS §3).
+            Id = "2.6.27-nf_conntrack", Description = "nf_conntrack 2.6.27 to 3.x, a hash table per network namespace, max = 4 x buckets",
+            Tracker = Tracker.NfConntrack, From = new(2, 6, 27), Until = new(4, 0, 0),
             MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
             HashSizeParameterPath = NfHashParam,
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashRoundsToPage = true, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
+            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 320,
+        },
+        new()
+        {
+            Id = "4.0-nf_conntrack", Description = "nf_conntrack 4.0 to 4.6, 65536 buckets over 4 GiB, a hash table per network namespace",
+            Tracker = Tracker.NfConntrack, From = new(4, 0, 0), Until = new(4, 7, 0),
+            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
+            HashSizeParameterPath = NfHashParam,
+            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
+            StatisticsPath = "proc/net/stat/nf_conntrack",
+            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
+            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
+        },
+        new()
+        {
+            Id = "4.7-nf_conntrack", Description = "nf_conntrack 4.7, one hash table shared by every network namespace",
+            Tracker = Tracker.NfConntrack, From = new(4, 7, 0), Until = new(4, 8, 0),
+            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
+            HashSizeParameterPath = NfHashParam,
+            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
+            StatisticsPath = "proc/net/stat/nf_conntrack",
+            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
+            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
         },
         new()
         {
@@ -280,8 +354,9 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashRoundsToPage = true, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 304,
+            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
+            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 304,
         },
         new()
         {
@@ -292,8 +367,9 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashRoundsToPage = true, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
+            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
+            EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
         },
         new()
         {
@@ -304,8 +380,9 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashRoundsToPage = true, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.Sanitized,
-            BucketHeadPointers = 1, EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
+            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.Sanitized,
+            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
+            EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
         },
     ];
 

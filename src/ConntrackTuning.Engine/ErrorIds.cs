@@ -21,8 +21,17 @@ public static class ErrorIds
     /// <summary>A file could not be read for a reason other than its absence (I/O error, permission).</summary>
     public const string FileReadFailed = "FileReadFailed";
 
-    /// <summary>A kernel version given as a parameter is not of the form 2.6.32 or 5.15.0-91-generic.</summary>
+    /// <summary>A kernel version given as a parameter is not of the form 2.6.32 or 5.15.0-91-generic, or predates conntrack (2.4).</summary>
     public const string InvalidKernelVersion = "InvalidKernelVersion";
+
+    /// <summary>A sizing input (memory, entry size, reserve, pointer bits, page size, hash size) is zero, negative or impossible.</summary>
+    public const string InvalidSizingInput = "InvalidSizingInput";
+
+    /// <summary>The memory reserved for everything but conntrack leaves nothing for the table (FirewallOnly).</summary>
+    public const string ReserveExceedsMemory = "ReserveExceedsMemory";
+
+    /// <summary>No MemTotal under the root and no -MemoryBytes: the sizing has no RAM to start from.</summary>
+    public const string MemorySizeUnknown = "MemorySizeUnknown";
 
     /// <summary>A change to the running system was asked for by a user who is not root.</summary>
     public const string RootRequired = "RootRequired";

@@ -183,19 +183,9 @@ public static class KernelProbe
             }
         }
 
-        // Vendor releases often end in the architecture: 3.10.0-1160.el7.x86_64, 4.19.0-6-amd64, 2.6.18-419.el5PAE.
-        if (release is not null)
+        if (release is not null && PointerBitsFromRelease(release) is int fromRelease)
         {
-            string[] parts = release.Split('.', '-');
-            if (ArchBitsIn(parts) is int fromRelease)
-            {
-                return (fromRelease, "kernel release " + release);
-            }
-
-            if (release.EndsWith("PAE", StringComparison.Ordinal))
-            {
-                return (32, "kernel release " + release);
-            }
+            return (fromRelease, "kernel release " + release);
         }
 
         // Kernel symbol addresses are as wide as a pointer: 8 hex digits on 32-bit, 16 on 64-bit. 2.4 calls the
@@ -228,6 +218,21 @@ public static class KernelProbe
         }
 
         return (64, "assumed (nothing under the root tells)");
+    }
+
+    /// <summary>
+    /// The pointer width a release string names, or null: vendor releases often end in the architecture
+    /// (3.10.0-1160.el7.x86_64, 4.19.0-6-amd64, 2.6.18-419.el5PAE). Not split at '_', or x86_64 reads as x86.
+    /// </summary>
+    internal static int? PointerBitsFromRelease(string release)
+    {
+        ArgumentNullException.ThrowIfNull(release);
+        if (ArchBitsIn(release.Split('.', '-')) is int bits)
+        {
+            return bits;
+        }
+
+        return release.EndsWith("PAE", StringComparison.Ordinal) ? 32 : null;
     }
 
     private static int? ArchBitsIn(IEnumerable<string> tokens)

@@ -47,10 +47,18 @@ public static class LimitReader
         {
             drift.Add($"max is {m} now but the next boot applies {pm} ({persisted.MaxSource})");
         }
+        else if (persisted.Max is null && max is { } running && persisted.Default?.Max is { } dm && dm != running)
+        {
+            drift.Add($"max is {running} now but nothing persists it, so the next boot applies the kernel's default of {dm} for this memory");
+        }
 
         if (persisted.HashSize is { } ph && hashSize is { } h && ph != h)
         {
             drift.Add($"hash size is {h} now but the next boot applies {ph} ({persisted.HashSizeSource})");
+        }
+        else if (persisted.HashSize is null && hashSize is { } runningHash && persisted.Default?.HashSize is { } dh && dh != runningHash)
+        {
+            drift.Add($"hash size is {runningHash} now but nothing persists it, so the next boot applies the kernel's default of {dh} for this memory");
         }
 
         return new ConntrackLimit
@@ -76,7 +84,8 @@ public static class LimitReader
         };
     }
 
-    private sealed record Persisted(long? Max, string? MaxSource, long? HashSize, string? HashSizeSource);
+    /// <param name="Default">What the kernel sizes by itself when nothing is persisted; null where that cannot be computed exactly.</param>
+    private sealed record Persisted(long? Max, string? MaxSource, long? HashSize, string? HashSizeSource, KernelDefault? Default);
 
     /// <summary>
     /// What the next boot applies: the max from the sysctl files (or, when none sets it, 8 x a hash size given at
@@ -122,7 +131,30 @@ public static class LimitReader
             maxSource = $"8 x hashsize {rounded} ({loadTime!.Source}): the kernel's rule when no sysctl sets the max";
         }
 
-        return new Persisted(max, maxSource, hash is { } hv ? SettingWriter.RoundHashSize(kernel, hv) : null, hashSource?.Source);
+        return new Persisted(max, maxSource, hash is { } hv ? SettingWriter.RoundHashSize(kernel, hv) : null, hashSource?.Source,
+            BootDefault(kernel, Number(loadTime)));
+    }
+
+    /// <summary>
+    /// The kernel's own sizing at the next boot, for values nothing persists. Only where MemTotal gives it exactly:
+    /// kernels before 2.6.27 counted every physical page, a little more than MemTotal, so their default cannot be
+    /// told to the bucket and no drift is claimed from it.
+    /// </summary>
+    private static KernelDefault? BootDefault(ConntrackKernel kernel, long? hashSizeAtLoad)
+    {
+        if (kernel.MemoryBytes is not { } memory || kernel.EraRow.SizesFromAllPhysicalPages || !kernel.IsInitialNamespace)
+        {
+            return null;
+        }
+
+        try
+        {
+            return KernelDefaults.Compute(memory, kernel.PointerBits == 32 ? 32 : 64, kernel.EraRow, hashSizeAtLoad);
+        }
+        catch (ConntrackException)
+        {
+            return null;
+        }
     }
 
     internal static ConntrackException NotLoaded(ConntrackKernel kernel)

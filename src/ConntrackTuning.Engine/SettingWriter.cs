@@ -191,22 +191,23 @@ internal static class SettingWriter
         }
 
         KernelEra era = kernel.EraRow;
-        int pointer = kernel.PointerBits == 32 ? 4 : 8;
-        // A conservative per-era estimate of one entry; the slab size measured on the machine is better and is what
-        // Get-ConntrackRecommendation reports. The hash table itself is added at its current size.
-        long entry = kernel.PointerBits == 32 ? era.EstimatedEntrySize32 : era.EstimatedEntrySize64;
+        int bits = kernel.PointerBits == 32 ? 32 : 64;
+        // The entry size the machine states (its slab cache, or the tracker's start-up line), else the era's estimate:
+        // the same figure Get-ConntrackRecommendation uses. The hash table is added at its current size.
+        EntrySize size = EntrySizeProbe.Measure(kernel.SystemRoot, kernel.TrackerKind) ?? EntrySizeProbe.Estimate(era, bits);
+        long entry = size.Bytes;
         long buckets = CurrentHashSize(kernel) ?? 0;
-        long needed = checked((max * entry) + (buckets * era.BucketHeadPointers * pointer));
+        long needed = checked((max * entry) + (buckets * KernelDefaults.BucketSize(era, bits)));
         string mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0", CultureInfo.InvariantCulture) + " MiB";
         if (needed > memory && !force)
         {
             throw new ConntrackException(ErrorIds.MaxExceedsMemory, ErrorKind.LimitsExceeded,
-                $"A full table of {max} entries needs about {mib(needed)} of kernel memory ({entry} bytes per entry, an estimate for era {era.Id}), more than the {mib(memory)} this machine has. Nothing was changed.",
+                $"A full table of {max} entries needs about {mib(needed)} of kernel memory ({entry} bytes per entry, {size.Source}), more than the {mib(memory)} this machine has. Nothing was changed.",
                 max.ToString(CultureInfo.InvariantCulture),
                 "Choose a smaller max (Get-ConntrackRecommendation sizes one for this RAM), or add -Force if you know the entries are smaller.");
         }
 
-        string message = $"A full table of {max} entries needs about {mib(needed)} of non-swappable kernel memory ({entry} bytes per entry, estimated), {100.0 * needed / memory:0}% of the {mib(memory)} this machine has; every network namespace that tracks connections can fill a table of its own up to max.";
+        string message = $"A full table of {max} entries needs about {mib(needed)} of non-swappable kernel memory ({entry} bytes per entry, {size.Source}), {100.0 * needed / memory:0}% of the {mib(memory)} this machine has; every network namespace that tracks connections can fill a table of its own up to max.";
         if (needed > memory / 2)
         {
             warnings.Add(message);
@@ -234,15 +235,9 @@ internal static class SettingWriter
     internal static long RoundHashSize(ConntrackKernel kernel, long value)
     {
         ArgumentNullException.ThrowIfNull(kernel);
-        if (!kernel.EraRow.HashRoundsToPage)
-        {
-            return value;
-        }
-
-        // PAGE_SIZE / sizeof(struct hlist_nulls_head): 512 on 64-bit and 1024 on 32-bit with 4 KiB pages. Kernels with
-        // bigger pages round further; the value read back after the write is what counts.
-        long perPage = 4096 / (kernel.PointerBits == 32 ? 4 : 8);
-        return (value + perPage - 1) / perPage * perPage;
+        // PAGE_SIZE / sizeof(bucket head): 512 on 64-bit and 1024 on 32-bit with 4 KiB pages (KernelDefaults holds the
+        // rule for the recommendation too). Kernels with bigger pages round further; the value read back is what counts.
+        return KernelDefaults.AllocatedBuckets(value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64);
     }
 
     internal static ChangePlan PlanHashSize(ConntrackKernel kernel, long value, ApplyMode mode, bool force)
@@ -265,7 +260,8 @@ internal static class SettingWriter
         string? runtime = null;
         long? old = null;
         bool runtimeChanges = false;
-        long expected = era.HashRoundsToPage ? rounded : value;
+        bool rounds = era.BucketRounding != BucketRounding.None;
+        long expected = rounds ? rounded : value;
         if (mode != ApplyMode.PersistentOnly)
         {
             if (era.HashResize == HashResize.None && !kernel.CanSetHashSize && kernel.IsLoaded)
@@ -277,7 +273,7 @@ internal static class SettingWriter
 
             runtime = RequireRuntime(kernel, kernel.CanSetHashSize, kernel.HashSizeReadOnlyReason, kernel.HashSizeWriteRelative, setting, hostOwned: true);
             old = root.TryReadInt64(runtime);
-            runtimeChanges = old != value && !(era.HashRoundsToPage && old == rounded);
+            runtimeChanges = old != value && !(rounds && old == rounded);
             // A fixture or image has no kernel to round: the value written is the value read back.
             if (!root.IsLive)
             {

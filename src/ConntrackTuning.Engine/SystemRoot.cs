@@ -209,15 +209,16 @@ public sealed partial class SystemRoot
         return names;
     }
 
-    /// <summary>Names of the sub-folders of a folder, sorted; empty when the folder is missing.</summary>
+    /// <summary>Names (not paths) of the folders in a folder, sorted; empty when the folder is missing or unreadable.</summary>
     public IReadOnlyList<string> DirectoryNames(string relativeDirectory)
     {
+        string full = Full(relativeDirectory);
         var names = new List<string>();
         try
         {
-            foreach (string directory in Directory.EnumerateDirectories(Full(relativeDirectory)))
+            foreach (string dir in Directory.EnumerateDirectories(full))
             {
-                names.Add(System.IO.Path.GetFileName(directory));
+                names.Add(System.IO.Path.GetFileName(dir));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -374,7 +374,6 @@ public class SafeWriteTests
     {
         foreach (KernelEra era in EraTable.Eras)
         {
-            Assert.Equal(era.From >= new KernelVersion(2, 6, 24), era.HashRoundsToPage);
             Assert.Equal(era.From < new KernelVersion(2, 5, 0), era.HashPersistence == HashPersistence.LoadTimeOnly);
             Assert.Equal(era.HashResize == HashResize.ModuleParameterOrBucketsSysctl, era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter);
         }

@@ -52,8 +52,9 @@ public sealed class ConntrackLimit
     public string? PersistedHashSizeSource { get; init; }
 
     /// <summary>
-    /// True when a persisted value differs from the running one, so a reboot would change the table. Values that
-    /// nothing persists are not compared (the next boot gives them the kernel's default).
+    /// True when what the next boot applies differs from the running value, so a reboot would change the table:
+    /// a persisted value, or for a value nothing persists the kernel's own default for this memory (computed where
+    /// MemTotal gives it exactly: from 2.6.27, in the initial namespace).
     /// </summary>
     public bool Drift { get; init; }
 

@@ -1,0 +1,279 @@
+<#
+What Get-Help shows for every exported cmdlet (discovered from the module, never listed here), checked the way
+users see it: from the staged module's MAML through Get-Help itself. And the examples that only read are run.
+
+HOW EXAMPLES ARE RUN (the convention for everyone writing en-US/<Verb-Noun>.md)
+
+  Which examples run. An example runs when it only reads: every ConntrackTuning command in it has the verb
+  Get, Test or Measure, or passes -WhatIf; and every other command is a read-only one from the list in
+  $SafeCommandVerbs / $SafeCommands below (Get-ChildItem, Where-Object, Format-Table, ConvertTo-Json, ...).
+  Any other command (a native program such as sysctl, Set-* without -WhatIf, Out-File, ...) makes the example
+  "not read-only": it is reported as skipped, with the command that caused it. Every example, run or not,
+  must parse.
+
+  What it runs against. Never this machine:
+    - A ConntrackTuning command that starts a pipeline and is not given -Root gets
+      -Root <private copy of tests/fixtures/linux-6.18-builtin>. Commands fed by the pipeline are left alone:
+      they take Root from what they receive (folders from Get-ChildItem, objects of another cmdlet).
+    - Paths that begin with /cases/ or /mnt/ stand for captured systems (sosreports, mounted images). They are
+      mapped into a sandbox holding the folders listed in $ExampleTree below; a path your example needs that
+      is not there fails the example with RootNotFound. Add a row (path = fixture name) when your example
+      needs another capture, or another era's fixture.
+    - Each example runs with the sandbox as the current location, in a child scope of this Pester session.
+
+  What counts as failing. A parse error, a terminating error, or any error record written (warnings do not
+  count). An example that demonstrates an error must handle it itself (-ErrorAction SilentlyContinue
+  -ErrorVariable ..., try/catch).
+
+  Sample output belongs in '# ' comments in the code or in the text after it: Build-Help.ps1 accepts only
+  PowerShell code blocks in examples.
+#>
+
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $module = Get-Module ConntrackTuning
+    $cmdlets = @($module.ExportedCmdlets.Keys | Sort-Object)
+
+    # Every example of every cmdlet, read through Get-Help as users see it.
+    $examples = foreach ($name in $cmdlets) {
+        $n = 0
+        foreach ($example in @((Get-Help $name).examples.example)) {
+            if (-not $example) { continue }
+            $n++
+            $title = $example.title -replace '^-+\s*|\s*-+$' -replace '^Example \d+:\s*'
+            @{ Cmdlet = $name; Number = $n; Title = $title; Code = (@($example.code) -join "`n`n") }
+        }
+    }
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $module = Get-Module ConntrackTuning
+    $exported = @($module.ExportedCmdlets.Keys)
+    # Common parameters are explained by Get-Help itself; -WhatIf and -Confirm are documented like any other.
+    $common = [System.Management.Automation.PSCmdlet]::CommonParameters
+
+    # The captured systems examples may name, under /cases/ or /mnt/: path = fixture under tests/fixtures.
+    $ExampleTree = [ordered]@{
+        'cases/sosreport-web01-2026-11-20' = 'linux-6.18-builtin'
+        'cases/sosreports/web01'           = 'linux-6.18-builtin'
+        'cases/sosreports/web02'           = 'linux-6.18-builtin'
+        'mnt/image'                        = 'linux-6.18-builtin'
+    }
+    # Commands other than ConntrackTuning's an example may use and still run: these verbs, or these names.
+    $SafeCommandVerbs = @('Get', 'Select', 'Where', 'ForEach', 'Sort', 'Format', 'Group', 'Measure', 'Test',
+        'ConvertTo', 'ConvertFrom', 'Compare', 'Join', 'Split')
+    $SafeCommands = @('Out-String', 'Out-Null', 'Out-Host', 'Write-Output', 'Write-Host', 'Write-Verbose', 'Write-Warning', 'Write-Information')
+
+    $sandbox = Join-Path $TestDrive 'examples'
+    foreach ($entry in $ExampleTree.GetEnumerator()) {
+        $null = Copy-Fixture $entry.Value -Destination (Join-Path $sandbox $entry.Key)
+    }
+    $defaultRoot = Copy-Fixture linux-6.18-builtin
+
+    # Why an example would not only read, or $null when it does. Aliases are resolved first.
+    function Get-NotReadOnlyReason {
+        param([System.Management.Automation.Language.Ast] $Ast)
+        foreach ($command in $Ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)) {
+            $name = $command.GetCommandName()
+            if (-not $name) { return "it invokes a command by expression ('$($command.Extent.Text)')" }
+            $info = Get-Command $name -ErrorAction Ignore | Select-Object -First 1
+            if ($info -is [System.Management.Automation.AliasInfo]) { $info = $info.ResolvedCommand }
+            if (-not $info) { return "'$name' is not a command here" }
+            if ($info.Name -in $exported) {
+                $whatIf = $command.CommandElements | Where-Object {
+                    $_ -is [System.Management.Automation.Language.CommandParameterAst] -and $_.ParameterName -eq 'WhatIf' -and
+                    -not ($_.Argument -and $_.Argument.Extent.Text -eq '$false') }
+                if ($info.Verb -notin 'Get', 'Test', 'Measure' -and -not $whatIf) { return "$($info.Name) changes things and has no -WhatIf" }
+            }
+            elseif ($info.CommandType -notin 'Cmdlet', 'Function' -or ($info.Verb -notin $SafeCommandVerbs -and $info.Name -notin $SafeCommands)) {
+                return "'$($info.Name)' is not on the read-only list of tests/Help.Tests.ps1"
+            }
+        }
+        $null
+    }
+
+    # The example's code as it is run here: fixture roots instead of this machine, sandbox paths for captures.
+    function ConvertTo-FixtureCode {
+        param([string] $Code, [System.Management.Automation.Language.Ast] $Ast)
+        $edits = foreach ($command in $Ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)) {
+            $info = Get-Command $command.GetCommandName() -ErrorAction Ignore | Select-Object -First 1
+            if ($info -is [System.Management.Automation.AliasInfo]) { $info = $info.ResolvedCommand }
+            if (-not $info -or $info.Name -notin $exported -or -not $info.Parameters.ContainsKey('Root')) { continue }
+            $pipeline = $command.Parent
+            $first = $pipeline -is [System.Management.Automation.Language.PipelineAst] -and $pipeline.PipelineElements[0] -eq $command
+            $bound = [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($command, $true).BoundParameters
+            if ($first -and -not $bound.ContainsKey('Root')) {
+                [pscustomobject]@{ Offset = $command.CommandElements[0].Extent.EndOffset; Text = " -Root '$defaultRoot'" }
+            }
+        }
+        foreach ($edit in @($edits) | Sort-Object Offset -Descending) { $Code = $Code.Insert($edit.Offset, $edit.Text) }
+        [regex]::Replace($Code, '(?<![\w./-])/(cases|mnt)(?=[/\s''"]|$)', { param($m) (Join-Path $sandbox $m.Groups[1].Value) })
+    }
+
+    # Runs example code as described at the top: rewritten for the fixtures, from the sandbox, errors collected
+    # rather than thrown so that one run reports them all.
+    function Invoke-Example {
+        param([string] $Code, [System.Management.Automation.Language.Ast] $Ast)
+        $runnable = ConvertTo-FixtureCode $Code $Ast
+        Push-Location $sandbox
+        $saved = $ErrorActionPreference
+        try {
+            $ErrorActionPreference = 'Continue'
+            $output = & ([scriptblock]::Create($runnable)) 2>&1 3>$null 4>$null 6>$null
+        }
+        finally {
+            $ErrorActionPreference = $saved
+            Pop-Location
+        }
+        [pscustomobject]@{
+            Runnable = $runnable
+            Output   = @($output | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] })
+            Errors   = @($output | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+        }
+    }
+}
+
+Describe 'The MAML help file' {
+    It 'sits in the module folder''s en-US under the assembly''s name, is well-formed MAML, and names exactly the exported cmdlets' {
+        $dlls = @($exported | ForEach-Object { Split-Path -Leaf (Get-Command $_).DLL } | Sort-Object -Unique)
+        $documented = foreach ($dll in $dlls) {
+            # Test-Path is case-sensitive here, as Get-Help's culture folder lookup is: en-us would not be found.
+            $file = Join-Path $module.ModuleBase "en-US/$dll-Help.xml"
+            $file | Should -Exist
+            $xml = [xml](Get-Content -Raw $file)
+            $xml.helpItems.schema | Should -Be 'maml'
+            $xml.helpItems.command | ForEach-Object { $_.details.name }
+        }
+        @($documented | Sort-Object) | Should -Be @($exported | Sort-Object)
+    }
+}
+
+Describe 'Help for <_>' -ForEach $cmdlets {
+    BeforeAll {
+        $name = $_
+        $help = Get-Help $name -Full
+        $command = Get-Command $name
+        $real = @($command.Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object)
+    }
+
+    It 'comes from the MAML file, not the generated stub' {
+        $help.PSObject.TypeNames | Should -Not -Contain 'ExtendedCmdletHelpInfo'
+        $help.PSObject.TypeNames | Should -Contain "MamlCommandHelpInfo#ConntrackTuning#$name"
+    }
+
+    It 'has a synopsis and a description' {
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        # The stub's synopsis is the syntax; a real one is prose.
+        $help.Synopsis | Should -Not -Match "^\s*$([regex]::Escape($name)) \["
+        ($help.description.Text -join '').Trim() | Should -Not -BeNullOrEmpty
+    }
+
+    It 'has at least one example, each with code' {
+        @($help.examples.example).Count | Should -BeGreaterThan 0
+        foreach ($example in @($help.examples.example)) {
+            $example.title | Should -Not -BeNullOrEmpty
+            (@($example.code) -join '').Trim() | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    It 'has one syntax item per parameter set, each with that set''s parameters' {
+        $items = @($help.syntax.syntaxItem)
+        $items.Count | Should -Be $command.ParameterSets.Count
+        $expected = @($command.ParameterSets | ForEach-Object { (@($_.Parameters.Name | Where-Object { $_ -notin $common } | Sort-Object) -join ',') } | Sort-Object)
+        $shown = @($items | ForEach-Object { (@($_.parameter | ForEach-Object name | Sort-Object) -join ',') } | Sort-Object)
+        $shown | Should -Be $expected
+    }
+
+    It 'documents exactly the real parameters' {
+        $documented = @($help.parameters.parameter | Where-Object { $_ } | ForEach-Object name | Sort-Object)
+        $documented | Should -Be $real
+    }
+
+    It 'describes -<_> and states its Required flag and pipeline input as the cmdlet has them' -ForEach @(
+        (Get-Command $_).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.PSCmdlet]::CommonParameters }
+    ) {
+        $p = Get-Help $name -Parameter $_ -ErrorAction Stop
+        ($p.description.Text -join '').Trim() | Should -Not -BeNullOrEmpty
+        $attributes = @($command.Parameters[$_].Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] })
+        [bool]::Parse($p.required) | Should -Be ([bool]($attributes | Where-Object Mandatory))
+        $ways = @(if ($attributes | Where-Object ValueFromPipelineByPropertyName) { 'ByPropertyName' }
+            if ($attributes | Where-Object ValueFromPipeline) { 'ByValue' })
+        $p.pipelineInput | Should -Be $(if ($ways) { "True ($($ways -join ', '))" } else { 'False' })
+    }
+}
+
+Describe 'about_ConntrackTuning' {
+    BeforeAll {
+        $file = Join-Path $module.ModuleBase 'en-US/about_ConntrackTuning.help.txt'
+        $lines = @(Get-Content $file)
+    }
+
+    It 'is found by Get-Help with the short description of line 5 as its synopsis' {
+        $file | Should -Exist
+        $about = Get-Help about_ConntrackTuning
+        $about.Category | Should -Be 'HelpFile'
+        $lines[4].Trim() | Should -Not -BeNullOrEmpty
+        $about.Synopsis | Should -Be $lines[4].Trim()
+    }
+
+    It 'lists every exported cmdlet under CMDLETS' {
+        $start = [array]::IndexOf($lines, 'CMDLETS')
+        $start | Should -BeGreaterThan 4
+        $section = $lines[($start + 1)..($lines.Count - 1)] | ForEach-Object -Begin { $done = $false } -Process {
+            if ($_ -match '^\S') { $done = $true }
+            if (-not $done) { $_ } }
+        foreach ($cmdlet in $exported) { $section | Should -Contain "    $cmdlet" -Because "adding a cmdlet includes its lines in about_ConntrackTuning's CMDLETS" }
+    }
+}
+
+# The runner below must be able to fail: these prove it tells read-only from not, keeps examples off this
+# machine, and sees the errors an example writes.
+Describe 'The example runner' {
+    It 'gives a pipeline-leading command without -Root the fixture root, and leaves -Root and piped ones alone' {
+        $code = "Get-ConntrackLimit; Get-ConntrackLimit -Root /cases/sosreport-web01-2026-11-20; Get-ChildItem /cases/sosreports -Directory | Get-ConntrackLimit"
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($code, [ref]$null, [ref]$null)
+        $run = Invoke-Example $code $ast
+        $run.Errors | Should -BeNullOrEmpty
+        @($run.Output.Root) | Should -Be @($defaultRoot, (Join-Path $sandbox 'cases/sosreport-web01-2026-11-20'),
+            (Join-Path $sandbox 'cases/sosreports/web01'), (Join-Path $sandbox 'cases/sosreports/web02'))
+    }
+
+    It 'calls an example not read-only when it <Case>' -ForEach @(
+        @{ Case = 'runs a native program'; Code = 'Get-ConntrackLimit; sysctl -w net.netfilter.nf_conntrack_max=1'; Why = '*sysctl*' }
+        @{ Case = 'writes a file'; Code = 'Get-ConntrackLimit | Out-File ./limits.txt'; Why = '*Out-File*' }
+        @{ Case = 'uses a command that does not exist'; Code = 'Set-ConntrackNothing -Max 1'; Why = '*not a command*' }
+        @{ Case = 'invokes by expression'; Code = '& $command'; Why = '*by expression*' }
+    ) {
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$null, [ref]$null)
+        Get-NotReadOnlyReason $ast | Should -BeLike $Why
+    }
+
+    It 'calls an example read-only when its own commands only read, aliases included' {
+        $code = 'Get-ChildItem /cases/sosreports -Directory | Get-ConntrackLimit | ? UsagePercent -gt 80 | ft Root, Max'
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($code, [ref]$null, [ref]$null)
+        Get-NotReadOnlyReason $ast | Should -BeNullOrEmpty
+    }
+
+    It 'sees the error of a capture that is not in the sandbox' {
+        $code = 'Get-ConntrackLimit -Root /cases/not-in-the-sandbox'
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($code, [ref]$null, [ref]$null)
+        (Invoke-Example $code $ast).Errors.FullyQualifiedErrorId | Should -Be 'RootNotFound,ConntrackTuning.Commands.GetConntrackLimitCommand'
+    }
+}
+
+Describe '<Cmdlet> example <Number>: <Title>' -ForEach $examples {
+    It 'parses, and runs against the fixtures without an error when it only reads' {
+        $tokens = $null; $parseErrors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$tokens, [ref]$parseErrors)
+        $parseErrors | Should -BeNullOrEmpty -Because 'every help example must be valid PowerShell'
+
+        $reason = Get-NotReadOnlyReason $ast
+        if ($reason) {
+            Set-ItResult -Skipped -Because "not read-only: $reason"
+            return
+        }
+        $run = Invoke-Example $Code $ast
+        $run.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId): $_" } | Should -BeNullOrEmpty -Because "the example ran as:`n$($run.Runnable)"
+    }
+}
