@@ -99,6 +99,30 @@ Describe 'Set-ConntrackLimit on fixture trees' {
         [pscustomobject]@{ HashSize = [long]65536; Root = $b } | Set-ConntrackHashSize -Persist -PassThru | ForEach-Object NewValue | Should -Be 65536
     }
 
+    It 'applies the real Get-ConntrackRecommendation to the system it was made for' {
+        $root = Copy-Fixture ubuntu-4.15-nf_conntrack
+        $recommendation = Get-ConntrackRecommendation -Root $root
+        $limit = $recommendation | Set-ConntrackLimit -Persist -PassThru
+        $hash = $recommendation | Set-ConntrackHashSize -Persist -PassThru
+        $limit.NewValue | Should -Be $recommendation.Max
+        $hash.NewValue | Should -Be $recommendation.HashSize
+        $limit.Root | Should -Be $root
+        $after = Get-ConntrackLimit -Root $root
+        $after.Max | Should -Be $recommendation.Max
+        $after.HashSize | Should -Be $recommendation.HashSize
+        $after.PersistedMax | Should -Be $recommendation.Max
+        $after.PersistedHashSize | Should -Be $recommendation.HashSize
+        $after.Drift | Should -BeFalse
+    }
+
+    It 'refuses a plan made for no machine unless -Root says where to apply it' {
+        $plan = Get-ConntrackRecommendation -MemoryBytes 512MB -PointerBits 32 -KernelVersion 2.6.5 -Profile KernelDefault
+        $plan.Root | Should -BeNullOrEmpty
+        { $plan | Set-ConntrackLimit -WhatIf } | Should -Throw -ErrorId 'ParameterArgumentValidationError,ConntrackTuning.Commands.SetConntrackLimitCommand'
+        $root = Copy-Fixture linux-6.18-builtin
+        ($plan | Set-ConntrackLimit -Root $root -PassThru).NewValue | Should -Be 32768
+    }
+
     It 'does not take -Root from a bare string in the pipeline' {
         $attribute = (Get-Command Set-ConntrackLimit).Parameters['Root'].Attributes.Where({ $_ -is [Parameter] })
         $attribute.ValueFromPipeline | Should -Be $false
