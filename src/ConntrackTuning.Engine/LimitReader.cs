@@ -182,7 +182,7 @@ public static class LimitReader
         }
     }
 
-    private static (long? Count, string? Source) ReadCount(ConntrackKernel kernel, SystemRoot root)
+    internal static (long? Count, string? Source) ReadCount(ConntrackKernel kernel, SystemRoot root)
     {
         if (kernel.CountPathFound is { } path)
         {

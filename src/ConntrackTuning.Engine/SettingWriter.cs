@@ -145,7 +145,8 @@ internal static class SettingWriter
         {
             runtime = RequireRuntime(kernel, kernel.CanSetMax, kernel.MaxReadOnlyReason, kernel.MaxPathsFound.Count > 0 ? kernel.MaxPathsFound[0] : null, setting, hostOwned: true);
             old = root.TryReadInt64(runtime);
-            long? count = kernel.CountPathFound is { } c ? root.TryReadInt64(c) : null;
+            // On 2.4 there is no count file: the entries of the table file are counted, as Get-ConntrackLimit does.
+            (long? count, _) = LimitReader.ReadCount(kernel, root);
             if (count is { } n && max < n && !force)
             {
                 throw new ConntrackException(ErrorIds.MaxBelowCount, ErrorKind.InvalidOperation,

@@ -254,6 +254,16 @@ public class SafeWriteTests
     }
 
     [Fact]
+    public void On_2_4_the_count_for_the_max_check_comes_from_the_table_file()
+    {
+        using var tree = new FixtureTree("linux-2.4.27-netfilter");
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        // The fixture's table file lists 2 entries (and an expectation, which is not one).
+        ConntrackException e = Refused(() => SettingWriter.PlanMax(kernel, 1, ApplyMode.Runtime, false), ErrorIds.MaxBelowCount);
+        Assert.Contains("holds 2 entries", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_max_the_memory_cannot_hold_is_refused_without_Force()
     {
         using var tree = new FixtureTree("linux-2.4.27-netfilter");

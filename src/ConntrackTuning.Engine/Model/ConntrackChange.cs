@@ -36,7 +36,10 @@ public sealed class ConntrackChange
 
     public bool PersistenceChanged { get; init; }
 
-    /// <summary>False under -WhatIf or when -Confirm was answered no: nothing was written.</summary>
+    /// <summary>
+    /// True when the system is now in the state asked for (written now, or already so); False under -WhatIf or
+    /// when -Confirm was answered no while a change was pending: then nothing was written.
+    /// </summary>
     public bool Applied { get; init; }
 
     /// <summary>Runtime, RuntimeAndPersistent or PersistentOnly.</summary>
