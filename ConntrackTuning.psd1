@@ -14,6 +14,7 @@
         'Get-ConntrackKernel'
         'Get-ConntrackLimit'
         'Get-ConntrackRecommendation'
+        'Get-ConntrackEntry'
         'Get-ConntrackTimeout'
         'Set-ConntrackHashSize'
         'Set-ConntrackLimit'

@@ -59,6 +59,12 @@ BeforeAll {
         'cases/sosreports/web01'           = 'linux-6.18-builtin'
         'cases/sosreports/web02'           = 'linux-6.18-builtin'
         'mnt/image'                        = 'linux-6.18-builtin'
+        'cases/sosreport-web01'            = 'linux-6.18-entries'
+    }
+    # Single files an example reads (saved 'conntrack -L' output and procfs copies), path = repository file.
+    $ExampleFiles = [ordered]@{
+        'cases/conntrack-dumps/web01.txt' = 'tests/ConntrackTuning.Engine.Tests/Data/dump-mixed.conntrack-L.txt'
+        'cases/conntrack-dumps/web02.txt' = 'tests/ConntrackTuning.Engine.Tests/Data/dump-mixed.procfs.txt'
     }
     # Commands other than ConntrackTuning's an example may use and still run: these verbs, or these names.
     $SafeCommandVerbs = @('Get', 'Select', 'Where', 'ForEach', 'Sort', 'Format', 'Group', 'Measure', 'Test',
@@ -68,6 +74,11 @@ BeforeAll {
     $sandbox = Join-Path $TestDrive 'examples'
     foreach ($entry in $ExampleTree.GetEnumerator()) {
         $null = Copy-Fixture $entry.Value -Destination (Join-Path $sandbox $entry.Key)
+    }
+    foreach ($entry in $ExampleFiles.GetEnumerator()) {
+        $target = Join-Path $sandbox $entry.Key
+        $null = New-Item -ItemType Directory -Force -Path (Split-Path $target)
+        Copy-Item (Join-Path $RepoRoot $entry.Value) $target
     }
     $defaultRoot = Copy-Fixture linux-6.18-builtin
 

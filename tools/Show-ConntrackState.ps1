@@ -19,3 +19,6 @@ Get-ConntrackTimeout | Format-Table -AutoSize | Out-Host
 Write-Host "== What raising the limit would change (-WhatIf: nothing is written)" -ForegroundColor Cyan
 $current = (Get-ConntrackLimit).Max
 if ($current) { Set-ConntrackLimit -Max ($current * 2) -Persist -WhatIf -PassThru -WarningAction SilentlyContinue | Format-List Setting, OldValue, NewValue, Changed, Applied, PersistedTo | Out-Host }
+Write-Host "== Who fills the table" -ForegroundColor Cyan
+# Reading the live table needs CAP_NET_ADMIN (or a readable /proc/net/nf_conntrack): say so rather than stop.
+Get-ConntrackEntry -Summary -Top 5 -ErrorAction Continue | Out-Host

@@ -32,6 +32,26 @@ public static class ErrorIds
 
     /// <summary>No MemTotal under the root and no -MemoryBytes: the sizing has no RAM to start from.</summary>
     public const string MemorySizeUnknown = "MemorySizeUnknown";
+    /// <summary>Reading the live table needs CAP_NET_ADMIN (ctnetlink) and the procfs table file is absent or unreadable.</summary>
+    public const string NetlinkPermissionDenied = "NetlinkPermissionDenied";
+
+    /// <summary>The kernel offers no ctnetlink (nf_conntrack_netlink missing) and no procfs table file to fall back to.</summary>
+    public const string NetlinkUnavailable = "NetlinkUnavailable";
+
+    /// <summary>A ctnetlink request failed or its reply broke the protocol (damaged, truncated, lost messages).</summary>
+    public const string NetlinkFailed = "NetlinkFailed";
+
+    /// <summary>A -Root tree holds no copy of the table (proc/net/nf_conntrack or proc/net/ip_conntrack).</summary>
+    public const string EntryTableNotFound = "EntryTableNotFound";
+
+    /// <summary>A file given to -Path does not exist or cannot be read.</summary>
+    public const string EntryFileNotFound = "EntryFileNotFound";
+
+    /// <summary>A file given to -Path holds lines, but none is a conntrack entry in procfs or conntrack -L form.</summary>
+    public const string EntryFormatUnknown = "EntryFormatUnknown";
+
+    /// <summary>A Get-ConntrackEntry filter value (protocol, state, address, port, mark, zone, family) is not valid.</summary>
+    public const string InvalidEntryFilter = "InvalidEntryFilter";
 
     /// <summary>A change to the running system was asked for by a user who is not root.</summary>
     public const string RootRequired = "RootRequired";

@@ -156,6 +156,40 @@ public sealed partial class SystemRoot
         return number;
     }
 
+    /// <summary>
+    /// Opens a file for streaming reads, for files too big to read whole (the conntrack table). Null when the
+    /// file is missing or unreadable, with the reason in <paramref name="status"/> and the verbose log.
+    /// </summary>
+    public Stream? TryOpenRead(string relative, out ReadStatus status)
+    {
+        string full = Full(relative);
+        try
+        {
+            // No FileStream buffer: the callers read in large blocks of their own.
+            var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0, FileOptions.SequentialScan);
+            Log.Verbose($"Read {full}");
+            status = ReadStatus.Ok;
+            return stream;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            status = ReadStatus.Missing;
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            Log.Verbose($"Cannot read {full}: permission denied.");
+            status = ReadStatus.AccessDenied;
+            return null;
+        }
+        catch (IOException e)
+        {
+            Log.Verbose($"Cannot read {full}: {e.Message}");
+            status = ReadStatus.Failed;
+            return null;
+        }
+    }
+
     /// <summary>Lines of a file, streamed; empty when the file is missing or unreadable.</summary>
     public IEnumerable<string> ReadLines(string relative)
     {

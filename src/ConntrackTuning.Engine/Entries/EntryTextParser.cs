@@ -1,0 +1,517 @@
+using System;
+
+namespace ConntrackTuning.Engine.Entries;
+
+/// <summary>What one line of a table file turned out to be.</summary>
+internal enum LineKind
+{
+    /// <summary>A connection entry; the record holds it.</summary>
+    Entry,
+
+    /// <summary>Not an entry but expected in such files: blank, 2.4 "EXPECTING:" lines, conntrack's closing "N flow entries" line.</summary>
+    Ignored,
+
+    /// <summary>Damaged or cut off: skipped, and counted so the reader can warn.</summary>
+    Malformed,
+}
+
+/// <summary>
+/// Parses one line of the kernel's table file or of saved conntrack -L output into an <see cref="EntryRecord"/>.
+/// Every era shares one grammar: optional L3 columns ("ipv4 2", absent on 2.4 ip_conntrack and in conntrack -L),
+/// the L4 name and number, an optional timeout (absent for offloaded flows), an optional protocol state, the
+/// original tuple with optional zone and counters, [UNREPLIED], the reply tuple, one of [ASSURED], [OFFLOAD],
+/// [HW_OFFLOAD], then mark=, secmark=, secctx=, zone=, delta-time=, helper=, use=, id= and labels= as present.
+/// It works on the UTF-8 bytes of the line and allocates nothing for ordinary entries.
+/// </summary>
+internal static class EntryTextParser
+{
+    public static LineKind Parse(ReadOnlySpan<byte> line, ref EntryRecord r)
+    {
+        while (line.Length > 0 && (line[^1] == (byte)'\r' || line[^1] == (byte)' ' || line[^1] == (byte)'\t'))
+        {
+            line = line[..^1];
+        }
+
+        int pos = 0;
+        ReadOnlySpan<byte> tok = Next(line, ref pos);
+        if (tok.IsEmpty)
+        {
+            return LineKind.Ignored;
+        }
+
+        if (tok.SequenceEqual("EXPECTING:"u8) || tok.SequenceEqual("conntrack"u8))
+        {
+            return LineKind.Ignored;
+        }
+
+        r.Clear();
+
+        // conntrack -E prefixes an event type; a saved event log is read like a listing.
+        if (tok[0] == (byte)'[' && (tok.SequenceEqual("[NEW]"u8) || tok.SequenceEqual("[UPDATE]"u8) || tok.SequenceEqual("[DESTROY]"u8)))
+        {
+            tok = Next(line, ref pos);
+        }
+
+        if (tok.SequenceEqual("ipv4"u8) || tok.SequenceEqual("ipv6"u8))
+        {
+            ReadOnlySpan<byte> l3 = Next(line, ref pos);
+            if (!TryNumber(l3, out ulong family) || (family != 2 && family != 10))
+            {
+                return LineKind.Malformed;
+            }
+
+            r.Family = (byte)family;
+            tok = Next(line, ref pos);
+        }
+
+        // The L4 name is only a label; the number after it is what counts ("unknown 253" included).
+        if (tok.IsEmpty || !IsWord(tok))
+        {
+            return LineKind.Malformed;
+        }
+
+        if (!TryNumber(Next(line, ref pos), out ulong protocol) || protocol > 255)
+        {
+            return LineKind.Malformed;
+        }
+
+        r.Protocol = (byte)protocol;
+
+        // Timeout, state and protocol extras (GRE's "timeout=N, stream_timeout=N") until the first src=.
+        tok = Next(line, ref pos);
+        if (TryNumber(tok, out ulong timeout))
+        {
+            r.Timeout = (long)Math.Min(timeout, long.MaxValue);
+            tok = Next(line, ref pos);
+        }
+
+        while (!tok.IsEmpty && !tok.StartsWith("src="u8))
+        {
+            if (IndexOfEquals(tok) < 0 && tok[0] != (byte)'[' && r.State == StateNames.None)
+            {
+                r.State = StateNames.FromText(tok);
+            }
+
+            tok = Next(line, ref pos);
+        }
+
+        if (tok.IsEmpty)
+        {
+            return LineKind.Malformed;
+        }
+
+        bool unreplied = false;
+        bool sawUse = false;
+        bool inReply = false;
+        bool lastWasCode = false;
+        uint flags = 0;
+        int eq = IndexOfEquals(tok);
+        for (; !tok.IsEmpty; tok = NextKeyed(line, ref pos, out eq))
+        {
+            if (tok[0] == (byte)'[')
+            {
+                lastWasCode = false;
+                if (tok.SequenceEqual("[UNREPLIED]"u8))
+                {
+                    unreplied = true;
+                }
+                else if (tok.SequenceEqual("[ASSURED]"u8))
+                {
+                    flags |= EntryRecord.StatusAssured;
+                }
+                else if (tok.SequenceEqual("[OFFLOAD]"u8))
+                {
+                    // The kernel prints [OFFLOAD] instead of [ASSURED]; an offloaded flow is always assured.
+                    flags |= EntryRecord.StatusOffload | EntryRecord.StatusAssured;
+                }
+                else if (tok.SequenceEqual("[HW_OFFLOAD]"u8))
+                {
+                    flags |= EntryRecord.StatusHwOffload | EntryRecord.StatusOffload | EntryRecord.StatusAssured;
+                }
+                else
+                {
+                    // conntrack -o ktimestamp: "[start=Tue Nov 25 10:00:00 2026]" spans several tokens.
+                    while (!tok.IsEmpty && tok[^1] != (byte)']')
+                    {
+                        tok = Next(line, ref pos);
+                    }
+
+                    if (tok.IsEmpty)
+                    {
+                        break;
+                    }
+                }
+
+                continue;
+            }
+
+            if (eq <= 0)
+            {
+                lastWasCode = false;
+                continue;
+            }
+
+            ReadOnlySpan<byte> key = tok[..eq];
+            ReadOnlySpan<byte> value = tok[(eq + 1)..];
+            ref EntryTuple t = ref inReply ? ref r.Reply : ref r.Original;
+            bool wasCode = lastWasCode;
+            lastWasCode = false;
+            switch (key.Length)
+            {
+                case 3 when key.SequenceEqual("src"u8):
+                    if (t.HasSource)
+                    {
+                        if (inReply)
+                        {
+                            return LineKind.Malformed;
+                        }
+
+                        inReply = true;
+                        t = ref r.Reply;
+                    }
+
+                    if (!TryAddress(value, ref r, out t.Source))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.HasSource = true;
+                    break;
+                case 3 when key.SequenceEqual("dst"u8):
+                    if (!t.HasSource || t.HasDestination || !TryAddress(value, ref r, out t.Destination))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.HasDestination = true;
+                    break;
+                case 5 when key.SequenceEqual("sport"u8):
+                    if (!TryPort(value, out t.SourcePort))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.HasPorts = true;
+                    break;
+                case 5 when key.SequenceEqual("dport"u8):
+                    if (!TryPort(value, out t.DestinationPort))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.HasPorts = true;
+                    break;
+                case 7 when key.SequenceEqual("packets"u8):
+                    if (!TryNumber(value, out t.Packets))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.HasCounters = true;
+                    break;
+                case 5 when key.SequenceEqual("bytes"u8):
+                    if (!TryNumber(value, out t.Bytes))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.HasCounters = true;
+                    break;
+                case 4 when key.SequenceEqual("mark"u8):
+                    if (!TryNumber(value, out ulong mark) || mark > uint.MaxValue)
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    r.Mark = (uint)mark;
+                    r.HasMark = true;
+                    break;
+                case 4 when key.SequenceEqual("zone"u8):
+                    if (!TryNumber(value, out ulong zone) || zone > ushort.MaxValue)
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    r.Zone = (ushort)zone;
+                    break;
+                case 3 when key.SequenceEqual("use"u8):
+                    if (!TryNumber(value, out _))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    sawUse = true;
+                    break;
+                case 10 when key.SequenceEqual("delta-time"u8):
+                    if (!TryNumber(value, out ulong age))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    r.Age = (long)Math.Min(age, long.MaxValue);
+                    break;
+                case 4 when key.SequenceEqual("type"u8):
+                    if (!TryNumber(value, out ulong type) || type > 255)
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.IcmpType = (byte)type;
+                    t.HasIcmp = true;
+                    break;
+                case 4 when key.SequenceEqual("code"u8):
+                    if (!TryNumber(value, out ulong code) || code > 255)
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.IcmpCode = (byte)code;
+                    t.HasIcmp = true;
+                    lastWasCode = true;
+                    break;
+                case 2 when key.SequenceEqual("id"u8):
+                    if (!TryNumber(value, out ulong id) || id > uint.MaxValue)
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    // In a tuple "id=" follows "code="; after the flags it is conntrack -o id's entry id.
+                    if (wasCode)
+                    {
+                        if (id > ushort.MaxValue)
+                        {
+                            return LineKind.Malformed;
+                        }
+
+                        t.IcmpId = (ushort)id;
+                    }
+                    else
+                    {
+                        r.Id = (uint)id;
+                        r.HasId = true;
+                    }
+
+                    break;
+                case 6 when key.SequenceEqual("srckey"u8):
+                    if (!TryHex16(value, out t.SourcePort))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.HasPorts = true;
+                    break;
+                case 6 when key.SequenceEqual("dstkey"u8):
+                    if (!TryHex16(value, out t.DestinationPort))
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    t.HasPorts = true;
+                    break;
+                case 9 when key.SequenceEqual("zone-orig"u8):
+                    if (!TryNumber(value, out ulong zo) || zo > ushort.MaxValue)
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    r.Original.Zone = (int)zo;
+                    break;
+                case 10 when key.SequenceEqual("zone-reply"u8):
+                    if (!TryNumber(value, out ulong zr) || zr > ushort.MaxValue)
+                    {
+                        return LineKind.Malformed;
+                    }
+
+                    r.Reply.Zone = (int)zr;
+                    break;
+                case 6 when key.SequenceEqual("secctx"u8):
+                    r.SecurityContext = Ascii(value);
+                    break;
+                case 6 when key.SequenceEqual("helper"u8):
+                    r.Helper = Ascii(value);
+                    break;
+                case 6 when key.SequenceEqual("labels"u8):
+                    r.LabelNames = Ascii(value);
+                    break;
+                default:
+                    // secmark=, portproto=, GRE's timeout= and anything a newer kernel adds: not needed here.
+                    break;
+            }
+        }
+
+        if (!r.Original.HasSource || !r.Original.HasDestination || !r.Reply.HasSource || !r.Reply.HasDestination || !sawUse)
+        {
+            return LineKind.Malformed;
+        }
+
+        r.Status = flags | EntryRecord.StatusConfirmed | (unreplied ? 0u : EntryRecord.StatusSeenReply);
+        return LineKind.Entry;
+    }
+
+    private static bool TryAddress(ReadOnlySpan<byte> value, ref EntryRecord r, out UInt128 address)
+    {
+        bool v6 = r.Family switch
+        {
+            2 => false,
+            10 => true,
+            _ => value.IndexOf((byte)':') >= 0,
+        };
+        if (r.Family == 0)
+        {
+            // The first address decides the family of a line without L3 columns; the rest must agree.
+            r.Family = v6 ? (byte)10 : (byte)2;
+        }
+
+        return v6 ? AddressText.TryParseIPv6(value, out address) : AddressText.TryParseIPv4(value, out address);
+    }
+
+    // Scalar on purpose: tokens are a few bytes long, shorter than a vectorized search pays off for.
+    private static ReadOnlySpan<byte> Next(ReadOnlySpan<byte> line, ref int pos)
+    {
+        int i = pos;
+        while (i < line.Length && (line[i] == (byte)' ' || line[i] == (byte)'\t'))
+        {
+            i++;
+        }
+
+        int start = i;
+        while (i < line.Length && line[i] != (byte)' ' && line[i] != (byte)'\t')
+        {
+            i++;
+        }
+
+        pos = i;
+        return line[start..i];
+    }
+
+    // Next, also finding the first '=' of the token in the same pass.
+    private static ReadOnlySpan<byte> NextKeyed(ReadOnlySpan<byte> line, ref int pos, out int eq)
+    {
+        int i = pos;
+        while (i < line.Length && (line[i] == (byte)' ' || line[i] == (byte)'\t'))
+        {
+            i++;
+        }
+
+        int start = i;
+        eq = -1;
+        while (i < line.Length)
+        {
+            byte b = line[i];
+            if (b == (byte)' ' || b == (byte)'\t')
+            {
+                break;
+            }
+
+            if (b == (byte)'=' && eq < 0)
+            {
+                eq = i - start;
+            }
+
+            i++;
+        }
+
+        pos = i;
+        return line[start..i];
+    }
+
+    private static int IndexOfEquals(ReadOnlySpan<byte> tok)
+    {
+        for (int i = 0; i < tok.Length; i++)
+        {
+            if (tok[i] == (byte)'=')
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static bool IsWord(ReadOnlySpan<byte> tok)
+    {
+        foreach (byte b in tok)
+        {
+            if (!((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '_' || b == '-'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static bool TryNumber(ReadOnlySpan<byte> s, out ulong value)
+    {
+        value = 0;
+        if (s.IsEmpty || s.Length > 20)
+        {
+            return false;
+        }
+
+        foreach (byte b in s)
+        {
+            uint d = (uint)(b - '0');
+            if (d > 9)
+            {
+                value = 0;
+                return false;
+            }
+
+            ulong next = unchecked((value * 10) + d);
+            if (value > ulong.MaxValue / 10 || next < value)
+            {
+                value = 0;
+                return false;
+            }
+
+            value = next;
+        }
+
+        return true;
+    }
+
+    private static bool TryPort(ReadOnlySpan<byte> s, out ushort port)
+    {
+        port = 0;
+        if (!TryNumber(s, out ulong v) || v > ushort.MaxValue)
+        {
+            return false;
+        }
+
+        port = (ushort)v;
+        return true;
+    }
+
+    private static bool TryHex16(ReadOnlySpan<byte> s, out ushort value)
+    {
+        value = 0;
+        if (s.StartsWith("0x"u8) || s.StartsWith("0X"u8))
+        {
+            s = s[2..];
+        }
+
+        if (s.IsEmpty || s.Length > 8)
+        {
+            return false;
+        }
+
+        uint v = 0;
+        foreach (byte b in s)
+        {
+            int h = AddressText.HexValue(b);
+            if (h < 0)
+            {
+                return false;
+            }
+
+            v = (v << 4) | (uint)h;
+        }
+
+        // GRE keys are 16-bit in the tuple (the kernel keeps the low half of the 32-bit key).
+        value = (ushort)v;
+        return v <= ushort.MaxValue;
+    }
+
+    private static string Ascii(ReadOnlySpan<byte> s) => System.Text.Encoding.UTF8.GetString(s);
+}

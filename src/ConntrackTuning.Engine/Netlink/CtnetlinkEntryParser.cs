@@ -1,0 +1,411 @@
+using System;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using ConntrackTuning.Engine.Entries;
+
+namespace ConntrackTuning.Engine.Netlink;
+
+/// <summary>
+/// Turns one IPCTNL_MSG_CT_NEW message of a dump into an <see cref="EntryRecord"/> (CTNETLINK.md §4). Attributes
+/// are read by type, in any order; unknown ones are skipped, as newer kernels add attributes. A message that is
+/// damaged (an attribute running past its parent, a payload of the wrong size, a tuple without addresses) is
+/// reported as not parsed, never read out of bounds.
+/// </summary>
+internal static class CtnetlinkEntryParser
+{
+    /// <param name="message">The whole netlink message, header included.</param>
+    /// <param name="nowUnixSeconds">Wall-clock now, to turn the start timestamp into an age.</param>
+    public static bool TryParse(ReadOnlySpan<byte> message, ref EntryRecord r, long nowUnixSeconds)
+    {
+        r.Clear();
+        if (message.Length < NetlinkWire.AttributesStart)
+        {
+            return false;
+        }
+
+        r.Family = message[16];
+        if (r.Family is not (2 or 10))
+        {
+            return false;
+        }
+
+        bool hasOrig = false;
+        bool hasReply = false;
+        var attrs = new AttributeReader(message[NetlinkWire.AttributesStart..]);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            switch (attrs.Type)
+            {
+                case NetlinkWire.CtaTupleOrig:
+                    if (!TryTuple(p, r.Family, ref r.Original, out byte protocol))
+                    {
+                        return false;
+                    }
+
+                    r.Protocol = protocol;
+                    hasOrig = true;
+                    break;
+                case NetlinkWire.CtaTupleReply:
+                    if (!TryTuple(p, r.Family, ref r.Reply, out _))
+                    {
+                        return false;
+                    }
+
+                    hasReply = true;
+                    break;
+                case NetlinkWire.CtaStatus:
+                    if (p.Length < 4)
+                    {
+                        return false;
+                    }
+
+                    r.Status = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    r.HasFullStatus = true;
+                    break;
+                case NetlinkWire.CtaTimeout:
+                    if (p.Length < 4)
+                    {
+                        return false;
+                    }
+
+                    r.Timeout = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    break;
+                case NetlinkWire.CtaMark:
+                    if (p.Length < 4)
+                    {
+                        return false;
+                    }
+
+                    r.Mark = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    r.HasMark = true;
+                    break;
+                case NetlinkWire.CtaId:
+                    if (p.Length < 4)
+                    {
+                        return false;
+                    }
+
+                    // The kernel writes the id without htonl; conntrack -o id reads it as big-endian, and so do we.
+                    r.Id = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    r.HasId = true;
+                    break;
+                case NetlinkWire.CtaZone:
+                    if (p.Length < 2)
+                    {
+                        return false;
+                    }
+
+                    r.Zone = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    break;
+                case NetlinkWire.CtaProtoinfo:
+                    if (!TryProtoinfo(p, ref r))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case NetlinkWire.CtaCountersOrig:
+                    if (!TryCounters(p, ref r.Original))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case NetlinkWire.CtaCountersReply:
+                    if (!TryCounters(p, ref r.Reply))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case NetlinkWire.CtaTimestamp:
+                    if (!TryTimestamp(p, ref r, nowUnixSeconds))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case NetlinkWire.CtaLabels:
+                    r.LabelBits = Labels(p);
+                    break;
+                case NetlinkWire.CtaSecctx:
+                    r.SecurityContext = NestedString(p, 1);
+                    break;
+                case NetlinkWire.CtaHelp:
+                    r.Helper = NestedString(p, 1);
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        return !attrs.Malformed && hasOrig && hasReply;
+    }
+
+    private static bool TryTuple(ReadOnlySpan<byte> nest, byte family, ref EntryTuple t, out byte protocol)
+    {
+        protocol = 0;
+        bool hasProto = false;
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            switch (attrs.Type)
+            {
+                case NetlinkWire.CtaTupleIp:
+                    if (!TryAddresses(p, family, ref t))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case NetlinkWire.CtaTupleProto:
+                    if (!TryProto(p, ref t, out protocol))
+                    {
+                        return false;
+                    }
+
+                    hasProto = true;
+                    break;
+                case NetlinkWire.CtaTupleZone:
+                    if (p.Length < 2)
+                    {
+                        return false;
+                    }
+
+                    t.Zone = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        return !attrs.Malformed && hasProto && t.HasSource && t.HasDestination;
+    }
+
+    private static bool TryAddresses(ReadOnlySpan<byte> nest, byte family, ref EntryTuple t)
+    {
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            switch (attrs.Type)
+            {
+                case NetlinkWire.CtaIpV4Src when family == 2:
+                    if (p.Length != 4)
+                    {
+                        return false;
+                    }
+
+                    t.Source = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    t.HasSource = true;
+                    break;
+                case NetlinkWire.CtaIpV4Dst when family == 2:
+                    if (p.Length != 4)
+                    {
+                        return false;
+                    }
+
+                    t.Destination = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    t.HasDestination = true;
+                    break;
+                case NetlinkWire.CtaIpV6Src when family == 10:
+                    if (p.Length != 16)
+                    {
+                        return false;
+                    }
+
+                    t.Source = BinaryPrimitives.ReadUInt128BigEndian(p);
+                    t.HasSource = true;
+                    break;
+                case NetlinkWire.CtaIpV6Dst when family == 10:
+                    if (p.Length != 16)
+                    {
+                        return false;
+                    }
+
+                    t.Destination = BinaryPrimitives.ReadUInt128BigEndian(p);
+                    t.HasDestination = true;
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        return !attrs.Malformed;
+    }
+
+    private static bool TryProto(ReadOnlySpan<byte> nest, ref EntryTuple t, out byte protocol)
+    {
+        protocol = 0;
+        bool hasNum = false;
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            int type = attrs.Type;
+            int need = type switch
+            {
+                NetlinkWire.CtaProtoNum or NetlinkWire.CtaProtoIcmpType or NetlinkWire.CtaProtoIcmpCode
+                    or NetlinkWire.CtaProtoIcmpv6Type or NetlinkWire.CtaProtoIcmpv6Code => 1,
+                NetlinkWire.CtaProtoSrcPort or NetlinkWire.CtaProtoDstPort
+                    or NetlinkWire.CtaProtoIcmpId or NetlinkWire.CtaProtoIcmpv6Id => 2,
+                _ => 0,
+            };
+            if (p.Length < need)
+            {
+                return false;
+            }
+
+            switch (type)
+            {
+                case NetlinkWire.CtaProtoNum:
+                    protocol = p[0];
+                    hasNum = true;
+                    break;
+                case NetlinkWire.CtaProtoSrcPort:
+                    t.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    t.HasPorts = true;
+                    break;
+                case NetlinkWire.CtaProtoDstPort:
+                    t.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    t.HasPorts = true;
+                    break;
+                case NetlinkWire.CtaProtoIcmpId:
+                case NetlinkWire.CtaProtoIcmpv6Id:
+                    t.IcmpId = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    t.HasIcmp = true;
+                    break;
+                case NetlinkWire.CtaProtoIcmpType:
+                case NetlinkWire.CtaProtoIcmpv6Type:
+                    t.IcmpType = p[0];
+                    t.HasIcmp = true;
+                    break;
+                case NetlinkWire.CtaProtoIcmpCode:
+                case NetlinkWire.CtaProtoIcmpv6Code:
+                    t.IcmpCode = p[0];
+                    t.HasIcmp = true;
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        return !attrs.Malformed && hasNum;
+    }
+
+    private static bool TryProtoinfo(ReadOnlySpan<byte> nest, ref EntryRecord r)
+    {
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            // TCP (1), DCCP (2) and SCTP (3) each nest a STATE attribute of type 1 holding one byte.
+            if (attrs.Type is >= 1 and <= 3)
+            {
+                var inner = new AttributeReader(attrs.Payload);
+                while (inner.Next())
+                {
+                    if (inner.Type == 1)
+                    {
+                        if (inner.Payload.Length < 1)
+                        {
+                            return false;
+                        }
+
+                        byte protocol = attrs.Type switch { 1 => ProtocolNames.Tcp, 2 => ProtocolNames.Dccp, _ => ProtocolNames.Sctp };
+                        r.State = StateNames.FromKernel(protocol, inner.Payload[0]);
+                    }
+                }
+
+                if (inner.Malformed)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return !attrs.Malformed;
+    }
+
+    private static bool TryCounters(ReadOnlySpan<byte> nest, ref EntryTuple t)
+    {
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            switch (attrs.Type)
+            {
+                case 1 when p.Length >= 8:
+                    t.Packets = BinaryPrimitives.ReadUInt64BigEndian(p);
+                    break;
+                case 2 when p.Length >= 8:
+                    t.Bytes = BinaryPrimitives.ReadUInt64BigEndian(p);
+                    break;
+                case 3 when p.Length >= 4:
+                    t.Packets = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    break;
+                case 4 when p.Length >= 4:
+                    t.Bytes = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    break;
+                case >= 1 and <= 4:
+                    return false;
+                default:
+                    break;
+            }
+        }
+
+        t.HasCounters = true;
+        return !attrs.Malformed;
+    }
+
+    private static bool TryTimestamp(ReadOnlySpan<byte> nest, ref EntryRecord r, long nowUnixSeconds)
+    {
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            if (attrs.Type == 1)
+            {
+                if (attrs.Payload.Length < 8)
+                {
+                    return false;
+                }
+
+                ulong startNs = BinaryPrimitives.ReadUInt64BigEndian(attrs.Payload);
+                long start = (long)(startNs / 1_000_000_000UL);
+                r.Age = Math.Max(0, nowUnixSeconds - start);
+            }
+        }
+
+        return !attrs.Malformed;
+    }
+
+    // The kernel copies its unsigned long bitmap raw: word k, host order, bit i is label 64k + i.
+    private static UInt128 Labels(ReadOnlySpan<byte> p)
+    {
+        UInt128 bits = 0;
+        for (int k = 0; k < 2 && (k + 1) * 8 <= p.Length; k++)
+        {
+            ulong word = MemoryMarshal.Read<ulong>(p.Slice(k * 8, 8));
+            bits |= (UInt128)word << (64 * k);
+        }
+
+        return bits;
+    }
+
+    private static string? NestedString(ReadOnlySpan<byte> nest, int type)
+    {
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            if (attrs.Type == type)
+            {
+                ReadOnlySpan<byte> s = attrs.Payload;
+                int nul = s.IndexOf((byte)0);
+                return System.Text.Encoding.UTF8.GetString(nul < 0 ? s : s[..nul]);
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,331 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Runtime.InteropServices;
+
+namespace ConntrackTuning.Engine.Netlink;
+
+/// <summary>A failed socket call, with the errno the kernel gave.</summary>
+internal sealed class NetlinkErrnoException : Exception
+{
+    public NetlinkErrnoException(string call, int errno)
+        : base($"{call} failed: {Errno.Describe(errno)}")
+    {
+        Call = call;
+        Number = errno;
+    }
+
+    public NetlinkErrnoException() : this("netlink", 0) { }
+
+    public NetlinkErrnoException(string message) : base(message) { Call = "netlink"; }
+
+    public NetlinkErrnoException(string message, Exception inner) : base(message, inner) { Call = "netlink"; }
+
+    public string Call { get; } = "netlink";
+
+    public int Number { get; }
+}
+
+/// <summary>The errno values ctnetlink answers with (CTNETLINK.md §10.5), and their names.</summary>
+internal static class Errno
+{
+    public const int EPERM = 1;
+    public const int ENOENT = 2;
+    public const int EINTR = 4;
+    public const int EAGAIN = 11;
+    public const int ENOMEM = 12;
+    public const int EBUSY = 16;
+    public const int EINVAL = 22;
+    public const int EPROTONOSUPPORT = 93;
+    public const int EOPNOTSUPP = 95;
+    public const int EAFNOSUPPORT = 97;
+    public const int ENOBUFS = 105;
+
+    public static string Describe(int errno) => errno switch
+    {
+        EPERM => "EPERM (operation not permitted)",
+        ENOENT => "ENOENT (no such entry)",
+        EAGAIN => "EAGAIN (no reply in time)",
+        ENOMEM => "ENOMEM (out of memory)",
+        EBUSY => "EBUSY (a dump is already running on this socket)",
+        EINVAL => "EINVAL (invalid argument)",
+        EPROTONOSUPPORT => "EPROTONOSUPPORT (protocol not supported)",
+        EOPNOTSUPP => "EOPNOTSUPP (operation not supported)",
+        EAFNOSUPPORT => "EAFNOSUPPORT (address family not supported)",
+        ENOBUFS => "ENOBUFS (the socket's receive queue overflowed)",
+        _ => "errno " + errno.ToString(CultureInfo.InvariantCulture),
+    };
+}
+
+/// <summary>
+/// Sends netlink requests and receives datagrams. The socket implementation talks to the kernel; tests replay
+/// captured datagrams through the same interface.
+/// </summary>
+internal interface INetlinkTransport : IDisposable
+{
+    void Send(ReadOnlySpan<byte> request);
+
+    /// <summary>
+    /// Receives one datagram into the buffer and returns its full length, which is larger than the buffer when
+    /// the datagram was truncated. Throws <see cref="NetlinkErrnoException"/> on a failed call.
+    /// </summary>
+    int Receive(Span<byte> buffer);
+}
+
+/// <summary>
+/// A NETLINK_NETFILTER socket. .NET has no AddressFamily for netlink, so the socket is opened and used through
+/// libc: socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER), send and recv. The kernel binds it on
+/// the first send. recv passes MSG_TRUNC so a datagram larger than the buffer is detected instead of silently cut.
+/// </summary>
+internal sealed partial class NetlinkSocket : INetlinkTransport
+{
+    private const int AfNetlink = 16;
+    private const int SockRaw = 3;
+    private const int SockCloexec = 0x80000;
+    private const int NetlinkNetfilter = 12;
+    private const int SolSocket = 1;
+    private const int SoRcvtimeo = 20;
+    private const int MsgTrunc = 0x20;
+
+    private int _fd;
+
+    private NetlinkSocket(int fd) => _fd = fd;
+
+    /// <summary>Opens a socket in this process's network namespace, with a receive timeout so a silent kernel cannot hang us.</summary>
+    public static NetlinkSocket Open(TimeSpan receiveTimeout)
+    {
+        int fd = NativeMethods.socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
+        if (fd < 0)
+        {
+            throw new NetlinkErrnoException("socket(AF_NETLINK, NETLINK_NETFILTER)", Marshal.GetLastPInvokeError());
+        }
+
+        var socket = new NetlinkSocket(fd);
+        var tv = new Timeval { Seconds = (long)receiveTimeout.TotalSeconds, Microseconds = receiveTimeout.Milliseconds * 1000L };
+        if (NativeMethods.setsockopt(fd, SolSocket, SoRcvtimeo, ref tv, Marshal.SizeOf<Timeval>()) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            socket.Dispose();
+            throw new NetlinkErrnoException("setsockopt(SO_RCVTIMEO)", errno);
+        }
+
+        return socket;
+    }
+
+    public unsafe void Send(ReadOnlySpan<byte> request)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        fixed (byte* p = request)
+        {
+            while (true)
+            {
+                nint sent = NativeMethods.send(_fd, p, request.Length, 0);
+                if (sent >= 0)
+                {
+                    return;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.EINTR)
+                {
+                    throw new NetlinkErrnoException("send", errno);
+                }
+            }
+        }
+    }
+
+    public unsafe int Receive(Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint n = NativeMethods.recv(_fd, p, buffer.Length, MsgTrunc);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.EINTR)
+                {
+                    throw new NetlinkErrnoException("recv", errno);
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_fd >= 0)
+        {
+            _ = NativeMethods.close(_fd);
+            _fd = -1;
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timeval
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    private static unsafe partial class NativeMethods
+    {
+        [LibraryImport("libc", SetLastError = true)]
+        internal static partial int socket(int domain, int type, int protocol);
+
+        [LibraryImport("libc", SetLastError = true)]
+        internal static partial int setsockopt(int fd, int level, int name, ref Timeval value, int length);
+
+        [LibraryImport("libc", SetLastError = true)]
+        internal static partial nint send(int fd, byte* buffer, nint length, int flags);
+
+        [LibraryImport("libc", SetLastError = true)]
+        internal static partial nint recv(int fd, byte* buffer, nint length, int flags);
+
+        [LibraryImport("libc", SetLastError = true)]
+        internal static partial int close(int fd);
+    }
+}
+
+/// <summary>
+/// Datagrams saved as text: one datagram per line in hex, "#" lines are comments, and "errno N" stands for a recv
+/// that failed with that errno. Captures of real dumps are committed in this form as test data, and
+/// <see cref="NetlinkHooks"/> lets the whole module run against one.
+/// </summary>
+internal sealed class ReplayTransport : INetlinkTransport
+{
+    private readonly Queue<string> _lines;
+
+    public ReplayTransport(IEnumerable<string> lines)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        _lines = new Queue<string>();
+        foreach (string line in lines)
+        {
+            string t = line.Trim();
+            if (t.Length > 0 && t[0] != '#')
+            {
+                _lines.Enqueue(t);
+            }
+        }
+    }
+
+    public static ReplayTransport FromFile(string path) => new(File.ReadLines(path));
+
+    /// <summary>The requests sent, so tests can check what was asked of the kernel.</summary>
+    public List<byte[]> Sent { get; } = [];
+
+    /// <summary>Records the request; replies are rewritten to carry its sequence number, so captures replay under any seq.</summary>
+    public void Send(ReadOnlySpan<byte> request) => Sent.Add(request.ToArray());
+
+    public int Receive(Span<byte> buffer)
+    {
+        if (!_lines.TryDequeue(out string? line))
+        {
+            throw new NetlinkErrnoException("recv", Errno.EAGAIN);
+        }
+
+        if (line.StartsWith("errno ", StringComparison.Ordinal))
+        {
+            throw new NetlinkErrnoException("recv", int.Parse(line.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture));
+        }
+
+        byte[] datagram = Convert.FromHexString(line);
+        datagram.AsSpan(0, Math.Min(datagram.Length, buffer.Length)).CopyTo(buffer);
+        RewriteSequence(buffer[..Math.Min(datagram.Length, buffer.Length)]);
+        return datagram.Length;
+    }
+
+    // Captured replies carry the seq of the capture run; answer with the seq of the request just sent.
+    private void RewriteSequence(Span<byte> datagram)
+    {
+        if (Sent.Count == 0 || Sent[^1].Length < 16)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> seq = Sent[^1].AsSpan(8, 4);
+        for (int off = 0; off + 16 <= datagram.Length;)
+        {
+            int len = (int)NetlinkWire.H32(datagram[off..]);
+            seq.CopyTo(datagram.Slice(off + 8, 4));
+            if (len < 16)
+            {
+                break;
+            }
+
+            off += NetlinkWire.Align4(len);
+        }
+    }
+
+    public void Dispose() { }
+}
+
+/// <summary>Writes every datagram a real socket receives to a capture file in the <see cref="ReplayTransport"/> form.</summary>
+internal sealed class RecordingTransport : INetlinkTransport
+{
+    private readonly INetlinkTransport _inner;
+    private readonly StreamWriter _writer;
+
+    public RecordingTransport(INetlinkTransport inner, string path)
+    {
+        _inner = inner;
+        _writer = new StreamWriter(path, append: true);
+    }
+
+    public void Send(ReadOnlySpan<byte> request)
+    {
+        _writer.WriteLine("# request " + Convert.ToHexString(request));
+        _inner.Send(request);
+    }
+
+    public int Receive(Span<byte> buffer)
+    {
+        try
+        {
+            int n = _inner.Receive(buffer);
+            _writer.WriteLine(Convert.ToHexString(buffer[..Math.Min(n, buffer.Length)]));
+            return n;
+        }
+        catch (NetlinkErrnoException e)
+        {
+            _writer.WriteLine("errno " + e.Number.ToString(CultureInfo.InvariantCulture));
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _writer.Dispose();
+        _inner.Dispose();
+    }
+}
+
+/// <summary>
+/// Test seams, set by reflection from tests and tools (never by users): replay a capture file instead of talking to
+/// the kernel, or record what the kernel sends. Both are null in normal use.
+/// </summary>
+internal static class NetlinkHooks
+{
+    /// <summary>A capture file whose datagrams answer every request, instead of the kernel.</summary>
+    internal static string? ReplayPath { get; set; }
+
+    /// <summary>A file every received datagram is appended to.</summary>
+    internal static string? RecordPath { get; set; }
+
+    internal static INetlinkTransport Open()
+    {
+        if (ReplayPath is { } replay)
+        {
+            return ReplayTransport.FromFile(replay);
+        }
+
+        INetlinkTransport socket = NetlinkSocket.Open(TimeSpan.FromSeconds(10));
+        return RecordPath is { } record ? new RecordingTransport(socket, record) : socket;
+    }
+}

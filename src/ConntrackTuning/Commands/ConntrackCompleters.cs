@@ -1,0 +1,33 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using ConntrackTuning.Engine.Entries;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>Completes -Protocol with the protocols the kernel tracks by name.</summary>
+public sealed class ConntrackProtocolCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        Complete(ProtocolNames.Completable, wordToComplete);
+
+    internal static IEnumerable<CompletionResult> Complete(IEnumerable<string> names, string? word)
+    {
+        string prefix = (word ?? "").Trim('\'', '"');
+        return names
+            .Where(n => n.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            .Select(n => new CompletionResult(n, n, CompletionResultType.ParameterValue, n));
+    }
+}
+
+/// <summary>Completes -State with the TCP, SCTP and DCCP states.</summary>
+public sealed class ConntrackStateCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        ConntrackProtocolCompleter.Complete(StateNames.Completable, wordToComplete);
+}

@@ -1,0 +1,208 @@
+using System;
+using System.Collections.ObjectModel;
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Entries;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>
+/// Get-ConntrackEntry: the entries of the conntrack table, filtered like conntrack -L, streamed as objects; or,
+/// with -Summary, who fills the table (by protocol, state, source, destination and port) without holding it.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "ConntrackEntry", DefaultParameterSetName = EntriesSet)]
+[OutputType(typeof(ConntrackEntry), ParameterSetName = [EntriesSet])]
+[OutputType(typeof(ConntrackSummary), ParameterSetName = [SummarySet])]
+public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
+{
+    private const string EntriesSet = "Entries";
+    private const string SummarySet = "Summary";
+
+    private EntryFilter _filter = EntryFilter.None;
+
+    /// <summary>Saved copies of the table (procfs file of any era, or conntrack -L output) to read instead of a root's table.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Path { get; set; }
+
+    /// <summary>Protocol names or numbers: tcp, udp, icmp, icmpv6, sctp, gre, udplite, dccp, 132, ...</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(ConntrackProtocolCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[]? Protocol { get; set; }
+
+    /// <summary>Protocol states: ESTABLISHED, TIME_WAIT, SYN_SENT, ... (TCP, SCTP and DCCP entries only).</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(ConntrackStateCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[]? State { get; set; }
+
+    /// <summary>Source addresses or CIDR blocks of the original direction.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Source { get; set; }
+
+    /// <summary>Destination addresses or CIDR blocks of the original direction.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Destination { get; set; }
+
+    /// <summary>Ports matched on either side of the original direction.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public int[]? Port { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public int[]? SourcePort { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public int[]? DestinationPort { get; set; }
+
+    /// <summary>A connection mark, optionally with a mask: 7, 0x7, 0x10/0xf0.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Mark { get; set; }
+
+    [Parameter]
+    [ValidateRange(0, 65535)]
+    public int Zone { get; set; }
+
+    [Parameter]
+    [ValidateSet("IPv4", "IPv6")]
+    public string? Family { get; set; }
+
+    /// <summary>Only entries that saw no reply (early-drop candidates).</summary>
+    [Parameter]
+    public SwitchParameter Unreplied { get; set; }
+
+    /// <summary>Only assured entries (those early drop cannot evict).</summary>
+    [Parameter]
+    public SwitchParameter Assured { get; set; }
+
+    /// <summary>Aggregate instead of listing: counts by protocol and state, top sources, destinations and ports.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = SummarySet)]
+    public SwitchParameter Summary { get; set; }
+
+    /// <summary>How many sources, destinations and destination ports the summary lists.</summary>
+    [Parameter(ParameterSetName = SummarySet)]
+    [ValidateRange(1, 10000)]
+    public int Top { get; set; } = 10;
+
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            _filter = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
+                MyInvocation.BoundParameters.ContainsKey(nameof(Zone)) ? Zone : null, Unreplied, Assured);
+        }
+        catch (ConntrackException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e));
+        }
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (Path is not null)
+        {
+            foreach (string path in Path)
+            {
+                foreach (string file in ResolveFiles(path))
+                {
+                    Run(() => ReadSaved(file));
+                }
+            }
+
+            return;
+        }
+
+        // A file piped in (Get-ChildItem *.txt | Get-ConntrackEntry) binds to -Root; read it as a saved table.
+        string rootPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
+        if (EntryReader.IsFile(rootPath))
+        {
+            Run(() => ReadSaved(rootPath));
+            return;
+        }
+
+        Run(() =>
+        {
+            ConntrackKernel kernel = ProbeKernel();
+            if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
+            {
+                throw LimitReader.NotLoaded(kernel);
+            }
+
+            if (Summary)
+            {
+                WriteObject(EntryReader.Summarize((visitor, restart) => EntryReader.ReadTable(kernel, _filter, Watch(visitor), wantFigures: true, restart),
+                    _filter, Top, kernel.Root));
+            }
+            else
+            {
+                EntryReader.ReadTable(kernel, _filter, Emit);
+            }
+        });
+    }
+
+    private void ReadSaved(string file)
+    {
+        SystemRoot directory = SystemRoot.Open(System.IO.Path.GetDirectoryName(file) ?? "/", this);
+        string name = System.IO.Path.GetFileName(file);
+        if (Summary)
+        {
+            WriteObject(EntryReader.Summarize((visitor, _) => EntryReader.ReadFile(directory, name, _filter, Watch(visitor)), _filter, Top, file));
+        }
+        else
+        {
+            EntryReader.ReadFile(directory, name, _filter, Emit);
+        }
+    }
+
+    private bool Emit(ref EntryRecord record)
+    {
+        WriteObject(new ConntrackEntry(ref record));
+        return true;
+    }
+
+    // A summary writes nothing until the end, so Ctrl+C is noticed here rather than at the next WriteObject.
+    private EntryVisitor Watch(EntryVisitor inner)
+    {
+        long seen = 0;
+        return (ref EntryRecord r) =>
+        {
+            if ((++seen & 0xFFF) == 0 && Stopping)
+            {
+                throw new PipelineStoppedException();
+            }
+
+            return inner(ref r);
+        };
+    }
+
+    private Collection<string> ResolveFiles(string path)
+    {
+        try
+        {
+            var found = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out ProviderInfo provider);
+            if (provider.Name == "FileSystem")
+            {
+                return found;
+            }
+
+            WriteError(ToErrorRecord(NotFound(path, $"'{path}' is not a file system path.")));
+        }
+        catch (ItemNotFoundException)
+        {
+            WriteError(ToErrorRecord(NotFound(path, $"The file '{path}' does not exist.")));
+        }
+
+        return [];
+    }
+
+    private static ConntrackException NotFound(string path, string message) =>
+        new(ErrorIds.EntryFileNotFound, ErrorKind.ObjectNotFound, message, path,
+            "Give -Path a saved copy of /proc/net/nf_conntrack or the output of 'conntrack -L'.");
+}
