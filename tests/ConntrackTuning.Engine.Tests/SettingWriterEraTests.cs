@@ -54,6 +54,11 @@ public class SettingWriterEraTests
         {
             ["etc/sysctl.d/90-conntrack-tuning.conf"] = Sysctl + "net.netfilter.nf_conntrack_max = 300000\nnet.netfilter.nf_conntrack_buckets = 32768\nnet.netfilter.nf_conntrack_tcp_timeout_established = 1200\n",
         }),
+        // The same kernel with a captured table: the same files result.
+        ["linux-6.18-entries"] = new(Files: new()
+        {
+            ["etc/sysctl.d/90-conntrack-tuning.conf"] = Sysctl + "net.netfilter.nf_conntrack_max = 300000\nnet.netfilter.nf_conntrack_buckets = 32768\nnet.netfilter.nf_conntrack_tcp_timeout_established = 1200\n",
+        }),
         ["netns-6.18"] = new(MaxError: ErrorIds.HostOwnedSetting, HashError: ErrorIds.HostOwnedSetting, Files: new()
         {
             ["etc/sysctl.d/90-conntrack-tuning.conf"] = Sysctl + "net.netfilter.nf_conntrack_tcp_timeout_established = 1200\n",
