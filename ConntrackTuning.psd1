@@ -13,6 +13,9 @@
     CmdletsToExport      = @(
         'Get-ConntrackKernel'
         'Get-ConntrackLimit'
+        'Get-ConntrackStatistic'
+        'Get-ConntrackDropEvent'
+        'Test-ConntrackHealth'
         'Get-ConntrackRecommendation'
         'Get-ConntrackEntry'
         'Get-ConntrackTimeout'

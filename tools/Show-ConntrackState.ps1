@@ -22,3 +22,9 @@ if ($current) { Set-ConntrackLimit -Max ($current * 2) -Persist -WhatIf -PassThr
 Write-Host "== Who fills the table" -ForegroundColor Cyan
 # Reading the live table needs CAP_NET_ADMIN (or a readable /proc/net/nf_conntrack): say so rather than stop.
 Get-ConntrackEntry -Summary -Top 5 -ErrorAction Continue | Out-Host
+Write-Host "== Counters" -ForegroundColor Cyan
+Get-ConntrackStatistic -ErrorAction Continue | Format-Table -AutoSize | Out-Host
+Write-Host "== Table-full messages in the kernel log" -ForegroundColor Cyan
+Get-ConntrackDropEvent -Summary -ErrorAction Continue | Format-List | Out-Host
+Write-Host "== Health" -ForegroundColor Cyan
+Test-ConntrackHealth | Out-Host

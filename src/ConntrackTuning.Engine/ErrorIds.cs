@@ -24,6 +24,26 @@ public static class ErrorIds
     /// <summary>A kernel version given as a parameter is not of the form 2.6.32 or 5.15.0-91-generic, or predates conntrack (2.4).</summary>
     public const string InvalidKernelVersion = "InvalidKernelVersion";
 
+    /// <summary>No source of the per-CPU statistics: the procfs file is missing (CONFIG_NF_CONNTRACK_PROCFS=n) or was not captured.</summary>
+    public const string StatisticsUnavailable = "StatisticsUnavailable";
+
+    /// <summary>The statistics file exists but has no header of column names or no readable CPU row.</summary>
+    public const string StatisticsMalformed = "StatisticsMalformed";
+
+    /// <summary>A log file given to -Path does not exist.</summary>
+    public const string LogFileNotFound = "LogFileNotFound";
+
+    /// <summary>The live kernel log cannot be read (kernel.dmesg_restrict without root) and no journal could stand in.</summary>
+    public const string KernelLogUnreadable = "KernelLogUnreadable";
+
+    /// <summary>No kernel log at all under -Root: no var/log kernel file, journal or dmesg capture.</summary>
+    public const string KernelLogNotFound = "KernelLogNotFound";
+
+    /// <summary>-Since is later than -Until, so no time can satisfy both.</summary>
+    public const string InvalidTimeRange = "InvalidTimeRange";
+
+    /// <summary>A health threshold given as a parameter is out of range (warning above critical, or not between 0 and 100).</summary>
+    public const string InvalidThreshold = "InvalidThreshold";
     /// <summary>A sizing input (memory, entry size, reserve, pointer bits, page size, hash size) is zero, negative or impossible.</summary>
     public const string InvalidSizingInput = "InvalidSizingInput";
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 
 namespace ConntrackTuning.Engine;
@@ -211,6 +212,53 @@ public sealed partial class SystemRoot
             {
                 yield return line;
             }
+        }
+    }
+
+    /// <summary>
+    /// Opens a file for streaming (large logs are read in chunks, never whole). Null when it is missing;
+    /// other failures (permission, I/O) throw, so the caller can say which file could not be read.
+    /// </summary>
+    public Stream? OpenRead(string relative)
+    {
+        string full = Full(relative);
+        if (!File.Exists(full))
+        {
+            return null;
+        }
+
+        // No FileStream buffer: callers read in large blocks of their own.
+        var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+        Log.Verbose($"Read {full}");
+        return stream;
+    }
+
+    /// <summary>When a file was last changed, in local time; null when it does not exist.</summary>
+    public DateTime? LastWriteTime(string relative)
+    {
+        string full = Full(relative);
+        try
+        {
+            return File.Exists(full) ? File.GetLastWriteTime(full) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Whether a folder or any folder below it holds a file matching the pattern (such as "*.journal").</summary>
+    public bool HasFiles(string relativeDirectory, string searchPattern)
+    {
+        string full = Full(relativeDirectory);
+        try
+        {
+            return Directory.Exists(full)
+                && Directory.EnumerateFiles(full, searchPattern, new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 3, IgnoreInaccessible = true }).Any();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

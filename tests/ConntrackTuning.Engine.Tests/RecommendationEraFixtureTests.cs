@@ -29,6 +29,7 @@ public class RecommendationEraFixtureTests
         ["ubuntu-5.15-module-noprocfs"] = (EntrySizeOrigin.Estimate, 256, 65536, 65536, "equal"),
         ["linux-6.18-builtin"] = (EntrySizeOrigin.Estimate, 256, 262144, 262144, "equal"),
         ["linux-6.18-entries"] = (EntrySizeOrigin.Estimate, 256, 262144, 262144, "equal"),
+        ["linux-6.18-overflow"] = (EntrySizeOrigin.Estimate, 256, 262144, 262144, "tuned"),
         ["netns-6.18"] = (EntrySizeOrigin.Estimate, 256, 262144, 262144, "equal"),
         ["sosreport-rhel8-4.18"] = (EntrySizeOrigin.Estimate, 256, 262144, 65536, "equal"),
         ["debian-5.10-no-conntrack"] = (EntrySizeOrigin.Estimate, 256, 65536, 16384, "none"),

@@ -15,6 +15,11 @@ public static class Targets
         new ValueFileTarget(),
         new StartupLineTarget(),
         new ProbeTreeTarget(),
+        new EntryTextTarget(),
+        new NetlinkTarget("netlink-dump", statistics: false),
+        new NetlinkTarget("netlink-stats", statistics: true),
+        new KernelLogTarget(),
+        new ProcStatTarget(),
     ];
 
     public static FuzzTarget Get(string name) => All.Single(t => t.Name == name);

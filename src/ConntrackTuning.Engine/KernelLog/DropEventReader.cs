@@ -1,0 +1,63 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace ConntrackTuning.Engine;
+
+/// <summary>Reads drop events from log inputs, one input after another, through one scanner.</summary>
+internal static class DropEventReader
+{
+    /// <summary>The kernel log of a root: the journal and ring buffer of the live system, or the log files of a tree.</summary>
+    public static IReadOnlyList<LogInput> DefaultInputs(SystemRoot root, TimeWindow window)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        if (root.IsLive)
+        {
+            return KernelLogSources.Live(root, window);
+        }
+
+        IReadOnlyList<LogInput> inputs = KernelLogSources.UnderRoot(root, window);
+        if (inputs.Count == 0)
+        {
+            throw new ConntrackException(ErrorIds.KernelLogNotFound, ErrorKind.ObjectNotFound,
+                $"No kernel log under {root.Path}: none of var/log/{string.Join(", var/log/", KernelLogSources.TextFamilies)} (or their rotations), no journal in var/log/journal and no dmesg capture ({string.Join(", ", KernelLogSources.DmesgFiles)}).",
+                root.Path,
+                "Give the log files with -Path, or pipe them in: Get-Content <file> | Get-ConntrackDropEvent.");
+        }
+
+        return inputs;
+    }
+
+    public static IEnumerable<ConntrackDropEvent> Read(IEnumerable<LogInput> inputs, DropEventScanner scanner)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(scanner);
+        var found = new List<ConntrackDropEvent>();
+        foreach (LogInput input in inputs)
+        {
+            IEnumerable<IReadOnlyList<string>> batches = input.Batches();
+            scanner.AddSource(input.Name);
+            foreach (IReadOnlyList<string> batch in batches)
+            {
+                scanner.FeedAll(batch, input.Context, input.Name, found);
+                foreach (ConntrackDropEvent drop in found)
+                {
+                    yield return drop;
+                }
+
+                found.Clear();
+            }
+        }
+    }
+
+    /// <summary>Reads everything and keeps only the summary; for callers that need counts, not events.</summary>
+    public static DropEventScanner Scan(IEnumerable<LogInput> inputs, TimeWindow window)
+    {
+        var scanner = new DropEventScanner(window);
+        foreach (ConntrackDropEvent _ in Read(inputs, scanner))
+        {
+        }
+
+        return scanner;
+    }
+}

@@ -1,0 +1,288 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Compression;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Text;
+
+namespace ConntrackTuning.Engine;
+
+/// <summary>
+/// Finds the lines of a log stream that can matter (those holding "conntrack" or "suppressed") without
+/// decoding the rest: the bytes are searched a megabyte at a time with vectorised searches, and only the
+/// matching lines become strings. Memory stays at one block however large the log; a line longer than
+/// <see cref="MaxLineLength"/> is skipped (no kernel message is that long).
+/// </summary>
+internal static class LogChunkReader
+{
+    internal const int BlockSize = 1 << 20;
+
+    /// <summary>The kernel caps a record near 1 KiB and a journal JSON line stays within a few KiB.</summary>
+    internal const int MaxLineLength = 64 * 1024;
+
+    /// <summary>
+    /// Gzip-compressed streams (rotated logs) are recognised by their magic bytes, not their name. A damaged one
+    /// fails, when the damage is reached, with a FileReadFailed error naming <paramref name="name"/>.
+    /// </summary>
+    public static Stream Decompressed(Stream stream, string name)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek)
+        {
+            return stream;
+        }
+
+        Span<byte> magic = stackalloc byte[2];
+        int n = stream.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        stream.Seek(0, SeekOrigin.Begin);
+        return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b ? new DamageGuard(new GZipStream(stream, CompressionMode.Decompress), name) : stream;
+    }
+
+    /// <summary>Turns the decompressor's InvalidDataException into the engine's named failure.</summary>
+    private sealed class DamageGuard(Stream inner, string name) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            try
+            {
+                return inner.Read(buffer);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ConntrackException(ErrorIds.FileReadFailed, ErrorKind.InvalidData,
+                    $"The compressed log '{name}' is damaged or cut off: {e.Message}", name,
+                    "Check it with 'gzip -t'; the events before the damage were read, and the other files still are.", e);
+            }
+        }
+
+        public override void Flush() { }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>The lines that hold one of the needles, in order. <paramref name="skipped"/> counts lines too long to be log lines.</summary>
+    public static IEnumerable<string> MatchingLines(Stream stream, Action? skipped = null)
+    {
+        foreach (IReadOnlyList<string> block in MatchingBlocks(stream, skipped))
+        {
+            foreach (string line in block)
+            {
+                yield return line;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The same lines a block at a time, so the caller's per-line loop can run in one optimised method. The list
+    /// is reused: consume it before asking for the next.
+    /// </summary>
+    public static IEnumerable<IReadOnlyList<string>> MatchingBlocks(Stream stream, Action? skipped = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        byte[] buffer = new byte[BlockSize];
+        var lines = new List<string>();
+        int length = 0;
+        bool skippingLongLine = false;
+        while (true)
+        {
+            // Fill most of the block before searching: gzip and pipes hand out a few kilobytes per read.
+            int wanted = Math.Min(buffer.Length - length, BlockSize / 4);
+            int read = stream.ReadAtLeast(buffer.AsSpan(length), wanted, throwOnEndOfStream: false);
+            bool end = read < wanted;
+            length += read;
+
+            int usable;
+            if (end)
+            {
+                usable = length;
+            }
+            else
+            {
+                int lastNewline = buffer.AsSpan(0, length).LastIndexOf((byte)'\n');
+                if (lastNewline < 0)
+                {
+                    if (length == buffer.Length)
+                    {
+                        // A whole block without a line break: a binary blob or a runaway line; drop it up to the next break.
+                        if (!skippingLongLine)
+                        {
+                            skipped?.Invoke();
+                        }
+
+                        skippingLongLine = true;
+                        length = 0;
+                    }
+
+                    continue;
+                }
+
+                usable = lastNewline + 1;
+            }
+
+            int start = 0;
+            if (skippingLongLine)
+            {
+                int firstNewline = buffer.AsSpan(0, usable).IndexOf((byte)'\n');
+                start = firstNewline < 0 ? usable : firstNewline + 1;
+                skippingLongLine = firstNewline < 0 && !end;
+            }
+
+            Collect(buffer.AsSpan(start, usable - start), lines, skipped);
+            if (lines.Count > 0)
+            {
+                yield return lines;
+                lines.Clear();
+            }
+
+            if (end)
+            {
+                yield break;
+            }
+
+            Buffer.BlockCopy(buffer, usable, buffer, 0, length - usable);
+            length -= usable;
+        }
+    }
+
+    // The scan runs once per invocation, usually in a fresh pwsh: left to tiered compilation it would spend most
+    // of a gigabyte in unoptimised code (the vector helpers are slowest there), so it is compiled optimised at once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Collect(ReadOnlySpan<byte> block, List<string> into, Action? skipped)
+    {
+        int position = 0;
+        while (position < block.Length)
+        {
+            int found = IndexOfNeedle(block[position..]);
+            if (found < 0)
+            {
+                return;
+            }
+
+            int hit = position + found;
+            int lineStart = block[..hit].LastIndexOf((byte)'\n') + 1;
+            int afterHit = block[hit..].IndexOf((byte)'\n');
+            int lineEnd = afterHit < 0 ? block.Length : hit + afterHit;
+            int contentEnd = lineEnd > lineStart && block[lineEnd - 1] == (byte)'\r' ? lineEnd - 1 : lineEnd;
+            if (contentEnd - lineStart > MaxLineLength)
+            {
+                skipped?.Invoke();
+            }
+            else
+            {
+                into.Add(Encoding.UTF8.GetString(block[lineStart..contentEnd]));
+            }
+
+            position = lineEnd + 1;
+        }
+    }
+
+    /// <summary>
+    /// Where the first of the needles starts: "conntrack", "suppressed", or journald's "MESSAGE":[ (a message
+    /// that is not valid UTF-8 comes as an array of byte values, in which "conntrack" cannot be seen as text).
+    /// Each needle is spotted by its first byte and one byte further on, 32 positions at a time, and each
+    /// candidate is then compared whole: one pass over the block for all three.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static int IndexOfNeedle(ReadOnlySpan<byte> text)
+    {
+        int i = 0;
+        ref byte start = ref MemoryMarshal.GetReference(text);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<byte> c = Vector256.Create((byte)'c'), k = Vector256.Create((byte)'k');
+            Vector256<byte> s = Vector256.Create((byte)'s'), d = Vector256.Create((byte)'d');
+            Vector256<byte> q = Vector256.Create((byte)'"'), b = Vector256.Create((byte)'[');
+            for (; i <= text.Length - Vector256<byte>.Count - 10; i += Vector256<byte>.Count)
+            {
+                Vector256<byte> at0 = Vector256.LoadUnsafe(ref start, (nuint)i);
+                Vector256<byte> candidates =
+                    (Vector256.Equals(at0, c) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 8)), k))
+                    | (Vector256.Equals(at0, s) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 9)), d))
+                    | (Vector256.Equals(at0, q) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 10)), b));
+                if (candidates != Vector256<byte>.Zero && FirstNeedle(text, i, candidates.ExtractMostSignificantBits()) is int hit and >= 0)
+                {
+                    return hit;
+                }
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            Vector128<byte> c = Vector128.Create((byte)'c'), k = Vector128.Create((byte)'k');
+            Vector128<byte> s = Vector128.Create((byte)'s'), d = Vector128.Create((byte)'d');
+            Vector128<byte> q = Vector128.Create((byte)'"'), b = Vector128.Create((byte)'[');
+            for (; i <= text.Length - Vector128<byte>.Count - 10; i += Vector128<byte>.Count)
+            {
+                Vector128<byte> at0 = Vector128.LoadUnsafe(ref start, (nuint)i);
+                Vector128<byte> candidates =
+                    (Vector128.Equals(at0, c) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 8)), k))
+                    | (Vector128.Equals(at0, s) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 9)), d))
+                    | (Vector128.Equals(at0, q) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 10)), b));
+                if (candidates != Vector128<byte>.Zero && FirstNeedle(text, i, candidates.ExtractMostSignificantBits()) is int hit and >= 0)
+                {
+                    return hit;
+                }
+            }
+        }
+
+        for (; i < text.Length; i++)
+        {
+            if (IsNeedleAt(text, i))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static int FirstNeedle(ReadOnlySpan<byte> text, int offset, uint candidates)
+    {
+        while (candidates != 0)
+        {
+            int at = offset + BitOperations.TrailingZeroCount(candidates);
+            if (IsNeedleAt(text, at))
+            {
+                return at;
+            }
+
+            candidates &= candidates - 1;
+        }
+
+        return -1;
+    }
+
+    private static bool IsNeedleAt(ReadOnlySpan<byte> text, int at)
+    {
+        ReadOnlySpan<byte> rest = text[at..];
+        return rest.StartsWith("conntrack"u8) || rest.StartsWith("suppressed"u8) || rest.StartsWith("\"MESSAGE\":["u8);
+    }
+}

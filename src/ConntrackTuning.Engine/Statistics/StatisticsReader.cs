@@ -1,0 +1,127 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace ConntrackTuning.Engine;
+
+/// <summary>The per-CPU counters of one network namespace and where they were read.</summary>
+internal sealed record CpuStatistics(IReadOnlyList<CpuCounters> Cpus, string Source);
+
+/// <summary>
+/// A place the per-CPU counters can come from. Sources are tried in order; the first that has the counters
+/// wins. A source that does not apply to a kernel (no such file, no netlink under a -Root tree) returns null
+/// and says why, so the error for "no source at all" can list every reason.
+/// </summary>
+internal interface ICpuStatisticsSource
+{
+    CpuStatistics? TryRead(ConntrackKernel kernel, out string? unavailableReason);
+}
+
+/// <summary>proc/net/stat/nf_conntrack or proc/net/stat/ip_conntrack under the root.</summary>
+internal sealed class ProcStatisticsSource : ICpuStatisticsSource
+{
+    public static readonly ProcStatisticsSource Instance = new();
+
+    /// <summary>Both names, whatever the era says: vendors backported files across the boundary.</summary>
+    internal static readonly string[] Candidates = ["proc/net/stat/nf_conntrack", "proc/net/stat/ip_conntrack"];
+
+    public CpuStatistics? TryRead(ConntrackKernel kernel, out string? unavailableReason)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        SystemRoot root = kernel.SystemRoot;
+        IEnumerable<string> order = kernel.StatisticsPathFound is { } found ? Candidates.Prepend(found).Distinct() : Candidates;
+        string? path = order.FirstOrDefault(root.FileExists);
+        if (path is null)
+        {
+            unavailableReason = kernel.EraRow.StatisticsPath is null
+                ? $"kernel {kernel.KernelRelease ?? "of this era"} ({kernel.EraRow.Description}) keeps no per-CPU statistics; they arrived with 2.6"
+                : $"{root.Full(kernel.EraRow.StatisticsPath)} does not exist (the kernel was built without CONFIG_NF_CONNTRACK_PROCFS, or the tree was captured without it)";
+            return null;
+        }
+
+        IReadOnlyList<int>? cpuIds = ProcStatParser.ParseCpuList(root.TryReadText("sys/devices/system/cpu/possible"));
+        IReadOnlyList<CpuCounters> cpus = ProcStatParser.Parse(root.ReadLines(path), root.Full(path), root.Log, cpuIds);
+        unavailableReason = null;
+        return new CpuStatistics(cpus, root.Full(path));
+    }
+}
+
+/// <summary>
+/// ctnetlink (IPCTNL_MSG_CT_GET_STATS_CPU), as conntrack -S reads it: the running kernel only, the network
+/// namespace of this process, and CAP_NET_ADMIN. It stands in for kernels built without the procfs file.
+/// </summary>
+internal sealed class NetlinkStatisticsSource : ICpuStatisticsSource
+{
+    public static readonly NetlinkStatisticsSource Instance = new();
+
+    public CpuStatistics? TryRead(ConntrackKernel kernel, out string? unavailableReason)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        SystemRoot root = kernel.SystemRoot;
+        if (!root.IsLive)
+        {
+            unavailableReason = "ctnetlink reaches only the running kernel, not a tree under -Root";
+            return null;
+        }
+
+        IReadOnlyList<CpuCounters> rows;
+        try
+        {
+            rows = CtnetlinkStatistics.ReadPerCpu(root.Log);
+        }
+        catch (ConntrackException e)
+        {
+            unavailableReason = "ctnetlink: " + e.Message;
+            return null;
+        }
+
+        // Netlink has no entries column; the count sysctl is the same per-namespace number every procfs row repeats.
+        if (kernel.CountPathFound is { } countPath && root.TryReadInt64(countPath) is { } count)
+        {
+            rows = rows.Select(r => r with { Values = new Dictionary<string, long>(r.Values, StringComparer.Ordinal) { ["entries"] = count } }).ToArray();
+        }
+
+        unavailableReason = null;
+        return new CpuStatistics(rows, "ctnetlink");
+    }
+}
+
+/// <summary>Reads the per-CPU counters from the first source that has them.</summary>
+internal static class StatisticsReader
+{
+    /// <summary>
+    /// The sources in the order they are tried: the procfs file (any root, no privilege), then ctnetlink for the
+    /// running kernels built without it.
+    /// </summary>
+    internal static IReadOnlyList<ICpuStatisticsSource> DefaultSources { get; } = [ProcStatisticsSource.Instance, NetlinkStatisticsSource.Instance];
+
+    public static CpuStatistics Read(ConntrackKernel kernel, IReadOnlyList<ICpuStatisticsSource>? sources = null)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        if (!kernel.IsLoaded)
+        {
+            throw LimitReader.NotLoaded(kernel);
+        }
+
+        var reasons = new List<string>();
+        foreach (ICpuStatisticsSource source in sources ?? DefaultSources)
+        {
+            if (source.TryRead(kernel, out string? reason) is { } statistics)
+            {
+                return statistics;
+            }
+
+            if (reason is not null)
+            {
+                reasons.Add(reason);
+            }
+        }
+
+        string target = kernel.SystemRoot.Full(kernel.EraRow.StatisticsPath ?? ProcStatisticsSource.Candidates[0]);
+        throw new ConntrackException(ErrorIds.StatisticsUnavailable, ErrorKind.ObjectNotFound,
+            $"The conntrack statistics cannot be read: {string.Join("; ", reasons)}.", target,
+            kernel.SystemRoot.IsLive
+                ? "Run pwsh as root: the counters are then read over ctnetlink (it needs CAP_NET_ADMIN), as 'conntrack -S' does."
+                : "Capture proc/net/stat/nf_conntrack with the tree (sosreport collects it), or run Get-ConntrackStatistic or 'conntrack -S' on the host itself.");
+    }
+}

@@ -1,0 +1,177 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>
+/// Get-ConntrackDropEvent: the kernel's "table full, dropping packet" messages of every era as objects, from
+/// the live kernel log (journal and ring buffer), log files (plain or gzip), lines piped in, or the var/log of
+/// a -Root tree; streamed in one pass, with a summary of how many packets were dropped at least and at most.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "ConntrackDropEvent", DefaultParameterSetName = LiveSet)]
+[OutputType(typeof(ConntrackDropEvent))]
+[OutputType(typeof(ConntrackDropSummary))]
+public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
+{
+    private const string LiveSet = "Live";
+    private const string PathSet = "Path";
+    private const string LineSet = "Line";
+
+    private DropEventScanner _scanner = new(TimeWindow.All);
+    private TimeWindow _window = TimeWindow.All;
+    private LogContext? _pipelineContext;
+
+    /// <summary>The folder whose kernel log is read: "/" (the default) for this machine's journal and ring buffer, else the var/log files of a sosreport or image.</summary>
+    [Parameter(ParameterSetName = LiveSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public override string Root { get; set; } = "/";
+
+    /// <summary>Log files to read (wildcards allowed; .gz files are decompressed). A folder is read like -Root.</summary>
+    [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "FullName")]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>Log lines, usually piped in from Get-Content or a command; each string may hold several lines.</summary>
+    [Parameter(ParameterSetName = LineSet, Mandatory = true, ValueFromPipeline = true)]
+    [AllowEmptyString]
+    public string[] Line { get; set; } = [];
+
+    /// <summary>Only events at or after this time.</summary>
+    [Parameter]
+    public DateTime? Since { get; set; }
+
+    /// <summary>Only events at or before this time.</summary>
+    [Parameter]
+    public DateTime? Until { get; set; }
+
+    /// <summary>One summary object at the end instead of the events: at least and at most how many packets were dropped.</summary>
+    [Parameter]
+    public SwitchParameter Summary { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            _window = TimeWindow.Create(Since, Until);
+        }
+        catch (ConntrackException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e));
+        }
+
+        _scanner = new DropEventScanner(_window);
+    }
+
+    protected override void ProcessRecord()
+    {
+        switch (ParameterSetName)
+        {
+            case LineSet:
+                ReadLines();
+                break;
+            case PathSet:
+                foreach (string path in Path)
+                {
+                    Run(() => ReadPath(path));
+                }
+
+                break;
+            default:
+                IReadOnlyList<LogInput>? inputs = null;
+                Run(() => inputs = DropEventReader.DefaultInputs(OpenRoot(), _window));
+                Emit(inputs ?? []);
+                break;
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        if (_scanner.Undated > 0)
+        {
+            WriteWarning($"{_scanner.Undated} table-full message(s) were left out because their lines carry no date and -Since or -Until was given (dmesg output without -T, for example).");
+        }
+
+        if (Summary)
+        {
+            WriteObject(_scanner.Summary());
+        }
+    }
+
+    private void ReadLines()
+    {
+        const string source = "pipeline";
+        _scanner.AddSource(source);
+        _pipelineContext ??= new LogContext { YearReference = DateTime.Now };
+        foreach (string text in Line)
+        {
+            if (text is null)
+            {
+                continue;
+            }
+
+            // Get-Content -Raw and multi-line strings arrive as one string.
+            foreach (string line in text.Contains('\n', StringComparison.Ordinal) ? text.Split('\n') : [text])
+            {
+                if (_scanner.Feed(line, _pipelineContext, source) is { } drop && !Summary)
+                {
+                    WriteObject(drop);
+                }
+            }
+        }
+    }
+
+    private void ReadPath(string path)
+    {
+        List<string> files;
+        try
+        {
+            files = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out _).ToList();
+        }
+        catch (ItemNotFoundException)
+        {
+            string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            throw new ConntrackException(ErrorIds.LogFileNotFound, ErrorKind.ObjectNotFound,
+                $"The log file '{full}' does not exist.", full,
+                "Check the path; rotated logs are named like kern.log.1, kern.log.2.gz or messages-20261120.");
+        }
+
+        SystemRoot fileSystem = SystemRoot.Open("/", this);
+        List<LogInput> inputs = [];
+        foreach (string file in KernelLogSources.RotationOrder(files))
+        {
+            if (System.IO.Directory.Exists(file))
+            {
+                Run(() => inputs.AddRange(DropEventReader.DefaultInputs(SystemRoot.Open(file, this), _window)));
+            }
+            else
+            {
+                inputs.Add(KernelLogSources.File(fileSystem, file));
+            }
+        }
+
+        Emit(inputs);
+    }
+
+    /// <summary>Each input on its own, so a damaged or unreadable file is one error and the others are still read.</summary>
+    private void Emit(IEnumerable<LogInput> inputs)
+    {
+        foreach (LogInput input in inputs)
+        {
+            Run(() =>
+            {
+                foreach (ConntrackDropEvent drop in DropEventReader.Read([input], _scanner))
+                {
+                    if (!Summary)
+                    {
+                        WriteObject(drop);
+                    }
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,232 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using Xunit;
+
+namespace ConntrackTuning.Engine.Tests;
+
+public class HealthTests
+{
+    /// <summary>Get-ConntrackRecommendation's Balanced size for the fixture's 23.5 GiB (1/64 of RAM at 264 bytes an entry, one entry per bucket).</summary>
+    private const string RaiseToBalanced = "Set-ConntrackLimit -Max 1048576 -Persist; Set-ConntrackHashSize -HashSize 1048576 -Persist";
+
+    private static List<ConntrackHealthFinding> Run(FixtureTree tree, HealthOptions? options = null) =>
+        HealthChecks.Run(new HealthContext(KernelProbe.Probe(tree.Open()), options ?? new HealthOptions())).ToList();
+
+    private static ConntrackHealthFinding Only(List<ConntrackHealthFinding> findings, string check, string severity)
+    {
+        ConntrackHealthFinding f = Assert.Single(findings, f => f.Check == check && f.Severity == severity);
+        Assert.Equal((int)Enum.Parse<HealthSeverity>(severity), f.SeverityLevel);
+        return f;
+    }
+
+    [Fact]
+    public void An_overflowing_table_is_critical_with_the_commands_that_fix_it()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        List<ConntrackHealthFinding> findings = Run(tree);
+
+        Only(findings, "Loaded", "Ok");
+        ConntrackHealthFinding usage = Only(findings, "Usage", "Critical");
+        Assert.Contains("97.66 % full (64,000 of 65,536)", usage.Message, StringComparison.Ordinal);
+        Assert.Equal(RaiseToBalanced, usage.Recommendation);
+        Assert.Contains(tree.File("proc/sys/net/netfilter/nf_conntrack_count"), usage.Evidence, StringComparison.Ordinal);
+
+        ConntrackHealthFinding drop = Only(findings, "Drop", "Warning");
+        Assert.StartsWith("23 packets were dropped", drop.Message, StringComparison.Ordinal);
+        Assert.Equal(RaiseToBalanced, drop.Recommendation);
+        Assert.Equal("drop = 23 summed over 2 CPU(s) in " + tree.File("proc/net/stat/nf_conntrack"), drop.Evidence);
+        Assert.Equal(RaiseToBalanced, Only(findings, "EarlyDrop", "Warning").Recommendation);
+        Assert.Null(Only(findings, "InsertFailed", "Info").Recommendation);
+
+        ConntrackHealthFinding events = Only(findings, "TableFullEvents", "Critical");
+        Assert.Contains("at least 5 and at most 162 packets were dropped (5 logged, up to 157 more in rate-limited messages)", events.Message, StringComparison.Ordinal);
+        Assert.Equal(RaiseToBalanced, events.Recommendation);
+        Assert.StartsWith(tree.File("var/log/kern.log.2.gz"), events.Evidence, StringComparison.Ordinal);
+        ConntrackHealthFinding containers = Only(findings, "TableFullEvents", "Warning");
+        Assert.Contains("4026532177", containers.Message, StringComparison.Ordinal);
+
+        ConntrackHealthFinding buckets = Only(findings, "EntriesPerBucket", "Warning");
+        Assert.Contains("16 entries per hash bucket", buckets.Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackHashSize -HashSize 65536 -Persist", buckets.Recommendation);
+
+        ConntrackHealthFinding timeout = Only(findings, "TcpEstablishedTimeout", "Warning");
+        Assert.Equal("Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist", timeout.Recommendation);
+
+        Assert.DoesNotContain(findings, f => f.Check is "Namespace" or "Statistics" or "KernelLog");
+        Assert.All(findings, f => Assert.Equal(tree.Path, f.Root));
+    }
+
+    [Fact]
+    public void A_quiet_healthy_table_has_nothing_at_warning_or_worse()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Delete("var/log");
+        List<ConntrackHealthFinding> findings = Run(tree);
+        Assert.All(findings, f => Assert.True(f.SeverityLevel < 2, f.ToString()));
+        Assert.Equal("Ok", Only(findings, "Usage", "Ok").Severity);
+        Assert.Contains("No kernel log under", Only(findings, "KernelLog", "Info").Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist",
+            Only(findings, "TcpEstablishedTimeout", "Info").Recommendation);
+        Assert.Equal(["Loaded", "Usage", "KernelDefault", "Drop", "EarlyDrop", "InsertFailed", "KernelLog", "EntriesPerBucket", "TcpEstablishedTimeout"],
+            findings.Select(f => f.Check).ToArray());
+    }
+
+    [Theory]
+    [InlineData(52429, 75, 90, "Warning")]
+    [InlineData(52429, 85, 90, "Ok")]
+    [InlineData(52429, 70, 80, "Critical")]
+    [InlineData(65536, 75, 90, "Critical")]
+    [InlineData(100, 75, 90, "Ok")]
+    public void Usage_thresholds_are_parameters(long count, double warning, double critical, string expected)
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_count", count + "\n");
+        ConntrackHealthFinding usage = Assert.Single(Run(tree, new HealthOptions { WarningPercent = warning, CriticalPercent = critical }), f => f.Check == "Usage");
+        Assert.Equal(expected, usage.Severity);
+        Assert.Equal(expected == "Ok" ? null : RaiseToBalanced, usage.Recommendation);
+    }
+
+    [Fact]
+    public void Without_conntrack_there_is_one_finding()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Delete("proc/sys/net/netfilter");
+        tree.Delete("proc/sys/net/nf_conntrack_max");
+        tree.Delete("sys/module/nf_conntrack");
+        ConntrackHealthFinding f = Assert.Single(Run(tree));
+        Assert.Equal("Loaded", f.Check);
+        Assert.Equal("Info", f.Severity);
+        Assert.Contains("no table to overflow", f.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Inside_a_container_only_its_own_events_count_and_fixes_go_to_the_host()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        tree.Delete("proc/sys/net/nf_conntrack_max");
+        Directory.CreateDirectory(tree.File("proc/self/ns"));
+        File.CreateSymbolicLink(tree.File("proc/self/ns/net"), "net:[4026532177]");
+        List<ConntrackHealthFinding> findings = Run(tree);
+        Assert.Contains("not the initial network namespace", Only(findings, "Namespace", "Info").Message, StringComparison.Ordinal);
+        Assert.Contains("Run it on the host", Only(findings, "Usage", "Critical").Message, StringComparison.Ordinal);
+        ConntrackHealthFinding events = Only(findings, "TableFullEvents", "Critical");
+        Assert.Contains("in network namespace 4026532177", events.Message, StringComparison.Ordinal);
+        Assert.Contains("at least 1 and at most", events.Message, StringComparison.Ordinal);
+        Assert.All(findings, f => Assert.Equal("4026532177", f.NetworkNamespace));
+        Assert.DoesNotContain(findings, f => f.Check == "TableFullEvents" && f.Severity == "Warning");
+    }
+
+    [Fact]
+    public void Missing_counters_are_said_once_and_the_counter_checks_step_aside()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        tree.Delete("proc/net/stat/nf_conntrack");
+        List<ConntrackHealthFinding> findings = Run(tree);
+        Assert.Contains("CONFIG_NF_CONNTRACK_PROCFS", Only(findings, "Statistics", "Info").Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(findings, f => f.Check is "Drop" or "EarlyDrop" or "InsertFailed");
+        Only(findings, "Usage", "Critical");
+    }
+
+    [Fact]
+    public void A_max_of_zero_means_no_limit_and_gets_one()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_max", "0\n");
+        tree.Write("proc/sys/net/nf_conntrack_max", "0\n");
+        ConntrackHealthFinding usage = Only(Run(tree), "Usage", "Info");
+        Assert.Contains("no limit", usage.Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackLimit -Max 1048576 -Persist", usage.Recommendation);
+    }
+
+    [Fact]
+    public void The_fix_is_the_balanced_recommendation_when_it_is_larger()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        var context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
+        Assert.Equal(262144, context.KernelDefault!.Max);
+        Assert.Equal(1048576, context.Balanced!.Max);
+        Assert.Equal(1048576, Remedy.SuggestMax(context));
+    }
+
+    [Fact]
+    public void Past_the_balanced_size_the_max_doubles_within_a_quarter_of_ram_or_the_timeout_is_the_fix()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_count", "100\n");
+
+        // 64 MiB: Balanced is far below the 65,536 max, and a quarter of the RAM holds fewer entries than that.
+        tree.Write("proc/meminfo", "MemTotal:          65536 kB\n");
+        var context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
+        Assert.True(context.Balanced!.Max < 65536);
+        Assert.Null(Remedy.SuggestMax(context));
+        Assert.Equal("Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist", Remedy.RaiseMax(context));
+
+        // 96 MiB holds about 95,000 entries in a quarter of its RAM: a 40,000 table may grow to 65,536, not 131,072.
+        tree.Write("proc/meminfo", "MemTotal:          98304 kB\n");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_max", "40000\n");
+        context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
+        Assert.True(context.Balanced!.Max < 40000);
+        Assert.Equal(65536, Remedy.SuggestMax(context));
+    }
+
+    [Fact]
+    public void A_max_below_the_kernels_own_default_is_a_warning()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        ConntrackHealthFinding f = Only(Run(tree), "KernelDefault", "Warning");
+        Assert.Contains("The max (65,536) is below what this kernel would choose by itself for this RAM (262,144)", f.Message, StringComparison.Ordinal);
+        Assert.Equal(RaiseToBalanced, f.Recommendation);
+
+        using var tuned = new FixtureTree("ubuntu-5.4-stale-buckets");
+        Only(HealthChecks.Run(new HealthContext(KernelProbe.Probe(tuned.Open()), new HealthOptions())).ToList(), "KernelDefault", "Ok");
+
+        tree.Delete("proc/meminfo");
+        Assert.Contains("cannot be computed", Only(Run(tree), "KernelDefault", "Info").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_log_window_is_an_option()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        foreach (string f in new[] { "var/log/kern.log", "var/log/kern.log.1", "var/log/kern.log.2.gz" })
+        {
+            File.SetLastWriteTime(tree.File(f), new DateTime(2026, 11, 21, 6, 25, 0));
+        }
+
+        List<ConntrackHealthFinding> findings = Run(tree, new HealthOptions { LogWindow = TimeWindow.Create(new DateTime(2026, 11, 20), null) });
+        ConntrackHealthFinding events = Only(findings, "TableFullEvents", "Critical");
+        Assert.Contains("since 2026-11-20 00:00:00: at least 2 and at most 39 packets", events.Message, StringComparison.Ordinal);
+
+        findings = Run(tree, new HealthOptions { LogWindow = TimeWindow.Create(new DateTime(2026, 11, 21), null) });
+        Assert.Contains("No table-full message", Only(findings, "TableFullEvents", "Ok").Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(90, 75, 8)]
+    [InlineData(0, 90, 8)]
+    [InlineData(75, 101, 8)]
+    [InlineData(double.NaN, 90, 8)]
+    [InlineData(75, 90, 0)]
+    public void Bad_thresholds_are_InvalidThreshold(double warning, double critical, double perBucket)
+    {
+        var options = new HealthOptions { WarningPercent = warning, CriticalPercent = critical, MaxEntriesPerBucket = perBucket };
+        ConntrackException e = Assert.Throws<ConntrackException>(options.Validate);
+        Assert.Equal(ErrorIds.InvalidThreshold, e.ErrorId);
+        Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
+    }
+
+    /// <summary>The seam for the checks that need other engines: a check is one more function in the list.</summary>
+    [Fact]
+    public void A_check_plugs_in_as_a_function_of_the_context()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        var context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
+        var extra = new HealthCheck("Persistence", c =>
+            c.Limit?.Max < 262144 ? [new HealthResult(HealthSeverity.Warning, "lost at boot", Remedy.SetMax(262144))] : []);
+        ConntrackHealthFinding f = Assert.Single(HealthChecks.Run(context, [.. HealthChecks.Default, extra]), f => f.Check == "Persistence");
+        Assert.Equal("Set-ConntrackLimit -Max 262144 -Persist", f.Recommendation);
+        Assert.Equal(2, f.SeverityLevel);
+    }
+}

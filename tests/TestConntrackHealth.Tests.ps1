@@ -1,0 +1,111 @@
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:cmd = 'ConntrackTuning.Commands.TestConntrackHealthCommand'
+    # Get-ConntrackRecommendation's Balanced size for the fixture's RAM: the two cmdlets agree.
+    $script:raise = 'Set-ConntrackLimit -Max 1048576 -Persist; Set-ConntrackHashSize -HashSize 1048576 -Persist'
+
+    # A 6.18 host whose table never filled: the built-in fixture without its log of a past overflow.
+    function Copy-HealthyFixture([string] $Destination) {
+        $root = if ($Destination) { Copy-Fixture linux-6.18-builtin -Destination $Destination } else { Copy-Fixture linux-6.18-builtin }
+        Remove-Item "$root/var/log" -Recurse -Force
+        $root
+    }
+}
+
+Describe 'Test-ConntrackHealth on fixture trees' {
+    It 'reports an overflowing table as critical, with the command that fixes each finding' {
+        $root = Copy-Fixture linux-6.18-overflow
+        $findings = @(Test-ConntrackHealth -Root $root)
+        $findings[0] | Should -BeOfType ([ConntrackTuning.ConntrackHealthFinding])
+        $usage = $findings | Where-Object Check -eq Usage
+        $usage.Severity | Should -Be 'Critical'
+        $usage.SeverityLevel | Should -Be 3
+        $usage.Recommendation | Should -Be $raise
+        $balanced = Get-ConntrackRecommendation -Root $root
+        $usage.Recommendation | Should -Be "Set-ConntrackLimit -Max $($balanced.Max) -Persist; Set-ConntrackHashSize -HashSize $($balanced.HashSize) -Persist"
+        ($findings | Where-Object Check -eq KernelDefault).Severity | Should -Be 'Warning'
+        $usage.Evidence | Should -Match ([regex]::Escape("$root/proc/sys/net/netfilter/nf_conntrack_max"))
+        ($findings | Where-Object Check -eq Drop).Severity | Should -Be 'Warning'
+        $events = $findings | Where-Object { $_.Check -eq 'TableFullEvents' -and $_.Severity -eq 'Critical' }
+        $events.Message | Should -Match 'at least 5 and at most 162 packets'
+        ($findings | Where-Object Check -eq EntriesPerBucket).Recommendation | Should -Be 'Set-ConntrackHashSize -HashSize 65536 -Persist'
+        ($findings | Where-Object Check -eq TcpEstablishedTimeout).Recommendation |
+            Should -Be 'Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist'
+        $findings.Root | Select-Object -Unique | Should -Be $root
+    }
+
+    It 'answers $false or $true with -Quiet' {
+        Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-overflow) -Quiet | Should -BeExactly $false
+        Test-ConntrackHealth -Root (Copy-HealthyFixture) -Quiet | Should -BeExactly $true
+        Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-builtin) -Quiet | Should -BeExactly $false
+    }
+
+    It 'filters Warning and worse with -MinimumSeverity or by SeverityLevel, and sorts worst first' {
+        $root = Copy-Fixture linux-6.18-overflow
+        $worse = @(Test-ConntrackHealth -Root $root -MinimumSeverity Warning)
+        $worse.Count | Should -Be 8
+        $worse.Severity | Select-Object -Unique | Sort-Object | Should -Be @('Critical', 'Warning')
+        $all = Test-ConntrackHealth -Root $root
+        @($all | Where-Object SeverityLevel -ge 2).Count | Should -Be $worse.Count
+        ($all | Sort-Object SeverityLevel -Descending | Select-Object -First 1).Severity | Should -Be 'Critical'
+        @(Test-ConntrackHealth -Root $root -MinimumSeverity Critical).Check | Should -Be @('Usage', 'TableFullEvents')
+    }
+
+    It 'takes the usage thresholds as parameters' {
+        $root = Copy-Fixture linux-6.18-overflow
+        (Test-ConntrackHealth -Root $root -WarningPercent 98 -CriticalPercent 99 | Where-Object Check -eq Usage).Severity | Should -Be 'Ok'
+        (Test-ConntrackHealth -Root $root -WarningPercent 90 -CriticalPercent 99 | Where-Object Check -eq Usage).Severity | Should -Be 'Warning'
+        (Test-ConntrackHealth -Root $root -MaxEntriesPerBucket 16 | Where-Object Check -eq EntriesPerBucket).Severity | Should -Be 'Ok'
+    }
+
+    It 'searches the log from -Since' {
+        $root = Copy-Fixture linux-6.18-overflow
+        Get-ChildItem "$root/var/log" -File | ForEach-Object { $_.LastWriteTime = [datetime]'2026-11-21T06:25:00' }
+        $events = Test-ConntrackHealth -Root $root -Since '2026-11-21' | Where-Object Check -eq TableFullEvents
+        $events.Severity | Should -Be 'Ok'
+    }
+
+    It 'shows the severity as a name in JSON' {
+        $json = Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-overflow) -MinimumSeverity Critical | ConvertTo-Json | ConvertFrom-Json
+        $json[0].Severity | Should -Be 'Critical'
+        $json[0].SeverityLevel | Should -Be 3
+    }
+
+    It 'completes -MinimumSeverity' {
+        $completion = TabExpansion2 -inputScript 'Test-ConntrackHealth -MinimumSeverity W' -cursorColumn 39
+        $completion.CompletionMatches.CompletionText | Should -Be @('Warning')
+    }
+
+    It 'shows each finding on a line and its fix on the next by default' {
+        $lines = @((Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-overflow) -MinimumSeverity Critical | Out-String -Width 250) -split "`n" |
+            Where-Object { $_.Trim() })
+        $lines[0] | Should -Match '^Critical Usage\s+The table is 97\.66 % full'
+        $lines[1] | Should -Be "$(' ' * 31)Fix: $raise"
+        $lines[2] | Should -Match '^Critical TableFullEvents\s+The kernel logged'
+    }
+
+    It 'checks every folder piped from Get-ChildItem' {
+        $parent = Join-Path $TestDrive 'health-reports'
+        $null = Copy-Fixture linux-6.18-overflow -Destination (Join-Path $parent 'a')
+        $null = Copy-HealthyFixture (Join-Path $parent 'b')
+        Get-ChildItem $parent -Directory | Test-ConntrackHealth -Quiet | Should -Be @($false, $true)
+    }
+
+    It 'refuses a warning threshold above the critical one (InvalidThreshold)' {
+        { Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-builtin) -WarningPercent 95 -CriticalPercent 90 } |
+            Should -Throw -ErrorId "InvalidThreshold,$cmd"
+        try { Test-ConntrackHealth -Root (Copy-Fixture linux-6.18-builtin) -CriticalPercent 120 } catch { $e = $_ }
+        $e.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $e.TargetObject | Should -Be 'CriticalPercent'
+    }
+
+    It 'names a missing root in a RootNotFound error' {
+        $missing = Join-Path $TestDrive 'no-such-root'
+        Test-ConntrackHealth -Root $missing -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be "RootNotFound,$cmd"
+    }
+}
