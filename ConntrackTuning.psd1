@@ -18,6 +18,10 @@
         'Test-ConntrackHealth'
         'Get-ConntrackRecommendation'
         'Get-ConntrackEntry'
+        'Get-ConntrackTimeout'
+        'Set-ConntrackHashSize'
+        'Set-ConntrackLimit'
+        'Set-ConntrackTimeout'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -140,3 +140,13 @@ $($ScriptBlock.ToString())
         Remove-Item $work -Recurse -Force -ErrorAction Ignore
     }
 }
+
+# Every file and folder under a root with its content hash, size, mode and modification time, sorted: two equal
+# states mean nothing was written, created or touched (-WhatIf must leave even the timestamps alone).
+function Get-TreeState {
+    param([Parameter(Mandatory)] [string] $Root)
+    Get-ChildItem -LiteralPath $Root -Recurse -Force | Sort-Object FullName | ForEach-Object {
+        $hash = if ($_.PSIsContainer -or $_.LinkTarget) { '' } else { (Get-FileHash -LiteralPath $_.FullName -Algorithm SHA256).Hash }
+        '{0}|{1}|{2}|{3}|{4}' -f $_.FullName.Substring($Root.Length), $hash, $_.UnixFileMode, $_.LastWriteTimeUtc.Ticks, $_.LinkTarget
+    }
+}

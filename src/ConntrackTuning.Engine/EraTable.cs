@@ -76,6 +76,30 @@ public enum HashResize
     ModuleParameterOrBucketsSysctl,
 }
 
+/// <summary>How a hash size survives a reboot (KERNEL-FACTS §5.1); the module state decides among the ways a row allows.</summary>
+public enum HashPersistence
+{
+    /// <summary>2.4: the hashsize module option at load time; a built-in tracker has only its compile-time size.</summary>
+    LoadTimeOnly,
+
+    /// <summary>2.6 to 4.7: the module option when loadable, the kernel command line (tracker.hashsize=N) when built in.</summary>
+    ModuleOptionOrBootParameter,
+
+    /// <summary>4.8 onward: as above, and a built-in tracker can also take the nf_conntrack_buckets sysctl at boot.</summary>
+    ModuleOptionBucketsSysctlOrBootParameter,
+}
+
+/// <summary>A timeout default the kernel source or a live kernel confirms, for the versions it held in.</summary>
+/// <param name="Name">The sysctl name after the tracker prefix, such as tcp_timeout_established.</param>
+/// <param name="Seconds">The default in seconds.</param>
+/// <param name="From">First version known to have it (inclusive); null for "since the sysctl exists".</param>
+/// <param name="Until">First version known not to have it (exclusive), or where knowledge stops; null for "to today".</param>
+/// <param name="Evidence">Where the number comes from (KERNEL-FACTS tags).</param>
+public sealed record TimeoutDefault(string Name, int Seconds, KernelVersion? From, KernelVersion? Until, string Evidence)
+{
+    public bool Covers(KernelVersion version) => (From is null || version >= From.Value) && (Until is null || version < Until.Value);
+}
+
 /// <summary>
 /// One row of kernel history: everything about conntrack that changed at a version boundary. Paths are
 /// candidates in order of preference, relative to the root; the probe keeps the ones that exist, so a vendor
@@ -117,6 +141,9 @@ public sealed record KernelEra
     public required string MaxSysctlKey { get; init; }
 
     public required HashResize HashResize { get; init; }
+
+    /// <summary>How a hash size set now can be made to survive a reboot.</summary>
+    public required HashPersistence HashPersistence { get; init; }
 
     public required HashShape HashShape { get; init; }
 
@@ -190,7 +217,7 @@ public static class EraTable
             Tracker = Tracker.IpConntrack, From = V2_4_0, Until = new(2, 4, 1),
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
-            HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListUncapped,
+            HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListUncapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
@@ -200,7 +227,7 @@ public static class EraTable
             Tracker = Tracker.IpConntrack, From = new(2, 4, 1), Until = new(2, 4, 21),
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
-            HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListCapped,
+            HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListCapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
@@ -210,7 +237,7 @@ public static class EraTable
             Tracker = Tracker.IpConntrack, From = new(2, 4, 21), Until = new(2, 4, 23),
             MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
-            HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
+            HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
@@ -221,7 +248,7 @@ public static class EraTable
             MaxPaths = IpMax, CountPaths = [], BucketsPaths = IpBuckets, TablePaths = IpTable,
             TimeoutDirectory = "proc/sys/net/ipv4/netfilter", TimeoutPrefix = "ip_conntrack_",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
-            HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
+            HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
         },
@@ -234,7 +261,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/ipv4/netfilter", TimeoutPrefix = "ip_conntrack_",
             StatisticsPath = "proc/net/stat/ip_conntrack",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
-            HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 400,
         },
@@ -247,7 +274,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/ipv4/netfilter", TimeoutPrefix = "ip_conntrack_",
             StatisticsPath = "proc/net/stat/ip_conntrack",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
-            HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 304,
         },
@@ -260,7 +287,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 320,
         },
@@ -273,7 +300,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
             BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
         },
@@ -288,7 +315,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
             BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 320,
         },
@@ -301,7 +328,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
             BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
         },
@@ -314,7 +341,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
             BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
         },
@@ -327,7 +354,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
+            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
             BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 304,
         },
@@ -340,7 +367,7 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
+            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
             BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
         },
@@ -353,11 +380,54 @@ public static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.Sanitized,
+            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.Sanitized,
             BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
         },
     ];
+
+    private static readonly KernelVersion V2_6 = new(2, 6, 0);
+    private static readonly KernelVersion V6_18 = new(6, 18, 0);
+
+    /// <summary>
+    /// Timeout defaults by sysctl name, each for the versions the evidence covers (KERNEL-FACTS §2.4). Outside
+    /// them the default is reported as unknown rather than guessed: udp_timeout_stream was 180 s up to 4.7 and
+    /// is 120 s on 6.18, and the release that changed it is not confirmed.
+    /// </summary>
+    public static IReadOnlyList<TimeoutDefault> TimeoutDefaults { get; } =
+    [
+        new("tcp_timeout_established", 432000, null, null, "every tree read, 2.4.27 to 6.18 [CODE][LIVE]"),
+        new("tcp_timeout_close_wait", 60, null, null, "every vanilla tree read [CODE][LIVE]"),
+        new("tcp_timeout_syn_sent", 120, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),
+        new("tcp_timeout_syn_recv", 60, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),
+        new("tcp_timeout_fin_wait", 120, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),
+        new("tcp_timeout_last_ack", 30, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),
+        new("tcp_timeout_time_wait", 120, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),
+        new("tcp_timeout_close", 10, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),
+        new("tcp_timeout_max_retrans", 300, V2_6, null, "6.18 [LIVE]; since TCP window tracking (2.6)"),
+        new("tcp_timeout_unacknowledged", 300, null, null, "6.18 [LIVE]; unchanged since it was added"),
+        new("udp_timeout", 30, null, null, "2.6.11, 2.6.22, 4.7 [CODE]; 6.18 [LIVE]"),
+        new("udp_timeout_stream", 180, null, new(4, 8, 0), "2.6.11, 2.6.22, 4.7 [CODE]"),
+        new("udp_timeout_stream", 120, V6_18, null, "6.18 [LIVE]"),
+        new("icmp_timeout", 30, null, null, "6.18 [LIVE]; unchanged since 2.4"),
+        new("icmpv6_timeout", 30, null, null, "6.18 [LIVE]"),
+        new("generic_timeout", 600, null, null, "6.18 [LIVE]; unchanged since 2.4"),
+        new("gre_timeout", 30, null, null, "6.18 [LIVE]"),
+        new("gre_timeout_stream", 180, null, null, "6.18 [LIVE]"),
+        new("frag6_timeout", 60, null, null, "6.18 [LIVE]"),
+        new("sctp_timeout_closed", 10, V6_18, null, "6.18 [LIVE]"),
+        new("sctp_timeout_cookie_wait", 3, V6_18, null, "6.18 [LIVE]"),
+        new("sctp_timeout_cookie_echoed", 3, V6_18, null, "6.18 [LIVE]"),
+        new("sctp_timeout_established", 210, V6_18, null, "6.18 [LIVE]; 432000 in older documentation"),
+        new("sctp_timeout_shutdown_sent", 3, V6_18, null, "6.18 [LIVE]"),
+        new("sctp_timeout_shutdown_recd", 3, V6_18, null, "6.18 [LIVE]"),
+        new("sctp_timeout_shutdown_ack_sent", 3, V6_18, null, "6.18 [LIVE]"),
+        new("sctp_timeout_heartbeat_sent", 30, V6_18, null, "6.18 [LIVE]"),
+    ];
+
+    /// <summary>The default of a timeout sysctl (name after the tracker prefix) on a kernel version; null when not known.</summary>
+    public static TimeoutDefault? FindTimeoutDefault(string name, KernelVersion? version) =>
+        version is { } v ? TimeoutDefaults.FirstOrDefault(d => d.Name == name && d.Covers(v)) : null;
 
     /// <summary>The era of a tracker at a version. Versions outside every row of that tracker get its nearest row.</summary>
     public static KernelEra Find(Tracker tracker, KernelVersion version)

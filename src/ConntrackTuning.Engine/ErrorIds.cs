@@ -73,6 +73,57 @@ public static class ErrorIds
     /// <summary>A Get-ConntrackEntry filter value (protocol, state, address, port, mark, zone, family) is not valid.</summary>
     public const string InvalidEntryFilter = "InvalidEntryFilter";
 
+    /// <summary>A change to the running system was asked for by a user who is not root.</summary>
+    public const string RootRequired = "RootRequired";
+
+    /// <summary>Max or hash size changed from a non-initial network namespace (a container): they belong to the host.</summary>
+    public const string HostOwnedSetting = "HostOwnedSetting";
+
+    /// <summary>The kernel file of a setting is read-only here for a reason other than the namespace (mode, read-only /sys).</summary>
+    public const string SettingReadOnly = "SettingReadOnly";
+
+    /// <summary>The era's hash table cannot be resized at run time (2.4, 2.6 before 2.6.14): only -PersistOnly applies.</summary>
+    public const string HashSizeNotResizable = "HashSizeNotResizable";
+
+    /// <summary>A built-in tracker before 4.8 can keep a hash size across reboots only on the kernel command line.</summary>
+    public const string HashSizeNeedsKernelCommandLine = "HashSizeNeedsKernelCommandLine";
+
+    /// <summary>A hash size whose page-rounded value passes the kernel's bound of 268,435,455 buckets.</summary>
+    public const string HashSizeOutOfRange = "HashSizeOutOfRange";
+
+    /// <summary>A max below the current entry count (new connections would be dropped at once) without -Force.</summary>
+    public const string MaxBelowCount = "MaxBelowCount";
+
+    /// <summary>A max whose full table would need more memory than the machine has, without -Force.</summary>
+    public const string MaxExceedsMemory = "MaxExceedsMemory";
+
+    /// <summary>The timeout asked for (protocol and state) does not exist on this kernel.</summary>
+    public const string TimeoutNotFound = "TimeoutNotFound";
+
+    /// <summary>The kernel has no timeout sysctls at all (before 2.4.23, or the tracker is not loaded).</summary>
+    public const string TimeoutsNotAvailable = "TimeoutsNotAvailable";
+
+    /// <summary>A persistence file holds something that is not its format (binary data, a line that is no assignment).</summary>
+    public const string PersistenceFileInvalid = "PersistenceFileInvalid";
+
+    /// <summary>A persistence file is a folder, unreadable or not a regular file.</summary>
+    public const string PersistenceFileUnreadable = "PersistenceFileUnreadable";
+
+    /// <summary>A file applied later at boot sets the same key to another value, so the persisted value would not win (without -Force).</summary>
+    public const string PersistenceOverridden = "PersistenceOverridden";
+
+    /// <summary>A write would follow a symbolic link out of its folder or out of the root.</summary>
+    public const string UnsafeSymbolicLink = "UnsafeSymbolicLink";
+
+    /// <summary>The kernel refused the value written (EINVAL, ENOMEM, ERANGE).</summary>
+    public const string ValueRejectedByKernel = "ValueRejectedByKernel";
+
+    /// <summary>A configuration or value file could not be written (I/O error, read-only file system, owner not kept).</summary>
+    public const string FileWriteFailed = "FileWriteFailed";
+
+    /// <summary>Another invocation held the root's write lock for longer than the wait allows.</summary>
+    public const string WriteLockTimeout = "WriteLockTimeout";
+
     /// <summary>Only for exceptions the engine did not anticipate; a test asserts none reaches the user.</summary>
     public const string Unexpected = "Unexpected";
 }

@@ -48,6 +48,7 @@ public static class KernelProbe
         ResolvePaths(root, kernel, era);
         DetectNamespace(root, kernel);
         DecideWritability(root, kernel, era);
+        kernel.HashSizePersistence = SettingWriter.DecideHashPersistence(kernel, out _);
         return kernel;
     }
 

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
+using ConntrackTuning.Engine.Persistence;
 
 namespace ConntrackTuning.Engine;
 
@@ -39,6 +41,25 @@ public static class LimitReader
 
         (long? count, string? countSource) = ReadCount(kernel, root);
         (long? hashSize, string? hashSource) = ReadHashSize(kernel, root);
+        Persisted persisted = ReadPersisted(kernel);
+        var drift = new List<string>();
+        if (persisted.Max is { } pm && max is { } m && pm != m)
+        {
+            drift.Add($"max is {m} now but the next boot applies {pm} ({persisted.MaxSource})");
+        }
+        else if (persisted.Max is null && max is { } running && persisted.Default?.Max is { } dm && dm != running)
+        {
+            drift.Add($"max is {running} now but nothing persists it, so the next boot applies the kernel's default of {dm} for this memory");
+        }
+
+        if (persisted.HashSize is { } ph && hashSize is { } h && ph != h)
+        {
+            drift.Add($"hash size is {h} now but the next boot applies {ph} ({persisted.HashSizeSource})");
+        }
+        else if (persisted.HashSize is null && hashSize is { } runningHash && persisted.Default?.HashSize is { } dh && dh != runningHash)
+        {
+            drift.Add($"hash size is {runningHash} now but nothing persists it, so the next boot applies the kernel's default of {dh} for this memory");
+        }
 
         return new ConntrackLimit
         {
@@ -53,8 +74,87 @@ public static class LimitReader
             CountSource = countSource,
             HashSizeSource = hashSource,
             IsInitialNamespace = kernel.IsInitialNamespace,
+            PersistedMax = persisted.Max,
+            PersistedMaxSource = persisted.MaxSource,
+            PersistedHashSize = persisted.HashSize,
+            PersistedHashSizeSource = persisted.HashSizeSource,
+            Drift = drift.Count > 0,
+            DriftReason = drift.Count > 0 ? string.Join("; ", drift) + "." : null,
             Root = kernel.Root,
         };
+    }
+
+    /// <param name="Default">What the kernel sizes by itself when nothing is persisted; null where that cannot be computed exactly.</param>
+    private sealed record Persisted(long? Max, string? MaxSource, long? HashSize, string? HashSizeSource, KernelDefault? Default);
+
+    /// <summary>
+    /// What the next boot applies: the max from the sysctl files (or, when none sets it, 8 x a hash size given at
+    /// load time, the kernel's rule), and the hash size from the buckets sysctl, the kernel command line or the
+    /// modprobe option, in the order they take effect. A hash size is compared as the kernel will round it.
+    /// </summary>
+    private static Persisted ReadPersisted(ConntrackKernel kernel)
+    {
+        SystemRoot root = kernel.SystemRoot;
+        KernelEra era = kernel.EraRow;
+        Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
+        PersistedValue? maxLine = BootConfig.LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray());
+        PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
+            ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
+            : null;
+        PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
+            ?? (SettingWriter.IsLoadableModule(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
+
+        long? Number(PersistedValue? value)
+        {
+            if (value is null)
+            {
+                return null;
+            }
+
+            if (value.Number is { } n)
+            {
+                return n;
+            }
+
+            root.Log.Warning($"{value.Source} holds '{value.Value}', which is not a whole number; the kernel will reject it at boot.");
+            return null;
+        }
+
+        long? hash = Number(buckets) ?? Number(loadTime);
+        PersistedValue? hashSource = Number(buckets) is not null ? buckets : loadTime;
+        long? max = Number(maxLine);
+        string? maxSource = maxLine?.Source;
+        if (max is null && Number(loadTime) is { } atLoad)
+        {
+            long rounded = SettingWriter.RoundHashSize(kernel, atLoad);
+            max = 8 * rounded;
+            maxSource = $"8 x hashsize {rounded} ({loadTime!.Source}): the kernel's rule when no sysctl sets the max";
+        }
+
+        return new Persisted(max, maxSource, hash is { } hv ? SettingWriter.RoundHashSize(kernel, hv) : null, hashSource?.Source,
+            BootDefault(kernel, Number(loadTime)));
+    }
+
+    /// <summary>
+    /// The kernel's own sizing at the next boot, for values nothing persists. Only where MemTotal gives it exactly:
+    /// kernels before 2.6.27 counted every physical page, a little more than MemTotal, so their default cannot be
+    /// told to the bucket and no drift is claimed from it.
+    /// </summary>
+    private static KernelDefault? BootDefault(ConntrackKernel kernel, long? hashSizeAtLoad)
+    {
+        if (kernel.MemoryBytes is not { } memory || kernel.EraRow.SizesFromAllPhysicalPages || !kernel.IsInitialNamespace)
+        {
+            return null;
+        }
+
+        try
+        {
+            return KernelDefaults.Compute(memory, kernel.PointerBits == 32 ? 32 : 64, kernel.EraRow, hashSizeAtLoad);
+        }
+        catch (ConntrackException)
+        {
+            return null;
+        }
     }
 
     internal static ConntrackException NotLoaded(ConntrackKernel kernel)
@@ -82,7 +182,7 @@ public static class LimitReader
         }
     }
 
-    private static (long? Count, string? Source) ReadCount(ConntrackKernel kernel, SystemRoot root)
+    internal static (long? Count, string? Source) ReadCount(ConntrackKernel kernel, SystemRoot root)
     {
         if (kernel.CountPathFound is { } path)
         {

@@ -11,7 +11,7 @@ namespace ConntrackTuning.Engine;
 /// The only door to the file system. Every path is relative to a root, so the live host ("/"), a sosreport,
 /// a mounted image and a test fixture are the same thing to the rest of the engine.
 /// </summary>
-public sealed class SystemRoot
+public sealed partial class SystemRoot
 {
     /// <summary>Where a sosreport keeps the output of 'sysctl -a'; used when proc/sys itself was not captured.</summary>
     internal const string SysctlSnapshotPath = "sos_commands/kernel/sysctl_-a";

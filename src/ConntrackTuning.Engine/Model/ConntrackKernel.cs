@@ -82,6 +82,13 @@ public sealed class ConntrackKernel
     /// <summary>The file a run-time hash size change is written to: the module parameter or the buckets sysctl.</summary>
     public string? HashSizeWritePath { get; internal set; }
 
+    /// <summary>
+    /// How Set-ConntrackHashSize -Persist keeps a hash size on this kernel: ModuleOption (modprobe.d, for a
+    /// loadable tracker), BucketsSysctl (built in, 4.8 and later), KernelCommandLine (built in before 4.8: only
+    /// nf_conntrack.hashsize=N on the boot line) or CompileTime (built into 2.4).
+    /// </summary>
+    public string HashSizePersistence { get; internal set; } = "ModuleOption";
+
     public bool CanSetTimeouts { get; internal set; }
 
     public string? TimeoutsReadOnlyReason { get; internal set; }

@@ -37,5 +37,29 @@ public sealed class ConntrackLimit
     /// <summary>False inside a container's network namespace, where Max and HashSize belong to the host.</summary>
     public bool IsInitialNamespace { get; init; }
 
+    /// <summary>
+    /// The max the next boot will apply, from the sysctl configuration, or 8 x the hash size given at module load
+    /// or on the kernel command line when no sysctl sets it; null when nothing persists it (the kernel's default applies).
+    /// </summary>
+    public long? PersistedMax { get; init; }
+
+    /// <summary>The file and line PersistedMax comes from.</summary>
+    public string? PersistedMaxSource { get; init; }
+
+    /// <summary>The hash size the next boot will apply (buckets sysctl, kernel command line or modprobe option); null when nothing persists it.</summary>
+    public long? PersistedHashSize { get; init; }
+
+    public string? PersistedHashSizeSource { get; init; }
+
+    /// <summary>
+    /// True when what the next boot applies differs from the running value, so a reboot would change the table:
+    /// a persisted value, or for a value nothing persists the kernel's own default for this memory (computed where
+    /// MemTotal gives it exactly: from 2.6.27, in the initial namespace).
+    /// </summary>
+    public bool Drift { get; init; }
+
+    /// <summary>What differs, in words; null without drift.</summary>
+    public string? DriftReason { get; init; }
+
     public string Root { get; init; } = "/";
 }

@@ -1,0 +1,192 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace ConntrackTuning.Engine.Persistence;
+
+/// <summary>A value some boot-time configuration sets, with the file and line that set it last.</summary>
+internal sealed record PersistedValue(string Value, string Relative, string File, int Line, int Sequence = 0)
+{
+    public string Source => Line > 0 ? $"{File}:{Line}" : File;
+
+    public long? Number => long.TryParse(Value, NumberStyles.None, CultureInfo.InvariantCulture, out long n) ? n : null;
+}
+
+/// <summary>
+/// What the next boot will apply: the sysctl files in the order systemd-sysctl and "sysctl --system" read them,
+/// the modprobe options, and the kernel command line. Reading is tolerant (a broken file someone else owns is
+/// reported and skipped); only the files the module rewrites are parsed strictly, by the writers.
+/// </summary>
+internal static class BootConfig
+{
+    /// <summary>The sysctl.d file the module owns; 90 sorts before the distributions' 99-sysctl.conf and after vendor defaults.</summary>
+    internal const string OwnSysctlFile = "etc/sysctl.d/90-conntrack-tuning.conf";
+
+    internal const string OwnModprobeFile = "etc/modprobe.d/conntrack-tuning.conf";
+
+    internal const string OwnModulesLoadFile = "etc/modules-load.d/conntrack-tuning.conf";
+
+    internal const string SysctlConf = "etc/sysctl.conf";
+
+    private static readonly string[] SysctlDirectories =
+        ["etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/lib/sysctl.d", "lib/sysctl.d"];
+
+    private static readonly string[] ModprobeDirectories =
+        ["etc/modprobe.d", "run/modprobe.d", "usr/local/lib/modprobe.d", "usr/lib/modprobe.d", "lib/modprobe.d"];
+
+    /// <summary>Old single files that hold "options" lines: module-init-tools' modprobe.conf and 2.4 modutils' modules.conf.</summary>
+    private static readonly string[] LegacyModprobeFiles = ["etc/modprobe.conf", "etc/modules.conf"];
+
+    internal static string OwnHeader(string what) =>
+        $"# Written by the ConntrackTuning PowerShell module ({what}).\n" +
+        "# Set-ConntrackLimit, Set-ConntrackHashSize and Set-ConntrackTimeout update the values here in place;\n" +
+        "# lines you add are kept as they are.\n";
+
+    /// <summary>
+    /// sysctl.d files in the order they are applied: every *.conf of the five folders, a name in an earlier
+    /// folder hiding the same name in a later one, sorted by file name; then etc/sysctl.conf, unless one of them
+    /// already is it (Debian's and Fedora's 99-sysctl.conf link to it).
+    /// </summary>
+    internal static IReadOnlyList<string> SysctlSources(SystemRoot root, IEnumerable<string>? proposed = null) =>
+        Sources(root, SysctlDirectories, [SysctlConf], legacyFirst: false, proposed);
+
+    internal static IReadOnlyList<string> ModprobeSources(SystemRoot root, IEnumerable<string>? proposed = null) =>
+        Sources(root, ModprobeDirectories, LegacyModprobeFiles, legacyFirst: true, proposed);
+
+    /// <param name="proposed">Files about to be created: they take their place in the order as at the next boot.</param>
+    private static List<string> Sources(SystemRoot root, string[] directories, string[] legacy, bool legacyFirst, IEnumerable<string>? proposed)
+    {
+        var extra = new HashSet<string>(proposed ?? [], StringComparer.Ordinal);
+        var byName = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (string directory in directories)
+        {
+            IEnumerable<string> names = root.FileNames(directory)
+                .Concat(extra.Where(f => f.StartsWith(directory + "/", StringComparison.Ordinal)).Select(f => f[(directory.Length + 1)..]));
+            foreach (string name in names)
+            {
+                if (name.EndsWith(".conf", StringComparison.Ordinal) && !byName.ContainsKey(name))
+                {
+                    byName[name] = directory + "/" + name;
+                }
+            }
+        }
+
+        var list = byName.Values.ToList();
+        var resolved = new HashSet<string>(list.Select(root.ResolveInRoot), StringComparer.Ordinal);
+        var single = legacy.Where(f => (root.FileExists(f) || extra.Contains(f)) && !resolved.Contains(root.ResolveInRoot(f))).ToList();
+        return legacyFirst ? [.. single, .. list] : [.. list, .. single];
+    }
+
+    /// <summary>
+    /// The last assignment of any of the keys across the sysctl files, as the next boot applies them. Proposed
+    /// contents (root-relative path to text) stand in for the files a change is about to write.
+    /// </summary>
+    internal static PersistedValue? LastSysctl(SystemRoot root, IReadOnlyCollection<string> keys, IReadOnlyDictionary<string, string?>? proposed = null) =>
+        LastOf(AllSysctl(root, proposed), keys);
+
+    internal static PersistedValue? LastOf(Dictionary<string, PersistedValue> all, IReadOnlyCollection<string> keys) =>
+        all.Where(kv => keys.Contains(kv.Key)).Select(kv => kv.Value).MaxBy(v => v.Sequence);
+
+    /// <summary>The last assignment of every key (normalised) across the sysctl files, in one pass.</summary>
+    internal static Dictionary<string, PersistedValue> AllSysctl(SystemRoot root, IReadOnlyDictionary<string, string?>? proposed = null)
+    {
+        var last = new Dictionary<string, PersistedValue>(StringComparer.Ordinal);
+        int sequence = 0;
+        foreach (string file in SysctlSources(root, proposed?.Keys))
+        {
+            string? text = ReadTolerant(root, file, proposed);
+            if (text is null)
+            {
+                continue;
+            }
+
+            IReadOnlyList<SysctlAssignment> assignments;
+            try
+            {
+                assignments = SysctlFile.Parse(text, root.Full(file));
+            }
+            catch (ConntrackException e)
+            {
+                root.Log.Warning($"{e.Message.Replace("; the file was left as it was and nothing was changed", "", StringComparison.Ordinal)}; its settings were not taken into account.");
+                continue;
+            }
+
+            foreach (SysctlAssignment a in assignments)
+            {
+                last[a.Key] = new PersistedValue(a.Value, file, root.Full(file), a.Line, ++sequence);
+            }
+        }
+
+        return last;
+    }
+
+    /// <summary>The last value of a module option across the modprobe configuration.</summary>
+    internal static PersistedValue? LastModuleOption(SystemRoot root, string module, string option, IReadOnlyDictionary<string, string?>? proposed = null)
+    {
+        PersistedValue? last = null;
+        string wanted = ModprobeFile.NormalizeModule(module);
+        foreach (string file in ModprobeSources(root, proposed?.Keys))
+        {
+            string? text = ReadTolerant(root, file, proposed);
+            if (text is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                foreach (ModuleOption o in ModprobeFile.Parse(text, root.Full(file)).Where(o => o.Module == wanted && o.Name == option))
+                {
+                    last = new PersistedValue(o.Value, file, root.Full(file), o.Line);
+                }
+            }
+            catch (ConntrackException e)
+            {
+                root.Log.Warning($"{e.Message.Replace("; the file was left as it was and nothing was changed", "", StringComparison.Ordinal)}; its options were not taken into account.");
+            }
+        }
+
+        return last;
+    }
+
+    /// <summary>"nf_conntrack.hashsize=N" on the kernel command line this system booted with.</summary>
+    internal static PersistedValue? CommandLineParameter(SystemRoot root, string module, string option)
+    {
+        string? cmdline = root.TryReadText("proc/cmdline");
+        if (cmdline is null)
+        {
+            return null;
+        }
+
+        PersistedValue? last = null;
+        string prefix = $"{module}.{option}=";
+        foreach (string token in cmdline.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (token.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                last = new PersistedValue(token[prefix.Length..], "proc/cmdline", root.Full("proc/cmdline") + " (the command line of this boot)", 0);
+            }
+        }
+
+        return last;
+    }
+
+    private static string? ReadTolerant(SystemRoot root, string file, IReadOnlyDictionary<string, string?>? proposed)
+    {
+        if (proposed is not null && proposed.TryGetValue(file, out string? text))
+        {
+            return text;
+        }
+
+        try
+        {
+            return root.ReadConfigFile(file);
+        }
+        catch (ConntrackException e)
+        {
+            root.Log.Warning($"{e.Message.Replace("; nothing was changed", "", StringComparison.Ordinal)} Its settings were not taken into account.");
+            return null;
+        }
+    }
+}

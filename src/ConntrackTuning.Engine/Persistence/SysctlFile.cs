@@ -1,0 +1,143 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace ConntrackTuning.Engine.Persistence;
+
+/// <summary>One key to set in a sysctl file, with the other names of the same kernel variable.</summary>
+/// <param name="Key">The name written when the key is added, such as net.netfilter.nf_conntrack_max.</param>
+/// <param name="Aliases">
+/// Other names of the same variable (net.nf_conntrack_max, net.ipv4.netfilter.ip_conntrack_max): a line with any
+/// of them is updated too, or it would set the variable back at boot.
+/// </param>
+/// <param name="Value">The value text.</param>
+internal sealed record SysctlSetting(string Key, IReadOnlyList<string> Aliases, string Value)
+{
+    internal bool Matches(string normalizedKey) =>
+        normalizedKey == Key || Aliases.Any(a => a == normalizedKey);
+}
+
+/// <summary>An assignment found in a sysctl file.</summary>
+/// <param name="Line">1-based line number.</param>
+/// <param name="Key">The key, normalised to dots.</param>
+/// <param name="Value">The value text, trimmed.</param>
+/// <param name="IgnoreFailure">The line starts with "-": a missing key is not an error.</param>
+internal sealed record SysctlAssignment(int Line, string Key, string Value, bool IgnoreFailure);
+
+/// <summary>
+/// sysctl.conf(5) and sysctl.d(5) text, as pure functions: content in, content out. Comments (# and ;), blank
+/// lines, other keys, the spacing around "=", the "-" prefix, CRLF endings, a byte-order mark and duplicate keys
+/// are all kept; a matching key has only its value replaced, wherever and however often it appears.
+/// </summary>
+internal static class SysctlFile
+{
+    /// <summary>
+    /// "net/netfilter/nf_conntrack_max" to "net.netfilter.nf_conntrack_max". As systemd and procps do, a key
+    /// whose first separator is "/" has "/" and "." swapped, so a dot inside a component survives.
+    /// </summary>
+    internal static string NormalizeKey(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        int slash = key.IndexOf('/', StringComparison.Ordinal);
+        int dot = key.IndexOf('.', StringComparison.Ordinal);
+        if (slash < 0 || (dot >= 0 && dot < slash))
+        {
+            return key;
+        }
+
+        char[] chars = key.ToCharArray();
+        for (int i = 0; i < chars.Length; i++)
+        {
+            chars[i] = chars[i] switch { '/' => '.', '.' => '/', var c => c };
+        }
+
+        return new string(chars).Trim('.');
+    }
+
+    /// <summary>Every assignment, in file order. A line that is neither blank, a comment nor "key = value" is an error naming the file.</summary>
+    internal static IReadOnlyList<SysctlAssignment> Parse(string text, string path)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        List<ConfigLine> lines = ConfigLines.Split(text);
+        return Analyse(lines, path).Select(a => a.Assignment).ToList();
+    }
+
+    /// <summary>
+    /// Sets every key: each line holding it (under any of its names) gets the new value in place, and a key found
+    /// nowhere is appended as "key = value". With no text (the file does not exist) the header starts the file.
+    /// </summary>
+    internal static string Set(string? text, IReadOnlyList<SysctlSetting> settings, string path, string? header = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        List<ConfigLine> lines = ConfigLines.Split(text ?? header ?? "");
+        var found = new HashSet<SysctlSetting>();
+        foreach ((SysctlAssignment assignment, int valueStart, int valueEnd) in Analyse(lines, path))
+        {
+            SysctlSetting? setting = settings.FirstOrDefault(s => s.Matches(assignment.Key));
+            if (setting is null)
+            {
+                continue;
+            }
+
+            found.Add(setting);
+            if (assignment.Value != setting.Value)
+            {
+                ConfigLine line = lines[assignment.Line - 1];
+                lines[assignment.Line - 1] = line with
+                {
+                    Content = string.Concat(line.Content.AsSpan(0, valueStart), setting.Value, line.Content.AsSpan(valueEnd)),
+                };
+            }
+        }
+
+        foreach (SysctlSetting setting in settings.Where(s => !found.Contains(s)))
+        {
+            ConfigLines.Append(lines, $"{setting.Key} = {setting.Value}");
+        }
+
+        return ConfigLines.Join(lines);
+    }
+
+    private static List<(SysctlAssignment Assignment, int ValueStart, int ValueEnd)> Analyse(List<ConfigLine> lines, string path)
+    {
+        ConfigLines.RejectBinary(lines, path, "sysctl settings");
+        var result = new List<(SysctlAssignment, int, int)>();
+        for (int n = 0; n < lines.Count; n++)
+        {
+            string content = lines[n].Content;
+            int start = ConfigLines.ContentStart(content, n == 0);
+            int end = ConfigLines.ContentEnd(content);
+            if (start >= end || content[start] == '#' || content[start] == ';')
+            {
+                continue;
+            }
+
+            bool ignoreFailure = content[start] == '-';
+            int keyStart = ignoreFailure ? start + 1 : start;
+            int equals = content.IndexOf('=', keyStart);
+            if (equals < 0 || equals >= end)
+            {
+                throw ConfigLines.Invalid(path, n + 1, $"('{Shorten(content[start..end])}') is not a 'key = value' assignment");
+            }
+
+            string key = content[keyStart..equals].Trim(' ', '\t');
+            if (key.Length == 0 || key.Any(c => c == ' ' || c == '\t'))
+            {
+                throw ConfigLines.Invalid(path, n + 1, $"('{Shorten(content[start..end])}') has no valid key before '='");
+            }
+
+            int valueStart = equals + 1;
+            while (valueStart < end && (content[valueStart] == ' ' || content[valueStart] == '\t'))
+            {
+                valueStart++;
+            }
+
+            int valueEnd = Math.Max(valueStart, end);
+            result.Add((new SysctlAssignment(n + 1, NormalizeKey(key), content[valueStart..valueEnd], ignoreFailure), valueStart, valueEnd));
+        }
+
+        return result;
+    }
+
+    private static string Shorten(string text) => text.Length > 60 ? text[..60] + "..." : text;
+}

@@ -1,0 +1,51 @@
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>Get-ConntrackTimeout: every timeout the running kernel has, with its default and persisted value.</summary>
+[Cmdlet(VerbsCommon.Get, "ConntrackTimeout")]
+[OutputType(typeof(ConntrackTimeout))]
+public sealed class GetConntrackTimeoutCommand : ConntrackReadCmdlet
+{
+    /// <summary>Only timeouts of these protocols (wildcards allowed).</summary>
+    [Parameter(Position = 0)]
+    [ArgumentCompleter(typeof(TimeoutProtocolCompleter))]
+    [SupportsWildcards]
+    public string[]? Protocol { get; set; }
+
+    /// <summary>Only timeouts of these states (wildcards allowed).</summary>
+    [Parameter(Position = 1)]
+    [ArgumentCompleter(typeof(TimeoutStateCompleter))]
+    [SupportsWildcards]
+    public string[]? State { get; set; }
+
+    protected override void ProcessRecord() => Run(() =>
+    {
+        foreach (ConntrackTimeout timeout in TimeoutReader.Read(ProbeKernel()))
+        {
+            if (Matches(Protocol, timeout.Protocol) && Matches(State, timeout.State ?? ""))
+            {
+                WriteObject(timeout);
+            }
+        }
+    });
+
+    private static bool Matches(string[]? patterns, string value)
+    {
+        if (patterns is null || patterns.Length == 0)
+        {
+            return true;
+        }
+
+        foreach (string pattern in patterns)
+        {
+            if (WildcardPattern.Get(pattern, WildcardOptions.IgnoreCase).IsMatch(value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

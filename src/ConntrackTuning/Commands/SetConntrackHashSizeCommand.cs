@@ -1,0 +1,17 @@
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>Set-ConntrackHashSize: resizes the hash table at run time (read back rounded) and, with -Persist, for the next boot.</summary>
+[Cmdlet(VerbsCommon.Set, "ConntrackHashSize", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ApplySet)]
+[OutputType(typeof(ConntrackChange))]
+public sealed class SetConntrackHashSizeCommand : ConntrackSetCmdlet
+{
+    /// <summary>The number of buckets; the kernel bound is 268,435,455 (after rounding up to whole pages).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(1, 268435455)]
+    public long HashSize { get; set; }
+
+    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanHashSize(kernel, HashSize, Mode, Force));
+}

@@ -1,0 +1,17 @@
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>Set-ConntrackLimit: writes CONNTRACK_MAX at run time and, with -Persist, for the next boot.</summary>
+[Cmdlet(VerbsCommon.Set, "ConntrackLimit", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ApplySet)]
+[OutputType(typeof(ConntrackChange))]
+public sealed class SetConntrackLimitCommand : ConntrackSetCmdlet
+{
+    /// <summary>The most entries the table may hold. 0 (no limit) is refused: it removes the protection the limit exists for.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(1, int.MaxValue)]
+    public long Max { get; set; }
+
+    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanMax(kernel, Max, Mode, Force));
+}

@@ -1,0 +1,30 @@
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>Set-ConntrackTimeout: writes one timeout at run time (per network namespace) and, with -Persist, for the next boot.</summary>
+[Cmdlet(VerbsCommon.Set, "ConntrackTimeout", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ApplySet)]
+[OutputType(typeof(ConntrackChange))]
+public sealed class SetConntrackTimeoutCommand : ConntrackSetCmdlet
+{
+    /// <summary>tcp, udp, icmp, sctp, gre, generic...: what the kernel offers (Tab completes).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(TimeoutProtocolCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string Protocol { get; set; } = "";
+
+    /// <summary>The state (established, time_wait, stream); omit for a protocol with one timeout.</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(TimeoutStateCompleter))]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? State { get; set; }
+
+    /// <summary>The timeout in seconds.</summary>
+    [Parameter(Mandatory = true, Position = 2, ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(1, int.MaxValue)]
+    public long Seconds { get; set; }
+
+    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanTimeout(kernel, Protocol, State, Seconds, Mode, Force));
+}

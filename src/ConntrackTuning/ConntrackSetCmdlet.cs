@@ -1,0 +1,101 @@
+using System;
+using System.Linq;
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Persistence;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>
+/// Base of the cmdlets that change a system. -Root binds by property name only (a value bound by value could be
+/// any string from the pipeline, and these commands write). -Persist and -PersistOnly are two parameter sets, so
+/// PowerShell itself refuses both at once.
+/// </summary>
+public abstract class ConntrackSetCmdlet : ConntrackCmdlet
+{
+    protected const string ApplySet = "Apply";
+
+    protected const string PersistOnlySet = "PersistOnly";
+
+    /// <summary>The folder under which proc/, sys/ and etc/ are written; "/" for this machine.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public override string Root { get; set; } = "/";
+
+    /// <summary>Also write the configuration the next boot applies.</summary>
+    [Parameter(ParameterSetName = ApplySet)]
+    public SwitchParameter Persist { get; set; }
+
+    /// <summary>Write only the configuration the next boot applies; the running kernel is not touched.</summary>
+    [Parameter(ParameterSetName = PersistOnlySet, Mandatory = true)]
+    public SwitchParameter PersistOnly { get; set; }
+
+    /// <summary>Go ahead where the command would refuse: a max below the count or above the memory, a persisted value another file overrides.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Emit a ConntrackChange record for each setting (also under -WhatIf, marked Applied = False).</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    private protected ApplyMode Mode => PersistOnly ? ApplyMode.PersistentOnly : Persist ? ApplyMode.RuntimeAndPersistent : ApplyMode.Runtime;
+
+    /// <summary>
+    /// Plans a change, asks ShouldProcess with "setting: old -> new", applies it (the engine plans again under the
+    /// root's lock) and emits the record. Nothing is written, not even the lock file, unless ShouldProcess agrees.
+    /// </summary>
+    private protected void Change(Func<ConntrackKernel, ChangePlan> planner)
+    {
+        ArgumentNullException.ThrowIfNull(planner);
+        Run(() =>
+        {
+            ConntrackKernel kernel = ProbeKernel();
+            ChangePlan plan = planner(kernel);
+            foreach (string warning in plan.Warnings)
+            {
+                WriteWarning(warning);
+            }
+
+            // A run-time change that the next boot would undo is worth saying.
+            PersistedValue? persisted = plan.Mode == ApplyMode.Runtime ? plan.NextBoot?.Invoke(null) : null;
+            if (persisted is not null && !SettingWriter.KeptAtBoot(plan, persisted))
+            {
+                string warning = $"{plan.Setting} is not persisted: the next boot applies {persisted.Value} from {persisted.Source}. Add -Persist to keep {plan.Expected}.";
+                plan.Warnings.Add(warning);
+                WriteWarning(warning);
+            }
+
+            if (!plan.Changes)
+            {
+                WriteVerbose($"{plan.Setting} is already {plan.Expected}{(plan.Mode == ApplyMode.Runtime ? "" : " and persisted")}; nothing to change.");
+                if (PassThru)
+                {
+                    WriteObject(SettingWriter.Record(plan, applied: true, plan.OldValue ?? plan.Expected, plan.Files, plan.NextBoot?.Invoke(null)));
+                }
+
+                return;
+            }
+
+            if (!ShouldProcess(plan.Description, $"Change {plan.Description}?", "Change a connection-tracking setting"))
+            {
+                if (PassThru)
+                {
+                    WriteObject(SettingWriter.Record(plan, applied: false, plan.Expected, plan.Files, SettingWriter.ProposedNextBoot(plan)));
+                }
+
+                return;
+            }
+
+            ConntrackChange change = SettingWriter.Apply(kernel.SystemRoot, () => planner(kernel), SettingWriter.DefaultLockTimeout);
+            foreach (string warning in change.Warnings.Except(plan.Warnings))
+            {
+                WriteWarning(warning);
+            }
+
+            if (PassThru)
+            {
+                WriteObject(change);
+            }
+        });
+    }
+}

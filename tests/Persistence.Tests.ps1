@@ -1,0 +1,105 @@
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+}
+
+Describe 'Persisted values and drift in Get-ConntrackLimit' {
+    It '<Name>: persisted max <PersistedMax>, hash size <PersistedHashSize>, drift <Drift>' -ForEach @(
+        @{ Name = 'sosreport-rhel8-4.18'; PersistedMax = 524288; PersistedHashSize = $null; Drift = $true; Source = 'etc/sysctl.d/50-conntrack.conf:2' }
+        @{ Name = 'ubuntu-5.4-stale-buckets'; PersistedMax = 524288; PersistedHashSize = 131072; Drift = $false; Source = 'etc/sysctl.d/60-conntrack.conf:1' }
+        @{ Name = 'centos7-3.10-nf_conntrack'; PersistedMax = $null; PersistedHashSize = $null; Drift = $false; Source = $null }
+        @{ Name = 'linux-6.18-builtin'; PersistedMax = $null; PersistedHashSize = $null; Drift = $false; Source = $null }
+    ) {
+        $root = Copy-Fixture $Name
+        $limit = Get-ConntrackLimit -Root $root -WarningAction SilentlyContinue
+        $limit.PersistedMax | Should -Be $PersistedMax
+        $limit.PersistedHashSize | Should -Be $PersistedHashSize
+        $limit.Drift | Should -Be $Drift
+        if ($Source) { $limit.PersistedMaxSource | Should -Be "$root/$Source" }
+        if ($Drift) { $limit.DriftReason | Should -Match "max is $($limit.Max) now but the next boot applies $PersistedMax" }
+    }
+
+    It 'shows drift after a run-time-only change and none after the same change with -Persist' {
+        $root = Copy-Fixture ubuntu-5.4-stale-buckets
+        Set-ConntrackLimit -Root $root -Max 600000 -WarningVariable warnings -WarningAction SilentlyContinue
+        $warnings -join "`n" | Should -Match 'nf_conntrack_max is not persisted: the next boot applies 524288'
+        (Get-ConntrackLimit -Root $root).Drift | Should -BeTrue
+        Set-ConntrackLimit -Root $root -Max 600000 -Persist
+        $limit = Get-ConntrackLimit -Root $root
+        $limit.Drift | Should -BeFalse
+        $limit.PersistedMax | Should -Be 600000
+        $limit.PersistedMaxSource | Should -Be "$root/etc/sysctl.d/90-conntrack-tuning.conf:4"
+    }
+
+    It 'shows drift when a run-time change is not persisted and the kernel default would come back' {
+        $root = Copy-Fixture linux-6.18-builtin
+        Set-ConntrackLimit -Root $root -Max 524288
+        $limit = Get-ConntrackLimit -Root $root
+        $limit.PersistedMax | Should -BeNullOrEmpty
+        $limit.Drift | Should -BeTrue
+        $limit.DriftReason | Should -Match "max is 524288 now but nothing persists it, so the next boot applies the kernel's default of 262144"
+    }
+
+    It 'follows the boot order: etc/sysctl.conf last, a name in etc/sysctl.d hiding the same name in usr/lib/sysctl.d' {
+        $root = Copy-Fixture linux-6.18-builtin
+        $null = New-Item -ItemType Directory "$root/etc/sysctl.d", "$root/usr/lib/sysctl.d" -Force
+        Set-Content "$root/usr/lib/sysctl.d/50-vendor.conf" 'net.netfilter.nf_conntrack_max = 1'
+        Set-Content "$root/etc/sysctl.d/50-vendor.conf" 'net.netfilter.nf_conntrack_max = 2'
+        Set-Content "$root/usr/lib/sysctl.d/95-late.conf" 'net.nf_conntrack_max = 3'
+        (Get-ConntrackLimit -Root $root).PersistedMax | Should -Be 3
+        Set-Content "$root/etc/sysctl.conf" '-net/netfilter/nf_conntrack_max = 4'
+        $limit = Get-ConntrackLimit -Root $root
+        $limit.PersistedMax | Should -Be 4
+        $limit.PersistedMaxSource | Should -Be "$root/etc/sysctl.conf:1"
+    }
+
+    It 'warns about, and skips, a broken sysctl file it only reads' {
+        $root = Copy-Fixture linux-6.18-builtin
+        $null = New-Item -ItemType Directory "$root/etc/sysctl.d" -Force
+        Set-Content "$root/etc/sysctl.d/10-broken.conf" 'this is not a sysctl line'
+        $limit = Get-ConntrackLimit -Root $root -WarningVariable warnings -WarningAction SilentlyContinue
+        $limit.Max | Should -Be 262144
+        $warnings -join "`n" | Should -Match '10-broken.conf. line 1'
+    }
+}
+
+Describe 'Change records for scripts and Ansible' {
+    It 'under -WhatIf -PassThru says what would change (check mode) and changes nothing' {
+        $root = Copy-Fixture ubuntu-4.15-nf_conntrack
+        $before = Get-TreeState $root
+        $record = Set-ConntrackLimit -Root $root -Max 300000 -Persist -PassThru -WhatIf
+        $record.Changed | Should -BeTrue
+        $record.Applied | Should -BeFalse
+        $record.NextBootValue | Should -Be 300000
+        $record.Files.Action | Should -Be @('Create', 'Create')
+        $record.Files[0].After | Should -Match 'net.netfilter.nf_conntrack_max = 300000'
+        Get-TreeState $root | Should -Be $before
+    }
+
+    It 'survives ConvertTo-Json with names and numbers intact' {
+        $root = Copy-Fixture rhel6-2.6.32-nf_conntrack
+        $json = Set-ConntrackLimit -Root $root -Max 300000 -Persist -PassThru -WarningAction SilentlyContinue | ConvertTo-Json -Depth 4 | ConvertFrom-Json
+        $json.Setting | Should -Be 'nf_conntrack_max'
+        $json.OldValue | Should -Be 65536
+        $json.NewValue | Should -Be 300000
+        $json.Changed | Should -BeTrue
+        $json.Mode | Should -Be 'RuntimeAndPersistent'
+        $json.PersistedTo | Should -Be "$root/etc/sysctl.conf"
+        $json.Files[0].Action | Should -Be 'Update'
+        $json.Warnings.Count | Should -Be 1
+        $timeout = Get-ConntrackTimeout -Root $root tcp established | ConvertTo-Json | ConvertFrom-Json
+        $timeout.Seconds | Should -Be 432000
+        $timeout.State | Should -Be 'established'
+    }
+
+    It 'keeps UTF-8 comments readable in the Before and After texts' {
+        $root = Copy-Fixture rhel6-2.6.32-nf_conntrack
+        [IO.File]::WriteAllText("$root/etc/sysctl.conf", "# 默认超时时间为5天`n")
+        $record = Set-ConntrackTimeout -Root $root tcp established 1200 -Persist -PassThru -WarningAction SilentlyContinue
+        $record.Files[0].Before | Should -Be "# 默认超时时间为5天`n"
+        $record.Files[0].After | Should -Be "# 默认超时时间为5天`nnet.netfilter.nf_conntrack_tcp_timeout_established = 1200`n"
+    }
+}
