@@ -140,3 +140,11 @@ $($ScriptBlock.ToString())
         Remove-Item $work -Recurse -Force -ErrorAction Ignore
     }
 }
+
+# True when something accepts TCP connections on 127.0.0.1:<port>.
+function Test-NetConnectionLoopback([int] $Port) {
+    $client = [Net.Sockets.TcpClient]::new()
+    try { $client.ConnectAsync([Net.IPAddress]::Loopback, $Port).Wait(500) -and $client.Connected }
+    catch { $false }
+    finally { $client.Dispose() }
+}
