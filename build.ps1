@@ -14,11 +14,12 @@ from NuGet through tools/BuildTools.csproj, never from the PowerShell Gallery.
   Run    builds and shows this machine's conntrack state, read-only.
   Bench  builds and runs every benchmark under tools/bench, printing figures.
   Fuzz   runs every fuzz target for -Seconds each with a fresh random seed (or -Seed to replay one).
+  Package builds and packs out/ConntrackTuning.<version>.nupkg with PSResourceGet (a local file repository).
   Clean  removes out/ and every bin/ and obj/ folder.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Help', 'Run', 'Bench', 'Fuzz', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Help', 'Run', 'Bench', 'Fuzz', 'Package', 'Clean')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -168,6 +169,23 @@ function Invoke-BenchTask {
     }
 }
 
+function Invoke-PackageTask {
+    Invoke-BuildTask
+    $packageHome = Join-Path $out 'package-home'
+    # The data and config folders must exist: .NET reports a missing one as "", and PSResourceGet then writes
+    # its repository store and NuGet settings relative to the current directory.
+    $null = New-Item -ItemType Directory -Force -Path (Join-Path $packageHome '.local/share'), (Join-Path $packageHome '.config')
+    # Isolated HOME: the throwaway repository registration lands there, not in the user's configuration.
+    $saved = $env:HOME, $env:XDG_DATA_HOME, $env:XDG_CONFIG_HOME
+    try {
+        $env:HOME = $packageHome; $env:XDG_DATA_HOME = Join-Path $packageHome '.local/share'; $env:XDG_CONFIG_HOME = Join-Path $packageHome '.config'
+        Invoke-Pwsh (Join-Path $repo 'tools/New-ModulePackage.ps1') @('-ModulePath', $stage, '-OutputPath', $out)
+    }
+    finally {
+        $env:HOME, $env:XDG_DATA_HOME, $env:XDG_CONFIG_HOME = $saved
+    }
+}
+
 function Invoke-CleanTask {
     Remove-Item $out -Recurse -Force -ErrorAction Ignore
     Get-ChildItem $repo -Directory -Recurse -Include bin, obj |
@@ -182,5 +200,6 @@ switch ($Task) {
     'Run' { Invoke-RunTask }
     'Bench' { Invoke-BenchTask }
     'Fuzz' { Invoke-FuzzTask }
+    'Package' { Invoke-PackageTask }
     'Clean' { Invoke-CleanTask }
 }

@@ -150,3 +150,11 @@ function Get-TreeState {
         '{0}|{1}|{2}|{3}|{4}' -f $_.FullName.Substring($Root.Length), $hash, $_.UnixFileMode, $_.LastWriteTimeUtc.Ticks, $_.LinkTarget
     }
 }
+
+# True when something accepts TCP connections on 127.0.0.1:<port>.
+function Test-NetConnectionLoopback([int] $Port) {
+    $client = [Net.Sockets.TcpClient]::new()
+    try { $client.ConnectAsync([Net.IPAddress]::Loopback, $Port).Wait(500) -and $client.Connected }
+    catch { $false }
+    finally { $client.Dispose() }
+}

@@ -1,0 +1,90 @@
+# Fleets over SSH remoting, proven on this machine: an sshd of the test's own on 127.0.0.1 and a spare port,
+# with a pwsh subsystem and a throwaway key, serves Invoke-Command -HostName. Nothing outside loopback.
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:skip = if ((& id -u) -ne '0') { 'sshd needs root to start here' }
+    elseif (-not (Test-Path /usr/sbin/sshd)) { "openssh-server is not installed (apt-get install openssh-server)" }
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+}
+
+Describe 'ConntrackTuning over SSH remoting' -Tag RealKernel -Skip:([bool]$skip) {
+    BeforeAll {
+        $script:dir = Join-Path ([IO.Path]::GetTempPath()) ("ctt-sshd-" + [guid]::NewGuid().ToString('n'))
+        $null = New-Item -ItemType Directory -Path $dir
+        $null = New-Item -ItemType Directory -Force -Path /run/sshd   # sshd's privilege-separation folder
+        & ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
+        & ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key"
+        Copy-Item "$dir/client_key.pub" "$dir/authorized_keys"
+
+        # A port nobody listens on: bind to 0 and take what the kernel hands out.
+        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $probe.Start(); $script:port = $probe.LocalEndpoint.Port; $probe.Stop()
+
+        $pwsh = (Get-PwshCommand) -join ' '
+        @"
+Port $port
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+AuthorizedKeysFile $dir/authorized_keys
+PidFile $dir/sshd.pid
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem powershell $pwsh -sshs -NoLogo -NoProfile
+"@ | Set-Content "$dir/sshd_config"
+        $script:sshd = Start-Process /usr/sbin/sshd -ArgumentList '-D', '-e', '-f', "$dir/sshd_config" -PassThru -RedirectStandardError "$dir/sshd.log"
+        $deadline = [datetime]::UtcNow.AddSeconds(20)
+        while (-not (Test-NetConnectionLoopback $port)) {
+            if ([datetime]::UtcNow -gt $deadline -or $sshd.HasExited) { throw "sshd did not start: $(Get-Content -Raw "$dir/sshd.log")" }
+            Start-Sleep -Milliseconds 200
+        }
+
+        $script:remote = @{
+            HostName    = '127.0.0.1'
+            Port        = $port
+            UserName    = 'root'
+            KeyFilePath = "$dir/client_key"
+            Options     = @{ StrictHostKeyChecking = 'no'; UserKnownHostsFile = '/dev/null'; LogLevel = 'ERROR' }
+        }
+        $script:fixture = Copy-Fixture rhel6-2.6.32-nf_conntrack
+        # Three sessions stand for three hosts; -HostName takes a list, so they start side by side.
+        $fleet = $remote.Clone(); $fleet.HostName = '127.0.0.1', '127.0.0.1', '127.0.0.1'
+        $script:sessions = New-PSSession @fleet
+    }
+
+    AfterAll {
+        $sessions | Remove-PSSession -ErrorAction Ignore
+        if ($sshd -and -not $sshd.HasExited) { $sshd.Kill(); $sshd.WaitForExit() }
+        Remove-Item $dir -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'runs the cmdlets on the remote side and brings back objects that still bind by name' {
+        $limits = Invoke-Command @remote -ArgumentList $ModulePath, $fixture -ScriptBlock {
+            param($module, $root)
+            Import-Module $module
+            Get-ConntrackLimit
+            Get-ConntrackLimit -Root $root
+        }
+        $limits | Should -HaveCount 2
+        $limits[0].PSComputerName | Should -Be '127.0.0.1'
+        $limits[0].PSObject.TypeNames | Should -Contain 'Deserialized.ConntrackTuning.ConntrackLimit'
+        $limits[0].Max | Should -Be ([long](Get-Content /proc/sys/net/netfilter/nf_conntrack_max))
+        $limits[1].Max | Should -Be 65536
+        # A deserialized object is a property bag; its Root still binds to the next cmdlet here.
+        ($limits[1] | Get-ConntrackKernel).Era | Should -Be '2.6.24-nf_conntrack'
+    }
+
+    It 'collects one table from many hosts' {
+        $sessions | Should -HaveCount 3
+        $table = Invoke-Command -Session $sessions -ArgumentList $ModulePath -ScriptBlock { param($m) Import-Module $m; Get-ConntrackKernel }
+        $table | Should -HaveCount 3
+        $table.RunspaceId | Select-Object -Unique | Should -HaveCount 3
+        $table.KernelRelease | Select-Object -Unique | Should -Be (& uname -r)
+        ($table | Format-Table PSComputerName, KernelRelease, Tracker, ModuleState | Out-String) | Should -Match 'nf_conntrack'
+    }
+}
