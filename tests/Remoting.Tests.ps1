@@ -76,7 +76,7 @@ Subsystem powershell $pwsh -sshs -NoLogo -NoProfile
         $limits[0].Max | Should -Be ([long](Get-Content /proc/sys/net/netfilter/nf_conntrack_max))
         $limits[1].Max | Should -Be 65536
         # A deserialized object is a property bag; its Root still binds to the next cmdlet here.
-        ($limits[1] | Get-ConntrackKernel).Era | Should -Be '2.6.24-nf_conntrack'
+        ($limits[1] | Get-ConntrackKernel).Era | Should -Be '2.6.27-nf_conntrack'
     }
 
     It 'collects one table from many hosts' {
