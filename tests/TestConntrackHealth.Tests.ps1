@@ -47,7 +47,7 @@ Describe 'Test-ConntrackHealth on fixture trees' {
     It 'filters Warning and worse with -MinimumSeverity or by SeverityLevel, and sorts worst first' {
         $root = Copy-Fixture linux-6.18-overflow
         $worse = @(Test-ConntrackHealth -Root $root -MinimumSeverity Warning)
-        $worse.Count | Should -Be 8
+        $worse.Count | Should -Be 9
         $worse.Severity | Select-Object -Unique | Sort-Object | Should -Be @('Critical', 'Warning')
         $all = Test-ConntrackHealth -Root $root
         @($all | Where-Object SeverityLevel -ge 2).Count | Should -Be $worse.Count

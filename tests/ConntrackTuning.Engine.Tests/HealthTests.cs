@@ -69,7 +69,7 @@ public class HealthTests
         Assert.Contains("No kernel log under", Only(findings, "KernelLog", "Info").Message, StringComparison.Ordinal);
         Assert.Equal("Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist",
             Only(findings, "TcpEstablishedTimeout", "Info").Recommendation);
-        Assert.Equal(["Loaded", "Usage", "KernelDefault", "Drop", "EarlyDrop", "InsertFailed", "KernelLog", "EntriesPerBucket", "TcpEstablishedTimeout"],
+        Assert.Equal(["Loaded", "Usage", "KernelDefault", "Drop", "EarlyDrop", "InsertFailed", "KernelLog", "EntriesPerBucket", "TcpEstablishedTimeout", "Persistence"],
             findings.Select(f => f.Check).ToArray());
     }
 
@@ -223,10 +223,96 @@ public class HealthTests
     {
         using var tree = new FixtureTree("linux-6.18-overflow");
         var context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
-        var extra = new HealthCheck("Persistence", c =>
+        var extra = new HealthCheck("Extra", c =>
             c.Limit?.Max < 262144 ? [new HealthResult(HealthSeverity.Warning, "lost at boot", Remedy.SetMax(262144))] : []);
-        ConntrackHealthFinding f = Assert.Single(HealthChecks.Run(context, [.. HealthChecks.Default, extra]), f => f.Check == "Persistence");
+        ConntrackHealthFinding f = Assert.Single(HealthChecks.Run(context, [.. HealthChecks.Default, extra]), f => f.Check == "Extra");
         Assert.Equal("Set-ConntrackLimit -Max 262144 -Persist", f.Recommendation);
         Assert.Equal(2, f.SeverityLevel);
+    }
+
+    [Fact]
+    public void A_larger_persisted_max_that_did_not_take_effect_is_applied()
+    {
+        using var tree = new FixtureTree("sosreport-rhel8-4.18");
+        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Warning");
+        Assert.Contains("max is 262144 now but the next boot applies 524288", f.Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackLimit -Max 524288 -Persist", f.Recommendation);
+        Assert.Contains(tree.File("etc/sysctl.d/50-conntrack.conf"), f.Evidence, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_larger_running_max_nobody_persisted_is_persisted()
+    {
+        using var tree = new FixtureTree("sosreport-rhel8-4.18");
+        tree.Write("etc/sysctl.d/50-conntrack.conf", "net.netfilter.nf_conntrack_max = 131072\n");
+        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Warning");
+        Assert.Contains("max is 262144 now but the next boot applies 131072", f.Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackLimit -Max 262144 -PersistOnly", f.Recommendation);
+    }
+
+    [Fact]
+    public void A_small_running_max_nothing_persists_is_raised_to_the_default_the_next_boot_would_give()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Warning");
+        Assert.Contains("max is 65536 now but nothing persists it, so the next boot applies the kernel's default of 262144", f.Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackLimit -Max 262144 -Persist; Set-ConntrackHashSize -HashSize 262144 -Persist", f.Recommendation);
+    }
+
+    [Fact]
+    public void Persisted_values_equal_to_the_running_ones_are_ok()
+    {
+        using var tree = new FixtureTree("ubuntu-5.4-stale-buckets");
+        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Ok");
+        Assert.Contains(tree.File("etc/sysctl.d/60-conntrack.conf"), f.Evidence, StringComparison.Ordinal);
+        Assert.Contains(tree.File("etc/modprobe.d/nf_conntrack.conf"), f.Evidence, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Keys_of_a_module_nothing_loads_at_boot_are_the_boot_order_trap()
+    {
+        using var tree = new FixtureTree("ubuntu-5.4-stale-buckets");
+        ConntrackHealthFinding f = Only(Run(tree), "BootOrder", "Warning");
+        Assert.StartsWith("net.netfilter.nf_conntrack_max (in " + tree.File("etc/sysctl.d/60-conntrack.conf") + ":1) will be skipped at boot", f.Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackLimit -Max 524288 -PersistOnly (also lists nf_conntrack in /etc/modules-load.d/conntrack-tuning.conf)", f.Recommendation);
+    }
+
+    [Theory]
+    [InlineData("nf_conntrack", "lists nf_conntrack")]
+    [InlineData("nf-conntrack", "lists nf_conntrack")]
+    [InlineData("nf_conntrack_ipv4", "lists nf_conntrack_ipv4, which loads nf_conntrack")]
+    public void A_module_loaded_early_at_boot_makes_the_keys_stick(string listed, string evidence)
+    {
+        using var tree = new FixtureTree("ubuntu-5.4-stale-buckets");
+        tree.Write("etc/modules-load.d/modules.conf", "# /etc/modules: kernel modules to load at boot time.\n" + listed + "\n");
+        tree.Write("lib/modules/5.4.0-42-generic/modules.dep",
+            "kernel/net/ipv4/netfilter/nf_conntrack_ipv4.ko: kernel/net/netfilter/nf_conntrack.ko kernel/net/ipv4/netfilter/nf_defrag_ipv4.ko\n" +
+            "kernel/net/netfilter/nf_conntrack.ko: kernel/lib/libcrc32c.ko\n");
+        ConntrackHealthFinding f = Only(Run(tree), "BootOrder", "Ok");
+        Assert.Equal(tree.File("etc/modules-load.d/modules.conf") + " " + evidence, f.Evidence);
+    }
+
+    [Fact]
+    public void A_modprobe_install_hook_that_runs_sysctl_makes_the_keys_stick()
+    {
+        using var tree = new FixtureTree("centos7-3.10-nf_conntrack");
+        tree.Write("etc/sysctl.d/90-conntrack.conf", "net.netfilter.nf_conntrack_max = 65536\n");
+        ConntrackHealthFinding f = Only(Run(tree), "BootOrder", "Ok");
+        Assert.StartsWith(tree.File("etc/modprobe.d/firewalld-sysctls.conf") + ": install nf_conntrack", f.Evidence, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_built_in_tracker_has_its_keys_at_boot()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("etc/sysctl.d/80-conntrack.conf", "net.netfilter.nf_conntrack_tcp_timeout_established = 86400\n");
+        Assert.Contains("built into the kernel", Only(Run(tree), "BootOrder", "Ok").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_tracker_keys_in_sysctl_files_there_is_no_boot_order_finding()
+    {
+        using var tree = new FixtureTree("rhel6-2.6.32-nf_conntrack");
+        Assert.DoesNotContain(Run(tree), f => f.Check == "BootOrder");
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using ConntrackTuning.Engine.Persistence;
 
 namespace ConntrackTuning.Engine;
 
@@ -211,6 +212,11 @@ internal static class Remedy
 
     public static string SetHashSize(long size) => $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -Persist";
 
+    /// <summary>Writes only the configuration, so the next boot applies the value that runs now.</summary>
+    public static string PersistMax(long max) => $"Set-ConntrackLimit -Max {max.ToString(CultureInfo.InvariantCulture)} -PersistOnly";
+
+    public static string PersistHashSize(long size) => $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -PersistOnly";
+
     public static string SetTcpEstablished(long seconds) =>
         $"Set-ConntrackTimeout -Protocol tcp -State established -Seconds {seconds.ToString(CultureInfo.InvariantCulture)} -Persist";
 
@@ -340,6 +346,8 @@ internal static class HealthChecks
         new("TableFullEvents", TableFullEvents),
         new("EntriesPerBucket", EntriesPerBucket),
         new("TcpEstablishedTimeout", TcpEstablishedTimeout),
+        new("Persistence", Persistence),
+        new("BootOrder", BootOrder),
     ];
 
     public static IEnumerable<ConntrackHealthFinding> Run(HealthContext context, IReadOnlyList<HealthCheck>? checks = null)
@@ -593,6 +601,129 @@ internal static class HealthChecks
         yield return new(pressed ? HealthSeverity.Warning : HealthSeverity.Info,
             $"Established TCP entries are kept {FormatDuration(seconds)} after the last packet (the kernel default), so connections that died without a FIN or RST stay in the table for days{(pressed ? " while the table is under pressure" : "")}. A server rarely needs more than a day; a classic tuning note for web servers goes much shorter (1200 s).",
             Remedy.SetTcpEstablished(Remedy.TcpEstablishedSeconds), evidence);
+    }
+
+    /// <summary>A reboot must not quietly undo tuning: the values the next boot applies against those running now.</summary>
+    private static IEnumerable<HealthResult> Persistence(HealthContext c)
+    {
+        // Inside a container the limits are the host's, and so is their persistence (the Namespace check says so).
+        if (c.Limit is not { } limit || !c.Kernel.IsInitialNamespace)
+        {
+            yield break;
+        }
+
+        string evidence = string.Join("; ", new[] { limit.PersistedMaxSource, limit.PersistedHashSizeSource }.Where(s => s is not null))
+            is { Length: > 0 } sources ? sources : "no configuration file sets the max or the hash size";
+        if (!limit.Drift)
+        {
+            yield return new(HealthSeverity.Ok, "The next boot applies the max and the hash size that run now.", null, evidence);
+            yield break;
+        }
+
+        // Keep the larger of the two: a larger value at the next boot is tuning (or a kernel default) that is not
+        // in force yet, so it is applied now; a larger running one is tuning nobody persisted, so it is written to
+        // the configuration. Never recommend shrinking the table.
+        var fixes = new List<string>();
+        if (limit.MaxDrift && limit.Max is { } max)
+        {
+            fixes.Add(limit.NextBootMax is { } next && next > max ? Remedy.SetMax(next) : Remedy.PersistMax(max));
+        }
+
+        if (limit.HashSizeDrift && limit.HashSize is { } hash)
+        {
+            fixes.Add(limit.NextBootHashSize is { } next && next > hash ? Remedy.SetHashSize(next) : Remedy.PersistHashSize(hash));
+        }
+
+        yield return new(HealthSeverity.Warning,
+            $"A reboot will change the table: {limit.DriftReason} The fix keeps the larger value, running and persisted.",
+            fixes.Count > 0 ? string.Join("; ", fixes) : null, evidence);
+    }
+
+    /// <summary>
+    /// The boot-order trap (ECOSYSTEM.md §2.1): systemd-sysctl applies sysctl.d early, before a firewall rule loads a
+    /// modular tracker, and silently skips the keys that do not exist yet. Only modules-load.d (which runs first)
+    /// or a modprobe install hook that runs sysctl make such keys stick.
+    /// </summary>
+    private static IEnumerable<HealthResult> BootOrder(HealthContext c)
+    {
+        ConntrackKernel kernel = c.Kernel;
+        if (!kernel.IsLoaded || !kernel.IsInitialNamespace)
+        {
+            yield break;
+        }
+
+        string tracker = kernel.EraRow.TrackerName;
+        Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(c.Root);
+        var keys = sysctl.Where(kv => IsTrackerKey(kv.Key)).OrderBy(kv => kv.Value.Sequence).ToList();
+        if (keys.Count == 0)
+        {
+            yield break;
+        }
+
+        string keyList = string.Join(", ", keys.Select(kv => kv.Key).Take(4)) + (keys.Count > 4 ? $" and {keys.Count - 4} more" : "");
+        string files = string.Join(", ", keys.Select(kv => kv.Value.Source).Distinct(StringComparer.Ordinal));
+        bool? loadable = SettingWriter.IsLoadableModule(kernel);
+        if (loadable == false)
+        {
+            yield return new(HealthSeverity.Ok, $"{tracker} is built into the kernel, so {keyList} exist when systemd-sysctl applies them at boot.", null, files);
+            yield break;
+        }
+
+        if (loadable is null)
+        {
+            yield break;
+        }
+
+        string? loader = LoaderAtBoot(c.Root, kernel, tracker) ?? BootConfig.SysctlInstallHook(c.Root, tracker);
+        if (loader is not null)
+        {
+            yield return new(HealthSeverity.Ok, $"{tracker} is a loadable module, and it is loaded (or its keys applied) before the sysctl files need it.", null, loader);
+            yield break;
+        }
+
+        long persistedMax = c.Limit?.PersistedMax ?? c.Limit?.Max ?? 0;
+        yield return new(HealthSeverity.Warning,
+            $"{keyList} (in {files}) will be skipped at boot: {tracker} is a loadable module that no modules-load.d file loads, so when systemd-sysctl applies the sysctl files early at boot the keys do not exist yet and are ignored without an error. The module loads later with the first firewall rule and keeps its defaults.",
+            persistedMax > 0 ? Remedy.PersistMax(persistedMax) + $" (also lists {tracker} in /etc/modules-load.d/conntrack-tuning.conf)" : null,
+            files);
+    }
+
+    private static bool IsTrackerKey(string key) =>
+        key.StartsWith("net.netfilter.nf_conntrack_", StringComparison.Ordinal) || key == "net.nf_conntrack_max"
+        || key.StartsWith("net.ipv4.netfilter.ip_conntrack_", StringComparison.Ordinal) || key == "net.ipv4.ip_conntrack_max";
+
+    /// <summary>The modules-load entry that brings the tracker in at boot: the tracker itself, or a module that depends on it.</summary>
+    private static string? LoaderAtBoot(SystemRoot root, ConntrackKernel kernel, string tracker)
+    {
+        IReadOnlyList<(string Module, string Source)> loaded = BootConfig.ModulesLoadedAtBoot(root);
+        if (loaded.FirstOrDefault(m => m.Module == tracker) is { Source: not null } direct)
+        {
+            return $"{direct.Source} lists {tracker}";
+        }
+
+        if (loaded.Count == 0 || kernel.KernelRelease is not { } release)
+        {
+            return null;
+        }
+
+        // nf_conntrack_ipv4, nf_nat and the like pull the tracker in as a dependency (modules.dep: "module.ko: deps").
+        foreach (string line in root.ReadLines($"lib/modules/{release}/modules.dep"))
+        {
+            int colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || !line.AsSpan(colon).Contains("/" + tracker + ".ko", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            string name = System.IO.Path.GetFileName(line[..colon]);
+            name = ModprobeFile.NormalizeModule(name.Split('.')[0]);
+            if (loaded.FirstOrDefault(m => m.Module == name) is { Source: not null } dependent)
+            {
+                return $"{dependent.Source} lists {name}, which loads {tracker}";
+            }
+        }
+
+        return null;
     }
 
     private static string FormatDuration(long seconds) => seconds switch

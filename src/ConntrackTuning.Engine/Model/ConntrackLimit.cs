@@ -58,6 +58,18 @@ public sealed class ConntrackLimit
     /// </summary>
     public bool Drift { get; init; }
 
+    /// <summary>The max the next boot applies: the persisted one, else the kernel's own default for this RAM (null when neither can be told).</summary>
+    public long? NextBootMax { get; init; }
+
+    /// <summary>The hash size the next boot applies, rounded as the kernel will: persisted, else the kernel's default.</summary>
+    public long? NextBootHashSize { get; init; }
+
+    /// <summary>True when the max the next boot applies differs from the running one.</summary>
+    public bool MaxDrift { get; init; }
+
+    /// <summary>True when the hash size the next boot applies differs from the running one.</summary>
+    public bool HashSizeDrift { get; init; }
+
     /// <summary>What differs, in words; null without drift.</summary>
     public string? DriftReason { get; init; }
 

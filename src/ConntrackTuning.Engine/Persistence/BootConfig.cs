@@ -32,6 +32,9 @@ internal static class BootConfig
     private static readonly string[] SysctlDirectories =
         ["etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/lib/sysctl.d", "lib/sysctl.d"];
 
+    private static readonly string[] ModulesLoadDirectories =
+        ["etc/modules-load.d", "run/modules-load.d", "usr/local/lib/modules-load.d", "usr/lib/modules-load.d", "lib/modules-load.d"];
+
     private static readonly string[] ModprobeDirectories =
         ["etc/modprobe.d", "run/modprobe.d", "usr/local/lib/modprobe.d", "usr/lib/modprobe.d", "lib/modprobe.d"];
 
@@ -148,6 +151,57 @@ internal static class BootConfig
         }
 
         return last;
+    }
+
+    /// <summary>
+    /// The modules loaded early at boot, before systemd-sysctl: every name in the modules-load.d files (a name in
+    /// an earlier folder hiding the same name in a later one) and Debian's etc/modules, each with its file.
+    /// </summary>
+    internal static IReadOnlyList<(string Module, string Source)> ModulesLoadedAtBoot(SystemRoot root)
+    {
+        var loaded = new List<(string, string)>();
+        foreach (string file in Sources(root, ModulesLoadDirectories, ["etc/modules"], legacyFirst: false, null))
+        {
+            string? text = ReadTolerant(root, file, null);
+            if (text is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                loaded.AddRange(ModulesLoadFile.Parse(text, root.Full(file)).Select(m => (m, root.Full(file))));
+            }
+            catch (ConntrackException e)
+            {
+                root.Log.Warning($"{e.Message.Replace("; the file was left as it was and nothing was changed", "", StringComparison.Ordinal)}; its modules were not taken into account.");
+            }
+        }
+
+        return loaded;
+    }
+
+    /// <summary>
+    /// An "install &lt;module&gt; ..." line of the modprobe configuration that runs sysctl when the module loads (the
+    /// hook firewalld and some guides use to apply the keys of a late-loading module), with its file.
+    /// </summary>
+    internal static string? SysctlInstallHook(SystemRoot root, string module)
+    {
+        string wanted = ModprobeFile.NormalizeModule(module);
+        foreach (string file in ModprobeSources(root))
+        {
+            foreach (string line in (ReadTolerant(root, file, null) ?? "").Split('\n'))
+            {
+                string[] words = line.Split((char[]?)null, 3, StringSplitOptions.RemoveEmptyEntries);
+                if (words.Length == 3 && words[0] == "install" && ModprobeFile.NormalizeModule(words[1]) == wanted
+                    && words[2].Contains("sysctl", StringComparison.Ordinal))
+                {
+                    return $"{root.Full(file)}: {line.Trim()}";
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>"nf_conntrack.hashsize=N" on the kernel command line this system booted with.</summary>
