@@ -87,4 +87,18 @@ Subsystem powershell $pwsh -sshs -NoLogo -NoProfile
         $table.KernelRelease | Select-Object -Unique | Should -Be (& uname -r)
         ($table | Format-Table PSComputerName, KernelRelease, Tracker, ModuleState | Out-String) | Should -Match 'nf_conntrack'
     }
+
+    It 'collects the health findings of a fleet into one table, worst first' {
+        $findings = Invoke-Command -Session $sessions -ArgumentList $ModulePath, $fixture -ScriptBlock {
+            param($m, $root)
+            Import-Module $m
+            Test-ConntrackHealth -Root $root -MinimumSeverity Warning
+        } | Sort-Object SeverityLevel -Descending
+        $findings.Count | Should -BeGreaterThan 0
+        ($findings.RunspaceId | Select-Object -Unique).Count | Should -Be 3
+        $findings[0].Severity | Should -Be 'Critical'
+        $findings | ForEach-Object { $_.SeverityLevel | Should -BeGreaterOrEqual 2 }
+        ($findings | Where-Object Recommendation).Recommendation | Should -Match '^Set-Conntrack'
+        ($findings | Format-Table PSComputerName, Severity, Check, Recommendation | Out-String) | Should -Match 'Usage'
+    }
 }
