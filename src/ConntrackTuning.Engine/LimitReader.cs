@@ -233,6 +233,15 @@ public static class LimitReader
 
         if (param is not null)
         {
+            // 2.6.27 to 4.6 keep the size asked for in the parameter while each namespace allocates it rounded up
+            // to whole pages, which the buckets sysctl shows: that is the table's real size, and no disagreement.
+            if (buckets is not null && buckets != param
+                && buckets == KernelDefaults.AllocatedBuckets(param.Value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64))
+            {
+                root.Log.Verbose($"{root.Full(kernel.HashSizeParameterFound!)} holds the {param} buckets asked for; the table was allocated rounded up to whole pages, {buckets} ({root.Full(bucketsPath!)}).");
+                return (buckets, root.SourceOf(bucketsPath!));
+            }
+
             if (buckets is not null && buckets != param)
             {
                 root.Log.Warning($"{root.Full(bucketsPath!)} says {buckets} but {root.Full(kernel.HashSizeParameterFound!)} says {param}. Kernels 4.8 to 5.10 did not update the buckets sysctl after a resize through the module parameter (fixed by commit f6351c3f1c27); reporting the module parameter.");

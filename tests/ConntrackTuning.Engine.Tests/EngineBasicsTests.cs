@@ -142,3 +142,30 @@ public class SystemRootTests
         Assert.Equal(["Read " + tree.File("proc/meminfo")], log.Verbose);
     }
 }
+
+public class HashSizeReadingTests
+{
+    [Fact]
+    public void A_parameter_that_holds_the_unrounded_request_is_no_stale_read()
+    {
+        // CentOS 7 (3.10): hashsize=100000 asked at load; each namespace allocates 100352 buckets (whole pages).
+        using var tree = new FixtureTree("centos7-3.10-nf_conntrack");
+        tree.Write("sys/module/nf_conntrack/parameters/hashsize", "100000\n");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_buckets", "100352\n");
+        var log = new RecordingLog();
+        ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open(log)));
+        Assert.Equal(100352, limit.HashSize);
+        Assert.Equal(tree.File("proc/sys/net/netfilter/nf_conntrack_buckets"), limit.HashSizeSource);
+        Assert.Empty(log.Warnings);
+    }
+
+    [Fact]
+    public void A_real_disagreement_trusts_the_parameter_and_says_so()
+    {
+        using var tree = new FixtureTree("ubuntu-5.4-stale-buckets");
+        var log = new RecordingLog();
+        ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open(log)));
+        Assert.Equal(131072, limit.HashSize);
+        Assert.Contains(log.Warnings, w => w.Contains("f6351c3f1c27", System.StringComparison.Ordinal));
+    }
+}
