@@ -177,3 +177,23 @@ Describe 'Get-ConntrackLimit without privileges' -Tag RealKernel -Skip:([bool]$r
         $kernel.CanSetHashSize | Should -BeFalse
     }
 }
+
+Describe 'A root without a running kernel' {
+    It 'says a disk image has no proc/ rather than advising modprobe' {
+        $image = Join-Path $TestDrive 'image'
+        $null = New-Item -ItemType Directory -Path "$image/etc/sysctl.d", "$image/usr/lib/modules"
+        Get-ConntrackLimit -Root $image -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'NoRunningKernel,ConntrackTuning.Commands.GetConntrackLimitCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err[0].TargetObject | Should -Be $image
+        $err[0].ErrorDetails.RecommendedAction | Should -Match '-PersistOnly'
+    }
+
+    It 'still lets an image be configured with -PersistOnly' {
+        $image = Join-Path $TestDrive 'image2'
+        $null = New-Item -ItemType Directory -Path "$image/etc/sysctl.d"
+        $change = Set-ConntrackLimit -Root $image -Max 262144 -PersistOnly -PassThru -WarningAction SilentlyContinue
+        $change.Changed | Should -BeTrue
+        Get-Content "$image/etc/sysctl.d/90-conntrack-tuning.conf" | Should -Contain 'net.netfilter.nf_conntrack_max = 262144'
+    }
+}

@@ -12,6 +12,9 @@ public static class ErrorIds
     /// <summary>Neither nf_conntrack nor ip_conntrack is present under the root.</summary>
     public const string ConntrackNotLoaded = "ConntrackNotLoaded";
 
+    /// <summary>-Root has no proc/ at all (a mounted disk image): there is no running kernel to read values from.</summary>
+    public const string NoRunningKernel = "NoRunningKernel";
+
     /// <summary>A /proc or /sys value file exists but holds nothing.</summary>
     public const string ValueFileEmpty = "ValueFileEmpty";
 

@@ -169,6 +169,17 @@ public static class LimitReader
 
     internal static ConntrackException NotLoaded(ConntrackKernel kernel)
     {
+        SystemRoot root = kernel.SystemRoot;
+        if (!root.IsLive && !root.DirectoryExists("proc") && !root.FileExists(SystemRoot.SysctlSnapshotPath))
+        {
+            // Not "load the module": a disk image has no running kernel at all, only its configuration.
+            return new ConntrackException(ErrorIds.NoRunningKernel, ErrorKind.ObjectNotFound,
+                $"The root '{kernel.Root}' has no proc/ folder, so it holds no running kernel (a mounted disk image, or a capture without /proc): there is no limit, count or timeout to read.",
+                kernel.Root,
+                "Point -Root at a sosreport or another capture that includes /proc; to configure an image, use Set-ConntrackLimit, Set-ConntrackHashSize or Set-ConntrackTimeout with -PersistOnly.");
+        }
+
+
         string load = kernel.TrackerKind == Tracker.IpConntrack ? "modprobe ip_conntrack" : "modprobe nf_conntrack";
         return new ConntrackException(ErrorIds.ConntrackNotLoaded, ErrorKind.ResourceUnavailable,
             kernel.SystemRoot.IsLive
