@@ -43,22 +43,28 @@ public static class LimitReader
         (long? hashSize, string? hashSource) = ReadHashSize(kernel, root);
         Persisted persisted = ReadPersisted(kernel);
         var drift = new List<string>();
+        bool maxDrift = false;
+        bool hashDrift = false;
         if (persisted.Max is { } pm && max is { } m && pm != m)
         {
             drift.Add($"max is {m} now but the next boot applies {pm} ({persisted.MaxSource})");
+            maxDrift = true;
         }
         else if (persisted.Max is null && max is { } running && persisted.Default?.Max is { } dm && dm != running)
         {
             drift.Add($"max is {running} now but nothing persists it, so the next boot applies the kernel's default of {dm} for this memory");
+            maxDrift = true;
         }
 
         if (persisted.HashSize is { } ph && hashSize is { } h && ph != h)
         {
             drift.Add($"hash size is {h} now but the next boot applies {ph} ({persisted.HashSizeSource})");
+            hashDrift = true;
         }
         else if (persisted.HashSize is null && hashSize is { } runningHash && persisted.Default?.HashSize is { } dh && dh != runningHash)
         {
             drift.Add($"hash size is {runningHash} now but nothing persists it, so the next boot applies the kernel's default of {dh} for this memory");
+            hashDrift = true;
         }
 
         return new ConntrackLimit
@@ -80,6 +86,8 @@ public static class LimitReader
             PersistedHashSizeSource = persisted.HashSizeSource,
             Drift = drift.Count > 0,
             DriftReason = drift.Count > 0 ? string.Join("; ", drift) + "." : null,
+            MaxDrift = maxDrift,
+            HashSizeDrift = hashDrift,
             Root = kernel.Root,
         };
     }

@@ -61,5 +61,11 @@ public sealed class ConntrackLimit
     /// <summary>What differs, in words; null without drift.</summary>
     public string? DriftReason { get; init; }
 
+    /// <summary>The max part of <see cref="Drift"/>, for the metrics export (one series per setting).</summary>
+    internal bool MaxDrift { get; init; }
+
+    /// <summary>The hash size part of <see cref="Drift"/>.</summary>
+    internal bool HashSizeDrift { get; init; }
+
     public string Root { get; init; } = "/";
 }
