@@ -615,6 +615,70 @@ Describe 'Export-ConntrackMetric errors' {
     }
 }
 
+Describe 'The README''s Prometheus section' {
+    BeforeAll {
+        $readme = [IO.File]::ReadAllText((Join-Path $RepoRoot 'README.md'))
+        $section = [regex]::Match($readme, '(?s)\n## Prometheus metrics for node_exporter\n(.*?)\n## ').Groups[1].Value
+        $blocks = @([regex]::Matches($section, '(?s)```(\w+)\n(.*?)```') | ForEach-Object { [pscustomobject]@{ Lang = $_.Groups[1].Value; Text = $_.Groups[2].Value } })
+        # Between them these two fixtures have every metric: the overflow's last message, the other's persisted values.
+        $families = @(foreach ($fixture in 'linux-6.18-overflow', 'ubuntu-5.4-stale-buckets') { (Read-Exposition (Export-Text (Copy-Fixture $fixture))).Families.Keys }) | Sort-Object -Unique
+        $noSystemdAnalyze = -not (Get-Command systemd-analyze -ErrorAction Ignore)
+    }
+
+    It 'lists in its table exactly the metrics the export writes' {
+        $section | Should -Not -BeNullOrEmpty
+        $listed = foreach ($row in [regex]::Matches($section, '(?m)^\| (`[^|]+) \| (gauge|counter) \|')) {
+            [regex]::Matches($row.Groups[1].Value, '`([a-z_<>]+)`') | ForEach-Object { "conntrack_tuning_$($_.Groups[1].Value)" }
+        }
+        foreach ($family in @($families | Where-Object { $_ -notlike 'conntrack_tuning_stat_*' })) { $listed | Should -Contain $family }
+        foreach ($name in @($listed | Where-Object { $_ -notmatch '<' })) { $name | Should -BeIn $families }
+        $listed | Should -Contain 'conntrack_tuning_stat_<counter>_total'
+    }
+
+    It 'has alert rules that promtool accepts and that name only exported metrics' -Skip:$noPromtool {
+        $rules = ($blocks | Where-Object Lang -eq 'yaml').Text
+        $rules | Should -Not -BeNullOrEmpty
+        $file = Join-Path $TestDrive 'rules.yml'
+        Set-Content $file $rules
+        $out = & promtool check rules $file 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
+        foreach ($name in [regex]::Matches($rules, 'conntrack_tuning_[a-z_]+').Value) { $name | Should -BeIn $families }
+    }
+
+    It 'has a service and a timer that systemd-analyze verify accepts' -Skip:$noSystemdAnalyze {
+        $units = @($blocks | Where-Object Lang -eq 'ini')
+        $units.Count | Should -Be 2
+        $dir = New-Item -ItemType Directory -Path (Join-Path $TestDrive ([guid]::NewGuid().ToString('n')))
+        foreach ($unit in $units) {
+            $name = [regex]::Match($unit.Text, '^# /etc/systemd/system/(\S+)').Groups[1].Value
+            # This machine's pwsh is not at /usr/bin/pwsh: the unit is verified with a binary that exists, and the
+            # command line itself is run by the next test.
+            Set-Content (Join-Path $dir $name) ($unit.Text -replace '/usr/bin/pwsh', '/bin/sh')
+        }
+        @(Get-ChildItem $dir).Name | Should -Be @('conntrack-metrics.service', 'conntrack-metrics.timer')
+        $out = & systemd-analyze verify --man=no (Get-ChildItem $dir).FullName 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
+    }
+
+    It 'has a service command line that works in a fresh pwsh, which finds the module by itself' {
+        $exec = [regex]::Match(($blocks | Where-Object Lang -eq 'ini').Text -join "`n", 'ExecStart=/usr/bin/pwsh (-NoProfile -NonInteractive) -Command "(.*)"').Groups
+        $exec[2].Value | Should -Match '^Export-ConntrackMetric -Path /var/lib/prometheus/node-exporter/conntrack\.prom$'
+        $cron = ($blocks | Where-Object Lang -eq 'text').Text
+        $cron | Should -Match ([regex]::Escape("-Command '$($exec[2].Value)'"))
+        $dir = New-Item -ItemType Directory -Path (Join-Path $TestDrive ([guid]::NewGuid().ToString('n')))
+        $command = $exec[2].Value.Replace('/var/lib/prometheus/node-exporter', $dir.FullName)
+        $pwsh = Get-PwshCommand
+        $saved = $env:PSModulePath
+        try {
+            $env:PSModulePath = (Split-Path $ModulePath) + [IO.Path]::PathSeparator + $saved
+            $out = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $command 2>&1
+        }
+        finally { $env:PSModulePath = $saved }
+        $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
+        (Read-Exposition ([IO.File]::ReadAllText((Join-Path $dir 'conntrack.prom')))).Errors | Should -BeNullOrEmpty
+    }
+}
+
 Describe 'Export-ConntrackMetric on this machine' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
     BeforeAll { $script:lock = Enter-ConntrackLock }
     AfterAll { $script:lock.Dispose() }
