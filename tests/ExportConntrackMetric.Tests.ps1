@@ -368,6 +368,15 @@ Describe 'Export-ConntrackMetric: what each era exports' {
         Get-Value $p entries | Should -Be 64000
     }
 
+    It 'takes -Root by value from folders of Get-ChildItem (not their Root property, which is "/")' {
+        $parent = Join-Path $TestDrive ([guid]::NewGuid().ToString('n'))
+        $null = Copy-Fixture linux-6.18-overflow -Destination (Join-Path $parent 'a')
+        $null = Copy-Fixture linux-2.4.20-early -Destination (Join-Path $parent 'b')
+        $limits = Get-ChildItem $parent -Directory | Export-ConntrackMetric -WarningAction SilentlyContinue | Where-Object Name -eq 'conntrack_tuning_entries_limit'
+        @($limits.Root) | Should -Be @((Join-Path $parent 'a'), (Join-Path $parent 'b'))
+        @($limits.Value) | Should -Be @(65536, 32768)
+    }
+
     It 'writes ConntrackMetric objects without -Path, whose Series and Value are the text''s lines' {
         $root = Copy-Fixture linux-6.18-overflow
         $objects = @(Export-ConntrackMetric -Root $root -WarningAction SilentlyContinue)

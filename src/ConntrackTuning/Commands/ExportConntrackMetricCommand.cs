@@ -9,12 +9,13 @@ namespace ConntrackTuning.Commands;
 /// <summary>
 /// Export-ConntrackMetric: the conntrack limits, statistics counters, logged table-full messages and drift as
 /// Prometheus metrics. With -Path it replaces a .prom file for node_exporter's textfile collector atomically;
-/// without, it writes the samples as objects, or with -AsText the exposition lines for a pipe.
+/// without, it writes the samples as objects, or with -AsText the exposition lines for a pipe. It only reads the
+/// roots it is given (by value too, so folders from Get-ChildItem work); the one file it writes is -Path.
 /// </summary>
 [Cmdlet(VerbsData.Export, "ConntrackMetric", SupportsShouldProcess = true, DefaultParameterSetName = ObjectSet)]
 [OutputType(typeof(ConntrackMetric), ParameterSetName = [ObjectSet, PathSet])]
 [OutputType(typeof(string), ParameterSetName = [TextSet])]
-public sealed class ExportConntrackMetricCommand : ConntrackCmdlet
+public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
 {
     private const string ObjectSet = "Object";
     private const string PathSet = "Path";
@@ -40,11 +41,6 @@ public sealed class ExportConntrackMetricCommand : ConntrackCmdlet
     [Parameter]
     public SwitchParameter PerCpu { get; set; }
 
-    /// <summary>The folder whose proc/, sys/, etc/ and var/log/ are read; "/" for this machine. -Path is never under it.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
-    public override string Root { get; set; } = "/";
-
     protected override void BeginProcessing()
     {
         if (ParameterSetName != PathSet)
@@ -52,20 +48,23 @@ public sealed class ExportConntrackMetricCommand : ConntrackCmdlet
             return;
         }
 
+        string full;
         try
         {
-            _fullPath = ResolveDestination(Path);
-            MetricFile.CheckDestination(_fullPath);
+            full = ResolveDestination(Path);
+            MetricFile.CheckDestination(full);
         }
         catch (ConntrackException e)
         {
             // The destination is the same for every root of the pipeline: nothing can be exported.
             ThrowTerminatingError(ToErrorRecord(e));
+            return;
         }
 
-        if (!_fullPath.EndsWith(".prom", StringComparison.Ordinal))
+        _fullPath = full;
+        if (!full.EndsWith(".prom", StringComparison.Ordinal))
         {
-            WriteWarning($"'{_fullPath}' does not end in .prom: node_exporter's textfile collector reads only *.prom files, so it will not see these metrics.");
+            WriteWarning($"'{full}' does not end in .prom: node_exporter's textfile collector reads only *.prom files, so it will not see these metrics.");
         }
     }
 
