@@ -22,6 +22,7 @@
         'Set-ConntrackHashSize'
         'Set-ConntrackLimit'
         'Set-ConntrackTimeout'
+        'Export-ConntrackMetric'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -5,7 +5,8 @@ users see it: from the staged module's MAML through Get-Help itself. And the exa
 HOW EXAMPLES ARE RUN (the convention for everyone writing en-US/<Verb-Noun>.md)
 
   Which examples run. An example runs when it only reads: every ConntrackTuning command in it has the verb
-  Get, Test or Measure, or passes -WhatIf; and every other command is a read-only one from the list in
+  Get, Test or Measure, or passes -WhatIf, or is an Export command given no -Path (Export-ConntrackMetric
+  writes only to -Path; without it, it outputs); and every other command is a read-only one from the list in
   $SafeCommandVerbs / $SafeCommands below (Get-ChildItem, Where-Object, Format-Table, ConvertTo-Json, ...).
   Any other command (a native program such as sysctl, Set-* without -WhatIf, Out-File, ...) makes the example
   "not read-only": it is reported as skipped, with the command that caused it. Every example, run or not,
@@ -95,7 +96,8 @@ BeforeAll {
                 $whatIf = $command.CommandElements | Where-Object {
                     $_ -is [System.Management.Automation.Language.CommandParameterAst] -and $_.ParameterName -eq 'WhatIf' -and
                     -not ($_.Argument -and $_.Argument.Extent.Text -eq '$false') }
-                if ($info.Verb -notin 'Get', 'Test', 'Measure' -and -not $whatIf) { return "$($info.Name) changes things and has no -WhatIf" }
+                $toOutput = $info.Verb -eq 'Export' -and -not [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($command, $true).BoundParameters.ContainsKey('Path')
+                if ($info.Verb -notin 'Get', 'Test', 'Measure' -and -not $whatIf -and -not $toOutput) { return "$($info.Name) changes things and has no -WhatIf" }
             }
             elseif ($info.CommandType -notin 'Cmdlet', 'Function' -or ($info.Verb -notin $SafeCommandVerbs -and $info.Name -notin $SafeCommands)) {
                 return "'$($info.Name)' is not on the read-only list of tests/Help.Tests.ps1"
@@ -253,6 +255,7 @@ Describe 'The example runner' {
     It 'calls an example not read-only when it <Case>' -ForEach @(
         @{ Case = 'runs a native program'; Code = 'Get-ConntrackLimit; sysctl -w net.netfilter.nf_conntrack_max=1'; Why = '*sysctl*' }
         @{ Case = 'writes a file'; Code = 'Get-ConntrackLimit | Out-File ./limits.txt'; Why = '*Out-File*' }
+        @{ Case = 'exports to a file'; Code = 'Export-ConntrackMetric ./conntrack.prom'; Why = '*Export-ConntrackMetric changes things*' }
         @{ Case = 'uses a command that does not exist'; Code = 'Set-ConntrackNothing -Max 1'; Why = '*not a command*' }
         @{ Case = 'invokes by expression'; Code = '& $command'; Why = '*by expression*' }
     ) {
@@ -263,6 +266,11 @@ Describe 'The example runner' {
     It 'calls an example read-only when its own commands only read, aliases included' {
         $code = 'Get-ChildItem /cases/sosreports -Directory | Get-ConntrackLimit | ? UsagePercent -gt 80 | ft Root, Max'
         $ast = [System.Management.Automation.Language.Parser]::ParseInput($code, [ref]$null, [ref]$null)
+        Get-NotReadOnlyReason $ast | Should -BeNullOrEmpty
+    }
+
+    It 'calls an Export command without -Path read-only: it only outputs' {
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput('Export-ConntrackMetric -AsText | Select-Object -First 3', [ref]$null, [ref]$null)
         Get-NotReadOnlyReason $ast | Should -BeNullOrEmpty
     }
 

@@ -28,3 +28,5 @@ Write-Host "== Table-full messages in the kernel log" -ForegroundColor Cyan
 Get-ConntrackDropEvent -Summary -ErrorAction Continue | Format-List | Out-Host
 Write-Host "== Health" -ForegroundColor Cyan
 Test-ConntrackHealth | Out-Host
+Write-Host "== Prometheus metrics, as node_exporter's textfile collector would read them (samples only; nothing is written)" -ForegroundColor Cyan
+Export-ConntrackMetric -AsText | Where-Object { $_ -notlike '#*' } | Out-Host

@@ -127,6 +127,18 @@ public static class ErrorIds
     /// <summary>Another invocation held the root's write lock for longer than the wait allows.</summary>
     public const string WriteLockTimeout = "WriteLockTimeout";
 
+    /// <summary>The folder Export-ConntrackMetric -Path should write into does not exist (it is never created: a typo would hide the metrics from node_exporter).</summary>
+    public const string MetricFolderNotFound = "MetricFolderNotFound";
+
+    /// <summary>Export-ConntrackMetric -Path names a folder rather than a file.</summary>
+    public const string MetricPathIsFolder = "MetricPathIsFolder";
+
+    /// <summary>Export-ConntrackMetric -Path names something that is not a file-system path (a registry-like PowerShell drive such as Env: or Variable:).</summary>
+    public const string MetricPathInvalid = "MetricPathInvalid";
+
+    /// <summary>The metrics file or its temporary file cannot be written in the folder for lack of permission.</summary>
+    public const string MetricWriteDenied = "MetricWriteDenied";
+
     /// <summary>Only for exceptions the engine did not anticipate; a test asserts none reaches the user.</summary>
     public const string Unexpected = "Unexpected";
 }

@@ -336,6 +336,17 @@ public sealed partial class SystemRoot
     internal void WriteConfigFileAtomic(string relative, string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        WriteFileAtomic(relative, ConfigEncoding.GetBytes(text), createDirectory: true);
+    }
+
+    /// <summary>
+    /// The same atomic replace for content that is already bytes (a UTF-8 metrics file, say). With
+    /// <paramref name="createDirectory"/> false a missing folder is an error rather than created: the caller has
+    /// said where the file belongs, and a folder made on a typo would hide the file from whoever reads it.
+    /// </summary>
+    internal void WriteFileAtomic(string relative, byte[] bytes, bool createDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
         string target = ResolveReplaceTarget(relative);
         string directory = ParentOf(target);
         string targetFull = Full(target);
@@ -347,7 +358,7 @@ public sealed partial class SystemRoot
                 $"Move the folder '{targetFull}' away, then run the command again.");
         }
 
-        if (!Directory.Exists(directoryFull))
+        if (!Directory.Exists(directoryFull) && createDirectory)
         {
             Directory.CreateDirectory(directoryFull, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                 | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
@@ -363,7 +374,6 @@ public sealed partial class SystemRoot
         }
 
         string temporary = $"{directoryFull}/.{FileNameOf(target)}.{Environment.ProcessId}.{Guid.NewGuid():n}.tmp";
-        byte[] bytes = ConfigEncoding.GetBytes(text);
         try
         {
             var options = new FileStreamOptions

@@ -1,0 +1,156 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>
+/// Export-ConntrackMetric: the conntrack limits, statistics counters, logged table-full messages and drift as
+/// Prometheus metrics. With -Path it replaces a .prom file for node_exporter's textfile collector atomically;
+/// without, it writes the samples as objects, or with -AsText the exposition lines for a pipe. It only reads the
+/// roots it is given (by value too, so folders from Get-ChildItem work); the one file it writes is -Path.
+/// </summary>
+[Cmdlet(VerbsData.Export, "ConntrackMetric", SupportsShouldProcess = true, DefaultParameterSetName = ObjectSet)]
+[OutputType(typeof(ConntrackMetric), ParameterSetName = [ObjectSet, PathSet])]
+[OutputType(typeof(string), ParameterSetName = [TextSet])]
+public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
+{
+    private const string ObjectSet = "Object";
+    private const string PathSet = "Path";
+    private const string TextSet = "Text";
+
+    private string? _fullPath;
+    private string? _firstRoot;
+
+    /// <summary>The .prom file to replace, in the folder node_exporter's --collector.textfile.directory names. Taken literally (no wildcards); the folder must exist.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary>Also write the samples as objects after writing the file (under -WhatIf too, showing what would be written).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <summary>Write the exposition format as lines of text, for a pipe or Out-File, instead of objects.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = TextSet)]
+    public SwitchParameter AsText { get; set; }
+
+    /// <summary>One series per CPU (label cpu) for each statistics counter, instead of the sum over the CPUs.</summary>
+    [Parameter]
+    public SwitchParameter PerCpu { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        if (ParameterSetName != PathSet)
+        {
+            return;
+        }
+
+        string full;
+        try
+        {
+            full = ResolveDestination(Path);
+            MetricFile.CheckDestination(full);
+        }
+        catch (ConntrackException e)
+        {
+            // The destination is the same for every root of the pipeline: nothing can be exported.
+            ThrowTerminatingError(ToErrorRecord(e));
+            return;
+        }
+
+        _fullPath = full;
+        if (!full.EndsWith(".prom", StringComparison.Ordinal))
+        {
+            WriteWarning($"'{full}' does not end in .prom: node_exporter's textfile collector reads only *.prom files, so it will not see these metrics.");
+        }
+    }
+
+    protected override void ProcessRecord() => Run(() =>
+    {
+        ConntrackKernel kernel = ProbeKernel();
+        MetricExport export = MetricCollector.Collect(kernel, new MetricOptions { PerCpu = PerCpu });
+        foreach (MetricSourceResult failed in export.Sources.Where(s => !s.Success))
+        {
+            WriteWarning($"The {failed.Source.Replace('_', ' ')} source could not be read, so its metrics are left out and conntrack_tuning_export_source_success{{source=\"{failed.Source}\"}} is 0: {failed.Error}");
+        }
+
+        switch (ParameterSetName)
+        {
+            case TextSet:
+                string text = export.Text;
+                foreach (string line in text.TrimEnd('\n').Split('\n'))
+                {
+                    WriteObject(line);
+                }
+
+                break;
+            case PathSet:
+                WriteFile(kernel, export);
+                break;
+            default:
+                WriteSamples(export.Samples);
+                break;
+        }
+    });
+
+    private void WriteFile(ConntrackKernel kernel, MetricExport export)
+    {
+        string full = _fullPath!;
+        if (_firstRoot is null)
+        {
+            _firstRoot = kernel.Root;
+        }
+        else if (_firstRoot != kernel.Root)
+        {
+            WriteWarning($"'{full}' is replaced for each root: it now holds the metrics of {kernel.Root}, not those of {_firstRoot}. Give each root its own file.");
+        }
+
+        // Rendered before ShouldProcess, so -WhatIf meets the same failures a real run would.
+        string text = export.Text;
+        int families = export.Samples.Select(s => s.Name).Distinct(StringComparer.Ordinal).Count();
+        string description = $"Replace {full} with {export.Samples.Count} samples of {families} metrics read from {kernel.Root}";
+        if (ShouldProcess(description, $"{description}?", "Export conntrack metrics"))
+        {
+            MetricFile.Write(full, text, this);
+        }
+
+        if (PassThru)
+        {
+            WriteSamples(export.Samples);
+        }
+    }
+
+    private void WriteSamples(IEnumerable<ConntrackMetric> samples)
+    {
+        foreach (ConntrackMetric sample in samples)
+        {
+            WriteObject(sample);
+        }
+    }
+
+    /// <summary>The absolute file-system path of -Path, resolved against the current location like any PowerShell path.</summary>
+    private string ResolveDestination(string path)
+    {
+        try
+        {
+            string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out ProviderInfo provider, out _);
+            if (provider.Name == "FileSystem")
+            {
+                return full;
+            }
+
+            throw Invalid(path, $"'{path}' is on the {provider.Name} drive, not in the file system");
+        }
+        catch (Exception e) when (e is ProviderNotFoundException or DriveNotFoundException or NotSupportedException or PSArgumentException or PSInvalidOperationException)
+        {
+            throw Invalid(path, $"'{path}' is not a file-system path ({e.Message})");
+        }
+    }
+
+    private static ConntrackException Invalid(string path, string what) => new(ErrorIds.MetricPathInvalid, ErrorKind.InvalidArgument,
+        $"{what}; the metrics can only be written to a file.", path,
+        "Give a file path such as /var/lib/prometheus/node-exporter/conntrack.prom, or leave -Path out to get the samples as objects (-AsText for the text).");
+}
