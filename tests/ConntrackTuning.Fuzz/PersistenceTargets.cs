@@ -9,97 +9,19 @@ using ConntrackTuning.Engine.Persistence;
 namespace ConntrackTuning.Fuzz;
 
 /// <summary>
-/// The three pure-text rewriters, each with its own oracle: a rewrite either fails with PersistenceFileInvalid or
-/// gives text that a second rewrite leaves alone, keeps every line it does not own byte for byte and sets what was
-/// asked for. The input is decoded as the engine reads configuration files (one byte, one Latin-1 char), so every
-/// byte sequence is a possible file; the first input byte picks the settings.
+/// What the three pure-text rewriters promise, checked on one input: a rewrite either fails with
+/// PersistenceFileInvalid (the result is then null) or gives text that a second rewrite leaves alone, keeps every line
+/// it does not own byte for byte, sets what was asked for as often as the key was there (once when it was missing)
+/// and touches no other setting. A broken promise throws InvalidOperationException. The fuzz targets and the
+/// property tests share these checks.
 /// </summary>
-internal abstract class RewriterTarget : FuzzTarget
+internal static class RewriterOracle
 {
-    protected static string Latin1(byte[] input, int skip) => SystemRoot.ConfigEncoding.GetString(input, skip, input.Length - skip);
-
-    /// <summary>The engine's refusal of a file it cannot rewrite; any other failure is a finding.</summary>
-    protected static bool Refused(Func<string> rewrite, out string result)
+    public static string? Sysctl(string text, IReadOnlyList<SysctlSetting> settings)
     {
-        try
-        {
-            result = rewrite();
-            return false;
-        }
-        catch (ConntrackException e) when (e.ErrorId == ErrorIds.PersistenceFileInvalid)
-        {
-            result = "";
-            return true;
-        }
-    }
-
-    protected static void Check(bool condition, string what)
-    {
-        if (!condition)
-        {
-            throw new InvalidOperationException(what);
-        }
-    }
-
-    /// <summary>Lines past the input's own are the appended ones; the input's last line may gain a terminator, nothing else.</summary>
-    protected static void CheckAppendOnlyEndings(List<ConfigLine> before, List<ConfigLine> after, int appended)
-    {
-        Check(after.Count == before.Count + appended, $"{before.Count} lines became {after.Count}, {appended} appended");
-        for (int i = 0; i < before.Count; i++)
-        {
-            Check(after[i].Ending == before[i].Ending || GainsTerminator(before, i, appended), $"line {i + 1} changed its terminator");
-        }
-    }
-
-    /// <summary>
-    /// The input's last line had no terminator and lines were appended: it gains one. When it ended in a lone CR,
-    /// the CR and the new LF then read as CRLF, so the comparison is of the bytes, not of the split lines.
-    /// </summary>
-    protected static bool GainsTerminator(List<ConfigLine> before, int i, int appended) =>
-        appended > 0 && i == before.Count - 1 && before[i].Ending.Length == 0;
-
-    /// <summary>A line the rewrite does not own: the same bytes, or, as the last line, the same bytes and a terminator.</summary>
-    protected static bool SameLine(List<ConfigLine> before, List<ConfigLine> after, int i, int appended) =>
-        GainsTerminator(before, i, appended)
-            ? (after[i].Content + after[i].Ending).StartsWith(before[i].Content, StringComparison.Ordinal)
-                && (after[i].Content + after[i].Ending).Length - before[i].Content.Length <= 2
-            : after[i] == before[i];
-
-    protected static IEnumerable<byte[]> ConfigFiles(string fixturesDirectory, string folderPart) =>
-        Directory.EnumerateFiles(fixturesDirectory, "*", SearchOption.AllDirectories)
-            .Where(f => f.Replace('\\', '/').Contains(folderPart, StringComparison.Ordinal))
-            .Order(StringComparer.Ordinal)
-            .Select(File.ReadAllBytes);
-}
-
-internal sealed class SysctlRewriteTarget : RewriterTarget
-{
-    private static readonly SysctlSetting Max = new("net.netfilter.nf_conntrack_max", ["net.nf_conntrack_max", "net.ipv4.netfilter.ip_conntrack_max"], "262144");
-    private static readonly SysctlSetting Established = new("net.netfilter.nf_conntrack_tcp_timeout_established", ["net.ipv4.netfilter.ip_conntrack_tcp_timeout_established"], "86400");
-    private static readonly SysctlSetting Buckets = new("net.netfilter.nf_conntrack_buckets", [], "65536");
-    private static readonly SysctlSetting[][] Choices = [[Max], [Max, Established], [Buckets], [Established with { Value = "" }]];
-
-    public override string Name => "sysctl-rewrite";
-
-    public override IEnumerable<byte[]> Seeds(string fixturesDirectory) =>
-        ConfigFiles(fixturesDirectory, "/sysctl").Select(b => (byte[])[0, .. b])
-            .Concat(Lines(
-                "\u0000net.netfilter.nf_conntrack_max = 1\r\n; comment\r\n-net.nf_conntrack_max=2\r\n",
-                "\u0001\u00EF\u00BB\u00BF# BOM\nnet/netfilter/nf_conntrack_max\t=\t3 \nkernel.sysrq = 1",
-                "\u0002net.netfilter.nf_conntrack_buckets=1\nnet.netfilter.nf_conntrack_buckets = 2\n\n#\n"));
-
-    public override void Run(byte[] input)
-    {
-        if (input.Length == 0)
-        {
-            return;
-        }
-
-        SysctlSetting[] settings = Choices[input[0] % Choices.Length];
-        string text = Latin1(input, 1);
         if (Refused(() => SysctlFile.Set(text, settings, "/fuzz"), out string once))
         {
-            return;
+            return null;
         }
 
         Check(SysctlFile.Set(once, settings, "/fuzz") == once, "a second rewrite changed the text");
@@ -133,7 +55,166 @@ internal sealed class SysctlRewriteTarget : RewriterTarget
             Check(lines.All(a => a.Value == s.Value), $"{s.Key} is not {s.Value} everywhere");
         }
 
-        Check(afterAssignments.Count == beforeAssignments.Count + appended, "assignments of other keys appeared or vanished");
+        var others = beforeAssignments.Where(a => !settings.Any(s => s.Matches(a.Key))).Select(a => (a.Key, a.Value));
+        Check(others.SequenceEqual(afterAssignments.Where(a => !settings.Any(s => s.Matches(a.Key))).Select(a => (a.Key, a.Value))), "another setting changed");
+        return once;
+    }
+
+    public static string? Modprobe(string text, string module, string name, string value)
+    {
+        string wanted = ModprobeFile.NormalizeModule(module);
+        if (Refused(() => ModprobeFile.Set(text, module, name, value, "/fuzz"), out string once))
+        {
+            return null;
+        }
+
+        Check(ModprobeFile.Set(once, module, name, value, "/fuzz") == once, "a second rewrite changed the text");
+        IReadOnlyList<ModuleOption> beforeOptions = ModprobeFile.Parse(text, "/fuzz");
+        IReadOnlyList<ModuleOption> afterOptions = ModprobeFile.Parse(once, "/fuzz");
+        var set = afterOptions.Where(o => o.Module == wanted && o.Name == name).ToList();
+        Check(set.Count > 0 && set.All(o => o.Value == value), $"{name} is not {value} everywhere");
+        Check(set.Count == Math.Max(1, beforeOptions.Count(o => o.Module == wanted && o.Name == name)), $"{name} appears {set.Count} times");
+        Check(Others(beforeOptions, wanted, name).SequenceEqual(Others(afterOptions, wanted, name)), $"options other than the module's {name} changed");
+
+        List<ConfigLine> before = ConfigLines.Split(text);
+        List<ConfigLine> after = ConfigLines.Split(once);
+        int appended = after.Count - before.Count;
+        // One line, or a blank one first that ends a continued last line.
+        Check(appended is 0 or 1 || (appended == 2 && after[before.Count].Content.Length == 0), $"{appended} lines appended");
+        CheckAppendOnlyEndings(before, after, appended);
+        for (int i = 0; i < before.Count; i++)
+        {
+            // A changed line differs only in its tokens of the option.
+            Check(SameLine(before, after, i, appended) || Without(after[i].Content, name) == Without(before[i].Content, name), $"line {i + 1} changed beyond its {name}");
+        }
+
+        return once;
+    }
+
+    public static string? ModulesLoad(string text, string module)
+    {
+        if (Refused(() => ModulesLoadFile.Ensure(text, module, "/fuzz"), out string once))
+        {
+            return null;
+        }
+
+        Check(ModulesLoadFile.Ensure(once, module, "/fuzz") == once, "a second rewrite changed the text");
+        IReadOnlyList<string> listed = ModulesLoadFile.Parse(text, "/fuzz");
+        string name = ModprobeFile.NormalizeModule(module);
+        if (listed.Contains(name))
+        {
+            Check(once == text, "a file that lists the module was changed");
+            return once;
+        }
+
+        Check(ModulesLoadFile.Parse(once, "/fuzz").SequenceEqual([.. listed, name]), "the list is not the old one plus the module");
+        string ending = ConfigLines.DominantEnding(ConfigLines.Split(text));
+        string expected = text.Length == 0 || text.EndsWith('\n') ? text + module + ending : text + ending + module + ending;
+        Check(once == expected, "more than one line was appended, or the old text changed");
+        return once;
+    }
+
+    /// <summary>The engine's refusal of a file it cannot rewrite; any other failure is a finding.</summary>
+    private static bool Refused(Func<string> rewrite, out string result)
+    {
+        try
+        {
+            result = rewrite();
+            return false;
+        }
+        catch (ConntrackException e) when (e.ErrorId == ErrorIds.PersistenceFileInvalid)
+        {
+            result = "";
+            return true;
+        }
+    }
+
+    private static void Check(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException(what);
+        }
+    }
+
+    /// <summary>Lines past the input's own are the appended ones; the input's last line may gain a terminator, nothing else.</summary>
+    private static void CheckAppendOnlyEndings(List<ConfigLine> before, List<ConfigLine> after, int appended)
+    {
+        Check(after.Count == before.Count + appended, $"{before.Count} lines became {after.Count}, {appended} appended");
+        for (int i = 0; i < before.Count; i++)
+        {
+            Check(after[i].Ending == before[i].Ending || GainsTerminator(before, i, appended), $"line {i + 1} changed its terminator");
+        }
+    }
+
+    /// <summary>
+    /// The input's last line had no terminator and lines were appended: it gains one. When it ended in a lone CR,
+    /// the CR and the new LF then read as CRLF, so the comparison is of the bytes, not of the split lines.
+    /// </summary>
+    private static bool GainsTerminator(List<ConfigLine> before, int i, int appended) =>
+        appended > 0 && i == before.Count - 1 && before[i].Ending.Length == 0;
+
+    /// <summary>A line the rewrite does not own: the same bytes, or, as the last line, the same bytes and a terminator.</summary>
+    private static bool SameLine(List<ConfigLine> before, List<ConfigLine> after, int i, int appended) =>
+        GainsTerminator(before, i, appended)
+            ? (after[i].Content + after[i].Ending).StartsWith(before[i].Content, StringComparison.Ordinal)
+                && (after[i].Content + after[i].Ending).Length - before[i].Content.Length <= 2
+            : after[i] == before[i];
+
+    private static IEnumerable<string> Others(IReadOnlyList<ModuleOption> options, string wanted, string name) =>
+        options.Where(o => !(o.Module == wanted && o.Name == name)).Select(o => $"{o.Module} {o.Name}={o.Value}");
+
+    // The tokens of a line but those of the option; a continuation backslash glued to the last token stands apart.
+    private static string Without(string content, string name)
+    {
+        string trimmed = content.TrimEnd(' ', '\t', '\r');
+        if (trimmed.EndsWith('\\'))
+        {
+            trimmed = trimmed[..^1] + " \\";
+        }
+
+        return string.Join(' ', trimmed.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
+            .Where(t => t != name && !t.StartsWith(name + "=", StringComparison.Ordinal)));
+    }
+}
+
+/// <summary>
+/// The rewriters as fuzz targets. The input is decoded as the engine reads configuration files (one byte, one
+/// Latin-1 char), so every byte sequence is a possible file; the first input byte picks the settings.
+/// </summary>
+internal abstract class RewriterTarget : FuzzTarget
+{
+    protected static string Latin1(byte[] input, int skip) => SystemRoot.ConfigEncoding.GetString(input, skip, input.Length - skip);
+
+    protected static IEnumerable<byte[]> ConfigFiles(string fixturesDirectory, string folderPart) =>
+        Directory.EnumerateFiles(fixturesDirectory, "*", SearchOption.AllDirectories)
+            .Where(f => f.Replace('\\', '/').Contains(folderPart, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(File.ReadAllBytes);
+}
+
+internal sealed class SysctlRewriteTarget : RewriterTarget
+{
+    private static readonly SysctlSetting Max = new("net.netfilter.nf_conntrack_max", ["net.nf_conntrack_max", "net.ipv4.netfilter.ip_conntrack_max"], "262144");
+    private static readonly SysctlSetting Established = new("net.netfilter.nf_conntrack_tcp_timeout_established", ["net.ipv4.netfilter.ip_conntrack_tcp_timeout_established"], "86400");
+    private static readonly SysctlSetting Buckets = new("net.netfilter.nf_conntrack_buckets", [], "65536");
+    private static readonly SysctlSetting[][] Choices = [[Max], [Max, Established], [Buckets], [Established with { Value = "" }]];
+
+    public override string Name => "sysctl-rewrite";
+
+    public override IEnumerable<byte[]> Seeds(string fixturesDirectory) =>
+        ConfigFiles(fixturesDirectory, "/sysctl").Select(b => (byte[])[0, .. b])
+            .Concat(Lines(
+                "\u0000net.netfilter.nf_conntrack_max = 1\r\n; comment\r\n-net.nf_conntrack_max=2\r\n",
+                "\u0001\u00EF\u00BB\u00BF# BOM\nnet/netfilter/nf_conntrack_max\t=\t3 \nkernel.sysrq = 1",
+                "\u0002net.netfilter.nf_conntrack_buckets=1\nnet.netfilter.nf_conntrack_buckets = 2\n\n#\n"));
+
+    public override void Run(byte[] input)
+    {
+        if (input.Length > 0)
+        {
+            _ = RewriterOracle.Sysctl(Latin1(input, 1), Choices[input[0] % Choices.Length]);
+        }
     }
 }
 
@@ -152,54 +233,10 @@ internal sealed class ModprobeRewriteTarget : RewriterTarget
 
     public override void Run(byte[] input)
     {
-        if (input.Length == 0)
+        if (input.Length > 0)
         {
-            return;
+            _ = RewriterOracle.Modprobe(Latin1(input, 1), Modules[input[0] % Modules.Length], "hashsize", "65536");
         }
-
-        string module = Modules[input[0] % Modules.Length];
-        string wanted = ModprobeFile.NormalizeModule(module);
-        string text = Latin1(input, 1);
-        if (Refused(() => ModprobeFile.Set(text, module, "hashsize", "65536", "/fuzz"), out string once))
-        {
-            return;
-        }
-
-        Check(ModprobeFile.Set(once, module, "hashsize", "65536", "/fuzz") == once, "a second rewrite changed the text");
-        IReadOnlyList<ModuleOption> beforeOptions = ModprobeFile.Parse(text, "/fuzz");
-        IReadOnlyList<ModuleOption> afterOptions = ModprobeFile.Parse(once, "/fuzz");
-        var hash = afterOptions.Where(o => o.Module == wanted && o.Name == "hashsize").ToList();
-        Check(hash.Count > 0 && hash.All(o => o.Value == "65536"), "hashsize is not 65536 everywhere");
-        Check(hash.Count == Math.Max(1, beforeOptions.Count(o => o.Module == wanted && o.Name == "hashsize")), $"hashsize appears {hash.Count} times");
-        Check(Others(beforeOptions, wanted).SequenceEqual(Others(afterOptions, wanted)), "options other than the module's hashsize changed");
-
-        List<ConfigLine> before = ConfigLines.Split(text);
-        List<ConfigLine> after = ConfigLines.Split(once);
-        int appended = after.Count - before.Count;
-        // One line, or a blank one first that ends a continued last line.
-        Check(appended is 0 or 1 || (appended == 2 && after[before.Count].Content.Length == 0), $"{appended} lines appended");
-        CheckAppendOnlyEndings(before, after, appended);
-        for (int i = 0; i < before.Count; i++)
-        {
-            // A changed line differs only in its hashsize tokens.
-            Check(SameLine(before, after, i, appended) || WithoutHashsize(after[i].Content) == WithoutHashsize(before[i].Content), $"line {i + 1} changed beyond its hashsize");
-        }
-    }
-
-    private static IEnumerable<string> Others(IReadOnlyList<ModuleOption> options, string wanted) =>
-        options.Where(o => !(o.Module == wanted && o.Name == "hashsize")).Select(o => $"{o.Module} {o.Name}={o.Value}");
-
-    // The tokens of a line but its hashsize ones; a continuation backslash glued to the last token stands apart.
-    private static string WithoutHashsize(string content)
-    {
-        string trimmed = content.TrimEnd(' ', '\t', '\r');
-        if (trimmed.EndsWith('\\'))
-        {
-            trimmed = trimmed[..^1] + " \\";
-        }
-
-        return string.Join(' ', trimmed.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
-            .Where(t => t != "hashsize" && !t.StartsWith("hashsize=", StringComparison.Ordinal)));
     }
 }
 
@@ -215,31 +252,10 @@ internal sealed class ModulesLoadRewriteTarget : RewriterTarget
 
     public override void Run(byte[] input)
     {
-        if (input.Length == 0)
+        if (input.Length > 0)
         {
-            return;
+            _ = RewriterOracle.ModulesLoad(Latin1(input, 1), Modules[input[0] % Modules.Length]);
         }
-
-        string module = Modules[input[0] % Modules.Length];
-        string text = Latin1(input, 1);
-        if (Refused(() => ModulesLoadFile.Ensure(text, module, "/fuzz"), out string once))
-        {
-            return;
-        }
-
-        Check(ModulesLoadFile.Ensure(once, module, "/fuzz") == once, "a second rewrite changed the text");
-        IReadOnlyList<string> listed = ModulesLoadFile.Parse(text, "/fuzz");
-        string name = ModprobeFile.NormalizeModule(module);
-        if (listed.Contains(name))
-        {
-            Check(once == text, "a file that lists the module was changed");
-            return;
-        }
-
-        Check(ModulesLoadFile.Parse(once, "/fuzz").SequenceEqual([.. listed, name]), "the list is not the old one plus the module");
-        string ending = ConfigLines.DominantEnding(ConfigLines.Split(text));
-        string expected = text.Length == 0 || text.EndsWith('\n') ? text + module + ending : text + ending + module + ending;
-        Check(once == expected, "more than one line was appended, or the old text changed");
     }
 }
 
