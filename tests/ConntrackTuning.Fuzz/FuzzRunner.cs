@@ -33,7 +33,7 @@ public static class FuzzRunner
             target.Run(input);
             return null;
         }
-        catch (ConntrackException e) when (e.ErrorId != ErrorIds.Unexpected)
+        catch (ConntrackException)
         {
             return null;
         }

