@@ -24,6 +24,10 @@ public enum ErrorKind
 }
 
 /// <summary>A failure the engine understands: it carries a stable id, a kind and the path or key it concerns.</summary>
+/// <remarks>
+/// Only the constructor with an id exists: the usual message-only constructors would make failures with an id no
+/// test provokes and no script can match on.
+/// </remarks>
 [Serializable]
 public sealed class ConntrackException : Exception
 {
@@ -36,13 +40,6 @@ public sealed class ConntrackException : Exception
         Target = target;
         RecommendedAction = recommendedAction;
     }
-
-    public ConntrackException() : this(ErrorIds.Unexpected, ErrorKind.NotSpecified, "Unexpected failure.") { }
-
-    public ConntrackException(string message) : this(ErrorIds.Unexpected, ErrorKind.NotSpecified, message) { }
-
-    public ConntrackException(string message, Exception innerException)
-        : this(ErrorIds.Unexpected, ErrorKind.NotSpecified, message, null, null, innerException) { }
 
     /// <summary>Stable identifier; scripts and tests match on it, so it never changes once released.</summary>
     public string ErrorId { get; }

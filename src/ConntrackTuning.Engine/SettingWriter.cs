@@ -785,7 +785,7 @@ internal static class SettingWriter
         }
     }
 
-    private static ConntrackException RuntimeWriteFailed(ChangePlan plan, long value, int errno)
+    internal static ConntrackException RuntimeWriteFailed(ChangePlan plan, long value, int errno)
     {
         ConntrackKernel kernel = plan.Kernel;
         SystemRoot root = kernel.SystemRoot;

@@ -135,6 +135,56 @@ public class PersistenceTextTests
         Assert.Equal(once, SetHash(once));
     }
 
+    [Theory]
+    [InlineData("options nf_conntrack hashsize\n", "options nf_conntrack hashsize=65536\n")]
+    [InlineData("options nf_conntrack acct=1 hashsize tstamp=1\n", "options nf_conntrack acct=1 hashsize=65536 tstamp=1\n")]
+    [InlineData("options nf_conntrack hashsize hashsize=5\n", "options nf_conntrack hashsize=65536 hashsize=65536\n")]
+    public void A_bare_option_name_the_kernel_would_refuse_gets_the_value(string text, string expected)
+    {
+        // Found by the modprobe-rewrite fuzz target: "hashsize" without "=" fails the module load ("invalid for
+        // parameter"), and a second, valid "hashsize=N" after it did not help.
+        string once = SetHash(text);
+        Assert.Equal(expected, once);
+        Assert.Equal(once, SetHash(once));
+    }
+
+    [Theory]
+    [InlineData("options foo bar=1 \\\n", "options foo bar=1 \\\n\noptions nf_conntrack hashsize=65536\n")]
+    [InlineData("# disabled: \\", "# disabled: \\\n\noptions nf_conntrack hashsize=65536\n")]
+    [InlineData("options foo bar=1 \\\r\n", "options foo bar=1 \\\r\n\r\noptions nf_conntrack hashsize=65536\r\n")]
+    public void A_line_appended_after_a_continued_last_line_is_not_swallowed_by_it(string text, string expected)
+    {
+        // Found by the modprobe-rewrite fuzz target: modprobe joins a line ending in a backslash with the next, so
+        // the new options line became parameters of the module above, or part of a comment.
+        string once = SetHash(text);
+        Assert.Equal(expected, once);
+        Assert.Equal(once, SetHash(once));
+        Assert.Contains(ModprobeFile.Parse(once, "/x"), o => o is { Module: "nf_conntrack", Name: "hashsize", Value: "65536" });
+    }
+
+    [Theory]
+    [InlineData("net.netfilter.nf_conntrack_max = 1\rkernel.sysrq = 1\n")]
+    [InlineData("# note\rnet.netfilter.nf_conntrack_max = 1\n")]
+    public void A_carriage_return_inside_a_sysctl_line_is_refused(string text)
+    {
+        // systemd-sysctl ends a line at a lone CR, procps does not: replacing the value "1\rkernel.sysrq = 1" would
+        // delete the second setting as systemd reads the file, and the comment hides a key from one of them.
+        ConntrackException e = Assert.Throws<ConntrackException>(() => SetMax(text));
+        Assert.Equal(ErrorIds.PersistenceFileInvalid, e.ErrorId);
+        Assert.Contains("carriage return", e.Message, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_carriage_return_inside_module_options_is_refused_but_CRLF_and_a_stray_CR_at_the_end_are_not()
+    {
+        // The kernel splits parameters at any white space, CR included; kmod does not.
+        ConntrackException e = Assert.Throws<ConntrackException>(() => SetHash("options nf_conntrack hashsize=5\racct=1\n"));
+        Assert.Equal(ErrorIds.PersistenceFileInvalid, e.ErrorId);
+        Assert.Equal("options nf_conntrack hashsize=65536\r\r\n", SetHash("options nf_conntrack hashsize=5\r\r\n"));
+        Assert.Equal("br_netfilter \r\nnf_conntrack\r\n", ModulesLoadFile.Ensure("br_netfilter \r\n", "nf_conntrack", "/x"));
+        Assert.Throws<ConntrackException>(() => ModulesLoadFile.Ensure("br_netfilter\roverlay\n", "nf_conntrack", "/x"));
+    }
+
     [Fact]
     public void Old_kernels_use_the_ip_conntrack_module_name()
     {

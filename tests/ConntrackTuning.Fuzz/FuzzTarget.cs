@@ -16,8 +16,8 @@ public abstract class FuzzTarget
 
     public abstract void Run(byte[] input);
 
-    /// <summary>Called once before the loop, so a target can prepare scratch space.</summary>
-    public virtual void Setup() { }
+    /// <summary>Called once before <see cref="Seeds"/> and the loop, so a target can prepare scratch space.</summary>
+    public virtual void Setup(string fixturesDirectory) { }
 
     public virtual void Teardown() { }
 

@@ -19,6 +19,9 @@ public sealed class Mutator
             "00000000", "ffffffff", "4294967295", "18446744073709551615", "99999999999999999999", "0x", "kB",
             "src=", "dst=", "sport=", "dport=", "[UNREPLIED]", "[ASSURED]", "EXPECTING:", "entries", "net.netfilter.",
             "nf_conntrack", "ip_conntrack", "table full", "callbacks suppressed", "\u00e9", "\ufeff",
+            // sysctl.d, modprobe.d and modules-load.d: comments, the ignore prefix, continuations, commands, keys.
+            "\r", "#", "; ", "-", "\\\n", "/", "options ", "options nf_conntrack ", "hashsize=", "hashsize", "include ",
+            "net.netfilter.nf_conntrack_max", "net/netfilter/nf_conntrack_max", "net.nf_conntrack_max", "_timeout", "MemTotal:",
         }.Select(Encoding.UTF8.GetBytes),
         [0x00], [0xff], [0xc3], [0x80, 0x80],
     ];

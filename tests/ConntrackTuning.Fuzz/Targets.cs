@@ -20,6 +20,12 @@ public static class Targets
         new NetlinkTarget("netlink-stats", statistics: true),
         new KernelLogTarget(),
         new ProcStatTarget(),
+        new SysctlRewriteTarget(),
+        new ModprobeRewriteTarget(),
+        new ModulesLoadRewriteTarget(),
+        new BootConfigTarget(),
+        new TimeoutDirectoryTarget(),
+        new SizingFilesTarget(),
     ];
 
     public static FuzzTarget Get(string name) => All.Single(t => t.Name == name);
@@ -75,13 +81,16 @@ internal sealed class ProbeTreeTarget : FuzzTarget
 
     public override string Name => "probe-tree";
 
-    public override IEnumerable<byte[]> Seeds(string fixturesDirectory)
+    public override void Setup(string fixturesDirectory)
     {
         if (_trees.Count == 0)
         {
             Copy(fixturesDirectory);
         }
+    }
 
+    public override IEnumerable<byte[]> Seeds(string fixturesDirectory)
+    {
         for (int t = 0; t < _trees.Count; t++)
         {
             for (int f = 0; f < _trees[t].Files.Count; f++)
@@ -119,6 +128,8 @@ internal sealed class ProbeTreeTarget : FuzzTarget
         if (_scratch.Length > 0)
         {
             Directory.Delete(_scratch, recursive: true);
+            _scratch = "";
+            _trees.Clear();
         }
     }
 

@@ -33,12 +33,17 @@ internal static class EntryFileReader
 {
     private const int BlockSize = 1 << 20;
 
-    public static TextReadResult Read(Stream stream, EntryVisitor visitor)
+    public static TextReadResult Read(Stream stream, EntryVisitor visitor) => Read(stream, visitor, BlockSize);
+
+    /// <summary>The read with another block size, so tests can put block boundaries anywhere in short inputs.</summary>
+    internal static TextReadResult Read(Stream stream, EntryVisitor visitor, int blockSize)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(visitor);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
         var result = new TextReadResult();
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(BlockSize);
+        // The pool may hand out a larger array; only blockSize bytes of it are used, so the size is the same everywhere.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(blockSize);
         var record = default(EntryRecord);
         try
         {
@@ -46,7 +51,7 @@ internal static class EntryFileReader
             bool skippingLongLine = false;
             while (true)
             {
-                int read = stream.Read(buffer, filled, buffer.Length - filled);
+                int read = stream.Read(buffer, filled, blockSize - filled);
                 bool end = read == 0;
                 filled += read;
                 int start = 0;
@@ -82,11 +87,16 @@ internal static class EntryFileReader
                 }
 
                 int rest = filled - start;
-                if (rest == buffer.Length)
+                if (rest == blockSize)
                 {
-                    // One "line" filling the whole block is not an entry (they are a few hundred bytes): skip it.
-                    result.Lines++;
-                    Damaged(result);
+                    // One "line" filling the whole block is not an entry (they are a few hundred bytes): skip it,
+                    // counted once however many blocks it runs on for.
+                    if (!skippingLongLine)
+                    {
+                        result.Lines++;
+                        Damaged(result);
+                    }
+
                     skippingLongLine = true;
                     rest = 0;
                 }

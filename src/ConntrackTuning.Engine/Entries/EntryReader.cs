@@ -192,15 +192,13 @@ internal static class EntryReader
         catch (NetlinkErrnoException e) when (info.Delivered == 0 && e.Number == Errno.EPERM)
         {
             return Fallback(kernel, filter, visitor, wantFigures, e,
-                "this process lacks CAP_NET_ADMIN, which ctnetlink requires even to read",
-                ErrorIds.NetlinkPermissionDenied, ErrorKind.PermissionDenied,
+                "this process lacks CAP_NET_ADMIN, which ctnetlink requires even to read", permissionDenied: true,
                 "Run pwsh as root (sudo), or grant it CAP_NET_ADMIN; without it only a readable /proc/net/nf_conntrack can be read.");
         }
         catch (NetlinkErrnoException e) when (info.Delivered == 0 && e.Number is Errno.EAFNOSUPPORT or Errno.EPROTONOSUPPORT or Errno.EINVAL or Errno.EOPNOTSUPP)
         {
             return Fallback(kernel, filter, visitor, wantFigures, e,
-                "this kernel offers no ctnetlink (nf_conntrack_netlink is not built or loaded)",
-                ErrorIds.NetlinkUnavailable, ErrorKind.ResourceUnavailable,
+                "this kernel offers no ctnetlink (nf_conntrack_netlink is not built or loaded)", permissionDenied: false,
                 "Load nf_conntrack_netlink (modprobe nf_conntrack_netlink), or enable CONFIG_NF_CONNTRACK_PROCFS so the table file exists.");
         }
         catch (NetlinkErrnoException e)
@@ -221,7 +219,7 @@ internal static class EntryReader
             inner);
 
     private static EntryReadInfo Fallback(ConntrackKernel kernel, EntryFilter filter, EntryVisitor visitor, bool wantFigures,
-        NetlinkErrnoException cause, string why, string errorId, ErrorKind kind, string action)
+        NetlinkErrnoException cause, string why, bool permissionDenied, string action)
     {
         SystemRoot root = kernel.SystemRoot;
         string? table = kernel.TablePathFound ?? kernel.EraRow.TablePaths.FirstOrDefault(root.FileExists);
@@ -231,7 +229,9 @@ internal static class EntryReader
             string files = table is null
                 ? "the kernel has no procfs table file (CONFIG_NF_CONNTRACK_PROCFS is off)"
                 : $"{root.Full(table)} cannot be read either";
-            throw new ConntrackException(errorId, kind, $"Cannot read the conntrack table: {why} ({Errno.Describe(cause.Number)}), and {files}.",
+            throw new ConntrackException(permissionDenied ? ErrorIds.NetlinkPermissionDenied : ErrorIds.NetlinkUnavailable,
+                permissionDenied ? ErrorKind.PermissionDenied : ErrorKind.ResourceUnavailable,
+                $"Cannot read the conntrack table: {why} ({Errno.Describe(cause.Number)}), and {files}.",
                 "ctnetlink", action, cause);
         }
 

@@ -105,17 +105,22 @@ internal static class LogChunkReader
     /// The same lines a block at a time, so the caller's per-line loop can run in one optimised method. The list
     /// is reused: consume it before asking for the next.
     /// </summary>
-    public static IEnumerable<IReadOnlyList<string>> MatchingBlocks(Stream stream, Action? skipped = null)
+    public static IEnumerable<IReadOnlyList<string>> MatchingBlocks(Stream stream, Action? skipped = null) =>
+        MatchingBlocks(stream, skipped, BlockSize, MaxLineLength);
+
+    /// <summary>The scan with other sizes, so tests can put block boundaries anywhere in short inputs.</summary>
+    internal static IEnumerable<IReadOnlyList<string>> MatchingBlocks(Stream stream, Action? skipped, int blockSize, int maxLineLength)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        byte[] buffer = new byte[BlockSize];
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 8);
+        byte[] buffer = new byte[blockSize];
         var lines = new List<string>();
         int length = 0;
         bool skippingLongLine = false;
         while (true)
         {
             // Fill most of the block before searching: gzip and pipes hand out a few kilobytes per read.
-            int wanted = Math.Min(buffer.Length - length, BlockSize / 4);
+            int wanted = Math.Min(buffer.Length - length, blockSize / 4);
             int read = stream.ReadAtLeast(buffer.AsSpan(length), wanted, throwOnEndOfStream: false);
             bool end = read < wanted;
             length += read;
@@ -156,7 +161,7 @@ internal static class LogChunkReader
                 skippingLongLine = firstNewline < 0 && !end;
             }
 
-            Collect(buffer.AsSpan(start, usable - start), lines, skipped);
+            Collect(buffer.AsSpan(start, usable - start), lines, skipped, maxLineLength);
             if (lines.Count > 0)
             {
                 yield return lines;
@@ -176,7 +181,7 @@ internal static class LogChunkReader
     // The scan runs once per invocation, usually in a fresh pwsh: left to tiered compilation it would spend most
     // of a gigabyte in unoptimised code (the vector helpers are slowest there), so it is compiled optimised at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Collect(ReadOnlySpan<byte> block, List<string> into, Action? skipped)
+    private static void Collect(ReadOnlySpan<byte> block, List<string> into, Action? skipped, int maxLineLength)
     {
         int position = 0;
         while (position < block.Length)
@@ -192,7 +197,7 @@ internal static class LogChunkReader
             int afterHit = block[hit..].IndexOf((byte)'\n');
             int lineEnd = afterHit < 0 ? block.Length : hit + afterHit;
             int contentEnd = lineEnd > lineStart && block[lineEnd - 1] == (byte)'\r' ? lineEnd - 1 : lineEnd;
-            if (contentEnd - lineStart > MaxLineLength)
+            if (contentEnd - lineStart > maxLineLength)
             {
                 skipped?.Invoke();
             }

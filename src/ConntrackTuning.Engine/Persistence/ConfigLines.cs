@@ -110,17 +110,29 @@ internal static class ConfigLines
 
     /// <summary>
     /// Refuses binary content: a NUL or another control character (tab, CR, LF and form feed aside) means the file
-    /// is not the text format it should be, and rewriting it would only spread the damage.
+    /// is not the text format it should be, and rewriting it would only spread the damage. A CR is accepted only at
+    /// the end of a line (CRLF files, and the stray CR some editors leave before it).
     /// </summary>
     internal static void RejectBinary(IReadOnlyList<ConfigLine> lines, string path, string format)
     {
         for (int n = 0; n < lines.Count; n++)
         {
-            foreach (char c in lines[n].Content)
+            string content = lines[n].Content;
+            int end = ContentEnd(content);
+            for (int i = 0; i < content.Length; i++)
             {
+                char c = content[i];
                 if ((c < ' ' && c != '\t' && c != '\r' && c != '\f') || c == '\u007F')
                 {
                     throw Invalid(path, n + 1, $"holds binary data (byte 0x{(int)c:X2}), not {format}");
+                }
+
+                // A carriage return inside a line ends the line for systemd (sysctl.d, modules-load.d) and separates
+                // parameters for the kernel, but not for procps or kmod: a rewrite of a value next to one could drop
+                // what one of them reads as a separate setting.
+                if (c == '\r' && i < end)
+                {
+                    throw Invalid(path, n + 1, $"holds a carriage return inside the line (old Mac line endings?), which the programs reading {format} split differently");
                 }
             }
         }

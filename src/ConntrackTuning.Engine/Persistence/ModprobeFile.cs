@@ -48,8 +48,8 @@ internal static class ModprobeFile
     }
 
     /// <summary>
-    /// Sets one option of one module: every "name=" of that module's "options" lines gets the value in place; if
-    /// there is none, it is added to the module's last "options" line, or a new "options module name=value" line
+    /// Sets one option of one module: every "name=" of that module's "options" lines gets the value in place (a bare
+    /// "name", which the kernel refuses, becomes "name=value"); if there is none, it is added to the module's last "options" line, or a new "options module name=value" line
     /// is appended.
     /// </summary>
     internal static string Set(string? text, string module, string name, string value, string path, string? header = null)
@@ -60,7 +60,7 @@ internal static class ModprobeFile
         bool found = false;
         LogicalLine? lastForModule = null;
         // Replacements go from the end so the earlier positions on a physical line stay valid.
-        var edits = new List<(int Line, int Start, int End)>();
+        var edits = new List<(int Line, int Start, int End, string Text)>();
         foreach (LogicalLine logical in Analyse(lines, path))
         {
             if (logical.Module != wanted)
@@ -71,22 +71,29 @@ internal static class ModprobeFile
             lastForModule = logical;
             foreach (Token token in logical.Tokens.Skip(2))
             {
+                int end = token.Start + token.Text.Length;
                 if (token.Text.StartsWith(name + "=", StringComparison.Ordinal))
                 {
                     found = true;
-                    int valueStart = token.Start + name.Length + 1;
                     if (token.Text[(name.Length + 1)..] != value)
                     {
-                        edits.Add((token.Line, valueStart, token.Start + token.Text.Length));
+                        edits.Add((token.Line, token.Start + name.Length + 1, end, value));
                     }
+                }
+                else if (token.Text == name)
+                {
+                    // A bare "hashsize" makes the kernel refuse the module ("invalid for parameter"), so it is the
+                    // option to fix, not one to add a second, valid copy after.
+                    found = true;
+                    edits.Add((token.Line, end, end, "=" + value));
                 }
             }
         }
 
-        foreach ((int line, int start, int end) in edits.OrderByDescending(e => e.Line).ThenByDescending(e => e.Start))
+        foreach ((int line, int start, int end, string replacement) in edits.OrderByDescending(e => e.Line).ThenByDescending(e => e.Start))
         {
             string content = lines[line].Content;
-            lines[line] = lines[line] with { Content = string.Concat(content.AsSpan(0, start), value, content.AsSpan(end)) };
+            lines[line] = lines[line] with { Content = string.Concat(content.AsSpan(0, start), replacement, content.AsSpan(end)) };
         }
 
         if (!found && lastForModule is { } last)
@@ -98,10 +105,23 @@ internal static class ModprobeFile
         }
         else if (!found)
         {
+            if (lines.Count > 0 && Continues(lines[^1].Content, lines.Count == 1))
+            {
+                // A last line ending in "\" would swallow the new line into its own command; a blank line ends it.
+                ConfigLines.Append(lines, "");
+            }
+
             ConfigLines.Append(lines, $"options {module} {name}={value}");
         }
 
         return ConfigLines.Join(lines);
+    }
+
+    private static bool Continues(string content, bool firstLine)
+    {
+        int start = ConfigLines.ContentStart(content, firstLine);
+        int end = ConfigLines.ContentEnd(content);
+        return end > start && content[end - 1] == '\\';
     }
 
     private sealed record Token(int Line, int Start, string Text);
@@ -123,7 +143,7 @@ internal static class ModprobeFile
                 string content = lines[n].Content;
                 int start = ConfigLines.ContentStart(content, n == 0);
                 int end = ConfigLines.ContentEnd(content);
-                bool continues = end > start && content[end - 1] == '\\';
+                bool continues = Continues(content, n == 0);
                 if (n == first && start < end && content[start] == '#')
                 {
                     comment = true;

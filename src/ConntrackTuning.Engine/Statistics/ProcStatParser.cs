@@ -124,9 +124,10 @@ internal static class ProcStatParser
                 return null;
             }
 
-            for (int cpu = first; cpu <= last; cpu++)
+            // A long counter: an int one wraps past int.MaxValue and never ends ("2147483647" in cpu/possible).
+            for (long cpu = first; cpu <= last; cpu++)
             {
-                ids.Add(cpu);
+                ids.Add((int)cpu);
             }
         }
 
