@@ -94,20 +94,27 @@ function Invoke-EngineTest {
         '-c', $Configuration, '--nologo', '-v', 'quiet', "-p:Version=$version",
         '--logger', 'trx;LogFileName=engine.trx', '--logger', 'console;verbosity=minimal',
         '--results-directory', $results,
-        '--collect', 'XPlat Code Coverage', '--settings', (Join-Path $repo 'tests/coverage.runsettings')) -AllowFailure
+        '--collect', 'XPlat Code Coverage', '--settings', (Join-Path $repo 'tests/coverage.runsettings')) -AllowFailure |
+        Out-Host
     if (-not (Test-Path $trx)) {
         Write-Host 'xunit: the engine tests did not run (build failure?); counted as one failure.' -ForegroundColor Red
-        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Figures = @('xunit: did not run') }
     }
     $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
-    $counts = [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout }
-    Write-Host "xunit: $($counts.Passed) passed, $($counts.Failed) failed, $([int]$counters.notExecuted) skipped"
-    $cobertura = Get-ChildItem $results -Recurse -Filter 'coverage.cobertura.xml' | Select-Object -First 1
-    if ($cobertura) {
-        $coverage = ([xml](Get-Content -Raw $cobertura.FullName)).coverage
-        Write-Host ('engine line coverage: {0:N1} % ({1} of {2} lines), branch coverage: {3:N1} %' -f
-            (100 * [double]$coverage.'line-rate'), $coverage.'lines-covered', $coverage.'lines-valid', (100 * [double]$coverage.'branch-rate'))
+    $counts = [pscustomobject]@{
+        Passed  = [int]$counters.passed
+        Failed  = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout
+        Figures = [System.Collections.Generic.List[string]]::new()
     }
+    $counts.Figures.Add("xunit: $($counts.Passed) passed, $($counts.Failed) failed, $([int]$counters.notExecuted) skipped")
+    $cobertura = Get-ChildItem $results -Recurse -Filter 'coverage.cobertura.xml' | Select-Object -First 1
+    $counts.Figures.Add($(if ($cobertura) {
+                $coverage = ([xml](Get-Content -Raw $cobertura.FullName)).coverage
+                'engine line coverage: {0:N1} % ({1} of {2} lines), branch coverage: {3:N1} %' -f
+                (100 * [double]$coverage.'line-rate'), $coverage.'lines-covered', $coverage.'lines-valid', (100 * [double]$coverage.'branch-rate')
+            }
+            else { 'engine line coverage: no coverage report was written' }))
+    $counts.Figures | Write-Host
     return $counts
 }
 
@@ -117,14 +124,16 @@ function Invoke-PesterTest {
     Remove-Item $summary -ErrorAction Ignore
     Invoke-Pwsh (Join-Path $repo 'tools/Invoke-PesterTests.ps1') (@(
             '-PesterPath', $pester, '-ModulePath', $stage, '-TestPath', (Join-Path $repo 'tests'), '-SummaryPath', $summary) +
-        $(if ($Tag) { '-Tag', ($Tag -join ',') }) + $(if ($ExcludeTag) { '-ExcludeTag', ($ExcludeTag -join ',') })) -AllowFailure
+        $(if ($Tag) { '-Tag', ($Tag -join ',') }) + $(if ($ExcludeTag) { '-ExcludeTag', ($ExcludeTag -join ',') })) -AllowFailure |
+        Out-Host
     if (-not (Test-Path $summary)) {
         Write-Host 'Pester: the run did not finish; counted as one failure.' -ForegroundColor Red
-        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Figures = @('Pester: did not finish') }
     }
     $counts = Get-Content -Raw $summary | ConvertFrom-Json
-    Write-Host "Pester: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
-    return $counts
+    $figure = "Pester: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
+    Write-Host $figure
+    return [pscustomobject]@{ Passed = $counts.Passed; Failed = $counts.Failed; Figures = @($figure) }
 }
 
 # Each target counts as one test: passed when the run found no crash.
@@ -137,9 +146,10 @@ function Invoke-FuzzRun([double] $SecondsPerTarget, [int] $FuzzSeed) {
     $crashed = @($targets | Where-Object { $_ -cmatch 'CRASH' }).Count
     if ($targets.Count -eq 0) {
         Write-Host 'fuzz: the fuzzer did not run; counted as one failure.' -ForegroundColor Red
-        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Figures = @('fuzz: did not run') }
     }
-    [pscustomobject]@{ Passed = $targets.Count - $crashed; Failed = $crashed }
+    $total = @($output | Where-Object { $_ -match '^fuzz: ' }) | Select-Object -Last 1
+    [pscustomobject]@{ Passed = $targets.Count - $crashed; Failed = $crashed; Figures = @($total) }
 }
 
 function Invoke-FuzzTask {
@@ -152,6 +162,10 @@ function Invoke-TestTask {
     $runs = @(Invoke-EngineTest; Invoke-PesterTest; Invoke-FuzzRun 2 1)
     $passed = ($runs | Measure-Object -Property Passed -Sum).Sum
     $failed = ($runs | Measure-Object -Property Failed -Sum).Sum
+    # The figures again in one block, so the end of a CI log says everything without scrolling.
+    Write-Host ''
+    Write-Host '== figures'
+    foreach ($figure in $runs.Figures) { Write-Host "   $figure" }
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0) { exit 1 }
 }

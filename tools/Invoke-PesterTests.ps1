@@ -15,7 +15,8 @@ $env:CONNTRACK_MODULE = $ModulePath
 $config = New-PesterConfiguration
 $config.Run.Path = $TestPath
 $config.Run.PassThru = $true
-$config.Output.Verbosity = 'Detailed'
+# Normal lists each failure in full and skips the passing tests: a CI log stays readable.
+$config.Output.Verbosity = 'Normal'
 $config.TestResult.Enabled = $true
 $config.TestResult.OutputFormat = 'NUnitXml'
 $config.TestResult.OutputPath = Join-Path (Split-Path $SummaryPath) 'pester.xml'
