@@ -395,4 +395,19 @@ public class WriterEdgeTests
     {
         Assert.Equal("nf_conntrack\n", ModulesLoadFile.Ensure(null, "nf_conntrack", "/x"));
     }
+
+    [Fact]
+    public void A_modules_load_file_that_does_not_parse_is_named_in_a_warning_and_the_others_still_count()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        // Two names on one line: systemd-modules-load would try to load "nf conntrack" and fail.
+        tree.Write("etc/modules-load.d/broken.conf", "nf conntrack\n");
+        tree.Write("etc/modules-load.d/zz-good.conf", "nf_conntrack\n");
+        var log = new RecordingLog();
+        var loaded = BootConfig.ModulesLoadedAtBoot(tree.Open(log));
+        Assert.Equal([("nf_conntrack", tree.File("etc/modules-load.d/zz-good.conf"))], loaded);
+        string warning = Assert.Single(log.Warnings);
+        Assert.Contains(tree.File("etc/modules-load.d/broken.conf"), warning, StringComparison.Ordinal);
+        Assert.EndsWith("its modules were not taken into account.", warning, StringComparison.Ordinal);
+    }
 }
