@@ -129,6 +129,12 @@ internal static class SettingWriter
     /// </summary>
     internal static Action<string>? BeforeFileWrite { get; set; }
 
+    /// <summary>
+    /// Test hook: called with the absolute path of the run-time file right after it was written and before it is
+    /// read back, so a test can stand in for a kernel that rounds a value differently than predicted. Null in production.
+    /// </summary>
+    internal static Action<string>? AfterRuntimeWrite { get; set; }
+
     private const string BucketsKey = "net.netfilter.nf_conntrack_buckets";
 
     // ---- max -------------------------------------------------------------------------------------------------
@@ -687,15 +693,24 @@ internal static class SettingWriter
 
         long newValue = plan.Expected;
         bool runtimeWritten = false;
+        bool runtimeChanged = plan.RuntimeChanges;
         if (plan.RuntimeChanges)
         {
             WriteRuntime(plan, plan.Requested);
             runtimeWritten = true;
+            AfterRuntimeWrite?.Invoke(root.Full(plan.RuntimeRelative!));
             long? back = root.TryReadInt64(plan.RuntimeRelative!);
             newValue = back ?? plan.Expected;
             if (back is { } b && b != plan.Expected)
             {
                 plan.Warnings.Add($"{root.Full(plan.RuntimeRelative!)} reads back {b} after {plan.Requested} was written (expected {plan.Expected}); {b} is what the kernel uses, and what is persisted.");
+            }
+
+            // A kernel that rounds further than predicted (bigger pages) may land on the value it already had: then
+            // nothing changed, and the record must say so, or every rerun (an Ansible play) reports a change.
+            if (back is { } same && same == plan.OldValue)
+            {
+                runtimeChanged = false;
             }
         }
 
@@ -722,7 +737,7 @@ internal static class SettingWriter
             throw new ConntrackException(inner.ErrorId, inner.Kind, inner.Message + " " + undone, inner.Target, inner.RecommendedAction, e);
         }
 
-        return Record(plan, applied: true, newValue, files, plan.NextBoot?.Invoke(null));
+        return Record(plan, applied: true, newValue, files, plan.NextBoot?.Invoke(null), runtimeChanged);
     }
 
     private static string Undo(ChangePlan plan, List<FileEdit> written, bool runtimeWritten)
@@ -809,9 +824,12 @@ internal static class SettingWriter
     }
 
     /// <summary>The change record for a plan: applied, or under -WhatIf what would be.</summary>
-    internal static ConntrackChange Record(ChangePlan plan, bool applied, long? newValue, IReadOnlyList<FileEdit> files, PersistedValue? nextBoot)
+    internal static ConntrackChange Record(ChangePlan plan, bool applied, long? newValue, IReadOnlyList<FileEdit> files, PersistedValue? nextBoot, bool? runtimeChanged = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(files);
+        bool runtime = runtimeChanged ?? plan.RuntimeChanges;
+        bool persistence = files.Any(f => f.Changes);
         SystemRoot root = plan.Kernel.SystemRoot;
         string? display(string? latin1) => latin1 is null ? null : Encoding.UTF8.GetString(SystemRoot.ConfigEncoding.GetBytes(latin1));
         return new ConntrackChange
@@ -822,9 +840,9 @@ internal static class SettingWriter
             OldValue = plan.OldValue,
             NewValue = newValue,
             RequestedValue = plan.Requested,
-            Changed = plan.Changes,
-            RuntimeChanged = plan.RuntimeChanges,
-            PersistenceChanged = files.Any(f => f.Changes),
+            Changed = runtime || persistence,
+            RuntimeChanged = runtime,
+            PersistenceChanged = persistence,
             Applied = applied,
             Mode = plan.Mode.ToString(),
             PersistedTo = plan.Mode == ApplyMode.Runtime ? [] : files.Select(f => root.Full(f.Relative)).ToArray(),

@@ -156,6 +156,49 @@ public class SafeWriteTests
     }
 
     [Fact]
+    public void A_kernel_that_rounds_back_to_the_size_it_had_is_reported_as_no_change()
+    {
+        // The kernel rounds a hash size up to whole pages; with 64 KiB pages (arm64) it rounds further than the
+        // 4 KiB prediction, and a request can land on the size the table already has. The hook stands in for that
+        // kernel: whatever was written, the file reads back 65536 as before.
+        using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        string parameter = tree.File("sys/module/nf_conntrack/parameters/hashsize");
+        Assert.Equal("65536\n", File.ReadAllText(parameter));
+        SettingWriter.AfterRuntimeWrite = file =>
+        {
+            if (file == parameter)
+            {
+                File.WriteAllText(parameter, "65536\n");
+            }
+        };
+        try
+        {
+            ConntrackChange runtime = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.Runtime, false));
+            Assert.False(runtime.Changed);
+            Assert.False(runtime.RuntimeChanged);
+            Assert.Equal(65536, runtime.OldValue);
+            Assert.Equal(65536, runtime.NewValue);
+            Assert.Contains(runtime.Warnings, w => w.Contains("reads back 65536 after 65000 was written", StringComparison.Ordinal));
+
+            // With -Persist the module option is written with what the kernel uses, and that file is the only change.
+            ConntrackChange persisted = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.RuntimeAndPersistent, false));
+            Assert.True(persisted.Changed);
+            Assert.False(persisted.RuntimeChanged);
+            Assert.True(persisted.PersistenceChanged);
+            Assert.EndsWith("options nf_conntrack hashsize=65536\n", File.ReadAllText(tree.File(BootConfig.OwnModprobeFile)), StringComparison.Ordinal);
+
+            // The rerun an Ansible play makes: nothing changed, so nothing is reported.
+            ConntrackChange again = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.RuntimeAndPersistent, false));
+            Assert.False(again.Changed);
+        }
+        finally
+        {
+            SettingWriter.AfterRuntimeWrite = null;
+        }
+    }
+
+    [Fact]
     public void An_existing_file_is_restored_byte_for_byte_when_a_later_step_fails()
     {
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
