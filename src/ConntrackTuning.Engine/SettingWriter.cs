@@ -243,8 +243,11 @@ internal static class SettingWriter
     {
         ArgumentNullException.ThrowIfNull(kernel);
         // PAGE_SIZE / sizeof(bucket head): 512 on 64-bit and 1024 on 32-bit with 4 KiB pages (KernelDefaults holds the
-        // rule for the recommendation too). Kernels with bigger pages round further; the value read back is what counts.
-        return KernelDefaults.AllocatedBuckets(value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64);
+        // rule for the recommendation too). On the running kernel the page size is this process's, as
+        // Get-ConntrackRecommendation takes it, so a 64 KiB-page arm64 host is predicted right; under a root nothing
+        // states it and 4 KiB is assumed. Either way the value read back is what counts.
+        int pageSize = kernel.SystemRoot.IsLive ? Environment.SystemPageSize : KernelDefaults.DefaultPageSize;
+        return KernelDefaults.AllocatedBuckets(value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64, pageSize);
     }
 
     internal static ChangePlan PlanHashSize(ConntrackKernel kernel, long value, ApplyMode mode, bool force)
@@ -716,6 +719,9 @@ internal static class SettingWriter
 
         IReadOnlyList<FileEdit> files = plan.Files;
         var written = new List<FileEdit>();
+        // Folders a write creates (etc/sysctl.d in an image, etc/modules-load.d), noted before the write so that a
+        // write failing after it made them is undone too.
+        var createdFolders = new List<string>();
         try
         {
             if (plan.BuildFiles is not null && plan.Mode != ApplyMode.PersistentOnly && newValue != plan.Expected)
@@ -726,13 +732,14 @@ internal static class SettingWriter
             foreach (FileEdit edit in files.Where(f => f.Changes))
             {
                 BeforeFileWrite?.Invoke(root.Full(edit.Relative));
+                createdFolders.AddRange(root.MissingFolders(edit.Relative));
                 root.WriteConfigFileAtomic(edit.Relative, edit.After);
                 written.Add(edit);
             }
         }
         catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException)
         {
-            string undone = Undo(plan, written, runtimeWritten);
+            string undone = Undo(plan, written, runtimeWritten, createdFolders);
             ConntrackException inner = e as ConntrackException ?? new ConntrackException(ErrorIds.FileWriteFailed, ErrorKind.WriteError, e.Message, null, null, e);
             throw new ConntrackException(inner.ErrorId, inner.Kind, inner.Message + " " + undone, inner.Target, inner.RecommendedAction, e);
         }
@@ -740,7 +747,7 @@ internal static class SettingWriter
         return Record(plan, applied: true, newValue, files, plan.NextBoot?.Invoke(null), runtimeChanged);
     }
 
-    private static string Undo(ChangePlan plan, List<FileEdit> written, bool runtimeWritten)
+    private static string Undo(ChangePlan plan, List<FileEdit> written, bool runtimeWritten, List<string> createdFolders)
     {
         SystemRoot root = plan.Kernel.SystemRoot;
         var failures = new List<string>();
@@ -760,6 +767,19 @@ internal static class SettingWriter
             catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException)
             {
                 failures.Add($"{root.Full(edit.Relative)} ({e.Message})");
+            }
+        }
+
+        // Deepest first, so etc/sysctl.d goes before the etc it was created in.
+        foreach (string folder in createdFolders.Distinct(StringComparer.Ordinal).OrderByDescending(f => f.Count(c => c == '/')))
+        {
+            try
+            {
+                root.RemoveCreatedFolder(folder);
+            }
+            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+            {
+                failures.Add($"{root.Full(folder)} ({e.Message})");
             }
         }
 

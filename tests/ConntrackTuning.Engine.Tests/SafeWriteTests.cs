@@ -199,6 +199,59 @@ public class SafeWriteTests
     }
 
     [Fact]
+    public void Folders_a_failed_change_created_are_removed_with_its_files()
+    {
+        // An image with no etc/ at all: -PersistOnly creates etc/sysctl.d for the sysctl file, then the
+        // modules-load file fails. Undone means the image is as it was: no file and no empty folder left behind.
+        using var tree = new FixtureTree("debian-5.10-no-conntrack");
+        Assert.False(Directory.Exists(tree.File("etc")));
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        SettingWriter.BeforeFileWrite = file =>
+        {
+            if (file == tree.File(BootConfig.OwnModulesLoadFile))
+            {
+                throw new IOException("No space left on device");
+            }
+        };
+        try
+        {
+            ConntrackException e = Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.PersistentOnly, false)), ErrorIds.FileWriteFailed);
+            Assert.Contains("Everything written before the failure was undone", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            SettingWriter.BeforeFileWrite = null;
+        }
+
+        Assert.False(Directory.Exists(tree.File("etc")));
+
+        // A folder that holds something else by the time of the undo is left alone.
+        Directory.CreateDirectory(tree.File("etc"));
+        File.WriteAllText(tree.File("etc/hostname"), "image\n");
+        SettingWriter.BeforeFileWrite = file =>
+        {
+            if (file == tree.File(BootConfig.OwnModulesLoadFile))
+            {
+                File.WriteAllText(tree.File("etc/sysctl.d/50-other.conf"), "kernel.sysrq = 0\n");
+                throw new IOException("No space left on device");
+            }
+        };
+        try
+        {
+            Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.PersistentOnly, false)), ErrorIds.FileWriteFailed);
+        }
+        finally
+        {
+            SettingWriter.BeforeFileWrite = null;
+        }
+
+        Assert.False(File.Exists(tree.File(Own)));
+        Assert.Equal("kernel.sysrq = 0\n", File.ReadAllText(tree.File("etc/sysctl.d/50-other.conf")));
+        Assert.Equal("image\n", File.ReadAllText(tree.File("etc/hostname")));
+        Assert.False(Directory.Exists(tree.File("etc/modules-load.d")));
+    }
+
+    [Fact]
     public void An_existing_file_is_restored_byte_for_byte_when_a_later_step_fails()
     {
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
