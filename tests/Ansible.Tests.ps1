@@ -85,6 +85,9 @@ Describe 'The conntrack_tuning Ansible role' -Tag RealKernel -Skip:([bool]$skip)
         Get-Content "$fixture/etc/sysctl.d/90-conntrack-tuning.conf" | Should -Contain "net.netfilter.nf_conntrack_max = $($recommended.Max)"
         Get-Content "$fixture/etc/sysctl.d/90-conntrack-tuning.conf" | Should -Contain 'net.netfilter.nf_conntrack_tcp_timeout_established = 86400'
         Get-Content "$fixture/etc/modules-load.d/conntrack-tuning.conf" | Should -Contain 'nf_conntrack'
+        # The hash size too: run time through the module parameter, and for the next load as a module option.
+        (Get-ConntrackLimit -Root $fixture).HashSize | Should -Be $recommended.HashSize
+        Get-Content "$fixture/etc/modprobe.d/conntrack-tuning.conf" | Should -Contain "options nf_conntrack hashsize=$($recommended.HashSize)"
         $established | Should -Be 7200
         $udp | Should -Be 45
         # The namespace's timeouts are its own; the host keeps its value.

@@ -59,6 +59,17 @@ Describe 'The ConntrackTuning package' {
         $meta.description | Should -Match 'conntrack'
     }
 
+    It 'carries one version: the manifest''s, stamped into both assemblies by the build' {
+        # ConntrackTuning.psd1 is the one place the version is written; build.ps1 passes it to the compiler.
+        $source = (Import-PowerShellDataFile (Join-Path $RepoRoot 'ConntrackTuning.psd1')).ModuleVersion
+        $version | Should -Be $source
+        foreach ($assembly in 'ConntrackTuning.dll', 'ConntrackTuning.Engine.dll') {
+            $name = [Reflection.AssemblyName]::GetAssemblyName((Join-Path $ModulePath $assembly))
+            "$($name.Version.Major).$($name.Version.Minor).$($name.Version.Build)" | Should -Be $source -Because $assembly
+            [Diagnostics.FileVersionInfo]::GetVersionInfo((Join-Path $ModulePath $assembly)).ProductVersion | Should -BeLike "$source*" -Because $assembly
+        }
+    }
+
     It 'installs with Install-PSResource and works from the installed copy in a fresh pwsh' {
         $fixture = Copy-Fixture linux-6.18-builtin
         $repo = Join-Path $out 'repo'

@@ -1,5 +1,7 @@
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:realKernelSkip = Get-RealKernelSkipReason
+    $script:sysctlProgram = @('/lib/systemd/systemd-sysctl', '/usr/lib/systemd/systemd-sysctl') | Where-Object { Test-Path $_ } | Select-Object -First 1
 }
 
 BeforeAll {
@@ -101,5 +103,64 @@ Describe 'Change records for scripts and Ansible' {
         $record = Set-ConntrackTimeout -Root $root tcp established 1200 -Persist -PassThru -WarningAction SilentlyContinue
         $record.Files[0].Before | Should -Be "# 默认超时时间为5天`n"
         $record.Files[0].After | Should -Be "# 默认超时时间为5天`nnet.netfilter.nf_conntrack_tcp_timeout_established = 1200`n"
+    }
+}
+
+Describe 'What a reboot applies, by the real systemd-sysctl' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
+    # The module predicts what the next boot applies (PersistedSeconds, NextBootValue, Drift) from its own reading of
+    # the sysctl.d folders. Here the boot is played for real: systemd-sysctl (the program that applies them at boot)
+    # runs in a throwaway network and mount namespace where the root's etc/sysctl.d and usr/lib/sysctl.d are mounted
+    # over this machine's, limited by --prefix to per-namespace timeouts. Its result must be the module's prediction.
+    BeforeAll {
+        $script:lock = Enter-ConntrackLock
+        $script:sysctlProgram = @('/lib/systemd/systemd-sysctl', '/usr/lib/systemd/systemd-sysctl') | Where-Object { Test-Path $_ } | Select-Object -First 1
+
+        # systemd-sysctl's output first, then one line per key with the value it left in the namespace.
+        function Invoke-Boot([string] $Root, [string[]] $Keys) {
+            $script = @'
+set -e
+root=$1; shift
+mount --bind "$root/etc/sysctl.d" /etc/sysctl.d
+for d in /usr/lib/sysctl.d /lib/sysctl.d; do if [ -d "$d" ]; then mount --bind "$root/usr/lib/sysctl.d" "$d"; fi; done
+program=$1; shift
+for key in "$@"; do set -- "$@" "--prefix=$key"; shift; done
+"$program" "$@" 2>&1
+for key in "$@"; do echo "value ${key#--prefix=} $(cat /proc/sys/$(echo "${key#--prefix=}" | tr . /))"; done
+'@
+            $output = & unshare -n -m --propagation private -- sh -c $script sh $Root $sysctlProgram @Keys
+            if ($LASTEXITCODE) { throw "systemd-sysctl in the namespace failed ($LASTEXITCODE): $($output -join "`n")" }
+            [pscustomobject]@{
+                Log    = @($output | Where-Object { $_ -notlike 'value *' })
+                Values = @(foreach ($key in $Keys) { [long](($output | Where-Object { $_ -like "value $key *" }) -split ' ')[-1] })
+            }
+        }
+    }
+    AfterAll { $script:lock.Dispose() }
+
+    It 'applies what Set-ConntrackTimeout -PersistOnly wrote, honours the files the module said win, and parses the file cleanly' -Skip:(-not $sysctlProgram) {
+        $root = Copy-Fixture linux-6.18-builtin
+        $null = New-Item -ItemType Directory "$root/etc/sysctl.d", "$root/usr/lib/sysctl.d" -Force
+        # A vendor file hidden by a site file of the same name: its tcp value never applies, the site's udp value does.
+        Set-Content "$root/usr/lib/sysctl.d/50-vendor.conf" "net.netfilter.nf_conntrack_tcp_timeout_established = 11`nnet.netfilter.nf_conntrack_udp_timeout = 33"
+        Set-Content "$root/etc/sysctl.d/50-vendor.conf" "# site override`nnet.netfilter.nf_conntrack_udp_timeout = 44"
+        $change = Set-ConntrackTimeout -Root $root -Protocol tcp -State established -Seconds 1200 -PersistOnly -PassThru
+        $null = Set-ConntrackLimit -Root $root -Max 300000 -PersistOnly
+        # A later file the site adds afterwards: the module must now predict its value, and refuse to fight it.
+        Set-Content "$root/etc/sysctl.d/95-late.conf" 'net/netfilter/nf_conntrack_udp_timeout=55'
+        $err = $null
+        Set-ConntrackTimeout -Root $root -Protocol udp -Seconds 45 -PersistOnly -ErrorAction SilentlyContinue -ErrorVariable err
+        $err[0].FullyQualifiedErrorId | Should -Be 'PersistenceOverridden,ConntrackTuning.Commands.SetConntrackTimeoutCommand'
+
+        $predicted = @(
+            (Get-ConntrackTimeout -Root $root -Protocol tcp -State established).PersistedSeconds
+            (Get-ConntrackTimeout -Root $root -Protocol udp | Where-Object Key -EQ 'net.netfilter.nf_conntrack_udp_timeout').PersistedSeconds
+        )
+        $change.NextBootValue | Should -Be 1200
+        $predicted | Should -Be @(1200, 55)
+
+        $boot = Invoke-Boot $root 'net.netfilter.nf_conntrack_tcp_timeout_established', 'net.netfilter.nf_conntrack_udp_timeout'
+        $boot.Values | Should -Be $predicted
+        # systemd-sysctl complains about lines it cannot parse; the module's file must give it nothing to say.
+        ($boot.Log -join "`n") | Should -Not -Match '90-conntrack-tuning'
     }
 }

@@ -88,6 +88,38 @@ Subsystem powershell $pwsh -sshs -NoLogo -NoProfile
         ($table | Format-Table PSComputerName, KernelRelease, Tracker, ModuleState | Out-String) | Should -Match 'nf_conntrack'
     }
 
+    It 'tunes as the README shows: remote change records tell what changed, and a rerun reports nothing' {
+        # Each "host" tunes its own copy of a captured system (the README's block runs on / of each host).
+        $roots = 1..3 | ForEach-Object { Copy-Fixture rhel6-2.6.32-nf_conntrack }
+        $tune = {
+            param($m, $root)
+            Import-Module $m
+            Get-ConntrackRecommendation -Root $root | Set-ConntrackLimit -Persist -PassThru -WarningAction SilentlyContinue
+            Get-ConntrackRecommendation -Root $root | Set-ConntrackHashSize -Persist -PassThru -WarningAction SilentlyContinue
+        }
+        $first = for ($i = 0; $i -lt 3; $i++) { Invoke-Command -Session $sessions[$i] -ArgumentList $ModulePath, $roots[$i] -ScriptBlock $tune }
+        $first | Should -HaveCount 6
+        $first[0].PSObject.TypeNames | Should -Contain 'Deserialized.ConntrackTuning.ConntrackChange'
+        $changed = @($first | Where-Object Changed)
+        $changed | Should -HaveCount 6
+        ($changed | Format-Table PSComputerName, Setting, OldValue, NewValue, PersistedTo | Out-String) | Should -Match 'nf_conntrack_max'
+        $recommended = Get-ConntrackRecommendation -Root $roots[0]
+        foreach ($root in $roots) {
+            (Get-ConntrackLimit -Root $root).Max | Should -Be $recommended.Max
+            Get-Content "$root/etc/sysctl.conf" | Should -Contain "net.netfilter.nf_conntrack_max = $($recommended.Max)"
+        }
+        $again = for ($i = 0; $i -lt 3; $i++) { Invoke-Command -Session $sessions[$i] -ArgumentList $ModulePath, $roots[$i] -ScriptBlock $tune }
+        $again | Should -HaveCount 6
+        @($again | Where-Object Changed) | Should -HaveCount 0
+
+        # A deserialized recommendation binds Max and Root into a local Set-ConntrackLimit as the live object does.
+        $remotePlan = Invoke-Command -Session $sessions[0] -ArgumentList $ModulePath, $fixture -ScriptBlock { param($m, $root) Import-Module $m; Get-ConntrackRecommendation -Root $root }
+        $check = $remotePlan | Set-ConntrackLimit -WhatIf -PassThru -WarningAction SilentlyContinue
+        $check.Root | Should -Be $fixture
+        $check.NewValue | Should -Be $remotePlan.Max
+        $check.Applied | Should -BeFalse
+    }
+
     It 'collects the health findings of a fleet into one table, worst first' {
         $findings = Invoke-Command -Session $sessions -ArgumentList $ModulePath, $fixture -ScriptBlock {
             param($m, $root)

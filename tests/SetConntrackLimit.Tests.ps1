@@ -18,14 +18,36 @@ Describe 'Set-ConntrackLimit -WhatIf on every era' {
     It '<Name>: touches nothing, not even a timestamp or a lock file, and says what it would do' -ForEach $fixtures {
         $root = Copy-Fixture $Name
         $before = Get-TreeState $root
-        $record = Set-ConntrackLimit -Root $root -Max 300000 -Persist -PassThru -WhatIf -Force -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
-        Set-ConntrackHashSize -Root $root -HashSize 32768 -Persist -WhatIf -Force -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
-        Set-ConntrackTimeout -Root $root -Protocol tcp -State established -Seconds 1200 -Persist -WhatIf -Force -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $commands = @(
+            { Set-ConntrackLimit -Root $root -Max 300000 -Persist -PassThru -WhatIf -Force -WarningAction SilentlyContinue }
+            { Set-ConntrackHashSize -Root $root -HashSize 32768 -Persist -PassThru -WhatIf -Force -WarningAction SilentlyContinue }
+            { Set-ConntrackTimeout -Root $root -Protocol tcp -State established -Seconds 1200 -Persist -PassThru -WhatIf -Force -WarningAction SilentlyContinue }
+        )
+        $outcomes = foreach ($command in $commands) {
+            $ErrorActionPreference = 'Continue'
+            $output = @(& $command 2>&1)
+            $ErrorActionPreference = 'Stop'
+            [pscustomobject]@{
+                Records = @($output | Where-Object { $_ -is [ConntrackTuning.ConntrackChange] })
+                Errors  = @($output | Where-Object { $_ -is [Management.Automation.ErrorRecord] })
+            }
+        }
         Get-TreeState $root | Should -Be $before
+        # Each command either says what it would do, or says why it cannot: silence would hide a -WhatIf that skips its work.
+        foreach ($outcome in $outcomes) {
+            ($outcome.Records.Count + $outcome.Errors.Count) | Should -BeGreaterThan 0
+            $outcome.Records | ForEach-Object { $_.Applied | Should -BeFalse }
+        }
+        $outcomes.Errors | ForEach-Object { $_.FullyQualifiedErrorId | Should -Not -Match '^(FileWriteFailed|WriteLockTimeout|UnsafeSymbolicLink),' }
+        # Where the tracker runs and everything is writable, all three must say what they would do.
+        if ($Name -in 'centos7-3.10-nf_conntrack', 'linux-6.18-builtin', 'rhel5-2.6.18-ip_conntrack', 'ubuntu-4.15-nf_conntrack', 'ubuntu-5.15-module-noprocfs') {
+            $outcomes | ForEach-Object { $_.Records.Count | Should -Be 1; $_.Errors.Count | Should -Be 0 }
+        }
+        $record = $outcomes[0].Records | Select-Object -First 1
         if ($record) {
-            $record.Applied | Should -BeFalse
             $record.Changed | Should -BeTrue
             $record.NewValue | Should -Be 300000
+            $record.PersistedTo | Should -Not -BeNullOrEmpty
         }
     }
 }
@@ -36,6 +58,27 @@ Describe 'Set-ConntrackLimit on fixture trees' {
         # ShouldProcess writes its description to the verbose stream when -Verbose is given (under -WhatIf it goes to the host).
         $out = (Set-ConntrackLimit -Root $root -Max 300000 -Persist -Verbose 4>&1).Message -join "`n"
         $out | Should -Match ([regex]::Escape("nf_conntrack_max: 262144 -> 300000; write $root/$own, $root/etc/modules-load.d/conntrack-tuning.conf"))
+    }
+
+    It 'under -Confirm changes nothing when the user answers No, and applies on Yes' {
+        # A child pwsh with the answer on its standard input: the console host reads the prompt's answer from there.
+        $root = Copy-Fixture ubuntu-4.15-nf_conntrack
+        $script = Join-Path $TestDrive 'confirm.ps1'
+        Set-Content $script @"
+Import-Module '$ModulePath'
+Set-ConntrackLimit -Root '$root' -Max 300000 -Persist -Confirm -PassThru -WarningAction SilentlyContinue | ForEach-Object { "Applied=`$(`$_.Applied)" }
+"@
+        $pwsh = Get-PwshCommand
+        $before = Get-TreeState $root
+        $no = 'N' | & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -File $script 2>&1
+        ($no -join "`n") | Should -Match ([regex]::Escape('Change nf_conntrack_max: 262144 -> 300000; write'))
+        ($no -join "`n") | Should -Match 'Applied=False'
+        Get-TreeState $root | Should -Be $before
+
+        $yes = 'Y' | & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -File $script 2>&1
+        ($yes -join "`n") | Should -Match 'Applied=True'
+        Get-Content "$root/proc/sys/net/netfilter/nf_conntrack_max" | Should -Be '300000'
+        Get-Content "$root/$own" | Select-Object -Last 1 | Should -Be 'net.netfilter.nf_conntrack_max = 300000'
     }
 
     It 'writes the run-time file and the era key, and a rerun reports Changed = False' {
@@ -274,6 +317,43 @@ Describe 'Set-ConntrackLimit as an unprivileged user' -Tag RealKernel -Skip:([bo
         $result.Target | Should -Be "$root/$own"
         [IO.File]::SetUnixFileMode("$root/$own", [IO.UnixFileMode]0x1A4)
         Get-Content "$root/$own" | Should -Be 'net.netfilter.nf_conntrack_max = 1'
+    }
+}
+
+Describe 'Set-Conntrack* -WhatIf on this machine' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
+    BeforeAll { $script:lock = Enter-ConntrackLock }
+    AfterAll { $script:lock.Dispose() }
+
+    It 'leaves the running kernel, /etc and the lock file exactly as they were' {
+        $values = {
+            foreach ($file in '/proc/sys/net/netfilter/nf_conntrack_max', '/proc/sys/net/netfilter/nf_conntrack_buckets',
+                '/sys/module/nf_conntrack/parameters/hashsize', '/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established') {
+                if (Test-Path $file) { "$file=$((Get-Content $file).Trim())" }
+            }
+        }
+        $files = {
+            foreach ($path in '/etc/sysctl.d', '/etc/modprobe.d', '/etc/modules-load.d', '/etc/sysctl.conf', '/run/lock/conntrack-tuning.lock') {
+                $item = Get-Item -LiteralPath $path -Force -ErrorAction Ignore
+                if (-not $item) { "$path absent" }
+                elseif ($item.PSIsContainer) { Get-TreeState $path | ForEach-Object { "$path$_" }; "$path|$($item.LastWriteTimeUtc.Ticks)" }
+                else { "$path|$($item.Length)|$($item.LastWriteTimeUtc.Ticks)|$((Get-FileHash -LiteralPath $path).Hash)" }
+            }
+        }
+        $valuesBefore = & $values
+        $filesBefore = & $files
+        $max = [long](Get-Content /proc/sys/net/netfilter/nf_conntrack_max)
+        $established = [long](Get-Content /proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established)
+        $records = @(
+            Set-ConntrackLimit -Max ($max + 4096) -Persist -WhatIf -PassThru -Force -WarningAction SilentlyContinue
+            Set-ConntrackHashSize -HashSize 131072 -Persist -WhatIf -PassThru -Force -WarningAction SilentlyContinue
+            Set-ConntrackTimeout -Protocol tcp -State established -Seconds ($established + 60) -Persist -WhatIf -PassThru -Force -WarningAction SilentlyContinue
+        )
+        & $values | Should -Be $valuesBefore
+        & $files | Should -Be $filesBefore
+        $records | Should -HaveCount 3
+        $records | ForEach-Object { $_.Applied | Should -BeFalse }
+        $records[0].NewValue | Should -Be ($max + 4096)
+        $records[0].PersistedTo | Should -Contain '/etc/sysctl.d/90-conntrack-tuning.conf'
     }
 }
 

@@ -129,6 +129,12 @@ internal static class SettingWriter
     /// </summary>
     internal static Action<string>? BeforeFileWrite { get; set; }
 
+    /// <summary>
+    /// Test hook: called with the absolute path of the run-time file right after it was written and before it is
+    /// read back, so a test can stand in for a kernel that rounds a value differently than predicted. Null in production.
+    /// </summary>
+    internal static Action<string>? AfterRuntimeWrite { get; set; }
+
     private const string BucketsKey = "net.netfilter.nf_conntrack_buckets";
 
     // ---- max -------------------------------------------------------------------------------------------------
@@ -237,8 +243,11 @@ internal static class SettingWriter
     {
         ArgumentNullException.ThrowIfNull(kernel);
         // PAGE_SIZE / sizeof(bucket head): 512 on 64-bit and 1024 on 32-bit with 4 KiB pages (KernelDefaults holds the
-        // rule for the recommendation too). Kernels with bigger pages round further; the value read back is what counts.
-        return KernelDefaults.AllocatedBuckets(value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64);
+        // rule for the recommendation too). On the running kernel the page size is this process's, as
+        // Get-ConntrackRecommendation takes it, so a 64 KiB-page arm64 host is predicted right; under a root nothing
+        // states it and 4 KiB is assumed. Either way the value read back is what counts.
+        int pageSize = kernel.SystemRoot.IsLive ? Environment.SystemPageSize : KernelDefaults.DefaultPageSize;
+        return KernelDefaults.AllocatedBuckets(value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64, pageSize);
     }
 
     internal static ChangePlan PlanHashSize(ConntrackKernel kernel, long value, ApplyMode mode, bool force)
@@ -687,20 +696,32 @@ internal static class SettingWriter
 
         long newValue = plan.Expected;
         bool runtimeWritten = false;
+        bool runtimeChanged = plan.RuntimeChanges;
         if (plan.RuntimeChanges)
         {
             WriteRuntime(plan, plan.Requested);
             runtimeWritten = true;
+            AfterRuntimeWrite?.Invoke(root.Full(plan.RuntimeRelative!));
             long? back = root.TryReadInt64(plan.RuntimeRelative!);
             newValue = back ?? plan.Expected;
             if (back is { } b && b != plan.Expected)
             {
                 plan.Warnings.Add($"{root.Full(plan.RuntimeRelative!)} reads back {b} after {plan.Requested} was written (expected {plan.Expected}); {b} is what the kernel uses, and what is persisted.");
             }
+
+            // A kernel that rounds further than predicted (bigger pages) may land on the value it already had: then
+            // nothing changed, and the record must say so, or every rerun (an Ansible play) reports a change.
+            if (back is { } same && same == plan.OldValue)
+            {
+                runtimeChanged = false;
+            }
         }
 
         IReadOnlyList<FileEdit> files = plan.Files;
         var written = new List<FileEdit>();
+        // Folders a write creates (etc/sysctl.d in an image, etc/modules-load.d), noted before the write so that a
+        // write failing after it made them is undone too.
+        var createdFolders = new List<string>();
         try
         {
             if (plan.BuildFiles is not null && plan.Mode != ApplyMode.PersistentOnly && newValue != plan.Expected)
@@ -711,21 +732,22 @@ internal static class SettingWriter
             foreach (FileEdit edit in files.Where(f => f.Changes))
             {
                 BeforeFileWrite?.Invoke(root.Full(edit.Relative));
+                createdFolders.AddRange(root.MissingFolders(edit.Relative));
                 root.WriteConfigFileAtomic(edit.Relative, edit.After);
                 written.Add(edit);
             }
         }
         catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException)
         {
-            string undone = Undo(plan, written, runtimeWritten);
+            string undone = Undo(plan, written, runtimeWritten, createdFolders);
             ConntrackException inner = e as ConntrackException ?? new ConntrackException(ErrorIds.FileWriteFailed, ErrorKind.WriteError, e.Message, null, null, e);
             throw new ConntrackException(inner.ErrorId, inner.Kind, inner.Message + " " + undone, inner.Target, inner.RecommendedAction, e);
         }
 
-        return Record(plan, applied: true, newValue, files, plan.NextBoot?.Invoke(null));
+        return Record(plan, applied: true, newValue, files, plan.NextBoot?.Invoke(null), runtimeChanged);
     }
 
-    private static string Undo(ChangePlan plan, List<FileEdit> written, bool runtimeWritten)
+    private static string Undo(ChangePlan plan, List<FileEdit> written, bool runtimeWritten, List<string> createdFolders)
     {
         SystemRoot root = plan.Kernel.SystemRoot;
         var failures = new List<string>();
@@ -745,6 +767,19 @@ internal static class SettingWriter
             catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException)
             {
                 failures.Add($"{root.Full(edit.Relative)} ({e.Message})");
+            }
+        }
+
+        // Deepest first, so etc/sysctl.d goes before the etc it was created in.
+        foreach (string folder in createdFolders.Distinct(StringComparer.Ordinal).OrderByDescending(f => f.Count(c => c == '/')))
+        {
+            try
+            {
+                root.RemoveCreatedFolder(folder);
+            }
+            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+            {
+                failures.Add($"{root.Full(folder)} ({e.Message})");
             }
         }
 
@@ -809,9 +844,12 @@ internal static class SettingWriter
     }
 
     /// <summary>The change record for a plan: applied, or under -WhatIf what would be.</summary>
-    internal static ConntrackChange Record(ChangePlan plan, bool applied, long? newValue, IReadOnlyList<FileEdit> files, PersistedValue? nextBoot)
+    internal static ConntrackChange Record(ChangePlan plan, bool applied, long? newValue, IReadOnlyList<FileEdit> files, PersistedValue? nextBoot, bool? runtimeChanged = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(files);
+        bool runtime = runtimeChanged ?? plan.RuntimeChanges;
+        bool persistence = files.Any(f => f.Changes);
         SystemRoot root = plan.Kernel.SystemRoot;
         string? display(string? latin1) => latin1 is null ? null : Encoding.UTF8.GetString(SystemRoot.ConfigEncoding.GetBytes(latin1));
         return new ConntrackChange
@@ -822,9 +860,9 @@ internal static class SettingWriter
             OldValue = plan.OldValue,
             NewValue = newValue,
             RequestedValue = plan.Requested,
-            Changed = plan.Changes,
-            RuntimeChanged = plan.RuntimeChanges,
-            PersistenceChanged = files.Any(f => f.Changes),
+            Changed = runtime || persistence,
+            RuntimeChanged = runtime,
+            PersistenceChanged = persistence,
             Applied = applied,
             Mode = plan.Mode.ToString(),
             PersistedTo = plan.Mode == ApplyMode.Runtime ? [] : files.Select(f => root.Full(f.Relative)).ToArray(),

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
@@ -425,6 +426,34 @@ public sealed partial class SystemRoot
             {
                 File.Delete(temporary);
             }
+        }
+    }
+
+    /// <summary>The folders of a configuration file that do not exist yet, deepest first: what writing it creates.</summary>
+    internal IReadOnlyList<string> MissingFolders(string relative)
+    {
+        ArgumentNullException.ThrowIfNull(relative);
+        var missing = new List<string>();
+        for (string? folder = System.IO.Path.GetDirectoryName(relative); !string.IsNullOrEmpty(folder) && !Directory.Exists(Full(folder)); folder = System.IO.Path.GetDirectoryName(folder))
+        {
+            missing.Add(folder);
+        }
+
+        return missing;
+    }
+
+    /// <summary>
+    /// Removes a folder this invocation created, when the change it belonged to is rolled back. A folder that is not
+    /// empty (something else put a file there meanwhile) stays.
+    /// </summary>
+    internal void RemoveCreatedFolder(string relative)
+    {
+        string full = Full(relative);
+        if (Directory.Exists(full) && !Directory.EnumerateFileSystemEntries(full).Any())
+        {
+            Directory.Delete(full);
+            SyncDirectory(System.IO.Path.GetDirectoryName(full)!);
+            Log.Verbose($"Removed the folder {full}, created for the change");
         }
     }
 

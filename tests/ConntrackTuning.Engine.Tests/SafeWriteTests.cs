@@ -156,6 +156,102 @@ public class SafeWriteTests
     }
 
     [Fact]
+    public void A_kernel_that_rounds_back_to_the_size_it_had_is_reported_as_no_change()
+    {
+        // The kernel rounds a hash size up to whole pages; with 64 KiB pages (arm64) it rounds further than the
+        // 4 KiB prediction, and a request can land on the size the table already has. The hook stands in for that
+        // kernel: whatever was written, the file reads back 65536 as before.
+        using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        string parameter = tree.File("sys/module/nf_conntrack/parameters/hashsize");
+        Assert.Equal("65536\n", File.ReadAllText(parameter));
+        SettingWriter.AfterRuntimeWrite = file =>
+        {
+            if (file == parameter)
+            {
+                File.WriteAllText(parameter, "65536\n");
+            }
+        };
+        try
+        {
+            ConntrackChange runtime = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.Runtime, false));
+            Assert.False(runtime.Changed);
+            Assert.False(runtime.RuntimeChanged);
+            Assert.Equal(65536, runtime.OldValue);
+            Assert.Equal(65536, runtime.NewValue);
+            Assert.Contains(runtime.Warnings, w => w.Contains("reads back 65536 after 65000 was written", StringComparison.Ordinal));
+
+            // With -Persist the module option is written with what the kernel uses, and that file is the only change.
+            ConntrackChange persisted = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.RuntimeAndPersistent, false));
+            Assert.True(persisted.Changed);
+            Assert.False(persisted.RuntimeChanged);
+            Assert.True(persisted.PersistenceChanged);
+            Assert.EndsWith("options nf_conntrack hashsize=65536\n", File.ReadAllText(tree.File(BootConfig.OwnModprobeFile)), StringComparison.Ordinal);
+
+            // The rerun an Ansible play makes: nothing changed, so nothing is reported.
+            ConntrackChange again = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.RuntimeAndPersistent, false));
+            Assert.False(again.Changed);
+        }
+        finally
+        {
+            SettingWriter.AfterRuntimeWrite = null;
+        }
+    }
+
+    [Fact]
+    public void Folders_a_failed_change_created_are_removed_with_its_files()
+    {
+        // An image with no etc/ at all: -PersistOnly creates etc/sysctl.d for the sysctl file, then the
+        // modules-load file fails. Undone means the image is as it was: no file and no empty folder left behind.
+        using var tree = new FixtureTree("debian-5.10-no-conntrack");
+        Assert.False(Directory.Exists(tree.File("etc")));
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        SettingWriter.BeforeFileWrite = file =>
+        {
+            if (file == tree.File(BootConfig.OwnModulesLoadFile))
+            {
+                throw new IOException("No space left on device");
+            }
+        };
+        try
+        {
+            ConntrackException e = Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.PersistentOnly, false)), ErrorIds.FileWriteFailed);
+            Assert.Contains("Everything written before the failure was undone", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            SettingWriter.BeforeFileWrite = null;
+        }
+
+        Assert.False(Directory.Exists(tree.File("etc")));
+
+        // A folder that holds something else by the time of the undo is left alone.
+        Directory.CreateDirectory(tree.File("etc"));
+        File.WriteAllText(tree.File("etc/hostname"), "image\n");
+        SettingWriter.BeforeFileWrite = file =>
+        {
+            if (file == tree.File(BootConfig.OwnModulesLoadFile))
+            {
+                File.WriteAllText(tree.File("etc/sysctl.d/50-other.conf"), "kernel.sysrq = 0\n");
+                throw new IOException("No space left on device");
+            }
+        };
+        try
+        {
+            Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.PersistentOnly, false)), ErrorIds.FileWriteFailed);
+        }
+        finally
+        {
+            SettingWriter.BeforeFileWrite = null;
+        }
+
+        Assert.False(File.Exists(tree.File(Own)));
+        Assert.Equal("kernel.sysrq = 0\n", File.ReadAllText(tree.File("etc/sysctl.d/50-other.conf")));
+        Assert.Equal("image\n", File.ReadAllText(tree.File("etc/hostname")));
+        Assert.False(Directory.Exists(tree.File("etc/modules-load.d")));
+    }
+
+    [Fact]
     public void An_existing_file_is_restored_byte_for_byte_when_a_later_step_fails()
     {
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");

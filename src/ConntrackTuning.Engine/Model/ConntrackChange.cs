@@ -32,6 +32,7 @@ public sealed class ConntrackChange
     /// <summary>True when the running value or a configuration file differs (or under -WhatIf would differ) from before.</summary>
     public bool Changed { get; init; }
 
+    /// <summary>True when the running value differs from before, as read back from the kernel (a hash size the kernel rounds back to the size it had is no change).</summary>
     public bool RuntimeChanged { get; init; }
 
     public bool PersistenceChanged { get; init; }
