@@ -71,6 +71,39 @@ public sealed class NetlinkStatisticsTests : IDisposable
         Assert.Contains("ctnetlink reaches only the running kernel", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_damaged_procfs_file_on_the_running_kernel_gives_way_to_ctnetlink_with_a_warning()
+    {
+        NetlinkHooks.ReplayPath = EntryTestData.File("stats-cpu.hex");
+        var log = new RecordingLog();
+        ConntrackKernel kernel = KernelProbe.Probe(SystemRoot.Open("/", log));
+        CpuStatistics s = StatisticsReader.Read(kernel, [new DamagedFile(), NetlinkStatisticsSource.Instance]);
+        Assert.Equal("ctnetlink", s.Source);
+        Assert.Equal(6, ConntrackStatistic.Sum(s, kernel).Insert);
+        string warning = Assert.Single(log.Warnings);
+        Assert.StartsWith("The statistics file '/proc/net/stat/nf_conntrack' cannot be read: it is empty.", warning, StringComparison.Ordinal);
+        Assert.EndsWith("The counters were read from ctnetlink instead.", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_damaged_procfs_file_with_nothing_after_it_is_the_error_of_the_file()
+    {
+        var log = new RecordingLog();
+        ConntrackKernel kernel = KernelProbe.Probe(SystemRoot.Open("/", log));
+        ConntrackException e = Assert.Throws<ConntrackException>(() => StatisticsReader.Read(kernel, [new DamagedFile(), new MissingFile()]));
+        Assert.Equal(ErrorIds.StatisticsMalformed, e.ErrorId);
+        Assert.Equal("/proc/net/stat/nf_conntrack", e.Target);
+        Assert.Empty(log.Warnings);
+    }
+
+    /// <summary>The procfs source of a machine whose file reads empty (a bind mount of /dev/null over it, say).</summary>
+    private sealed class DamagedFile : ICpuStatisticsSource
+    {
+        public CpuStatistics? TryRead(ConntrackKernel kernel, out string? unavailableReason) =>
+            throw new ConntrackException(ErrorIds.StatisticsMalformed, ErrorKind.InvalidData,
+                "The statistics file '/proc/net/stat/nf_conntrack' cannot be read: it is empty.", "/proc/net/stat/nf_conntrack", "Check the file.");
+    }
+
     /// <summary>The procfs source of a kernel built without the file.</summary>
     private sealed class MissingFile : ICpuStatisticsSource
     {

@@ -104,10 +104,30 @@ internal static class StatisticsReader
         }
 
         var reasons = new List<string>();
+        ConntrackException? damaged = null;
         foreach (ICpuStatisticsSource source in sources ?? DefaultSources)
         {
-            if (source.TryRead(kernel, out string? reason) is { } statistics)
+            CpuStatistics? statistics;
+            string? reason;
+            try
             {
+                statistics = source.TryRead(kernel, out reason);
+            }
+            catch (ConntrackException e) when (e.ErrorId == ErrorIds.StatisticsMalformed)
+            {
+                // A damaged or empty procfs file on a live machine still leaves ctnetlink, which has the same counters;
+                // under a -Root tree nothing else has them, and the file's own error says best what is wrong.
+                damaged ??= e;
+                continue;
+            }
+
+            if (statistics is not null)
+            {
+                if (damaged is not null)
+                {
+                    kernel.SystemRoot.Log.Warning($"{damaged.Message} The counters were read from {statistics.Source} instead.");
+                }
+
                 return statistics;
             }
 
@@ -115,6 +135,11 @@ internal static class StatisticsReader
             {
                 reasons.Add(reason);
             }
+        }
+
+        if (damaged is not null)
+        {
+            throw damaged;
         }
 
         string target = kernel.SystemRoot.Full(kernel.EraRow.StatisticsPath ?? ProcStatisticsSource.Candidates[0]);
