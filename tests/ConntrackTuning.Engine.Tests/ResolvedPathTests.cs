@@ -106,6 +106,20 @@ public class ResolvedPathTests
     }
 
     [Fact]
+    public void Reports_the_first_max_and_warns_when_its_aliases_disagree()
+    {
+        // The aliases are one kernel variable: different values mean a tree captured at two moments.
+        using var tree = new FixtureTree("rhel6-2.6.32-nf_conntrack");
+        tree.Write(IpMax, "131072\n");
+        var log = new RecordingLog();
+        ConntrackLimit l = LimitReader.Read(KernelProbe.Probe(tree.Open(log)));
+        Assert.Equal(65536, l.Max);
+        Assert.Equal(tree.File(NfMax), l.MaxSource);
+        string warning = Assert.Single(log.Warnings);
+        Assert.StartsWith($"{tree.File(IpMax)} holds 131072 but {tree.File(NfMax)} holds 65536", warning, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Falls_back_to_proc_version_for_the_release()
     {
         // A root captured without proc/sys (or with an empty osrelease) still has the banner line.
