@@ -74,6 +74,16 @@ Describe 'Get-ConntrackKernel behaviour' {
         (Get-ConntrackKernel -Root $root | Get-ConntrackLimit).Max | Should -Be 65536
     }
 
+    It 'describes every folder piped from Get-ChildItem, each with its own era' {
+        $parent = Join-Path $TestDrive 'captures'
+        $null = Copy-Fixture rhel5-2.6.18-ip_conntrack -Destination (Join-Path $parent 'a-rhel5')
+        $null = Copy-Fixture sosreport-rhel8-4.18 -Destination (Join-Path $parent 'b-sosreport')
+        $kernels = Get-ChildItem $parent -Directory | Get-ConntrackKernel
+        $kernels.Root | Should -Be @((Join-Path $parent 'a-rhel5'), (Join-Path $parent 'b-sosreport'))
+        $kernels.Era | Should -Be @('2.6.14-ip_conntrack', '4.9-nf_conntrack')
+        $kernels.MaxSysctlKey | Should -Be @('net.ipv4.netfilter.ip_conntrack_max', 'net.netfilter.nf_conntrack_max')
+    }
+
     It 'resolves a relative -Root against the current location' {
         $root = Copy-Fixture centos7-3.10-nf_conntrack
         Push-Location (Split-Path $root)

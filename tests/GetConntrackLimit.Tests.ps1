@@ -18,6 +18,25 @@ Describe 'Get-ConntrackLimit on fixture trees' {
         $limit.Tracker | Should -Be 'nf_conntrack'
         $limit.MaxSource | Should -Be "$root/proc/sys/net/netfilter/nf_conntrack_max"
         $limit.HashSizeSource | Should -Be "$root/sys/module/nf_conntrack/parameters/hashsize"
+        $limit.CountSource | Should -Be "$root/proc/sys/net/netfilter/nf_conntrack_count"
+        $limit.KernelRelease | Should -Be '6.18.44-fc-v669'
+    }
+
+    It 'names the log line a 2.4 hash size came from and the table file its count came from' {
+        $root = Copy-Fixture linux-2.4.20-early
+        $limit = Get-ConntrackLimit -Root $root
+        $limit.Count | Should -Be 4
+        $limit.CountSource | Should -Be "$root/proc/net/ip_conntrack (entries counted)"
+        $limit.HashSizeSource | Should -Be "$root/var/log/messages: Mar 24 08:00:09 fw kernel: ip_conntrack version 2.1 (4096 buckets, 32768 max) - 292 bytes per conntrack"
+    }
+
+    It 'shows Max, Count, Usage %, HashSize, EntriesPerBucket and Tracker in its default table' {
+        $root = Copy-Fixture ubuntu-4.15-nf_conntrack
+        $lines = @(Get-ConntrackLimit -Root $root | Out-String -Width 200 -Stream | Where-Object { $_.Trim() })
+        $lines[0] | Should -Match '^\s*Max\s+Count\s+Usage %\s+HashSize\s+EntriesPerBucket\s+Tracker\b'
+        # 251904 of 262144 is 96.09 %; 262144 / 65536 = 4 entries per bucket.
+        $lines[2] | Should -Match '^\s*262144\s+251904\s+96\.09\s+65536\s+4\s+nf_conntrack\b'
+        (Get-Command Get-ConntrackLimit).OutputType.Name | Should -Be 'ConntrackTuning.ConntrackLimit'
     }
 
     It 'names the root that does not exist in a RootNotFound error' {

@@ -192,7 +192,9 @@ public static class EraTable
 
     // Candidate paths shared by the rows of one tracker family. Order matters: the first that exists is the
     // one reported and written; the others are aliases of the same kernel variable.
-    private static readonly string[] IpMax24 = ["proc/sys/net/ipv4/ip_conntrack_max"];
+    // Before 2.4.23 the max lives at the old path; the netfilter folder's arrival at 2.4.23 is unverified and vendor
+    // kernels (RHEL 3's 2.4.21) carried backports, so the rows before it look for the newer files too.
+    private static readonly string[] IpMax24 = ["proc/sys/net/ipv4/ip_conntrack_max", "proc/sys/net/ipv4/netfilter/ip_conntrack_max"];
     private static readonly string[] IpMax = ["proc/sys/net/ipv4/netfilter/ip_conntrack_max", "proc/sys/net/ipv4/ip_conntrack_max"];
     private static readonly string[] IpCount = ["proc/sys/net/ipv4/netfilter/ip_conntrack_count"];
     private static readonly string[] IpBuckets = ["proc/sys/net/ipv4/netfilter/ip_conntrack_buckets"];
@@ -215,7 +217,7 @@ public static class EraTable
         {
             Id = "2.4.0", Description = "ip_conntrack 2.4.0, additive hash, no size caps",
             Tracker = Tracker.IpConntrack, From = V2_4_0, Until = new(2, 4, 1),
-            MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
+            MaxPaths = IpMax24, CountPaths = [], BucketsPaths = IpBuckets, TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListUncapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
@@ -225,7 +227,7 @@ public static class EraTable
         {
             Id = "2.4-additive", Description = "ip_conntrack 2.4 before 2.4.21, additive hash",
             Tracker = Tracker.IpConntrack, From = new(2, 4, 1), Until = new(2, 4, 21),
-            MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
+            MaxPaths = IpMax24, CountPaths = [], BucketsPaths = IpBuckets, TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListCapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
@@ -235,7 +237,7 @@ public static class EraTable
         {
             Id = "2.4-jenkins", Description = "ip_conntrack 2.4.21 to 2.4.22, Jenkins hash, no netfilter sysctl folder",
             Tracker = Tracker.IpConntrack, From = new(2, 4, 21), Until = new(2, 4, 23),
-            MaxPaths = IpMax24, CountPaths = [], BucketsPaths = [], TablePaths = IpTable,
+            MaxPaths = IpMax24, CountPaths = [], BucketsPaths = IpBuckets, TablePaths = IpTable,
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
