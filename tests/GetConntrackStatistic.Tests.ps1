@@ -134,4 +134,53 @@ Describe 'Get-ConntrackStatistic on this machine' -Tag RealKernel -Skip:([bool]$
             $mine.SearchRestart | Should -Be $fromCli['search_restart']
         }
     }
+
+    It 'reads the counters over ctnetlink, as conntrack -S does, where the procfs file is missing' {
+        $r = Invoke-InNetns -Track -ArgumentList @(((Get-PwshCommand) -join "`n")) -ScriptBlock {
+            param([string] $PwshLines)
+            $pwsh = $PwshLines -split "`n"
+            [IO.File]::WriteAllText('/proc/sys/net/netfilter/nf_conntrack_udp_timeout', '3600')
+            $udp = [Net.Sockets.UdpClient]::new()
+            foreach ($port in 21000..21049) { $null = $udp.Send([byte[]](1), 1, '127.0.0.1', $port) }
+            $udp.Dispose()
+            # Entries made over ctnetlink are what current kernels count in insert: non-zero counters to compare.
+            foreach ($i in 1..3) { & conntrack -I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport $i --dport 53 -t 3000 2>$null }
+            # A /proc with only the process folders: no /proc/net/stat (a kernel built without
+            # CONFIG_NF_CONNTRACK_PROCFS) and no /proc/sys either, so the count has to come over ctnetlink too.
+            $json = & unshare -m --propagation private -- sh -c 'mount -t proc -o subset=pid proc /proc && exec "$@"' sh @pwsh -NoProfile -NonInteractive -Command "
+                Import-Module '$((Get-Module ConntrackTuning).Path | Split-Path)'
+                [pscustomobject]@{
+                    FileVisible = Test-Path /proc/net/stat/nf_conntrack
+                    Sum         = Get-ConntrackStatistic -WarningAction SilentlyContinue
+                    PerCpu      = @(Get-ConntrackStatistic -PerCpu -WarningAction SilentlyContinue)
+                } | ConvertTo-Json -Depth 3 -Compress"
+            [pscustomobject]@{
+                Hidden = $json | ConvertFrom-Json
+                Cli    = @(& conntrack -S)
+                Count  = [long](& conntrack -C)
+            }
+        }
+        $r.Hidden.FileVisible | Should -BeFalse
+        $r.Hidden.Sum.Source | Should -Be 'ctnetlink'
+        $r.Hidden.Sum.Entries | Should -Be $r.Count
+        $r.Count | Should -Be 53
+        $r.Hidden.Sum.Insert | Should -Be 3
+        $r.Hidden.PerCpu.Count | Should -Be $r.Cli.Count
+        foreach ($line in $r.Cli) {
+            $cpu = [int]($line -replace '^cpu=(\d+).*', '$1')
+            $fromCli = @{}
+            foreach ($m in [regex]::Matches($line, '(\w+)=(\d+)')) { $fromCli[$m.Groups[1].Value] = [long]$m.Groups[2].Value }
+            $mine = $r.Hidden.PerCpu | Where-Object Cpu -eq $cpu
+            $mine.Source | Should -Be 'ctnetlink'
+            $mine.Insert | Should -Be $fromCli['insert'] -Because "cpu $cpu"
+            $mine.Drop | Should -Be $fromCli['drop']
+            $mine.EarlyDrop | Should -Be $fromCli['early_drop']
+            $mine.InsertFailed | Should -Be $fromCli['insert_failed']
+            $mine.Invalid | Should -Be $fromCli['invalid']
+            $mine.IcmpError | Should -Be $fromCli['error']
+            $mine.ClashResolve | Should -Be $fromCli['clash_resolve']
+            $mine.ChainTooLong | Should -Be $fromCli['chaintoolong']
+            $mine.SearchRestart | Should -Be $fromCli['search_restart']
+        }
+    }
 }

@@ -103,6 +103,45 @@ Describe 'Test-ConntrackHealth on fixture trees' {
         $e.TargetObject | Should -Be 'CriticalPercent'
     }
 
+    It 'gives every warning a recommendation that runs as it is written, on every fixture' {
+        # "The exact cmdlet call that fixes it": the text must parse as calls of this module's cmdlets and nothing
+        # else, and each call must bind (run with -WhatIf against the fixture, which changes nothing).
+        $exported = @((Get-Module ConntrackTuning).ExportedCmdlets.Keys)
+        $checked = 0
+        foreach ($fixture in Get-ChildItem (Join-Path $PSScriptRoot 'fixtures') -Directory) {
+            $root = Copy-Fixture $fixture.Name
+            # In a container the limits are the host's: the fix is to be run there (the message says so), not here.
+            # A capture (a sosreport's read-only copies of /proc) is likewise fixed on the machine it came from.
+            $kernel = Get-ConntrackKernel -Root $root -WarningAction SilentlyContinue -ErrorAction SilentlyContinue
+            $maxFile = 'proc/sys/net/netfilter/nf_conntrack_max', 'proc/sys/net/ipv4/netfilter/ip_conntrack_max', 'proc/sys/net/ipv4/ip_conntrack_max' |
+                ForEach-Object { Join-Path $root $_ } | Where-Object { Test-Path $_ } | Select-Object -First 1
+            $onHost = -not $kernel.IsInitialNamespace -or -not $maxFile -or (0 -eq [int]((Get-Item $maxFile).UnixFileMode -band [IO.UnixFileMode]::UserWrite))
+            foreach ($f in @(Test-ConntrackHealth -Root $root -WarningAction SilentlyContinue -ErrorAction SilentlyContinue)) {
+                if ($f.SeverityLevel -ge 2) { $f.Recommendation | Should -Not -BeNullOrEmpty -Because "$($fixture.Name) $($f.Check): $($f.Message)" }
+                if (-not $f.Recommendation) { continue }
+                $tokens = $errors = $null
+                $ast = [Management.Automation.Language.Parser]::ParseInput($f.Recommendation, [ref] $tokens, [ref] $errors)
+                $errors | Should -BeNullOrEmpty -Because "$($fixture.Name) $($f.Check): $($f.Recommendation)"
+                foreach ($statement in $ast.EndBlock.Statements) {
+                    $statement | Should -BeOfType ([Management.Automation.Language.PipelineAst])
+                    foreach ($command in $statement.PipelineElements) {
+                        $command | Should -BeOfType ([Management.Automation.Language.CommandAst])
+                        $command.GetCommandName() | Should -BeIn $exported -Because $f.Recommendation
+                        # Only parameter names and constant values: nothing that would evaluate an expression.
+                        foreach ($element in $command.CommandElements | Select-Object -Skip 1) {
+                            $element.GetType().Name | Should -BeIn @('CommandParameterAst', 'StringConstantExpressionAst', 'ConstantExpressionAst') -Because $f.Recommendation
+                        }
+                    }
+                    if ($onHost) { continue }
+                    try { $null = Invoke-Expression "$($statement.Extent.Text) -Root '$root' -WhatIf -ErrorAction Stop -WarningAction SilentlyContinue" 6>$null }
+                    catch { throw "$($fixture.Name) $($f.Check): '$($statement.Extent.Text)' fails: $_" }
+                    $checked++
+                }
+            }
+        }
+        $checked | Should -BeGreaterThan 10
+    }
+
     It 'names a missing root in a RootNotFound error' {
         $missing = Join-Path $TestDrive 'no-such-root'
         Test-ConntrackHealth -Root $missing -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty

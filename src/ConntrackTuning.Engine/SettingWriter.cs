@@ -238,6 +238,10 @@ internal static class SettingWriter
 
     // ---- hash size -------------------------------------------------------------------------------------------
 
+    /// <summary>The running table's hash size cannot change until the module loads again (2.4 and early 2.6 eras).</summary>
+    internal static bool HashFixedWhileLoaded(ConntrackKernel kernel) =>
+        kernel.EraRow.HashResize == HashResize.None && !kernel.CanSetHashSize && kernel.IsLoaded;
+
     /// <summary>The hash size the kernel ends up with for a request: from 2.6.24 rounded up to whole pages of bucket heads.</summary>
     internal static long RoundHashSize(ConntrackKernel kernel, long value)
     {
@@ -274,7 +278,7 @@ internal static class SettingWriter
         long expected = rounds ? rounded : value;
         if (mode != ApplyMode.PersistentOnly)
         {
-            if (era.HashResize == HashResize.None && !kernel.CanSetHashSize && kernel.IsLoaded)
+            if (HashFixedWhileLoaded(kernel))
             {
                 throw new ConntrackException(ErrorIds.HashSizeNotResizable, ErrorKind.InvalidOperation,
                     $"The {era.TrackerName} hash of kernel {kernel.KernelRelease ?? era.Id} cannot be resized while it runs (era {era.Id}): the size is fixed when the module loads. Nothing was changed.",

@@ -269,12 +269,28 @@ public class HealthTests
     }
 
     [Fact]
+    public void A_hash_the_running_kernel_cannot_resize_is_recommended_for_the_next_boot_only()
+    {
+        // 2.4 fixes the hash size when ip_conntrack loads: "-Persist" would fail with HashSizeNotResizable.
+        using var tree = new FixtureTree("linux-2.4.20-early");
+        ConntrackHealthFinding events = Only(Run(tree), "TableFullEvents", "Critical");
+        Assert.Equal("Set-ConntrackLimit -Max 65536 -Persist; Set-ConntrackHashSize -HashSize 65537 -PersistOnly", events.Recommendation);
+
+        // A kernel that resizes the running hash gets it now and at the next boot.
+        using var resizable = new FixtureTree("centos7-3.10-nf_conntrack");
+        Assert.Equal("Set-ConntrackLimit -Max 524288 -Persist; Set-ConntrackHashSize -HashSize 524288 -Persist",
+            Only(Run(resizable), "TableFullEvents", "Critical").Recommendation);
+    }
+
+    [Fact]
     public void Keys_of_a_module_nothing_loads_at_boot_are_the_boot_order_trap()
     {
         using var tree = new FixtureTree("ubuntu-5.4-stale-buckets");
         ConntrackHealthFinding f = Only(Run(tree), "BootOrder", "Warning");
         Assert.StartsWith("net.netfilter.nf_conntrack_max (in " + tree.File("etc/sysctl.d/60-conntrack.conf") + ":1) will be skipped at boot", f.Message, StringComparison.Ordinal);
-        Assert.Equal("Set-ConntrackLimit -Max 524288 -PersistOnly (also lists nf_conntrack in /etc/modules-load.d/conntrack-tuning.conf)", f.Recommendation);
+        // The recommendation is the call alone, ready to run; what else it does is said in the message.
+        Assert.Equal("Set-ConntrackLimit -Max 524288 -PersistOnly", f.Recommendation);
+        Assert.EndsWith("The fix also lists nf_conntrack in /etc/modules-load.d/conntrack-tuning.conf, so it loads before the keys are applied.", f.Message, StringComparison.Ordinal);
     }
 
     [Theory]

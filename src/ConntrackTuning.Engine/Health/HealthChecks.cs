@@ -210,7 +210,12 @@ internal static class Remedy
 
     public static string SetMax(long max) => $"Set-ConntrackLimit -Max {max.ToString(CultureInfo.InvariantCulture)} -Persist";
 
-    public static string SetHashSize(long size) => $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -Persist";
+    /// <summary>
+    /// Applied now and persisted; where the running hash cannot be resized (2.4, early 2.6), persisted only, which is
+    /// all such a kernel allows: the size takes effect when the module loads at the next boot.
+    /// </summary>
+    public static string SetHashSize(long size, ConntrackKernel kernel) =>
+        SettingWriter.HashFixedWhileLoaded(kernel) ? PersistHashSize(size) : $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -Persist";
 
     /// <summary>Writes only the configuration, so the next boot applies the value that runs now.</summary>
     public static string PersistMax(long max) => $"Set-ConntrackLimit -Max {max.ToString(CultureInfo.InvariantCulture)} -PersistOnly";
@@ -292,7 +297,7 @@ internal static class Remedy
         string command = SetMax(max);
         if (context.Limit?.HashSize is { } hash && hash > 0 && (double)max / hash > context.Options.MaxEntriesPerBucket)
         {
-            command += "; " + SetHashSize(SuggestHashSize(max, context));
+            command += "; " + SetHashSize(SuggestHashSize(max, context), context.Kernel);
         }
 
         return command;
@@ -575,8 +580,8 @@ internal static class HealthChecks
         string evidence = $"max {max.ToString(CultureInfo.InvariantCulture)} ({c.Limit.MaxSource}), hash size {hash.ToString(CultureInfo.InvariantCulture)} ({c.Limit.HashSizeSource})";
         yield return ratio > c.Options.MaxEntriesPerBucket
             ? new(HealthSeverity.Warning,
-                $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket, more than {P(c.Options.MaxEntriesPerBucket)}: every lookup walks a long chain. A bucket costs only a pointer, so a hash size near the max is cheap.{c.OnHost}",
-                Remedy.SetHashSize(Remedy.SuggestHashSize(max, c)), evidence)
+                $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket, more than {P(c.Options.MaxEntriesPerBucket)}: every lookup walks a long chain. A bucket costs only a pointer, so a hash size near the max is cheap.{(SettingWriter.HashFixedWhileLoaded(c.Kernel) ? " This kernel fixes the hash size when the module loads: the new size takes effect at the next boot." : "")}{c.OnHost}",
+                Remedy.SetHashSize(Remedy.SuggestHashSize(max, c), c.Kernel), evidence)
             : new(HealthSeverity.Ok, $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket (at most {P(c.Options.MaxEntriesPerBucket)} advised).", null, evidence);
     }
 
@@ -631,7 +636,7 @@ internal static class HealthChecks
 
         if (limit.HashSizeDrift && limit.HashSize is { } hash)
         {
-            fixes.Add(limit.NextBootHashSize is { } next && next > hash ? Remedy.SetHashSize(next) : Remedy.PersistHashSize(hash));
+            fixes.Add(limit.NextBootHashSize is { } next && next > hash ? Remedy.SetHashSize(next, c.Kernel) : Remedy.PersistHashSize(hash));
         }
 
         yield return new(HealthSeverity.Warning,
@@ -683,8 +688,8 @@ internal static class HealthChecks
 
         long persistedMax = c.Limit?.PersistedMax ?? c.Limit?.Max ?? 0;
         yield return new(HealthSeverity.Warning,
-            $"{keyList} (in {files}) will be skipped at boot: {tracker} is a loadable module that no modules-load.d file loads, so when systemd-sysctl applies the sysctl files early at boot the keys do not exist yet and are ignored without an error. The module loads later with the first firewall rule and keeps its defaults.",
-            persistedMax > 0 ? Remedy.PersistMax(persistedMax) + $" (also lists {tracker} in /etc/modules-load.d/conntrack-tuning.conf)" : null,
+            $"{keyList} (in {files}) will be skipped at boot: {tracker} is a loadable module that no modules-load.d file loads, so when systemd-sysctl applies the sysctl files early at boot the keys do not exist yet and are ignored without an error. The module loads later with the first firewall rule and keeps its defaults.{(persistedMax > 0 ? $" The fix also lists {tracker} in /etc/modules-load.d/conntrack-tuning.conf, so it loads before the keys are applied." : "")}",
+            persistedMax > 0 ? Remedy.PersistMax(persistedMax) : null,
             files);
     }
 

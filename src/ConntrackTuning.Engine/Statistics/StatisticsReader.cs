@@ -76,13 +76,33 @@ internal sealed class NetlinkStatisticsSource : ICpuStatisticsSource
         }
 
         // Netlink has no entries column; the count sysctl is the same per-namespace number every procfs row repeats.
-        if (kernel.CountPathFound is { } countPath && root.TryReadInt64(countPath) is { } count)
+        // Where /proc/sys cannot be read either (a masked or pid-only /proc), ask ctnetlink for it as conntrack -C does.
+        if (EntryCount(kernel) is { } count)
         {
             rows = rows.Select(r => r with { Values = new Dictionary<string, long>(r.Values, StringComparer.Ordinal) { ["entries"] = count } }).ToArray();
         }
 
         unavailableReason = null;
         return new CpuStatistics(rows, "ctnetlink");
+    }
+
+    private static long? EntryCount(ConntrackKernel kernel)
+    {
+        SystemRoot root = kernel.SystemRoot;
+        if (kernel.CountPathFound is { } countPath && root.TryReadInt64(countPath) is { } count)
+        {
+            return count;
+        }
+
+        try
+        {
+            return CtnetlinkStatistics.ReadCount(root.Log).Entries;
+        }
+        catch (ConntrackException e)
+        {
+            root.Log.Verbose($"The entry count is unknown: no count sysctl, and {e.Message}");
+            return null;
+        }
     }
 }
 
