@@ -355,6 +355,13 @@ public sealed partial class SystemRoot
             return false;
         }
 
+        if (!File.Exists(Full(relative)))
+        {
+            // Only in a sosreport's captured 'sysctl -a': a record of a value, with no kernel behind it to change.
+            reason = $"{SysctlKeyOf(relative)} is only a captured value in {Full(SysctlSnapshotPath)} (a sosreport), with no kernel behind it to change.";
+            return false;
+        }
+
         if ((mode.Value & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) == 0)
         {
             reason = $"{Full(relative)} is read-only (mode {FormatMode(mode.Value)}).";

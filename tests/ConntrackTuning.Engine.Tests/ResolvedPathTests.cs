@@ -184,4 +184,16 @@ public class ResolvedPathTests
         Assert.False(k.CanSetHashSize);
         Assert.Contains("read-only (mode", k.HashSizeReadOnlyReason, System.StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Calls_a_max_known_only_from_a_sosreports_sysctl_capture_a_captured_value_not_a_file_mode()
+    {
+        // The capture has no proc/sys file at all; "read-only (mode 0444)" would send the user looking for one.
+        using var tree = new FixtureTree("sosreport-rhel8-4.18");
+        Assert.False(System.IO.File.Exists(tree.File(NfMax)));
+        ConntrackKernel k = KernelProbe.Probe(tree.Open());
+        Assert.False(k.CanSetMax);
+        Assert.Equal($"net.netfilter.nf_conntrack_max is only a captured value in {tree.File("sos_commands/kernel/sysctl_-a")} (a sosreport), with no kernel behind it to change.",
+            k.MaxReadOnlyReason);
+    }
 }
