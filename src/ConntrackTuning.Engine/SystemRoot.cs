@@ -88,38 +88,15 @@ public sealed partial class SystemRoot
 
     public string? TryReadText(string relative, out ReadStatus status)
     {
-        string full = Full(relative);
-        try
+        string? text = TryRead(relative, File.ReadAllText, out status);
+        if (status == ReadStatus.Missing && SnapshotValue(relative) is { } value)
         {
-            string text = File.ReadAllText(full);
-            Log.Verbose($"Read {full}");
+            Log.Verbose($"Read {SysctlKeyOf(relative)} from {Full(SysctlSnapshotPath)}");
             status = ReadStatus.Ok;
-            return text;
+            return value + "\n";
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            if (SnapshotValue(relative) is { } value)
-            {
-                Log.Verbose($"Read {SysctlKeyOf(relative)} from {Full(SysctlSnapshotPath)}");
-                status = ReadStatus.Ok;
-                return value + "\n";
-            }
 
-            status = ReadStatus.Missing;
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            Log.Verbose($"Cannot read {full}: permission denied.");
-            status = ReadStatus.AccessDenied;
-            return null;
-        }
-        catch (IOException e)
-        {
-            Log.Verbose($"Cannot read {full}: {e.Message}");
-            status = ReadStatus.Failed;
-            return null;
-        }
+        return text;
     }
 
     /// <summary>
@@ -161,16 +138,21 @@ public sealed partial class SystemRoot
     /// Opens a file for streaming reads, for files too big to read whole (the conntrack table). Null when the
     /// file is missing or unreadable, with the reason in <paramref name="status"/> and the verbose log.
     /// </summary>
-    public Stream? TryOpenRead(string relative, out ReadStatus status)
+    public Stream? TryOpenRead(string relative, out ReadStatus status) =>
+        // No FileStream buffer: the callers read in large blocks of their own.
+        TryRead(relative, full => new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0, FileOptions.SequentialScan), out status);
+
+    /// <summary>Runs one read of a file, turning a missing or unreadable file into null and a status, with the reason in the verbose log.</summary>
+    private T? TryRead<T>(string relative, Func<string, T> read, out ReadStatus status)
+        where T : class
     {
         string full = Full(relative);
         try
         {
-            // No FileStream buffer: the callers read in large blocks of their own.
-            var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0, FileOptions.SequentialScan);
+            T result = read(full);
             Log.Verbose($"Read {full}");
             status = ReadStatus.Ok;
-            return stream;
+            return result;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
