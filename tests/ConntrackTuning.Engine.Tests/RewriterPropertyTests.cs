@@ -61,7 +61,10 @@ public class RewriterPropertyTests
                 System.Threading.Interlocked.Increment(ref rewritten);
             }
         }, iter: HostileIterations, threads: 1);
-        Assert.True(rewritten > HostileIterations / 5 && refused > HostileIterations / 50, $"{rewritten} rewritten, {refused} refused");
+        // Over 30,000 samples each the rewritten share was 23 % (modules-load), 30 % and 39 %, refused the rest. A
+        // floor of a tenth is over 7 standard deviations below the lowest of them at 600 samples; the old floor of a
+        // fifth was under 2 and failed one CI run in about twenty.
+        Assert.True(rewritten > HostileIterations / 10 && refused > HostileIterations / 10, $"{rewritten} rewritten, {refused} refused");
     }
 
     private static readonly Gen<SysctlSetting[]> SysctlSettings = Gen.Select(
