@@ -100,7 +100,8 @@ function Invoke-EngineTest {
         Write-Host 'xunit: the engine tests did not run (build failure?); counted as one failure.' -ForegroundColor Red
         return [pscustomobject]@{ Passed = 0; Failed = 1; Figures = @('xunit: did not run') }
     }
-    $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+    $trxXml = [xml](Get-Content -Raw $trx)
+    $counters = $trxXml.TestRun.ResultSummary.Counters
     $counts = [pscustomobject]@{
         Passed  = [int]$counters.passed
         Failed  = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout
@@ -114,6 +115,12 @@ function Invoke-EngineTest {
                 (100 * [double]$coverage.'line-rate'), $coverage.'lines-covered', $coverage.'lines-valid', (100 * [double]$coverage.'branch-rate')
             }
             else { 'engine line coverage: no coverage report was written' }))
+    # CI keeps only the tail of the log: name each failure there, with the first line of its message (a CsCheck
+    # property failure's message carries the seed that reproduces it).
+    foreach ($result in $trxXml.TestRun.Results.UnitTestResult | Where-Object outcome -NE 'Passed' | Where-Object outcome -NE 'NotExecuted') {
+        $message = "$($result.Output.ErrorInfo.Message)".Trim() -split '\r?\n' | Select-Object -First 3
+        $counts.Figures.Add("  FAILED (xunit) $($result.testName): $($message -join ' | ')")
+    }
     $counts.Figures | Write-Host
     return $counts
 }
@@ -131,9 +138,10 @@ function Invoke-PesterTest {
         return [pscustomobject]@{ Passed = 0; Failed = 1; Figures = @('Pester: did not finish') }
     }
     $counts = Get-Content -Raw $summary | ConvertFrom-Json
-    $figure = "Pester: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
-    Write-Host $figure
-    return [pscustomobject]@{ Passed = $counts.Passed; Failed = $counts.Failed; Figures = @($figure) }
+    $figures = @("Pester: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped") +
+        @($counts.FailedNames | ForEach-Object { "  FAILED (Pester) $_" })
+    $figures | Write-Host
+    return [pscustomobject]@{ Passed = $counts.Passed; Failed = $counts.Failed; Figures = $figures }
 }
 
 # Each target counts as one test: passed when the run found no crash.

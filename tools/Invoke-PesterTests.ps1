@@ -30,11 +30,15 @@ try {
         Passed  = $result.PassedCount
         Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
         Skipped = $result.SkippedCount
+        # build.ps1 repeats these at the end of the log, where CI's tail can show them.
+        FailedNames = @(@($result.Failed | ForEach-Object { "$($_.ExpandedPath): $(if ($_.ErrorRecord) { @($_.ErrorRecord)[0].Exception.Message -split '\r?\n' | Select-Object -First 1 } else { '(its block failed)' })" }) +
+            @($result.FailedBlocks | ForEach-Object { "$($_.ExpandedPath) (block): $(@($_.ErrorRecord)[0].Exception.Message -split '\r?\n' | Select-Object -First 1)" }) +
+            @($result.FailedContainers | ForEach-Object { "$($_.Item) (file): $(@($_.ErrorRecord)[0].Exception.Message -split '\r?\n' | Select-Object -First 1)" }))
     }
 }
 catch {
     # Pester itself broke (a report it could not write, say): that must not pass as a green run.
     Write-Host "Pester failed: $_" -ForegroundColor Red
-    $summary = [ordered]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    $summary = [ordered]@{ Passed = 0; Failed = 1; Skipped = 0; FailedNames = @("Pester itself: $_") }
 }
 $summary | ConvertTo-Json | Set-Content -Path $SummaryPath
