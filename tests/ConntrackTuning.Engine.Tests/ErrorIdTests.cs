@@ -27,9 +27,11 @@ public partial class ErrorIdTests
 
     private static IEnumerable<(string File, string Text)> Sources(string folder, string pattern, params string[] except) =>
         Directory.EnumerateFiles(Path.Combine(Repository, folder), pattern, SearchOption.AllDirectories)
-            .Where(f => !f.Contains("/obj/", StringComparison.Ordinal) && !f.Contains("/bin/", StringComparison.Ordinal))
-            .Where(f => !except.Contains(Path.GetFileName(f)))
-            .Select(f => (Path.GetRelativePath(Repository, f), File.ReadAllText(f)));
+            .Select(f => (Relative: "/" + Path.GetRelativePath(Repository, f), Full: f))
+            // On the path inside the repository: a clone under, say, /srv/bin/ must not hide every file.
+            .Where(f => !f.Relative.Contains("/obj/", StringComparison.Ordinal) && !f.Relative.Contains("/bin/", StringComparison.Ordinal))
+            .Where(f => !except.Contains(Path.GetFileName(f.Full)))
+            .Select(f => (f.Relative[1..], File.ReadAllText(f.Full)));
 
     // A FullyQualifiedErrorId asserted in Pester: 'Id,ConntrackTuning.Commands.X' or "Id,$cmd".
     [GeneratedRegex("""['"](?<id>[A-Za-z]+),(?:ConntrackTuning\.|\$)""")]
