@@ -387,7 +387,7 @@ public class WriterEdgeTests
 
         Assert.Equal("131072", BootConfig.LastModuleOption(root, "nf_conntrack", "hashsize")!.Value);
         Assert.Contains(log.Warnings, w => w.Contains(tree.File("etc/modprobe.d/broken.conf"), StringComparison.Ordinal) && w.EndsWith("its options were not taken into account.", StringComparison.Ordinal));
-        Assert.DoesNotContain(log.Warnings, w => w.Contains("nothing was changed", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Warnings, w => w.Contains("nothing was changed", StringComparison.Ordinal) || w.Contains(".;", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -409,5 +409,6 @@ public class WriterEdgeTests
         string warning = Assert.Single(log.Warnings);
         Assert.Contains(tree.File("etc/modules-load.d/broken.conf"), warning, StringComparison.Ordinal);
         Assert.EndsWith("its modules were not taken into account.", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain(".;", warning, StringComparison.Ordinal);
     }
 }

@@ -111,7 +111,7 @@ internal static class BootConfig
             }
             catch (ConntrackException e)
             {
-                root.Log.Warning($"{e.Message.Replace("; the file was left as it was and nothing was changed", "", StringComparison.Ordinal)}; its settings were not taken into account.");
+                SkippedUnparsable(root, e, "settings");
                 continue;
             }
 
@@ -146,7 +146,7 @@ internal static class BootConfig
             }
             catch (ConntrackException e)
             {
-                root.Log.Warning($"{e.Message.Replace("; the file was left as it was and nothing was changed", "", StringComparison.Ordinal)}; its options were not taken into account.");
+                SkippedUnparsable(root, e, "options");
             }
         }
 
@@ -174,7 +174,7 @@ internal static class BootConfig
             }
             catch (ConntrackException e)
             {
-                root.Log.Warning($"{e.Message.Replace("; the file was left as it was and nothing was changed", "", StringComparison.Ordinal)}; its modules were not taken into account.");
+                SkippedUnparsable(root, e, "modules");
             }
         }
 
@@ -224,6 +224,16 @@ internal static class BootConfig
         }
 
         return last;
+    }
+
+    /// <summary>
+    /// Warns that a file that does not parse is left out of what the next boot applies. The parse error is worded for
+    /// a command refusing to rewrite the file; here it is only read, so that ending gives way to what skipping means.
+    /// </summary>
+    private static void SkippedUnparsable(SystemRoot root, ConntrackException e, string what)
+    {
+        string reason = e.Message.EndsWith(ConfigLines.LeftAsItWas, StringComparison.Ordinal) ? e.Message[..^ConfigLines.LeftAsItWas.Length] : e.Message.TrimEnd('.');
+        root.Log.Warning($"{reason}; its {what} were not taken into account.");
     }
 
     private static string? ReadTolerant(SystemRoot root, string file, IReadOnlyDictionary<string, string?>? proposed)

@@ -138,8 +138,11 @@ internal static class ConfigLines
         }
     }
 
+    /// <summary>How <see cref="Invalid"/> messages end: the outcome for a command that refuses to rewrite the file.</summary>
+    internal const string LeftAsItWas = "; the file was left as it was and nothing was changed.";
+
     internal static ConntrackException Invalid(string path, int line, string what) =>
         new(ErrorIds.PersistenceFileInvalid, ErrorKind.InvalidData,
-            $"'{path}' line {line} {what}; the file was left as it was and nothing was changed.",
+            $"'{path}' line {line} {what}{LeftAsItWas}",
             path, $"Repair or remove '{path}' (line {line}), then run the command again.");
 }
