@@ -42,29 +42,20 @@ public static class LimitReader
         (long? count, string? countSource) = ReadCount(kernel, root);
         (long? hashSize, string? hashSource) = ReadHashSize(kernel, root);
         Persisted persisted = ReadPersisted(kernel);
+        // What the next boot applies: the persisted value, else the kernel's own default for this memory.
+        long? nextMax = persisted.Max ?? persisted.Default?.Max;
+        long? nextHash = persisted.HashSize ?? persisted.Default?.HashSize;
+        bool maxDrift = max is { } m && nextMax is { } nm && nm != m;
+        bool hashDrift = hashSize is { } h && nextHash is { } nh && nh != h;
         var drift = new List<string>();
-        bool maxDrift = false;
-        bool hashDrift = false;
-        if (persisted.Max is { } pm && max is { } m && pm != m)
+        if (maxDrift)
         {
-            drift.Add($"max is {m} now but the next boot applies {pm} ({persisted.MaxSource})");
-            maxDrift = true;
-        }
-        else if (persisted.Max is null && max is { } running && persisted.Default?.Max is { } dm && dm != running)
-        {
-            drift.Add($"max is {running} now but nothing persists it, so the next boot applies the kernel's default of {dm} for this memory");
-            maxDrift = true;
+            drift.Add(DriftText("max", max!.Value, nextMax!.Value, persisted.Max is not null, persisted.MaxSource));
         }
 
-        if (persisted.HashSize is { } ph && hashSize is { } h && ph != h)
+        if (hashDrift)
         {
-            drift.Add($"hash size is {h} now but the next boot applies {ph} ({persisted.HashSizeSource})");
-            hashDrift = true;
-        }
-        else if (persisted.HashSize is null && hashSize is { } runningHash && persisted.Default?.HashSize is { } dh && dh != runningHash)
-        {
-            drift.Add($"hash size is {runningHash} now but nothing persists it, so the next boot applies the kernel's default of {dh} for this memory");
-            hashDrift = true;
+            drift.Add(DriftText("hash size", hashSize!.Value, nextHash!.Value, persisted.HashSize is not null, persisted.HashSizeSource));
         }
 
         return new ConntrackLimit
@@ -84,9 +75,9 @@ public static class LimitReader
             PersistedMaxSource = persisted.MaxSource,
             PersistedHashSize = persisted.HashSize,
             PersistedHashSizeSource = persisted.HashSizeSource,
-            Drift = drift.Count > 0,
-            NextBootMax = persisted.Max ?? persisted.Default?.Max,
-            NextBootHashSize = persisted.HashSize ?? persisted.Default?.HashSize,
+            Drift = maxDrift || hashDrift,
+            NextBootMax = nextMax,
+            NextBootHashSize = nextHash,
             MaxDrift = maxDrift,
             HashSizeDrift = hashDrift,
             DriftReason = drift.Count > 0 ? string.Join("; ", drift) + "." : null,
@@ -167,6 +158,10 @@ public static class LimitReader
         }
     }
 
+    private static string DriftText(string setting, long running, long next, bool persisted, string? source) => persisted
+        ? $"{setting} is {running} now but the next boot applies {next} ({source})"
+        : $"{setting} is {running} now but nothing persists it, so the next boot applies the kernel's default of {next} for this memory";
+
     internal static ConntrackException NotLoaded(ConntrackKernel kernel)
     {
         SystemRoot root = kernel.SystemRoot;
@@ -178,7 +173,6 @@ public static class LimitReader
                 kernel.Root,
                 "Point -Root at a sosreport or another capture that includes /proc; to configure an image, use Set-ConntrackLimit, Set-ConntrackHashSize or Set-ConntrackTimeout with -PersistOnly.");
         }
-
 
         string load = kernel.TrackerKind == Tracker.IpConntrack ? "modprobe ip_conntrack" : "modprobe nf_conntrack";
         return new ConntrackException(ErrorIds.ConntrackNotLoaded, ErrorKind.ResourceUnavailable,
