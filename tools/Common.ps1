@@ -24,3 +24,37 @@ function Invoke-Pwsh {
     $arguments = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $File) + $ArgumentList
     Invoke-Native -FilePath $pwsh[0] -ArgumentList $arguments -AllowFailure:$AllowFailure
 }
+
+# The median of a benchmark's timings (the upper middle one of an even count).
+function Get-Median([double[]] $Values) {
+    $sorted = @($Values | Sort-Object)
+    $sorted[[int][math]::Floor($sorted.Count / 2)]
+}
+
+# Median wall time in ms of a fresh pinned pwsh running each command (its output discarded). The commands run
+# interleaved, round after round, so drift in machine load hits all alike; one round first warms the disk cache.
+function Measure-PwshStart([Collections.IDictionary] $Commands, [int] $Rounds) {
+    $pwsh = Get-PwshCommand
+    $run = {
+        param([string] $Command)
+        $info = [Diagnostics.ProcessStartInfo]::new($pwsh[0])
+        foreach ($a in @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', $Command)) { $info.ArgumentList.Add($a) }
+        $info.RedirectStandardOutput = $true
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $p = [Diagnostics.Process]::Start($info)
+        $null = $p.StandardOutput.ReadToEnd()
+        $p.WaitForExit()
+        $watch.Stop()
+        if ($p.ExitCode) { throw "'$Command' exited with $($p.ExitCode)." }
+        $watch.Elapsed.TotalMilliseconds
+    }
+    foreach ($c in $Commands.Values) { $null = & $run $c }
+    $samples = @{}
+    foreach ($name in $Commands.Keys) { $samples[$name] = [Collections.Generic.List[double]]::new() }
+    for ($i = 0; $i -lt $Rounds; $i++) {
+        foreach ($name in $Commands.Keys) { $samples[$name].Add((& $run $Commands[$name])) }
+    }
+    $medians = @{}
+    foreach ($name in $Commands.Keys) { $medians[$name] = Get-Median $samples[$name] }
+    $medians
+}

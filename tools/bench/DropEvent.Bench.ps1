@@ -87,8 +87,6 @@ Import-Module '$ModulePath'
     $json | ConvertFrom-Json
 }
 
-function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[int][math]::Floor($Values.Count / 2)] }
-
 $big = Join-Path $WorkDirectory "ctt-bench-$PID-big.log"
 $small = Join-Path $WorkDirectory "ctt-bench-$PID-small.log"
 try {

@@ -17,11 +17,6 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 . (Join-Path $PSScriptRoot '../Common.ps1')
 
-function Get-Median([double[]] $Values) {
-    $sorted = @($Values | Sort-Object)
-    $sorted[[int][math]::Floor($sorted.Count / 2)]
-}
-
 # Sends one UDP datagram from one socket to each of $Count (address, port) pairs on 127.0.0.0/8 that are not in
 # use yet, so each makes one new unreplied entry. Starts after the pairs already sent ($From).
 function Add-UdpEntry([int] $From, [int] $Count) {

@@ -5,26 +5,7 @@
 param([Parameter(Mandatory)] [string] $ModulePath, [int] $Runs = 21)
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../Common.ps1')
-$pwsh = Get-PwshCommand
 Import-Module $ModulePath
-
-function Get-Median([double[]] $Values) {
-    $sorted = $Values | Sort-Object
-    $sorted[[int][math]::Floor($sorted.Count / 2)]
-}
-
-function Measure-Start([string] $Command) {
-    $info = [Diagnostics.ProcessStartInfo]::new($pwsh[0])
-    foreach ($a in @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', $Command)) { $info.ArgumentList.Add($a) }
-    $info.RedirectStandardOutput = $true
-    $watch = [Diagnostics.Stopwatch]::StartNew()
-    $p = [Diagnostics.Process]::Start($info)
-    $null = $p.StandardOutput.ReadToEnd()
-    $p.WaitForExit()
-    $watch.Stop()
-    if ($p.ExitCode) { throw "'$Command' exited with $($p.ExitCode)." }
-    $watch.Elapsed.TotalMilliseconds
-}
 
 $dir = Join-Path ([IO.Path]::GetTempPath()) ("ctt-metric-bench-" + [guid]::NewGuid().ToString('n'))
 $null = New-Item -ItemType Directory -Path $dir
@@ -50,17 +31,13 @@ try {
         bare  = 'exit'
         timer = "Import-Module '$ModulePath'; Export-ConntrackMetric -Path '$path' -WarningAction SilentlyContinue"
     }
-    foreach ($c in $commands.Values) { $null = Measure-Start $c }
-    $cold = @{}
-    foreach ($name in $commands.Keys) { $cold[$name] = [Collections.Generic.List[double]]::new() }
-    for ($i = 0; $i -lt [math]::Max(5, [int]($Runs / 2)); $i++) {
-        foreach ($name in $commands.Keys) { $cold[$name].Add((Measure-Start $commands[$name])) }
-    }
+    $rounds = [math]::Max(5, [int]($Runs / 2))
+    $cold = Measure-PwshStart $commands $rounds
 
     "Export-ConntrackMetric -Path on this machine: $lines lines, $size bytes"
     '  warm session, median of {0} runs: {1,8:N1} ms' -f $Runs, (Get-Median $warm)
     foreach ($source in $sources.Keys | Sort-Object) { '    {0,-12} {1,8:N1} ms' -f $source, (Get-Median $sources[$source]) }
-    '  a timer run (fresh pwsh, import, export), median of {0}: {1,8:N1} ms; a bare pwsh start: {2,8:N1} ms' -f $cold.timer.Count, (Get-Median $cold.timer), (Get-Median $cold.bare)
+    '  a timer run (fresh pwsh, import, export), median of {0}: {1,8:N1} ms; a bare pwsh start: {2,8:N1} ms' -f $rounds, $cold.timer, $cold.bare
 }
 finally {
     Remove-Item $dir -Recurse -Force -ErrorAction Ignore

@@ -7,39 +7,12 @@
 param([Parameter(Mandatory)] [string] $ModulePath, [int] $Runs = 21)
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../Common.ps1')
-$pwsh = Get-PwshCommand
-
-function Measure-Start([string] $Command) {
-    $info = [Diagnostics.ProcessStartInfo]::new($pwsh[0])
-    foreach ($a in @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', $Command)) { $info.ArgumentList.Add($a) }
-    $info.RedirectStandardOutput = $true
-    $watch = [Diagnostics.Stopwatch]::StartNew()
-    $p = [Diagnostics.Process]::Start($info)
-    $null = $p.StandardOutput.ReadToEnd()
-    $p.WaitForExit()
-    $watch.Stop()
-    if ($p.ExitCode) { throw "'$Command' exited with $($p.ExitCode)." }
-    $watch.Elapsed.TotalMilliseconds
-}
-
-function Get-Median([double[]] $Values) {
-    $sorted = $Values | Sort-Object
-    $sorted[[int][math]::Floor($sorted.Count / 2)]
-}
-
 $commands = [ordered]@{
     bare      = 'exit'
     reference = 'Import-Module Microsoft.PowerShell.Utility; $null = Get-Date'
     module    = "Import-Module '$ModulePath'; `$null = Get-ConntrackLimit"
 }
-foreach ($c in $commands.Values) { $null = Measure-Start $c }   # warm the disk cache
-$samples = @{}
-foreach ($name in $commands.Keys) { $samples[$name] = [Collections.Generic.List[object]]::new() }
-for ($i = 0; $i -lt $Runs; $i++) {
-    foreach ($name in $commands.Keys) { $samples[$name].Add((Measure-Start $commands[$name])) }
-}
-$wall = @{}
-foreach ($name in $commands.Keys) { $wall[$name] = Get-Median $samples[$name] }
+$wall = Measure-PwshStart $commands $Runs
 "median wall time of $Runs runs each"
 foreach ($name in $commands.Keys) { '  {0,-10} {1,8:N1} ms' -f $name, $wall[$name] }
 'Import-Module + Get-ConntrackLimit over a bare start: {0,6:N1} ms (goal: under 50 ms)' -f ($wall.module - $wall.bare)

@@ -3,6 +3,7 @@
 # only), with the managed memory allocated per call.
 param([Parameter(Mandatory)] [string] $ModulePath, [int] $Runs = 51)
 $ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot '../Common.ps1')
 Import-Module $ModulePath
 
 function Measure-Call([scriptblock] $Call) {
@@ -17,9 +18,7 @@ function Measure-Call([scriptblock] $Call) {
         $bytes.Add([GC]::GetAllocatedBytesForCurrentThread() - $before)
         $times.Add($watch.Elapsed.TotalMilliseconds)
     }
-    $t = $times | Sort-Object
-    $b = $bytes | Sort-Object
-    [pscustomobject]@{ MedianMs = $t[[int][math]::Floor($t.Count / 2)]; MedianKiB = $b[[int][math]::Floor($b.Count / 2)] / 1KB }
+    [pscustomobject]@{ MedianMs = Get-Median $times; MedianKiB = (Get-Median $bytes) / 1KB }
 }
 
 $live = Measure-Call { Get-ConntrackRecommendation -Profile All -WarningAction SilentlyContinue }
