@@ -329,19 +329,16 @@ internal sealed class ScratchTrees : IDisposable
     }
 }
 
-/// <summary>
-/// A target over fixture trees: the first input byte picks the tree, the second the file (from a fixed list per
-/// target), the rest is the file's content. Files outside the list stay as in the fixture.
-/// </summary>
-internal abstract class TreeTarget : FuzzTarget
+/// <summary>A target that works on scratch copies of fixture trees, made once at set-up and removed at teardown.</summary>
+internal abstract class ScratchTreeTarget : FuzzTarget
 {
     private ScratchTrees? _trees;
 
     protected abstract string[] Fixtures { get; }
 
-    protected abstract string[] Files { get; }
+    protected ScratchTrees Trees => _trees!;
 
-    protected IReadOnlyList<string> Roots => _trees!.Roots;
+    protected IReadOnlyList<string> Roots => Trees.Roots;
 
     public override void Setup(string fixturesDirectory)
     {
@@ -354,6 +351,21 @@ internal abstract class TreeTarget : FuzzTarget
             }
         }
     }
+
+    public override void Teardown()
+    {
+        _trees?.Dispose();
+        _trees = null;
+    }
+}
+
+/// <summary>
+/// A target over fixture trees: the first input byte picks the tree, the second the file (from a fixed list per
+/// target), the rest is the file's content. Files outside the list stay as in the fixture.
+/// </summary>
+internal abstract class TreeTarget : ScratchTreeTarget
+{
+    protected abstract string[] Files { get; }
 
     public override IEnumerable<byte[]> Seeds(string fixturesDirectory)
     {
@@ -385,24 +397,18 @@ internal abstract class TreeTarget : FuzzTarget
         }
 
         string root = Roots[input[0] % Roots.Count];
-        _trees!.Write(root, Files[input[1] % Files.Length], input[2..]);
+        Trees.Write(root, Files[input[1] % Files.Length], input[2..]);
         try
         {
             Exercise(SystemRoot.Open(root));
         }
         finally
         {
-            _trees.Restore();
+            Trees.Restore();
         }
     }
 
     protected abstract void Exercise(SystemRoot root);
-
-    public override void Teardown()
-    {
-        _trees?.Dispose();
-        _trees = null;
-    }
 
     protected static byte[] Seed(int tree, int file, string content) => [(byte)tree, (byte)file, .. Encoding.UTF8.GetBytes(content)];
 }
@@ -471,25 +477,13 @@ internal sealed class BootConfigTarget : TreeTarget
 /// contents as hostile as the mutator makes them), then Get-ConntrackTimeout's reader and the Set-ConntrackTimeout
 /// plan for every timeout found.
 /// </summary>
-internal sealed class TimeoutDirectoryTarget : FuzzTarget
+internal sealed class TimeoutDirectoryTarget : ScratchTreeTarget
 {
-    private static readonly string[] Fixtures = ["linux-6.18-builtin", "centos7-3.10-nf_conntrack", "rhel5-2.6.18-ip_conntrack"];
     private static readonly string[] Folders = ["proc/sys/net/netfilter", "proc/sys/net/netfilter", "proc/sys/net/ipv4/netfilter"];
-    private ScratchTrees? _trees;
 
     public override string Name => "timeout-dir";
 
-    public override void Setup(string fixturesDirectory)
-    {
-        _trees ??= new ScratchTrees();
-        if (_trees.Roots.Count == 0)
-        {
-            foreach (string fixture in Fixtures)
-            {
-                _trees.Copy(fixturesDirectory, fixture);
-            }
-        }
-    }
+    protected override string[] Fixtures => ["linux-6.18-builtin", "centos7-3.10-nf_conntrack", "rhel5-2.6.18-ip_conntrack"];
 
     public override IEnumerable<byte[]> Seeds(string fixturesDirectory)
     {
@@ -511,8 +505,8 @@ internal sealed class TimeoutDirectoryTarget : FuzzTarget
             return;
         }
 
-        int t = input[0] % Fixtures.Length;
-        string root = _trees!.Roots[t];
+        int t = input[0] % Roots.Count;
+        string root = Roots[t];
         try
         {
             foreach (string line in Encoding.UTF8.GetString(input, 1, input.Length - 1).Split('\n'))
@@ -521,7 +515,7 @@ internal sealed class TimeoutDirectoryTarget : FuzzTarget
                 string name = (eq < 0 ? line : line[..eq]).Replace('/', '_').Replace('\0', '_');
                 if (name.Length is > 0 and < 200 && name is not "." and not "..")
                 {
-                    _trees.Write(root, Folders[t] + "/" + name, Encoding.UTF8.GetBytes(eq < 0 ? "" : line[(eq + 1)..]));
+                    Trees.Write(root, Folders[t] + "/" + name, Encoding.UTF8.GetBytes(eq < 0 ? "" : line[(eq + 1)..]));
                 }
             }
 
@@ -549,14 +543,8 @@ internal sealed class TimeoutDirectoryTarget : FuzzTarget
         }
         finally
         {
-            _trees.Restore();
+            Trees.Restore();
         }
-    }
-
-    public override void Teardown()
-    {
-        _trees?.Dispose();
-        _trees = null;
     }
 }
 
