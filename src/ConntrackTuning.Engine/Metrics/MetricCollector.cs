@@ -52,33 +52,24 @@ internal static class MetricCollector
     /// <summary>The sources, in the order they are read and listed.</summary>
     internal static readonly string[] SourceNames = ["limits", "statistics", "kernel_log"];
 
-    /// <summary>
-    /// The counters of the statistics, by a name that does not depend on where they were read (procfs column
-    /// names and ctnetlink attribute names differ: clashres and clash_resolve, chainlength and chaintoolong).
-    /// </summary>
-    private static readonly (string Name, Func<ConntrackStatistic, long?> Value, string Kernel, string Meaning)[] StatCounters =
-    [
-        ("found", s => s.Found, "found", "lookups that found an existing entry (few current kernels count them)"),
-        ("invalid", s => s.Invalid, "invalid", "packets that could not be tracked; they pass marked INVALID and the ruleset decides"),
-        ("ignore", s => s.Ignore, "ignore", "packets already tracked or not to be tracked (always 0 on current kernels)"),
-        ("insert", s => s.Insert, "insert", "entries inserted (on current kernels only those created over ctnetlink)"),
-        ("insert_failed", s => s.InsertFailed, "insert_failed", "new entries that clashed with one inserted at the same moment (parallel UDP such as DNS under NAT); usually a dropped packet"),
-        ("drop", s => s.Drop, "drop", "packets dropped because no entry could be created; the table-full drops are counted here"),
-        ("early_drop", s => s.EarlyDrop, "early_drop", "unassured entries evicted to make room in a full table"),
-        ("icmp_error", s => s.IcmpError, "icmp_error, error in conntrack -S", "packets refused on the protocol's error path"),
-        ("search_restart", s => s.SearchRestart, "search_restart", "lookups restarted because the table changed under them (from 2.6.35)"),
-        ("clash_resolve", s => s.ClashResolve, "clashres, clash_resolve in conntrack -S", "insert clashes resolved without a drop (from 5.9)"),
-        ("chain_too_long", s => s.ChainTooLong, "chainlength, chaintoolong in conntrack -S", "inserts refused because a hash chain grew too long (from 5.15)"),
-        ("searched", s => s.Searched, "searched", "lookups made (kernels before 5.10)"),
-        ("new", s => s.New, "new", "entries created (always 0 on current kernels)"),
-        ("delete", s => s.Delete, "delete", "entries destroyed (always 0 on current kernels)"),
-        ("delete_list", s => s.DeleteList, "delete_list", "entries unlinked (kernels before 5.15)"),
-        ("expect_new", s => s.ExpectNew, "expect_new", "expectations created (helpers such as FTP or SIP)"),
-        ("expect_create", s => s.ExpectCreate, "expect_create", "expectations set up"),
-        ("expect_delete", s => s.ExpectDelete, "expect_delete", "expectations removed"),
-    ];
-
     private const string StatHelpTail = " Per network namespace, from 0 when it was created; the sum over the CPUs, or one series per CPU (label cpu) with -PerCpu.";
+
+    /// <summary>
+    /// The counters of the statistics (every column but entries), by a name that does not depend on where they were
+    /// read: the property's, in snake case (procfs column names and ctnetlink attribute names differ: clashres and
+    /// clash_resolve, chainlength and chaintoolong).
+    /// </summary>
+    private static readonly (string Name, string Help, Func<ConntrackStatistic, long?> Value)[] StatCounters =
+        ConntrackStatistic.Columns.Where(c => c.Name != nameof(ConntrackStatistic.Entries))
+            .Select(c => (SnakeCase(c.Name), $"Conntrack statistics counter {KernelNames(c.Keys)}: {c.Meaning}.{StatHelpTail}", c.Value))
+            .ToArray();
+
+    /// <summary>InsertFailed as insert_failed.</summary>
+    private static string SnakeCase(string property) =>
+        string.Concat(property.Select((ch, i) => char.IsAsciiLetterUpper(ch) ? (i > 0 ? "_" : "") + char.ToLowerInvariant(ch) : ch.ToString()));
+
+    /// <summary>The procfs column, and the 'conntrack -S' attribute where that differs: "clashres, clash_resolve in conntrack -S".</summary>
+    private static string KernelNames(string[] keys) => keys.Length == 1 ? keys[0] : $"{string.Join(", ", keys)} in conntrack -S";
 
     public static MetricExport Collect(ConntrackKernel kernel, MetricOptions options)
     {
@@ -191,13 +182,13 @@ internal static class MetricCollector
                 1, ("source", statistics.Source)),
         };
         var names = new HashSet<string>(StatCounters.Select(c => c.Name), StringComparer.Ordinal);
-        foreach ((string name, Func<ConntrackStatistic, long?> value, string column, string meaning) in StatCounters)
+        foreach ((string name, string help, Func<ConntrackStatistic, long?> value) in StatCounters)
         {
             foreach (ConntrackStatistic row in rows)
             {
                 if (value(row) is { } v)
                 {
-                    added.Add(StatSample(kernel, name, $"Conntrack statistics counter {column}: {meaning}.{StatHelpTail}", v, row));
+                    added.Add(StatSample(kernel, name, help, v, row));
                 }
             }
         }

@@ -13,27 +13,34 @@ namespace ConntrackTuning;
 /// </summary>
 public sealed class ConntrackStatistic
 {
-    private static readonly (string Name, string[] Keys)[] Columns =
+    /// <summary>
+    /// One counter: its property, the kernel's names for it (the procfs column, then the 'conntrack -S' attribute
+    /// where that differs), how it is read from an object, and what it counts (also the help of its metric).
+    /// </summary>
+    internal sealed record Column(string Name, string[] Keys, Func<ConntrackStatistic, long?> Value, string Meaning);
+
+    /// <summary>Every column this module knows, in the order Export-ConntrackMetric lists them.</summary>
+    internal static readonly Column[] Columns =
     [
-        ("Entries", ["entries"]),
-        ("Found", ["found"]),
-        ("Invalid", ["invalid"]),
-        ("Insert", ["insert"]),
-        ("InsertFailed", ["insert_failed"]),
-        ("Drop", ["drop"]),
-        ("EarlyDrop", ["early_drop"]),
-        ("IcmpError", ["icmp_error", "error"]),
-        ("SearchRestart", ["search_restart"]),
-        ("ClashResolve", ["clashres", "clash_resolve"]),
-        ("ChainTooLong", ["chainlength", "chaintoolong"]),
-        ("Searched", ["searched"]),
-        ("New", ["new"]),
-        ("Ignore", ["ignore"]),
-        ("Delete", ["delete"]),
-        ("DeleteList", ["delete_list"]),
-        ("ExpectNew", ["expect_new"]),
-        ("ExpectCreate", ["expect_create"]),
-        ("ExpectDelete", ["expect_delete"]),
+        new("Entries", ["entries"], s => s.Entries, "entries in this namespace's table, repeated by every CPU row"),
+        new("Found", ["found"], s => s.Found, "lookups that found an existing entry (few current kernels count them)"),
+        new("Invalid", ["invalid"], s => s.Invalid, "packets that could not be tracked; they pass marked INVALID and the ruleset decides"),
+        new("Ignore", ["ignore"], s => s.Ignore, "packets already tracked or not to be tracked (always 0 on current kernels)"),
+        new("Insert", ["insert"], s => s.Insert, "entries inserted (on current kernels only those created over ctnetlink)"),
+        new("InsertFailed", ["insert_failed"], s => s.InsertFailed, "new entries that clashed with one inserted at the same moment (parallel UDP such as DNS under NAT); usually a dropped packet"),
+        new("Drop", ["drop"], s => s.Drop, "packets dropped because no entry could be created; the table-full drops are counted here"),
+        new("EarlyDrop", ["early_drop"], s => s.EarlyDrop, "unassured entries evicted to make room in a full table"),
+        new("IcmpError", ["icmp_error", "error"], s => s.IcmpError, "packets refused on the protocol's error path"),
+        new("SearchRestart", ["search_restart"], s => s.SearchRestart, "lookups restarted because the table changed under them (from 2.6.35)"),
+        new("ClashResolve", ["clashres", "clash_resolve"], s => s.ClashResolve, "insert clashes resolved without a drop (from 5.9)"),
+        new("ChainTooLong", ["chainlength", "chaintoolong"], s => s.ChainTooLong, "inserts refused because a hash chain grew too long (from 5.15)"),
+        new("Searched", ["searched"], s => s.Searched, "lookups made (kernels before 5.10)"),
+        new("New", ["new"], s => s.New, "entries created (always 0 on current kernels)"),
+        new("Delete", ["delete"], s => s.Delete, "entries destroyed (always 0 on current kernels)"),
+        new("DeleteList", ["delete_list"], s => s.DeleteList, "entries unlinked (kernels before 5.15)"),
+        new("ExpectNew", ["expect_new"], s => s.ExpectNew, "expectations created (helpers such as FTP or SIP)"),
+        new("ExpectCreate", ["expect_create"], s => s.ExpectCreate, "expectations set up"),
+        new("ExpectDelete", ["expect_delete"], s => s.ExpectDelete, "expectations removed"),
     ];
 
     private static readonly HashSet<string> KnownKeys = new(Columns.SelectMany(c => c.Keys), StringComparer.Ordinal);
@@ -149,11 +156,11 @@ public sealed class ConntrackStatistic
     {
         long? Get(string name)
         {
-            foreach ((string column, string[] keys) in Columns)
+            foreach (Column column in Columns)
             {
-                if (column == name)
+                if (column.Name == name)
                 {
-                    foreach (string key in keys)
+                    foreach (string key in column.Keys)
                     {
                         if (values.TryGetValue(key, out long v))
                         {
