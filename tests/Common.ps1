@@ -158,3 +158,12 @@ function Test-NetConnectionLoopback([int] $Port) {
     catch { $false }
     finally { $client.Dispose() }
 }
+
+# One line of 'conntrack -S' ("cpu=0 found=0 invalid=12 ..."): its CPU, and the counters by conntrack's names.
+function ConvertFrom-ConntrackStatLine([string] $Line) {
+    $values = @{}
+    foreach ($m in [regex]::Matches($Line, '(\w+)=(\d+)')) { $values[$m.Groups[1].Value] = [long]$m.Groups[2].Value }
+    $cpu = [int]$values['cpu']
+    $values.Remove('cpu')
+    [pscustomobject]@{ Cpu = $cpu; Values = $values }
+}

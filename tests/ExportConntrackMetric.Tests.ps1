@@ -719,9 +719,8 @@ Describe 'Export-ConntrackMetric on this machine' -Tag RealKernel -Skip:([bool]$
         $info.Labels['initial_namespace'] | Should -Be 'false'
         Get-Value $p statistics_source_info @{ source = '/proc/net/stat/nf_conntrack' } | Should -Be 1
         foreach ($line in $r.Cli) {
-            $cpu = $line -replace '^cpu=(\d+).*', '$1'
-            $fromCli = @{}
-            foreach ($m in [regex]::Matches($line, '(\w+)=(\d+)')) { $fromCli[$m.Groups[1].Value] = [long]$m.Groups[2].Value }
+            $stat = ConvertFrom-ConntrackStatLine $line
+            $cpu, $fromCli = $stat.Cpu, $stat.Values
             $names = @{ drop = 'drop'; early_drop = 'early_drop'; insert_failed = 'insert_failed'; invalid = 'invalid'; found = 'found'; insert = 'insert'
                 error = 'icmp_error'; clash_resolve = 'clash_resolve'; chaintoolong = 'chain_too_long'; search_restart = 'search_restart'; ignore = 'ignore' }
             foreach ($attribute in $names.Keys) {

@@ -349,15 +349,13 @@ Describe 'Get-ConntrackEntry on this machine' -Tag RealKernel -Skip:([bool]$real
         $rename = @{ error = 'icmp_error'; clash_resolve = 'clashres'; chaintoolong = 'chainlength' }
         $r.Statistics.Count | Should -Be $r.CliStatistics.Count
         foreach ($line in $r.CliStatistics) {
-            $pairs = -split $line
-            $cpu = [int]($pairs[0] -replace 'cpu=')
-            $row = $r.Statistics | Where-Object Cpu -EQ $cpu
-            foreach ($pair in $pairs | Select-Object -Skip 1) {
-                $name, $value = $pair -split '='
+            $cli = ConvertFrom-ConntrackStatLine $line
+            $row = $r.Statistics | Where-Object Cpu -EQ $cli.Cpu
+            foreach ($name in $cli.Values.Keys) {
                 $key = if ($rename[$name]) { $rename[$name] } else { $name }
-                $row.Values[$key] | Should -Be ([long]$value) -Because "cpu $cpu $name"
+                $row.Values[$key] | Should -Be $cli.Values[$name] -Because "cpu $($cli.Cpu) $name"
             }
-            @($row.Values.Keys).Count | Should -Be ($pairs.Count - 1)
+            @($row.Values.Keys).Count | Should -Be $cli.Values.Count
         }
     }
 

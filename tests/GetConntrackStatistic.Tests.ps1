@@ -121,9 +121,8 @@ Describe 'Get-ConntrackStatistic on this machine' -Tag RealKernel -Skip:([bool]$
         $r.PerCpu.Count | Should -Be $r.Cpus
         ($r.PerCpu | Measure-Object Drop -Sum).Sum | Should -Be $r.Sum.Drop
         foreach ($line in $r.Cli) {
-            $cpu = [int]($line -replace '^cpu=(\d+).*', '$1')
-            $fromCli = @{}
-            foreach ($m in [regex]::Matches($line, '(\w+)=(\d+)')) { $fromCli[$m.Groups[1].Value] = [long]$m.Groups[2].Value }
+            $stat = ConvertFrom-ConntrackStatLine $line
+            $cpu, $fromCli = $stat.Cpu, $stat.Values
             $mine = $r.PerCpu | Where-Object Cpu -eq $cpu
             $mine.Drop | Should -Be $fromCli['drop']
             $mine.EarlyDrop | Should -Be $fromCli['early_drop']
@@ -167,9 +166,8 @@ Describe 'Get-ConntrackStatistic on this machine' -Tag RealKernel -Skip:([bool]$
         $r.Hidden.Sum.Insert | Should -Be 3
         $r.Hidden.PerCpu.Count | Should -Be $r.Cli.Count
         foreach ($line in $r.Cli) {
-            $cpu = [int]($line -replace '^cpu=(\d+).*', '$1')
-            $fromCli = @{}
-            foreach ($m in [regex]::Matches($line, '(\w+)=(\d+)')) { $fromCli[$m.Groups[1].Value] = [long]$m.Groups[2].Value }
+            $stat = ConvertFrom-ConntrackStatLine $line
+            $cpu, $fromCli = $stat.Cpu, $stat.Values
             $mine = $r.Hidden.PerCpu | Where-Object Cpu -eq $cpu
             $mine.Source | Should -Be 'ctnetlink'
             $mine.Insert | Should -Be $fromCli['insert'] -Because "cpu $cpu"
