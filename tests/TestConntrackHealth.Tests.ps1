@@ -142,6 +142,15 @@ Describe 'Test-ConntrackHealth on fixture trees' {
         $checked | Should -BeGreaterThan 10
     }
 
+    It 'warns once about a damaged file that several checks read' {
+        $root = Copy-Fixture ubuntu-5.4-stale-buckets
+        Set-Content -Path (Join-Path $root 'etc/sysctl.d/10-broken.conf') -Value 'this is no assignment'
+        $null = Test-ConntrackHealth -Root $root -WarningVariable warnings -WarningAction SilentlyContinue
+        @($warnings | Where-Object Message -Match '10-broken\.conf').Count | Should -Be 1
+        @($warnings | Where-Object Message -Match 'nf_conntrack_buckets says').Count | Should -Be 1
+        @($warnings.Message | Select-Object -Unique).Count | Should -Be $warnings.Count
+    }
+
     It 'names a missing root in a RootNotFound error' {
         $missing = Join-Path $TestDrive 'no-such-root'
         Test-ConntrackHealth -Root $missing -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty

@@ -22,7 +22,17 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
 
     void IEngineLog.Verbose(string message) => WriteVerbose(message);
 
-    void IEngineLog.Warning(string message) => WriteWarning(message);
+    // One invocation reads some files for several purposes (Test-ConntrackHealth reads the sysctl files for the
+    // limits, the boot order and the timeouts); a damaged file is one fact, so its warning is written once.
+    private readonly HashSet<string> _warnings = new(StringComparer.Ordinal);
+
+    void IEngineLog.Warning(string message)
+    {
+        if (_warnings.Add(message))
+        {
+            WriteWarning(message);
+        }
+    }
 
     /// <summary>Opens the root given to this invocation, resolved against the current PowerShell location.</summary>
     protected SystemRoot OpenRoot()
