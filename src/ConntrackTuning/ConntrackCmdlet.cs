@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
 

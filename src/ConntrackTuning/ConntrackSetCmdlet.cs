@@ -1,8 +1,8 @@
 using System;
 using System.Linq;
 using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Changes;
 
 namespace ConntrackTuning.Commands;
 

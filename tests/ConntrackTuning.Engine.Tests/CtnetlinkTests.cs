@@ -5,6 +5,7 @@ using System.Linq;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
 using Xunit;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -1,5 +1,9 @@
 using System.Linq;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -4,6 +4,7 @@ using System.Linq;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
 
 namespace ConntrackTuning.Engine.Tests;
 

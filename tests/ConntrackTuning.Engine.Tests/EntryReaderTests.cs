@@ -5,6 +5,9 @@ using System.Linq;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
 

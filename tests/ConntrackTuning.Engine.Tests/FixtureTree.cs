@@ -1,6 +1,6 @@
 using System;
-using System.Globalization;
 using System.IO;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -3,6 +3,9 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Xunit;
+using ConntrackTuning.Engine.Health;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.KernelLog;
 
 namespace ConntrackTuning.Engine.Tests;
 

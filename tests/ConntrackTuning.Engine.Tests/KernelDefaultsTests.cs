@@ -1,5 +1,7 @@
 using System.Linq;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -5,6 +5,8 @@ using System.IO.Compression;
 using System.Linq;
 using System.Text;
 using Xunit;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Tests;
 

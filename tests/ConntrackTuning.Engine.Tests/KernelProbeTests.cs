@@ -1,4 +1,6 @@
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Tests;
 

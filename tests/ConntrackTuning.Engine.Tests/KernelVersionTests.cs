@@ -1,4 +1,5 @@
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
 
 namespace ConntrackTuning.Engine.Tests;
 

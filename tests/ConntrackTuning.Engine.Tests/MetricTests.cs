@@ -6,6 +6,12 @@ using System.Text;
 using ConntrackTuning.Engine.Netlink;
 using CsCheck;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Metrics;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
 

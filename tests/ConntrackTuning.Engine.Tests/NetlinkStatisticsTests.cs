@@ -3,6 +3,9 @@ using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.Netlink;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
 

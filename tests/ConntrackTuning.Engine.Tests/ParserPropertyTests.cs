@@ -5,6 +5,10 @@ using System.Text;
 using CsCheck;
 using ConntrackTuning.Engine.Entries;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ConntrackTuning.Engine.Persistence;
 using Xunit;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -4,6 +4,8 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Tests;
 

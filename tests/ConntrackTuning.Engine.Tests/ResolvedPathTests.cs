@@ -1,6 +1,8 @@
 using System.Collections.Generic;
 using System.Linq;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -4,6 +4,10 @@ using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.Persistence;
 using Xunit;
+using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Xunit;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -6,6 +6,8 @@ using System.Text;
 using CsCheck;
 using ConntrackTuning.Engine.Entries;
 using Xunit;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
 

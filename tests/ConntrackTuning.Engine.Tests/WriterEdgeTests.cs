@@ -6,6 +6,9 @@ using System.Linq;
 using System.Net.Sockets;
 using ConntrackTuning.Engine.Persistence;
 using Xunit;
+using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Tests;
 

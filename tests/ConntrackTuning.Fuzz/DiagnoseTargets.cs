@@ -4,6 +4,10 @@ using System.IO;
 using System.IO.Compression;
 using System.Linq;
 using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Fuzz;
 

@@ -2,10 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Text;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Fuzz;
 

@@ -5,6 +5,11 @@ using System.Linq;
 using System.Text;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Fuzz;
 

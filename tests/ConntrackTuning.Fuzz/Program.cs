@@ -1,12 +1,9 @@
 using System;
-using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Security.Cryptography;
 using System.Threading;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Fuzz;
 
 // Usage: ConntrackTuning.Fuzz [--seconds N per target] [--seed S] [--target NAME] [--fixtures DIR] [--crashes DIR] [--hang-seconds N]

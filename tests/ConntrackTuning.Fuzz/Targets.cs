@@ -2,7 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Fuzz;
 

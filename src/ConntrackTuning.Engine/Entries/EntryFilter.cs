@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Kernel;
 
 namespace ConntrackTuning.Engine.Entries;
 

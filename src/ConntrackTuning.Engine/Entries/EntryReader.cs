@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Entries;
 

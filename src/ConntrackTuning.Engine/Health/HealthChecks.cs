@@ -4,8 +4,15 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
+using ConntrackTuning.Engine.Statistics;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Health;
 
 /// <summary>How bad a finding is. The order is the point: a larger value is worse.</summary>
 internal enum HealthSeverity

@@ -1,8 +1,8 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>Reads drop events from log inputs, one input after another, through one scanner.</summary>
 internal static class DropEventReader

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Runtime.CompilerServices;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>
 /// The kernel messages that matter here, every era's wording (KERNEL-FACTS §8). Matched by hand rather than by

@@ -5,8 +5,9 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text.RegularExpressions;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>One place kernel log lines come from, opened only when it is read.</summary>
 internal sealed class LogInput

@@ -8,7 +8,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>
 /// Finds the lines of a log stream that can matter (those holding "conntrack" or "suppressed") without

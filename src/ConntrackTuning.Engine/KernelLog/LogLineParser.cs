@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>The layouts a kernel log line comes in; each event says which one it was read from.</summary>
 internal enum LogFormat

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Metrics;
 
 /// <summary>
 /// The Prometheus text exposition format (version 0.0.4), the one node_exporter's textfile collector reads:

@@ -3,8 +3,12 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Statistics;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Metrics;
 
 /// <summary>What to export and, for tests, where to read from.</summary>
 internal sealed class MetricOptions

@@ -1,8 +1,9 @@
 using System;
 using System.IO;
 using System.Text;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Metrics;
 
 /// <summary>
 /// The .prom file node_exporter's textfile collector reads. It is replaced atomically by the root's writer

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
-using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning;
 

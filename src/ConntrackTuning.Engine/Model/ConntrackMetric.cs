@@ -1,6 +1,5 @@
-using System;
 using System.Collections.Generic;
-using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Metrics;
 
 namespace ConntrackTuning;
 

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning;
 

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.Globalization;
 using ConntrackTuning.Engine.Entries;
+using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Netlink;
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Persistence;
 

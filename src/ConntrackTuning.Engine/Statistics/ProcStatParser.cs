@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Statistics;
 
 /// <summary>
 /// Parses proc/net/stat/nf_conntrack (or ip_conntrack): a header of column names, then one row of 8-digit hex

@@ -1,8 +1,10 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Statistics;
 
 /// <summary>The per-CPU counters of one network namespace and where they were read.</summary>
 internal sealed record CpuStatistics(IReadOnlyList<CpuCounters> Cpus, string Source);

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Metrics;
 
 namespace ConntrackTuning.Commands;
 

@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
 

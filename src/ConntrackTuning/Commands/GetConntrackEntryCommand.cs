@@ -1,8 +1,9 @@
-using System;
 using System.Collections.ObjectModel;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
 

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
-using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Commands;
 

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Changes;
 
 namespace ConntrackTuning.Commands;
 

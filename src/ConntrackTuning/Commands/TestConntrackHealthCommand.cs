@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Health;
+using ConntrackTuning.Engine.KernelLog;
 
 namespace ConntrackTuning.Commands;
 

@@ -26,7 +26,7 @@ if (-not $InNamespace) {
 }
 
 Import-Module $ModulePath
-$hooks = [ConntrackTuning.Engine.SystemRoot].Assembly.GetType('ConntrackTuning.Engine.Netlink.NetlinkHooks')
+$hooks = [ConntrackTuning.Engine.Platform.SystemRoot].Assembly.GetType('ConntrackTuning.Engine.Netlink.NetlinkHooks')
 $record = $hooks.GetProperty('RecordPath', [Reflection.BindingFlags]'NonPublic,Static')
 
 function Save-Capture([string] $Name, [string] $Comment, [scriptblock] $Action) {
@@ -105,9 +105,9 @@ Save-Capture 'dump-mixed' 'IPCTNL_MSG_CT_GET dump of both families: every kind o
 Set-Content (Join-Path $data 'dump-mixed.conntrack-L.txt') (& conntrack -L -o extended,id 2>$null)
 [IO.File]::WriteAllBytes((Join-Path $data 'dump-mixed.procfs.txt'), [IO.File]::ReadAllBytes('/proc/net/nf_conntrack'))
 
-Save-Capture 'stats-cpu' 'IPCTNL_MSG_CT_GET_STATS_CPU dump: one message per possible CPU' { $null = [ConntrackTuning.Engine.CtnetlinkStatistics]::ReadPerCpu() }
+Save-Capture 'stats-cpu' 'IPCTNL_MSG_CT_GET_STATS_CPU dump: one message per possible CPU' { $null = [ConntrackTuning.Engine.Statistics.CtnetlinkStatistics]::ReadPerCpu() }
 Set-Content (Join-Path $data 'stats-cpu.conntrack-S.txt') (& conntrack -S)
-Save-Capture 'count' 'IPCTNL_MSG_CT_GET_STATS with NLM_F_ACK: one reply, then the ACK' { $null = [ConntrackTuning.Engine.CtnetlinkStatistics]::ReadCount() }
+Save-Capture 'count' 'IPCTNL_MSG_CT_GET_STATS with NLM_F_ACK: one reply, then the ACK' { $null = [ConntrackTuning.Engine.Statistics.CtnetlinkStatistics]::ReadCount() }
 Set-Content (Join-Path $data 'count.conntrack-C.txt') (& conntrack -C)
 
 # Enough entries for the kernel to split the dump over several 32 KiB datagrams.

@@ -6,7 +6,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Platform;
 
 /// <summary>
 /// The writing half of the root. Two kinds of write exist and never mix: a kernel value file under proc/ or

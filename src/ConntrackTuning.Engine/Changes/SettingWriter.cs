@@ -4,8 +4,12 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Changes;
 
 /// <summary>Which layers a Set-Conntrack* command changes.</summary>
 public enum ApplyMode
@@ -403,13 +407,13 @@ internal static class SettingWriter
             return "ModuleOption";
         }
 
-        if (era.HashPersistence == ConntrackTuning.Engine.HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
+        if (era.HashPersistence == ConntrackTuning.Engine.Kernel.HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
             && (!kernel.IsLoaded || kernel.BucketsPathsFound.Contains("proc/sys/net/netfilter/nf_conntrack_buckets")))
         {
             return "BucketsSysctl";
         }
 
-        return era.HashPersistence == ConntrackTuning.Engine.HashPersistence.LoadTimeOnly ? "CompileTime" : "KernelCommandLine";
+        return era.HashPersistence == ConntrackTuning.Engine.Kernel.HashPersistence.LoadTimeOnly ? "CompileTime" : "KernelCommandLine";
     }
 
     private static (string? Key, Func<long, IReadOnlyList<FileEdit>>? Build, Func<IReadOnlyDictionary<string, string?>?, PersistedValue?> NextBoot)
@@ -445,7 +449,7 @@ internal static class SettingWriter
     {
         KernelEra era = kernel.EraRow;
         string module = era.TrackerName;
-        if (era.HashPersistence == ConntrackTuning.Engine.HashPersistence.LoadTimeOnly)
+        if (era.HashPersistence == ConntrackTuning.Engine.Kernel.HashPersistence.LoadTimeOnly)
         {
             return new ConntrackException(ErrorIds.HashSizeNeedsKernelCommandLine, ErrorKind.InvalidOperation,
                 $"{module} is built into this 2.4 kernel: its hash size is fixed when the kernel is compiled, and nothing under etc/ can change it. Nothing was changed.",
@@ -466,7 +470,7 @@ internal static class SettingWriter
             : root.Exists("etc/modprobe.conf") ? "etc/modprobe.conf"
             : root.Exists("etc/modules.conf") ? "etc/modules.conf"
             // 2.4 reads its options with modutils, from /etc/modules.conf; modprobe.d came with module-init-tools (2.6).
-            : kernel.EraRow.HashPersistence == ConntrackTuning.Engine.HashPersistence.LoadTimeOnly ? "etc/modules.conf"
+            : kernel.EraRow.HashPersistence == ConntrackTuning.Engine.Kernel.HashPersistence.LoadTimeOnly ? "etc/modules.conf"
             : BootConfig.OwnModprobeFile;
         bool own = target == BootConfig.OwnModprobeFile;
         _ = root.ResolveReplaceTarget(target);

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>
 /// Reads the live kernel ring buffer from /dev/kmsg without a shell or dmesg. Each record comes back in the

@@ -1,7 +1,9 @@
 using System;
 using System.Globalization;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Sizing;
 
 /// <summary>Where the size of one conntrack entry came from, best first.</summary>
 public enum EntrySizeOrigin

@@ -1,9 +1,12 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using static ConntrackTuning.Engine.KernelDefaults;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using static ConntrackTuning.Engine.Sizing.KernelDefaults;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Sizing;
 
 /// <summary>The sizing profiles Get-ConntrackRecommendation offers.</summary>
 public enum RecommendationProfile
@@ -277,7 +280,7 @@ public static class Recommender
 
     private static KernelVersion ParseVersion(string text)
     {
-        KernelVersion version = ConntrackTuning.Engine.KernelVersion.Parse(text);
+        KernelVersion version = ConntrackTuning.Engine.Kernel.KernelVersion.Parse(text);
         if (version < FirstConntrackKernel)
         {
             throw new ConntrackException(ErrorIds.InvalidKernelVersion, ErrorKind.InvalidArgument,

@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Platform;
 
 /// <summary>
 /// The few libc calls the writers need and .NET does not expose with the precision a kernel value file

@@ -1,8 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>
 /// The network namespaces under a root, counted from the processes in them (proc/PID/ns/net), and how many of

@@ -1,8 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using ConntrackTuning.Engine.Kernel;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Sizing;
 
 /// <summary>
 /// The table size a kernel picks for itself at start-up: the bucket count (HASHSIZE), the max (CONNTRACK_MAX)

@@ -3,8 +3,10 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text.RegularExpressions;
 using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Limits;
 
 /// <summary>One timeout sysctl the running kernel has, found by listing its folder.</summary>
 /// <param name="Name">The name after the tracker prefix: tcp_timeout_established, udp_timeout.</param>

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>The two connection trackers Linux has had.</summary>
 public enum Tracker

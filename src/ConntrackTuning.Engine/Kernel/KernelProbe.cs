@@ -2,8 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>
 /// Works out, from files alone, what kernel lives under a root and where its conntrack values are. Probing

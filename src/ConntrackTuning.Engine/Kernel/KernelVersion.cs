@@ -1,7 +1,7 @@
 using System;
 using System.Globalization;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>
 /// The numeric part of a kernel release: 2.6.32.67, 3.10.0, 6.18.44. Vendor suffixes (-419.el5, -91-generic,

@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Statistics;
 
 /// <summary>
 /// The conntrack statistics of one CPU, whichever source they came from: the procfs file

@@ -5,7 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Platform;
 
 /// <summary>
 /// The only door to the file system. Every path is relative to a root, so the live host ("/"), a sosreport,

@@ -2,8 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Platform;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Sizing;
 
 /// <summary>
 /// The line a tracker prints when it starts: "ip_conntrack version 2.4 (8192 buckets, 65536 max) - 304 bytes

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using ConntrackTuning.Engine.Netlink;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Statistics;
 
 /// <summary>The kernel's entry count and, when it sends one, its global CONNTRACK_MAX (what conntrack -C reads).</summary>
 public sealed record ConntrackNetlinkCount(long Entries, long? Max);

@@ -2,8 +2,12 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
 
-namespace ConntrackTuning.Engine;
+namespace ConntrackTuning.Engine.Limits;
 
 /// <summary>Reads max, count and hash size for a probed kernel, with the source of each value.</summary>
 public static class LimitReader
