@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Threading;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Kernel;
@@ -15,6 +16,17 @@ namespace ConntrackTuning.Commands;
 public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
 {
     private readonly Dictionary<string, ConntrackKernel> _kernels = new(StringComparer.Ordinal);
+
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>Cancelled by Ctrl+C or PowerShell.Stop(); handed to the engine with every root this invocation opens.</summary>
+    protected CancellationToken Cancellation => _stopping.Token;
+
+    protected override void StopProcessing()
+    {
+        _stopping.Cancel();
+        base.StopProcessing();
+    }
 
     /// <summary>
     /// The folder under which proc/, sys/, etc/ and var/log/ are read and written. Each family of cmdlets
@@ -40,7 +52,7 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
     protected SystemRoot OpenRoot()
     {
         string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
-        return SystemRoot.Open(path, this);
+        return SystemRoot.Open(path, this, Cancellation);
     }
 
     /// <summary>Probes the kernel under the current root once per root for the life of the pipeline.</summary>

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
+using System.Threading;
 
 namespace ConntrackTuning.Engine.Platform;
 
@@ -18,10 +19,11 @@ public sealed partial class SystemRoot
 
     private readonly Lazy<Dictionary<string, string>?> _sysctlSnapshot;
 
-    private SystemRoot(string path, IEngineLog log)
+    private SystemRoot(string path, IEngineLog log, CancellationToken cancellation)
     {
         Path = path;
         Log = log;
+        Cancellation = cancellation;
         _sysctlSnapshot = new Lazy<Dictionary<string, string>?>(LoadSysctlSnapshot);
     }
 
@@ -33,8 +35,14 @@ public sealed partial class SystemRoot
 
     public IEngineLog Log { get; }
 
+    /// <summary>
+    /// The one stop signal of the engine: the cmdlets cancel it from StopProcessing (Ctrl+C), and every lock wait,
+    /// file scan, journal read and netlink dump that works under this root observes it.
+    /// </summary>
+    public CancellationToken Cancellation { get; }
+
     /// <summary>Opens a root folder. The path must already be absolute (the cmdlets resolve it against $PWD).</summary>
-    public static SystemRoot Open(string path, IEngineLog? log = null)
+    public static SystemRoot Open(string path, IEngineLog? log = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         string full = System.IO.Path.GetFullPath(path.Length == 0 ? "/" : path);
@@ -53,7 +61,7 @@ public sealed partial class SystemRoot
                 "Give -Root the folder that holds proc/, sys/ and etc/ of the system to inspect, or omit it for this machine.");
         }
 
-        return new SystemRoot(full, log ?? NullEngineLog.Instance);
+        return new SystemRoot(full, log ?? NullEngineLog.Instance, cancellation);
     }
 
     /// <summary>The absolute path of a root-relative path such as "proc/sys/net/netfilter/nf_conntrack_max".</summary>
