@@ -4,7 +4,6 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.KernelLog;
 using ConntrackTuning.Engine.Limits;
@@ -222,7 +221,7 @@ internal static class Remedy
     /// all such a kernel allows: the size takes effect when the module loads at the next boot.
     /// </summary>
     public static string SetHashSize(long size, ConntrackKernel kernel) =>
-        SettingWriter.HashFixedWhileLoaded(kernel) ? PersistHashSize(size) : $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -Persist";
+        TrackerModule.HashFixedWhileLoaded(kernel) ? PersistHashSize(size) : $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -Persist";
 
     /// <summary>Writes only the configuration, so the next boot applies the value that runs now.</summary>
     public static string PersistMax(long max) => $"Set-ConntrackLimit -Max {max.ToString(CultureInfo.InvariantCulture)} -PersistOnly";
@@ -587,7 +586,7 @@ internal static class HealthChecks
         string evidence = $"max {max.ToString(CultureInfo.InvariantCulture)} ({c.Limit.MaxSource}), hash size {hash.ToString(CultureInfo.InvariantCulture)} ({c.Limit.HashSizeSource})";
         yield return ratio > c.Options.MaxEntriesPerBucket
             ? new(HealthSeverity.Warning,
-                $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket, more than {P(c.Options.MaxEntriesPerBucket)}: every lookup walks a long chain. A bucket costs only a pointer, so a hash size near the max is cheap.{(SettingWriter.HashFixedWhileLoaded(c.Kernel) ? " This kernel fixes the hash size when the module loads: the new size takes effect at the next boot." : "")}{c.OnHost}",
+                $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket, more than {P(c.Options.MaxEntriesPerBucket)}: every lookup walks a long chain. A bucket costs only a pointer, so a hash size near the max is cheap.{(TrackerModule.HashFixedWhileLoaded(c.Kernel) ? " This kernel fixes the hash size when the module loads: the new size takes effect at the next boot." : "")}{c.OnHost}",
                 Remedy.SetHashSize(Remedy.SuggestHashSize(max, c), c.Kernel), evidence)
             : new(HealthSeverity.Ok, $"A full table holds {P(ratio)} {Entries(ratio)} per hash bucket (at most {P(c.Options.MaxEntriesPerBucket)} advised).", null, evidence);
     }
@@ -674,7 +673,7 @@ internal static class HealthChecks
 
         string keyList = string.Join(", ", keys.Select(kv => kv.Key).Take(4)) + (keys.Count > 4 ? $" and {keys.Count - 4} more" : "");
         string files = string.Join(", ", keys.Select(kv => kv.Value.Source).Distinct(StringComparer.Ordinal));
-        bool? loadable = SettingWriter.IsLoadableModule(kernel);
+        bool? loadable = TrackerModule.IsLoadable(kernel);
         if (loadable == false)
         {
             yield return new(HealthSeverity.Ok, $"{tracker} is built into the kernel, so {keyList} exist when systemd-sysctl applies them at boot.", null, files);
