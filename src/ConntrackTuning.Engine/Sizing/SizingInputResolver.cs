@@ -154,7 +154,7 @@ public static class SizingInputResolver
         KernelEra era = EraTable.Find(EraTable.ExpectedTracker(version), version);
         (int bits, string bitsSource) = request.PointerBits is { } givenBits
             ? (givenBits, "given")
-            : request.KernelVersion is { } release && KernelProbe.PointerBitsFromRelease(release) is int fromRelease
+            : request.KernelVersion is { } release && MachineProbe.PointerBitsFromRelease(release) is int fromRelease
                 ? (fromRelease, $"kernel release {release}")
                 : (64, "assumed; give -PointerBits 32 for a 32-bit kernel");
         context.Add("Planned without a machine: nothing was read, so there is no current max, hash size or count to compare with.");
