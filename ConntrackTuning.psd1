@@ -23,6 +23,7 @@
         'Set-ConntrackLimit'
         'Set-ConntrackTimeout'
         'Export-ConntrackMetric'
+        'Remove-ConntrackEntry'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
