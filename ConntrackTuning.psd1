@@ -24,6 +24,8 @@
         'Set-ConntrackTimeout'
         'Export-ConntrackMetric'
         'Remove-ConntrackEntry'
+        'Clear-ConntrackTable'
+        'Get-ConntrackExpectation'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -146,4 +146,7 @@ public static class ErrorIds
 
     /// <summary>The kernel refused to delete one or more entries for a reason other than their being gone already.</summary>
     public const string EntryDeleteFailed = "EntryDeleteFailed";
+
+    /// <summary>A -Root holds no proc/net/nf_conntrack_expect (and the live table cannot be read over ctnetlink).</summary>
+    public const string ExpectationTableNotFound = "ExpectationTableNotFound";
 }
