@@ -140,4 +140,13 @@ public static class ErrorIds
 
     /// <summary>The metrics file or its temporary file cannot be written in the folder for lack of permission.</summary>
     public const string MetricWriteDenied = "MetricWriteDenied";
+
+    /// <summary>A run-time change of the table (delete, flush) was asked under a -Root that is not the running system.</summary>
+    public const string NotLiveSystem = "NotLiveSystem";
+
+    /// <summary>The kernel refused to delete one or more entries for a reason other than their being gone already.</summary>
+    public const string EntryDeleteFailed = "EntryDeleteFailed";
+
+    /// <summary>A -Root holds no proc/net/nf_conntrack_expect (and the live table cannot be read over ctnetlink).</summary>
+    public const string ExpectationTableNotFound = "ExpectationTableNotFound";
 }
