@@ -23,6 +23,7 @@
         'Set-ConntrackLimit'
         'Set-ConntrackTimeout'
         'Export-ConntrackMetric'
+        'Get-ConntrackNamespace'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -140,4 +140,13 @@ public static class ErrorIds
 
     /// <summary>The metrics file or its temporary file cannot be written in the folder for lack of permission.</summary>
     public const string MetricWriteDenied = "MetricWriteDenied";
+
+    /// <summary>-NetworkNamespace names no network namespace on this host (no such ip netns name, inode, process or nsfs path).</summary>
+    public const string NamespaceNotFound = "NamespaceNotFound";
+
+    /// <summary>-NetworkNamespace was given with a -Root other than "/": only the running system has namespaces to enter.</summary>
+    public const string NamespaceNeedsLiveRoot = "NamespaceNeedsLiveRoot";
+
+    /// <summary>The network namespace could not be entered (setns needs root, or it vanished meanwhile).</summary>
+    public const string NamespaceEnterFailed = "NamespaceEnterFailed";
 }

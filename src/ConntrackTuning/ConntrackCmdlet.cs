@@ -5,6 +5,7 @@ using System.Threading;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Namespaces;
 using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
@@ -59,13 +60,32 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
     protected ConntrackKernel ProbeKernel()
     {
         SystemRoot root = OpenRoot();
-        if (!_kernels.TryGetValue(root.Path, out ConntrackKernel? kernel))
+        // Inside -NetworkNamespace the per-namespace files answer differently, so each namespace has its own probe.
+        string key = NamespaceContext.Current is { } ns ? $"{root.Path}|netns {ns.Inode}" : root.Path;
+        if (!_kernels.TryGetValue(key, out ConntrackKernel? kernel))
         {
             kernel = KernelProbe.Probe(root);
-            _kernels[root.Path] = kernel;
+            _kernels[key] = kernel;
         }
 
         return kernel;
+    }
+
+    /// <summary>
+    /// Makes -NetworkNamespace current for one unit of work: the netlink sockets and the per-namespace files
+    /// (proc/sys/net, proc/net) of the live root are then opened inside it, on a thread of its own. Null, and
+    /// nothing entered, when no namespace was given or it is the one this process is in already.
+    /// </summary>
+    protected IDisposable? EnterNetworkNamespace(string? networkNamespace)
+    {
+        if (string.IsNullOrWhiteSpace(networkNamespace))
+        {
+            return null;
+        }
+
+        ResolvedNamespace resolved = NamespaceResolver.Resolve(OpenRoot(), networkNamespace);
+        WriteVerbose($"-NetworkNamespace {networkNamespace}: network namespace {resolved.Inode} ({resolved.Path}){(resolved.IsOwn ? ", this process's own" : "")}.");
+        return resolved.IsOwn ? null : NamespaceContext.Use(NamespaceThread.Enter(resolved.Path, resolved.Inode));
     }
 
     /// <summary>

@@ -325,7 +325,10 @@ internal static class NetlinkHooks
             return ReplayTransport.FromFile(replay);
         }
 
-        INetlinkTransport socket = NetlinkSocket.Open(TimeSpan.FromSeconds(10));
+        // -NetworkNamespace: a socket belongs to the namespace it was created in, so it is created on that namespace's thread.
+        INetlinkTransport socket = Namespaces.NamespaceContext.Current is { } ns
+            ? ns.Invoke(() => NetlinkSocket.Open(TimeSpan.FromSeconds(10)))
+            : NetlinkSocket.Open(TimeSpan.FromSeconds(10));
         return RecordPath is { } record ? new RecordingTransport(socket, record) : socket;
     }
 }
