@@ -149,4 +149,7 @@ public static class ErrorIds
 
     /// <summary>The network namespace could not be entered (setns needs root, or it vanished meanwhile).</summary>
     public const string NamespaceEnterFailed = "NamespaceEnterFailed";
+
+    /// <summary>-Persist or -PersistOnly with -NetworkNamespace: the boot files set the initial namespace only.</summary>
+    public const string NamespaceCannotPersist = "NamespaceCannotPersist";
 }

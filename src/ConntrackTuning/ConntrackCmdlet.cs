@@ -37,6 +37,15 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
 
     void IEngineLog.Verbose(string message) => WriteVerbose(message);
 
+    // Before the pipeline binds anything, the bound parameters are the ones typed on the command line.
+    private bool _networkNamespaceTyped;
+
+    protected override void BeginProcessing()
+    {
+        _networkNamespaceTyped = MyInvocation.BoundParameters.ContainsKey("NetworkNamespace");
+        base.BeginProcessing();
+    }
+
     // One invocation reads some files for several purposes (Test-ConntrackHealth reads the sysctl files for the
     // limits, the boot order and the timeouts); a damaged file is one fact, so its warning is written once.
     private readonly HashSet<string> _warnings = new(StringComparer.Ordinal);
@@ -83,7 +92,16 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
             return null;
         }
 
-        ResolvedNamespace resolved = NamespaceResolver.Resolve(OpenRoot(), networkNamespace);
+        SystemRoot root = OpenRoot();
+        if (!root.IsLive && !_networkNamespaceTyped)
+        {
+            // An object of a capture (Get-ConntrackKernel -Root X | ...) carries that capture's inode: it names no
+            // namespace of this machine, and the capture is read as it is.
+            WriteVerbose($"NetworkNamespace {networkNamespace} came with an object of {root.Path}; a capture is read as it was taken.");
+            return null;
+        }
+
+        ResolvedNamespace resolved = NamespaceResolver.Resolve(root, networkNamespace);
         WriteVerbose($"-NetworkNamespace {networkNamespace}: network namespace {resolved.Inode} ({resolved.Path}){(resolved.IsOwn ? ", this process's own" : "")}.");
         return resolved.IsOwn ? null : NamespaceContext.Use(NamespaceThread.Enter(resolved.Path, resolved.Inode));
     }

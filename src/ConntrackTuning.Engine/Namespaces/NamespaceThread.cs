@@ -68,11 +68,20 @@ internal sealed class NamespaceThread : IDisposable
         T result = default!;
         ExceptionDispatchInfo? failure = null;
         using var done = new ManualResetEventSlim();
+        // The caller's context flows along, so the function sees the same NamespaceContext.Current as its caller.
+        ExecutionContext? context = ExecutionContext.Capture();
         _work.Add(() =>
         {
             try
             {
-                result = function();
+                if (context is null)
+                {
+                    result = function();
+                }
+                else
+                {
+                    ExecutionContext.Run(context, _ => result = function(), null);
+                }
             }
 #pragma warning disable CA1031 // Whatever the open threw belongs to the caller, on the caller's thread.
             catch (Exception e)
