@@ -44,8 +44,17 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>
+    /// The network namespace to check (its table, counters and timeouts; the global max and the kernel log are the host's), by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();
         _options = new HealthOptions
         {
             WarningPercent = WarningPercent,
@@ -66,6 +75,7 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
 
     protected override void ProcessRecord() => Run(() =>
     {
+        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
         var context = new HealthContext(ProbeKernel(), _options);
         int minimum = (int)Enum.Parse<HealthSeverity>(MinimumSeverity, ignoreCase: true);
         List<ConntrackHealthFinding> findings = HealthChecks.Run(context).ToList();
