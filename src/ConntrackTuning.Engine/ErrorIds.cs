@@ -140,4 +140,7 @@ public static class ErrorIds
 
     /// <summary>The metrics file or its temporary file cannot be written in the folder for lack of permission.</summary>
     public const string MetricWriteDenied = "MetricWriteDenied";
+
+    /// <summary>-KernelRelease names a kernel that is not installed in the image (lib/modules, usr/lib/modules).</summary>
+    public const string KernelReleaseNotInstalled = "KernelReleaseNotInstalled";
 }

@@ -55,13 +55,19 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         return SystemRoot.Open(path, this, Cancellation);
     }
 
+    /// <summary>Images: which installed kernel to read (-KernelRelease of the cmdlets that offer it); null for the newest.</summary>
+    protected virtual string? KernelReleaseToProbe => null;
+
+    /// <summary>The RAM to compute kernel defaults for instead of MemTotal (-MemoryBytes where a cmdlet offers it for that).</summary>
+    protected virtual long? MemoryBytesToProbe => null;
+
     /// <summary>Probes the kernel under the current root once per root for the life of the pipeline.</summary>
     protected ConntrackKernel ProbeKernel()
     {
         SystemRoot root = OpenRoot();
         if (!_kernels.TryGetValue(root.Path, out ConntrackKernel? kernel))
         {
-            kernel = KernelProbe.Probe(root);
+            kernel = KernelProbe.Probe(root, KernelReleaseToProbe, MemoryBytesToProbe);
             _kernels[root.Path] = kernel;
         }
 
