@@ -88,6 +88,12 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
     /// <summary>Opens an absolute folder (a file's folder, "/" for files given by path) with this invocation's log and stop signal.</summary>
     protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);
 
+    /// <summary>Images: which installed kernel to read (-KernelRelease of the cmdlets that offer it); null for the newest.</summary>
+    protected virtual string? KernelReleaseToProbe => null;
+
+    /// <summary>The RAM to compute kernel defaults for instead of MemTotal (-MemoryBytes where a cmdlet offers it for that).</summary>
+    protected virtual long? MemoryBytesToProbe => null;
+
     /// <summary>Probes the kernel under the current root once per root for the life of the pipeline.</summary>
     protected ConntrackKernel ProbeKernel()
     {
@@ -96,7 +102,7 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         string key = NamespaceContext.Current is { } ns ? $"{root.Path}|netns {ns.Inode}" : root.Path;
         if (!_kernels.TryGetValue(key, out ConntrackKernel? kernel))
         {
-            kernel = KernelProbe.Probe(root);
+            kernel = KernelProbe.Probe(root, KernelReleaseToProbe, MemoryBytesToProbe);
             _kernels[key] = kernel;
         }
 
