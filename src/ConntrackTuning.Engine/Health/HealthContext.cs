@@ -103,7 +103,7 @@ internal sealed class HealthContext
         try
         {
             IReadOnlyList<LogInput> inputs = DropEventReader.DefaultInputs(Root, LogWindow);
-            DropEventScanner scanner = DropEventReader.Scan(inputs, LogWindow);
+            DropEventScanner scanner = DropEventReader.Scan(inputs, LogWindow, Root.Log);
             return (scanner, inputs.Select(i => i.Name).ToArray(), null);
         }
         catch (Exception e) when (e is ConntrackException or IOException or UnauthorizedAccessException)
