@@ -26,5 +26,5 @@ public sealed class SetConntrackTimeoutCommand : ConntrackSetCmdlet
     [ValidateRange(1, int.MaxValue)]
     public long Seconds { get; set; }
 
-    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanTimeout(kernel, Protocol, State, Seconds, Mode, Force));
+    protected override void ProcessRecord() => Change(kernel => TimeoutPlanner.Plan(kernel, Protocol, State, Seconds, Mode, Force));
 }
