@@ -174,18 +174,19 @@ Describe 'Waiting for the write lock' {
     BeforeAll {
         # The tree but the lock file, which cannot be read while it is held; it is an empty file that nothing writes.
         function Get-UnlockedState([string] $Root) {
-            Get-TreeState $Root -Except 'run/lock/conntrack-tuning.lock'
+            Get-TreeState $Root -Except 'run/lock/conntrack-tuning.lock', 'run/conntrack-tuning/lock', '.conntrack-tuning.lock', '.conntrack-tuning/lock'
         }
+        $script:acquire = [ConntrackTuning.Engine.Platform.SystemRoot].GetMethod('AcquireWriteLock', [Reflection.BindingFlags]'Instance, NonPublic')
     }
     BeforeEach {
         $script:root = Copy-Fixture linux-6.18-builtin
         $null = New-Item -ItemType Directory "$root/run/lock" -Force
-        # Another invocation, as far as the engine can tell: .NET takes an exclusive flock for FileShare.None.
-        $script:held = [IO.File]::Open("$root/run/lock/conntrack-tuning.lock", 'OpenOrCreate', 'ReadWrite', 'None')
+        # Another invocation holds the lock: taken through the engine's own lock (an flock, which conflicts
+        # between two descriptors of one process too), wherever the engine keeps it.
+        $script:held = $acquire.Invoke([ConntrackTuning.Engine.Platform.SystemRoot]::Open($root), @([timespan]::FromSeconds(5)))
         $script:before = Get-UnlockedState $root
     }
     AfterEach { $script:held.Dispose() }
-
     It 'Set-ConntrackLimit -PersistOnly stopped while it waits ends within 200 ms and writes nothing' {
         $tries = foreach ($i in 1..5) {
             Measure-Stop -Runspace $runspace -Command 'Set-ConntrackLimit' -Parameters @{ Root = $root; Max = 300000; PersistOnly = $true }
@@ -194,7 +195,7 @@ Describe 'Waiting for the write lock' {
         foreach ($t in $tries) {
             $t.Progress[0].ActivityId | Should -Be $lockActivity
             $t.Progress[0].Activity | Should -Be 'Waiting for the write lock'
-            $t.Progress[0].StatusDescription | Should -Match "^Another invocation holds $([regex]::Escape($root))/run/lock/conntrack-tuning.lock: waited \d s of at most 60 s$"
+            $t.Progress[0].StatusDescription | Should -Match "^Another invocation holds $([regex]::Escape($root))/\S+: waited \d+ s of at most 60 s$"
         }
         # Not a byte, mode or timestamp changed, and no temporary file was left.
         Get-UnlockedState $root | Should -Be $before

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Management.Automation;
+using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Changes;
 
@@ -38,6 +39,9 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>The network namespace a cmdlet with -NetworkNamespace changes; null for this process's own.</summary>
+    private protected virtual string? TargetNamespace => null;
+
     private protected ApplyMode Mode => PersistOnly ? ApplyMode.PersistentOnly : Persist ? ApplyMode.RuntimeAndPersistent : ApplyMode.Runtime;
 
     /// <summary>
@@ -49,6 +53,16 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
         ArgumentNullException.ThrowIfNull(planner);
         Run(() =>
         {
+            using IDisposable? inside = EnterNetworkNamespace(TargetNamespace);
+            if (inside is not null && Mode != ApplyMode.Runtime)
+            {
+                // sysctl.d and modprobe.d are applied at boot to the initial namespace only; a container's
+                // namespace is made again by its runtime, which sets its own sysctls.
+                throw new ConntrackException(ErrorIds.NamespaceCannotPersist, ErrorKind.InvalidArgument,
+                    $"-Persist and -PersistOnly cannot keep a setting of network namespace {TargetNamespace}: the files the next boot applies set the initial namespace only.",
+                    TargetNamespace, "Leave out -Persist, and have the container's runtime set it at start (docker run --sysctl, a pod's securityContext.sysctls, ip netns exec ... sysctl in the unit that creates it).");
+            }
+
             ConntrackKernel kernel = ProbeKernel();
             ChangePlan plan = planner(kernel);
             foreach (string warning in plan.Warnings)

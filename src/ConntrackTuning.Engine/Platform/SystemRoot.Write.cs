@@ -167,10 +167,15 @@ public sealed partial class SystemRoot
         }
 
         byte[] bytes = Encoding.ASCII.GetBytes(text);
-        int fd = Native.Open(full, Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
+        // -NetworkNamespace: a /proc/sys/net file takes the value for the namespace of the thread that opened it.
+        (int fd, int openErrno) = InNamespace(relative, () =>
+        {
+            int opened = Native.Open(full, Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
+            return (opened, opened < 0 ? Marshal.GetLastPInvokeError() : 0);
+        });
         if (fd < 0)
         {
-            return Marshal.GetLastPInvokeError();
+            return openErrno;
         }
 
         try
