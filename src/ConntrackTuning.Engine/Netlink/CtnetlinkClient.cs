@@ -23,7 +23,8 @@ internal sealed class CtnetlinkClient : IDisposable
         _seq = (uint)Environment.TickCount;
     }
 
-    public static CtnetlinkClient Open() => new(NetlinkHooks.Open());
+    /// <summary>A client whose every receive observes <paramref name="cancellation"/> (the root's stop signal).</summary>
+    public static CtnetlinkClient Open(System.Threading.CancellationToken cancellation = default) => new(NetlinkHooks.Open(cancellation));
 
     public void Dispose() => _transport.Dispose();
 
