@@ -349,6 +349,7 @@ internal static class HealthChecks
         new("Loaded", Loaded),
         new("Namespace", Namespace),
         new("Usage", Usage),
+        new("ExpectationUsage", ExpectationChecks.Usage),
         new("KernelDefault", KernelDefaultCheck),
         new("Statistics", Statistics),
         new("Drop", Drop),
