@@ -26,6 +26,7 @@
         'Remove-ConntrackEntry'
         'Clear-ConntrackTable'
         'Get-ConntrackExpectation'
+        'Get-ConntrackNamespace'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

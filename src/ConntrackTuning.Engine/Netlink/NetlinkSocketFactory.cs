@@ -17,7 +17,10 @@ internal static class NetlinkSocketFactory
     {
         if (string.IsNullOrEmpty(networkNamespace))
         {
-            return NetlinkSocket.Open(receiveTimeout);
+            // A cmdlet's -NetworkNamespace makes a namespace current for the whole invocation.
+            return Namespaces.NamespaceContext.Current is { } current
+                ? current.Invoke(() => NetlinkSocket.Open(receiveTimeout))
+                : NetlinkSocket.Open(receiveTimeout);
         }
 
         NetlinkSocket? socket = null;
