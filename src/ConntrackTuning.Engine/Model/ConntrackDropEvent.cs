@@ -24,7 +24,7 @@ public sealed class ConntrackDropEvent
     /// <summary>The inode of the network namespace whose table was full (kernels from 6.18 name it); null for the initial namespace and on older kernels.</summary>
     public string? NetworkNamespace { get; init; }
 
-    /// <summary>TableFull, or LimitExceeded for 2.4.0's "maximum limit of N entries exceeded".</summary>
+    /// <summary>TableFull; LimitExceeded for 2.4.0's "maximum limit of N entries exceeded"; ExpectationTableFull for "nf_conntrack: expectation table full"; HelperDrop for a helper's "nf_ct_sip: dropping packet: ..." (the helper and reason are in Message).</summary>
     public string Kind { get; init; } = "";
 
     /// <summary>
