@@ -356,6 +356,7 @@ internal static class HealthChecks
         new("InsertFailed", InsertFailed),
         new("KernelLog", KernelLog),
         new("TableFullEvents", TableFullEvents),
+        new("Namespaces", NamespaceHealth.Check),
         new("EntriesPerBucket", EntriesPerBucket),
         new("TcpEstablishedTimeout", TcpEstablishedTimeout),
         new("Persistence", Persistence),

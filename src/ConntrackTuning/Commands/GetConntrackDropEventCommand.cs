@@ -4,6 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Namespaces;
 using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
@@ -85,8 +86,14 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
                 break;
             default:
                 IReadOnlyList<LogInput>? inputs = null;
-                Run(() => inputs = DropEventReader.DefaultInputs(OpenRoot(), _window));
-                Emit(inputs ?? []);
+                bool live = false;
+                Run(() =>
+                {
+                    SystemRoot root = OpenRoot();
+                    live = root.IsLive;
+                    inputs = DropEventReader.DefaultInputs(root, _window);
+                });
+                Emit(inputs ?? [], attribute: live);
                 break;
         }
     }
@@ -159,8 +166,21 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
         Emit(inputs);
     }
 
+    // This machine's namespaces, read once when the first message names one. Only the live log is matched against
+    // them: inodes are numbered alike on every host, so another machine's log would match by accident.
+    private NamespaceDirectory? _directory;
+
+    private void Attribute(ConntrackDropEvent drop)
+    {
+        if (drop.NetworkNamespace is { } inode)
+        {
+            _directory ??= NamespaceDirectory.Read(OpenRoot());
+            (drop.NamespaceName, drop.Owner) = _directory.Describe(inode);
+        }
+    }
+
     /// <summary>Each input on its own, so a damaged or unreadable file is one error and the others are still read.</summary>
-    private void Emit(IEnumerable<LogInput> inputs)
+    private void Emit(IEnumerable<LogInput> inputs, bool attribute = false)
     {
         foreach (LogInput input in inputs)
         {
@@ -170,6 +190,11 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
                 {
                     if (!Summary)
                     {
+                        if (attribute)
+                        {
+                            Attribute(drop);
+                        }
+
                         WriteObject(drop);
                     }
                 }
