@@ -58,12 +58,41 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         }
     }
 
+    // The engine throttles its records (at most one per 200 ms, none for work under 400 ms), so each goes out.
+    // WriteProgress itself drops them under $ProgressPreference or -ProgressAction SilentlyContinue or Ignore.
+    void IEngineLog.Progress(EngineProgress progress)
+    {
+        var record = new ProgressRecord((int)progress.Activity, progress.Title, progress.Status.Length == 0 ? " " : progress.Status)
+        {
+            PercentComplete = progress.PercentComplete,
+            SecondsRemaining = progress.Remaining is { } left ? (int)Math.Ceiling(left.TotalSeconds) : -1,
+            RecordType = progress.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        };
+        try
+        {
+            WriteProgress(record);
+        }
+        catch (PipelineStoppedException) when (progress.Completed)
+        {
+            // Ending the bar of work that was stopped: the host clears it with the pipeline anyway.
+        }
+    }
+
     /// <summary>Opens the root given to this invocation, resolved against the current PowerShell location.</summary>
     protected SystemRoot OpenRoot()
     {
         string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
         return SystemRoot.Open(path, this, Cancellation);
     }
+
+    /// <summary>Opens an absolute folder (a file's folder, "/" for files given by path) with this invocation's log and stop signal.</summary>
+    protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);
+
+    /// <summary>Images: which installed kernel to read (-KernelRelease of the cmdlets that offer it); null for the newest.</summary>
+    protected virtual string? KernelReleaseToProbe => null;
+
+    /// <summary>The RAM to compute kernel defaults for instead of MemTotal (-MemoryBytes where a cmdlet offers it for that).</summary>
+    protected virtual long? MemoryBytesToProbe => null;
 
     /// <summary>Probes the kernel under the current root once per root for the life of the pipeline.</summary>
     protected ConntrackKernel ProbeKernel()
@@ -73,7 +102,7 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         string key = NamespaceContext.Current is { } ns ? $"{root.Path}|netns {ns.Inode}" : root.Path;
         if (!_kernels.TryGetValue(key, out ConntrackKernel? kernel))
         {
-            kernel = KernelProbe.Probe(root);
+            kernel = KernelProbe.Probe(root, KernelReleaseToProbe, MemoryBytesToProbe);
             _kernels[key] = kernel;
         }
 
@@ -116,6 +145,12 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         try
         {
             work();
+        }
+        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
+        {
+            // The engine saw Ctrl+C or PowerShell.Stop(): end the pipeline the way PowerShell's own commands do,
+            // quietly, instead of as an error.
+            throw new PipelineStoppedException();
         }
         catch (ConntrackException e)
         {

@@ -72,7 +72,7 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
 
             // A run-time change that the next boot would undo is worth saying.
             PersistedValue? persisted = plan.Mode == ApplyMode.Runtime ? plan.NextBoot?.Invoke(null) : null;
-            if (persisted is not null && !SettingWriter.KeptAtBoot(plan, persisted))
+            if (persisted is not null && !plan.KeptAtBoot(persisted))
             {
                 string warning = $"{plan.Setting} is not persisted: the next boot applies {persisted.Value} from {persisted.Source}. Add -Persist to keep {plan.Expected}.";
                 plan.Warnings.Add(warning);
@@ -84,7 +84,7 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
                 WriteVerbose($"{plan.Setting} is already {plan.Expected}{(plan.Mode == ApplyMode.Runtime ? "" : " and persisted")}; nothing to change.");
                 if (PassThru)
                 {
-                    WriteObject(SettingWriter.Record(plan, applied: true, plan.OldValue ?? plan.Expected, plan.Files, plan.NextBoot?.Invoke(null)));
+                    WriteObject(ChangeRecord.Of(plan, applied: true, plan.OldValue ?? plan.Expected, plan.Files, plan.NextBoot?.Invoke(null)));
                 }
 
                 return;
@@ -94,13 +94,13 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
             {
                 if (PassThru)
                 {
-                    WriteObject(SettingWriter.Record(plan, applied: false, plan.Expected, plan.Files, SettingWriter.ProposedNextBoot(plan)));
+                    WriteObject(ChangeRecord.Of(plan, applied: false, plan.Expected, plan.Files, plan.ProposedNextBoot()));
                 }
 
                 return;
             }
 
-            ConntrackChange change = SettingWriter.Apply(kernel.SystemRoot, () => planner(kernel), SettingWriter.DefaultLockTimeout);
+            ConntrackChange change = ChangeApplier.Apply(kernel.SystemRoot, () => planner(kernel), ChangeApplier.DefaultLockTimeout);
             foreach (string warning in change.Warnings.Except(plan.Warnings))
             {
                 WriteWarning(warning);

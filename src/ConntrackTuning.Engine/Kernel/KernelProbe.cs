@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Kernel;
@@ -21,9 +21,17 @@ public static class KernelProbe
         "sos_commands/kernel/uname_-a",
     ];
 
-    public static ConntrackKernel Probe(SystemRoot root)
+    /// <param name="kernelRelease">Images only: which installed kernel to read (the newest when null).</param>
+    /// <param name="memoryBytes">The RAM to size kernel defaults for instead of MemTotal (an image has no MemTotal).</param>
+    public static ConntrackKernel Probe(SystemRoot root, string? kernelRelease = null, long? memoryBytes = null)
     {
         ArgumentNullException.ThrowIfNull(root);
+        string kind = RootKinds.Detect(root);
+        if (kind == RootKinds.Image)
+        {
+            return ImageProbe.Probe(root, kernelRelease, memoryBytes);
+        }
+
         (string? release, string? releaseSource) = ReadRelease(root);
         KernelVersion? version = KernelVersion.TryParse(release, out KernelVersion v) ? v : null;
         if (release is null)
@@ -43,14 +51,16 @@ public static class KernelProbe
             KernelRelease = release,
             KernelReleaseSource = releaseSource is null ? null : root.SourceOf(releaseSource),
             ModuleState = state,
+            RootKind = kind,
         };
 
         (kernel.PointerBits, kernel.PointerBitsSource) = DetectPointerBits(root, release);
-        kernel.MemoryBytes = ReadMemTotal(root);
+        kernel.MemoryBytes = memoryBytes ?? ReadMemTotal(root);
+        kernel.MemoryBytesSource = memoryBytes is not null ? "-MemoryBytes" : kernel.MemoryBytes is null ? null : root.Full("proc/meminfo");
         ResolvePaths(root, kernel, era);
         DetectNamespace(root, kernel);
         DecideWritability(root, kernel, era);
-        kernel.HashSizePersistence = SettingWriter.DecideHashPersistence(kernel, out _);
+        kernel.HashSizePersistence = TrackerModule.DecideHashPersistence(kernel, out _);
         return kernel;
     }
 

@@ -105,6 +105,7 @@ internal static partial class Native
 
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
 }
 
 /// <summary>
@@ -115,6 +116,7 @@ internal static partial class Native
 {
     internal const int CLONE_NEWNET = 0x40000000;
 
+    /// <summary>setns(2): moves the calling thread into the namespace the fd names (a socket keeps the namespace it was created in).</summary>
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     internal static partial int Setns(int fd, int nstype);
 

@@ -162,7 +162,7 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
 
     private void ReadSaved(string file)
     {
-        SystemRoot directory = SystemRoot.Open(System.IO.Path.GetDirectoryName(file) ?? "/", this);
+        SystemRoot directory = OpenFolder(System.IO.Path.GetDirectoryName(file) ?? "/");
         string name = System.IO.Path.GetFileName(file);
         if (Summary)
         {

@@ -36,5 +36,5 @@ public sealed class SetConntrackTimeoutCommand : ConntrackSetCmdlet
 
     private protected override string? TargetNamespace => NetworkNamespace;
 
-    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanTimeout(kernel, Protocol, State, Seconds, Mode, Force));
+    protected override void ProcessRecord() => Change(kernel => TimeoutPlanner.Plan(kernel, Protocol, State, Seconds, Mode, Force));
 }

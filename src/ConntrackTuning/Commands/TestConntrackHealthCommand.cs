@@ -4,6 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Health;
+using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.KernelLog;
 
 namespace ConntrackTuning.Commands;
@@ -52,6 +53,21 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+    /// <summary>The RAM to compare with the kernel's default instead of MemTotal; for an image, the RAM it will run with.</summary>
+    [Parameter]
+    [ValidateRange(1, long.MaxValue)]
+    public long? MemoryBytes { get; set; }
+
+    /// <summary>Images: the installed kernel to check for; the newest when omitted.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(InstalledKernelCompleter))]
+    public string? KernelRelease { get; set; }
+
+    protected override string? KernelReleaseToProbe => KernelRelease;
+
+    protected override long? MemoryBytesToProbe => MemoryBytes;
+
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
@@ -76,9 +92,12 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
     protected override void ProcessRecord() => Run(() =>
     {
         using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-        var context = new HealthContext(ProbeKernel(), _options);
+        ConntrackKernel kernel = ProbeKernel();
         int minimum = (int)Enum.Parse<HealthSeverity>(MinimumSeverity, ignoreCase: true);
-        List<ConntrackHealthFinding> findings = HealthChecks.Run(context).ToList();
+        // An image has no kernel behind it: only the checks that need none run there.
+        List<ConntrackHealthFinding> findings = kernel.RootKind == "Image"
+            ? ImageHealth.Run(kernel).ToList()
+            : HealthChecks.Run(new HealthContext(kernel, _options)).ToList();
         if (Quiet)
         {
             WriteObject(findings.TrueForAll(f => f.SeverityLevel < (int)HealthSeverity.Warning));
