@@ -32,6 +32,7 @@ internal static class HealthChecks
         new("InsertFailed", CounterChecks.InsertFailed),
         new("KernelLog", KernelLogChecks.KernelLog),
         new("TableFullEvents", KernelLogChecks.TableFullEvents),
+        new("Namespaces", NamespaceHealth.Check),
         new("EntriesPerBucket", TableChecks.EntriesPerBucket),
         new("TcpEstablishedTimeout", TimeoutChecks.TcpEstablishedTimeout),
         new("Persistence", PersistenceChecks.Persistence),
