@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Platform;
@@ -42,9 +41,9 @@ internal static class ImageLimits
         PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
             ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
             : null;
-        PersistedValue? loadTime = SettingWriter.IsLoadableModule(kernel) != false ? BootConfig.LastModuleOption(root, tracker, "hashsize") : null;
+        PersistedValue? loadTime = TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, tracker, "hashsize") : null;
         long? atLoad = Number(root, loadTime);
-        long? roundedAtLoad = atLoad is { } a ? SettingWriter.RoundHashSize(kernel, a) : null;
+        long? roundedAtLoad = atLoad is { } a ? HashSizeMath.RoundHashSize(kernel, a) : null;
 
         int bits = kernel.PointerBits == 32 ? 32 : 64;
         KernelDefault? kd = kernel.MemoryBytes is { } memory && !era.SizesFromAllPhysicalPages
@@ -59,7 +58,7 @@ internal static class ImageLimits
         string? maxSource = null, hashSource = null;
         if (Number(root, buckets) is { } b && sysctlApplies)
         {
-            (hash, hashSource) = (SettingWriter.RoundHashSize(kernel, b), buckets!.Source);
+            (hash, hashSource) = (HashSizeMath.RoundHashSize(kernel, b), buckets!.Source);
         }
         else if (roundedAtLoad is { } r)
         {
@@ -97,7 +96,7 @@ internal static class ImageLimits
             MemoryBytes = kernel.MemoryBytes,
             PersistedMax = sysctlApplies ? Number(root, maxLine) ?? (roundedAtLoad is { } pm ? 8 * pm : null) : roundedAtLoad is { } lm ? 8 * lm : null,
             PersistedMaxSource = sysctlApplies && maxLine is not null ? maxLine.Source : roundedAtLoad is not null ? loadTime!.Source : null,
-            PersistedHashSize = sysctlApplies && Number(root, buckets) is { } pb ? SettingWriter.RoundHashSize(kernel, pb) : roundedAtLoad,
+            PersistedHashSize = sysctlApplies && Number(root, buckets) is { } pb ? HashSizeMath.RoundHashSize(kernel, pb) : roundedAtLoad,
             PersistedHashSizeSource = sysctlApplies && buckets is not null ? buckets.Source : loadTime?.Source,
             NextBootMax = max,
             NextBootMaxSource = maxSource,

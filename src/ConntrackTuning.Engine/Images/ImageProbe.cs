@@ -1,6 +1,5 @@
 using System;
 using System.Linq;
-using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Platform;
 
@@ -48,7 +47,7 @@ internal static class ImageProbe
         root.Log.Verbose(chosen is null
             ? $"No kernel is installed under {root.Path} (lib/modules, usr/lib/modules): the era is the newest {EraTable.TrackerName(tracker)} one."
             : $"Image: kernel {chosen.Release} ({Choice(installed.Count, release)}), {EraTable.TrackerName(tracker)} {chosen.TrackerState} ({chosen.TrackerStateSource ?? "no module list or config says how"}), era {era.Id}.");
-        kernel.HashSizePersistence = SettingWriter.DecideHashPersistence(kernel, out _);
+        kernel.HashSizePersistence = TrackerModule.DecideHashPersistence(kernel, out _);
         return kernel;
     }
 

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Platform;
@@ -24,7 +23,7 @@ internal static class NextBoot
         ArgumentNullException.ThrowIfNull(kernel);
         SystemRoot root = kernel.SystemRoot;
         string tracker = kernel.EraRow.TrackerName;
-        bool? loadable = SettingWriter.IsLoadableModule(kernel);
+        bool? loadable = TrackerModule.IsLoadable(kernel);
         if (loadable == false)
         {
             return (true, $"{tracker} is built into kernel {kernel.KernelRelease ?? "(unknown release)"}{(kernel.ModuleStateSource is { } s ? $" ({s})" : "")}");

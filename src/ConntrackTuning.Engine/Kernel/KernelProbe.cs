@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.Platform;
 
@@ -61,7 +60,7 @@ public static class KernelProbe
         ResolvePaths(root, kernel, era);
         DetectNamespace(root, kernel);
         DecideWritability(root, kernel, era);
-        kernel.HashSizePersistence = SettingWriter.DecideHashPersistence(kernel, out _);
+        kernel.HashSizePersistence = TrackerModule.DecideHashPersistence(kernel, out _);
         return kernel;
     }
 

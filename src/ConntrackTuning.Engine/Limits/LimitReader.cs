@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Platform;
@@ -113,7 +112,7 @@ public static class LimitReader
             ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
             : null;
         PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
-            ?? (SettingWriter.IsLoadableModule(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
+            ?? (TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
 
         long? Number(PersistedValue? value)
         {
@@ -137,12 +136,12 @@ public static class LimitReader
         string? maxSource = maxLine?.Source;
         if (max is null && Number(loadTime) is { } atLoad)
         {
-            long rounded = SettingWriter.RoundHashSize(kernel, atLoad);
+            long rounded = HashSizeMath.RoundHashSize(kernel, atLoad);
             max = 8 * rounded;
             maxSource = $"8 x hashsize {rounded} ({loadTime!.Source}): the kernel's rule when no sysctl sets the max";
         }
 
-        return new Persisted(max, maxSource, hash is { } hv ? SettingWriter.RoundHashSize(kernel, hv) : null, hashSource?.Source,
+        return new Persisted(max, maxSource, hash is { } hv ? HashSizeMath.RoundHashSize(kernel, hv) : null, hashSource?.Source,
             BootDefault(kernel, Number(loadTime)));
     }
 

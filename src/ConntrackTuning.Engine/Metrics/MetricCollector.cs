@@ -235,7 +235,7 @@ internal static class MetricCollector
         SystemRoot root = kernel.SystemRoot;
         TimeWindow window = root.IsLive && KernelLogSources.BootTime(root) is { } boot ? new TimeWindow(boot.AddSeconds(-1), null) : TimeWindow.All;
         IReadOnlyList<LogInput> inputs = options.LogInputs is { } custom ? custom(root, window) : DropEventReader.DefaultInputs(root, window);
-        DropEventScanner scanner = DropEventReader.Scan(inputs, window);
+        DropEventScanner scanner = DropEventReader.Scan(inputs, window, root.Log);
         ConntrackDropSummary summary = scanner.Summary();
         const string loggedHelp = "Table-full messages (nf_conntrack: table full, dropping packet, and every older form) in the kernel log since boot, or in every log of a tree under -Root; each is one dropped packet. "
             + "Label netns: the network namespace the message names (kernels from 6.18 name every namespace but the initial one); no label for messages that name none.";

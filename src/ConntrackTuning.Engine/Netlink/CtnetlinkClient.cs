@@ -196,6 +196,37 @@ internal sealed class CtnetlinkClient : IDisposable
         return outcome;
     }
 
+    /// <summary>The seq for a request built elsewhere (expectations, flushes).</summary>
+    internal uint NextSequence() => ++_seq;
+
+    /// <summary>Any dump (the expectation table, say): each data message of that type, with our seq, goes to the handler.</summary>
+    internal DumpOutcome DumpMessages(byte[] request, ushort dataType, MessageHandler handler)
+    {
+        var outcome = new DumpOutcome();
+        Dump(request, dataType, outcome, handler);
+        return outcome;
+    }
+
+    /// <summary>Sends a request that carries NLM_F_ACK and reads to its answer; a kernel error becomes <see cref="NetlinkErrnoException"/>.</summary>
+    internal void Acknowledged(byte[] request)
+    {
+        uint seq = NetlinkWire.H32(request.AsSpan(8));
+        _transport.Send(request);
+        while (true)
+        {
+            ReadOnlySpan<byte> datagram = ReceiveDatagram();
+            for (int off = 0; off < datagram.Length;)
+            {
+                ReadOnlySpan<byte> message = NextMessage(datagram, ref off);
+                if (NetlinkWire.H32(message[8..]) == seq && NetlinkWire.H16(message[4..]) == NetlinkWire.NlmsgError)
+                {
+                    ThrowIfError(message);
+                    return;
+                }
+            }
+        }
+    }
+
     /// <summary>IPCTNL_MSG_CT_GET_STATS_CPU: one row per possible CPU, keyed by the procfs column names.</summary>
     public IReadOnlyList<CpuCounters> ReadCpuStatistics()
     {

@@ -86,6 +86,7 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
     private const int NetlinkNetfilter = 12;
     private const int SolSocket = 1;
     private const int SoRcvtimeo = 20;
+    private const int SoRcvbuf = 8;
     private const int MsgTrunc = 0x20;
 
     private int _fd;
@@ -111,6 +112,16 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
         }
 
         return socket;
+    }
+
+    /// <summary>
+    /// Asks for a larger kernel-side receive queue (SO_RCVBUF, capped by net.core.rmem_max): a batch of deletes
+    /// is answered with one ACK datagram each, and an ACK that does not fit is dropped. False when refused.
+    /// </summary>
+    public bool TrySetReceiveBuffer(int bytes)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        return NativeMethods.setsockoptInt(_fd, SolSocket, SoRcvbuf, ref bytes, sizeof(int)) == 0;
     }
 
     public unsafe void Send(ReadOnlySpan<byte> request)
@@ -180,6 +191,9 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
 
         [LibraryImport("libc", SetLastError = true)]
         internal static partial int setsockopt(int fd, int level, int name, ref Timeval value, int length);
+
+        [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+        internal static partial int setsockoptInt(int fd, int level, int name, ref int value, int length);
 
         [LibraryImport("libc", SetLastError = true)]
         internal static partial nint send(int fd, byte* buffer, nint length, int flags);
@@ -318,14 +332,17 @@ internal static class NetlinkHooks
     /// <summary>A file every received datagram is appended to.</summary>
     internal static string? RecordPath { get; set; }
 
-    internal static INetlinkTransport Open()
+    internal static INetlinkTransport Open() => Open(null);
+
+    /// <summary>A transport in this process's network namespace, or (with a path such as /run/netns/x or /proc/PID/ns/net) in that one.</summary>
+    internal static INetlinkTransport Open(string? networkNamespace)
     {
         if (ReplayPath is { } replay)
         {
             return ReplayTransport.FromFile(replay);
         }
 
-        INetlinkTransport socket = NetlinkSocket.Open(TimeSpan.FromSeconds(10));
+        INetlinkTransport socket = NetlinkSocketFactory.Open(TimeSpan.FromSeconds(10), networkNamespace);
         return RecordPath is { } record ? new RecordingTransport(socket, record) : socket;
     }
 }

@@ -115,6 +115,8 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
         string description = $"Replace {full} with {export.Samples.Count} samples of {families} metrics read from {kernel.Root}";
         if (ShouldProcess(description, $"{description}?", "Export conntrack metrics"))
         {
+            // A stop that came while the metrics were read leaves the old file whole rather than starting the replace.
+            Cancellation.ThrowIfCancellationRequested();
             MetricFile.Write(full, text, this);
         }
 

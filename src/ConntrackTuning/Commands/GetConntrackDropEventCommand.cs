@@ -77,16 +77,19 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
                 ReadLines();
                 break;
             case PathSet:
+                // All the files first, so the progress counts bytes and files of everything -Path names.
+                List<LogInput> inputs = [];
                 foreach (string path in Path)
                 {
-                    Run(() => ReadPath(path));
+                    Run(() => inputs.AddRange(ResolvePath(path)));
                 }
 
+                Emit(inputs);
                 break;
             default:
-                IReadOnlyList<LogInput>? inputs = null;
-                Run(() => inputs = DropEventReader.DefaultInputs(OpenRoot(), _window));
-                Emit(inputs ?? []);
+                IReadOnlyList<LogInput>? live = null;
+                Run(() => live = DropEventReader.DefaultInputs(OpenRoot(), _window));
+                Emit(live ?? []);
                 break;
         }
     }
@@ -127,7 +130,7 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
         }
     }
 
-    private void ReadPath(string path)
+    private List<LogInput> ResolvePath(string path)
     {
         List<string> files;
         try
@@ -142,13 +145,13 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
                 "Check the path; rotated logs are named like kern.log.1, kern.log.2.gz or messages-20261120.");
         }
 
-        SystemRoot fileSystem = SystemRoot.Open("/", this);
+        SystemRoot fileSystem = OpenFolder("/");
         List<LogInput> inputs = [];
         foreach (string file in KernelLogSources.RotationOrder(files))
         {
             if (System.IO.Directory.Exists(file))
             {
-                Run(() => inputs.AddRange(DropEventReader.DefaultInputs(SystemRoot.Open(file, this), _window)));
+                Run(() => inputs.AddRange(DropEventReader.DefaultInputs(OpenFolder(file), _window)));
             }
             else
             {
@@ -156,17 +159,21 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
             }
         }
 
-        Emit(inputs);
+        return inputs;
     }
 
-    /// <summary>Each input on its own, so a damaged or unreadable file is one error and the others are still read.</summary>
-    private void Emit(IEnumerable<LogInput> inputs)
+    /// <summary>
+    /// Each input on its own, so a damaged or unreadable file is one error and the others are still read; one
+    /// progress bar over them all, ended also when one fails or the command is stopped.
+    /// </summary>
+    private void Emit(IReadOnlyList<LogInput> inputs)
     {
+        using var progress = new LogScanProgress(this, inputs);
         foreach (LogInput input in inputs)
         {
             Run(() =>
             {
-                foreach (ConntrackDropEvent drop in DropEventReader.Read([input], _scanner))
+                foreach (ConntrackDropEvent drop in DropEventReader.Read([input], _scanner, progress))
                 {
                     if (!Summary)
                     {

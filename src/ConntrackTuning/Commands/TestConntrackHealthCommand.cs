@@ -60,8 +60,17 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
 
     protected override long? MemoryBytesToProbe => MemoryBytes;
 
+    /// <summary>
+    /// The network namespace to check (its table, counters and timeouts; the global max and the kernel log are the host's), by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();
         _options = new HealthOptions
         {
             WarningPercent = WarningPercent,
@@ -82,6 +91,7 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
 
     protected override void ProcessRecord() => Run(() =>
     {
+        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
         ConntrackKernel kernel = ProbeKernel();
         int minimum = (int)Enum.Parse<HealthSeverity>(MinimumSeverity, ignoreCase: true);
         // An image has no kernel behind it: only the checks that need none run there.
