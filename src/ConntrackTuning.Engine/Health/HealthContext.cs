@@ -2,8 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.KernelLog;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Platform;

@@ -1,5 +1,4 @@
 using System;
-using ConntrackTuning.Engine.Kernel;
 
 namespace ConntrackTuning.Engine.Sizing;
 
