@@ -25,7 +25,7 @@ internal static class ExpectationReader
             long delivered = 0;
             try
             {
-                using var client = new CtnetlinkClient(NetlinkHooks.Open(networkNamespace));
+                using var client = new CtnetlinkClient(NetlinkTransports.Open(networkNamespace));
                 DumpOutcome outcome = Dump(client, message =>
                 {
                     root.Cancellation.ThrowIfCancellationRequested();

@@ -23,7 +23,7 @@ internal sealed class CtnetlinkClient : IDisposable
         _seq = (uint)Environment.TickCount;
     }
 
-    public static CtnetlinkClient Open() => new(NetlinkHooks.Open());
+    public static CtnetlinkClient Open() => new(NetlinkTransports.Open());
 
     public void Dispose() => _transport.Dispose();
 
