@@ -94,7 +94,7 @@ public class RecommendationEraFixtureTests
             Assert.Equal(tree.Path, r.Root);
             Assert.Equal(inputs.Era.Id, r.Era);
             Assert.InRange(r.Max, 128, int.MaxValue);
-            Assert.InRange(r.HashSize, 16, Recommender.KernelHashSizeBound);
+            Assert.InRange(r.HashSize, 16, HashSizeMath.MaxHashSize);
             Assert.True(r.EstimatedMemoryBytes > 0);
             Assert.Equal(inputs.EntrySize.Source, r.EntrySizeSource);
             Assert.True(r.Reasons.Count >= 4);

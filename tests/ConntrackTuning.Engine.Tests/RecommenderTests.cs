@@ -307,7 +307,7 @@ public class RecommenderTests
                 {
                     ConntrackRecommendation r = Run(inputs, profile);
                     Assert.InRange(r.Max, 128, int.MaxValue);
-                    Assert.InRange(r.HashSize, 16, Recommender.KernelHashSizeBound);
+                    Assert.InRange(r.HashSize, 16, HashSizeMath.MaxHashSize);
                     Assert.Equal((r.Max * r.EntrySize) + (r.HashSize * r.BucketSize), r.EstimatedMemoryBytes);
                     Assert.Equal(profile.ToString(), r.Profile);
                     Assert.Equal(era.Id, r.Era);

@@ -14,13 +14,13 @@ using Xunit;
 namespace ConntrackTuning.Engine.Tests;
 
 /// <summary>
-/// The stop signal in netlink dumps and table reads. In the NetlinkHooks collection: one test sets the replay
+/// The stop signal in netlink dumps and table reads. In the TestHooks collection: one test sets the replay
 /// seam, which is process-wide.
 /// </summary>
-[Collection(nameof(NetlinkHooks))]
+[Collection(nameof(TestHooks))]
 public sealed class StopNetlinkTests : IDisposable
 {
-    public void Dispose() => NetlinkHooks.ReplayPath = null;
+    public void Dispose() => TestHooks.NetlinkReplayPath = null;
 
     [Fact]
     public void A_dump_stops_between_datagrams_once_the_signal_comes()
@@ -64,7 +64,7 @@ public sealed class StopNetlinkTests : IDisposable
     [Fact]
     public void A_stopped_root_reads_the_live_table_no_further_and_it_is_no_netlink_failure()
     {
-        NetlinkHooks.ReplayPath = EntryTestData.File("dump-large.hex");
+        TestHooks.NetlinkReplayPath = EntryTestData.File("dump-large.hex");
         using var source = new CancellationTokenSource();
         ConntrackKernel kernel = KernelProbe.Probe(SystemRoot.Open("/", null, source.Token));
         int seen = 0;

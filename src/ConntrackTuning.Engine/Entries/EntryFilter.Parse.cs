@@ -2,8 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Kernel;
 
 namespace ConntrackTuning.Engine.Entries;
 

@@ -26,7 +26,7 @@ internal static class ExpectationReader
             try
             {
                 // Every receive observes the stop signal, also while the kernel is silent.
-                using var client = new CtnetlinkClient(NetlinkHooks.Open(networkNamespace, root.Cancellation));
+                using var client = new CtnetlinkClient(NetlinkTransports.Open(networkNamespace, root.Cancellation));
                 DumpOutcome outcome = Dump(client, message =>
                 {
                     root.Cancellation.ThrowIfCancellationRequested();

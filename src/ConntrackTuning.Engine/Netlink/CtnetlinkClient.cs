@@ -24,7 +24,7 @@ internal sealed class CtnetlinkClient : IDisposable
     }
 
     /// <summary>A client whose every receive observes <paramref name="cancellation"/> (the root's stop signal).</summary>
-    public static CtnetlinkClient Open(System.Threading.CancellationToken cancellation = default) => new(NetlinkHooks.Open(cancellation));
+    public static CtnetlinkClient Open(System.Threading.CancellationToken cancellation = default) => new(NetlinkTransports.Open(cancellation));
 
     public void Dispose() => _transport.Dispose();
 

@@ -1,6 +1,4 @@
 using System;
-using ConntrackTuning.Engine.Entries;
-using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Netlink;
 

@@ -237,7 +237,7 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
 /// <summary>
 /// Datagrams saved as text: one datagram per line in hex, "#" lines are comments, and "errno N" stands for a recv
 /// that failed with that errno. Captures of real dumps are committed in this form as test data, and
-/// <see cref="NetlinkHooks"/> lets the whole module run against one.
+/// <see cref="TestHooks.NetlinkReplayPath"/> lets the whole module run against one.
 /// </summary>
 internal sealed class ReplayTransport : INetlinkTransport
 {
@@ -353,17 +353,11 @@ internal sealed class RecordingTransport : INetlinkTransport
 }
 
 /// <summary>
-/// Test seams, set by reflection from tests and tools (never by users): replay a capture file instead of talking to
-/// the kernel, or record what the kernel sends. Both are null in normal use.
+/// Opens the transport every ctnetlink conversation uses: a socket, or under the test seam (<see cref="TestHooks"/>)
+/// a replayed capture or a socket whose replies are recorded.
 /// </summary>
-internal static class NetlinkHooks
+internal static class NetlinkTransports
 {
-    /// <summary>A capture file whose datagrams answer every request, instead of the kernel.</summary>
-    internal static string? ReplayPath { get; set; }
-
-    /// <summary>A file every received datagram is appended to.</summary>
-    internal static string? RecordPath { get; set; }
-
     internal static INetlinkTransport Open() => Open(null);
 
     /// <summary>A transport whose receives end with OperationCanceledException once <paramref name="cancellation"/> is cancelled.</summary>
@@ -375,12 +369,12 @@ internal static class NetlinkHooks
     /// </summary>
     internal static INetlinkTransport Open(string? networkNamespace, CancellationToken cancellation = default)
     {
-        if (ReplayPath is { } replay)
+        if (TestHooks.NetlinkReplayPath is { } replay)
         {
             return ReplayTransport.FromFile(replay, cancellation);
         }
 
         INetlinkTransport socket = NetlinkSocketFactory.Open(TimeSpan.FromSeconds(10), networkNamespace, cancellation);
-        return RecordPath is { } record ? new RecordingTransport(socket, record) : socket;
+        return TestHooks.NetlinkRecordPath is { } record ? new RecordingTransport(socket, record) : socket;
     }
 }

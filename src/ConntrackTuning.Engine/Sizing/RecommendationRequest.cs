@@ -1,8 +1,6 @@
 using System;
 using System.Collections.Generic;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 using static ConntrackTuning.Engine.Sizing.KernelDefaults;
 
 namespace ConntrackTuning.Engine.Sizing;

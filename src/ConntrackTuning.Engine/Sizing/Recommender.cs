@@ -20,9 +20,6 @@ public static class Recommender
     /// <summary>Balanced lets one full table use at most RAM / 64 (1.5625 %).</summary>
     public const int BalancedShareDivisor = 64;
 
-    /// <summary>The kernel refuses hash sizes over INT_MAX / 8 (since b541ba7d1f5a, 2025, backported).</summary>
-    public const long KernelHashSizeBound = int.MaxValue / 8;
-
     /// <summary>The max is an int sysctl; nothing larger can be written.</summary>
     public const long KernelMaxBound = int.MaxValue;
 
@@ -129,10 +126,10 @@ public static class Recommender
 
     private static (long Max, long Hash) ApplyKernelBounds(SizingInputs inputs, RecommendationProfile profile, long max, long hash, List<string> reasons, List<string> warnings)
     {
-        if (hash > KernelHashSizeBound)
+        if (hash > HashSizeMath.MaxHashSize)
         {
-            long bounded = HashSizeMath.ShapeDown(KernelHashSizeBound, inputs.Era.HashShape);
-            warnings.Add($"{profile}: a hash size of {F(hash)} is over the kernel's bound of {F(KernelHashSizeBound)} (INT_MAX / 8), which it refuses; recommending {F(bounded)} instead.");
+            long bounded = HashSizeMath.ShapeDown(HashSizeMath.MaxHashSize, inputs.Era.HashShape);
+            warnings.Add($"{profile}: a hash size of {F(hash)} is over the kernel's bound of {F(HashSizeMath.MaxHashSize)} (INT_MAX / 8), which it refuses; recommending {F(bounded)} instead.");
             if (profile is RecommendationProfile.FirewallOnly or RecommendationProfile.Balanced)
             {
                 max = max / hash * bounded;

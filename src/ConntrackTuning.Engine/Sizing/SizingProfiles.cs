@@ -2,8 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 using static ConntrackTuning.Engine.Sizing.KernelDefaults;
 
 namespace ConntrackTuning.Engine.Sizing;
