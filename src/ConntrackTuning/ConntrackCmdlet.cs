@@ -14,6 +14,11 @@ namespace ConntrackTuning.Commands;
 /// What every cmdlet shares: the -Root parameter, one kernel probe per root, the bridge from the engine's log
 /// to the verbose and warning streams, and the translation of engine failures into error records.
 /// </summary>
+// CA1001: the token source is not disposed with the cmdlet. It holds nothing unmanaged but the wait handle a lock
+// wait may create, which its finalizer releases; making the base IDisposable would clash with the cmdlets that
+// implement IDisposable themselves (Remove-ConntrackEntry), and PowerShell disposes only those.
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
+    Justification = "The CancellationTokenSource has no timer; its lazily made wait handle is released by its finalizer.")]
 public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
 {
     private readonly Dictionary<string, ConntrackKernel> _kernels = new(StringComparer.Ordinal);
