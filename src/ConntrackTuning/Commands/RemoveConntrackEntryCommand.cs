@@ -105,7 +105,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
 
     /// <summary>Status bits that must all be set (SeenReply, Assured, SourceNat, Offload, ...).</summary>
     [Parameter(ParameterSetName = FilterSet)]
-    public ConntrackStatusFlags[]? Status { get; set; }
+    public ConntrackEntryStatus[]? Status { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateNotNullOrEmpty]
@@ -152,7 +152,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
             EntryFilter entries = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
                 MyInvocation.BoundParameters.ContainsKey(nameof(Zone)) ? Zone : null, Unreplied, Assured);
             NatMatch nat = AnyNat || (SourceNat && DestinationNat) ? NatMatch.Any : SourceNat ? NatMatch.Source : DestinationNat ? NatMatch.Destination : NatMatch.None;
-            uint status = (uint)(Status ?? []).Aggregate(ConntrackStatusFlags.None, (a, f) => a | f);
+            uint status = (uint)(Status ?? []).Aggregate(ConntrackEntryStatus.None, (a, f) => a | f);
             _filter = RemovalFilter.Create(entries, ReplySource, ReplyDestination, ReplySourcePort, ReplyDestinationPort, nat, NatAddress, status,
                 MyInvocation.BoundParameters.ContainsKey(nameof(TimeoutBelow)) ? TimeoutBelow : null,
                 MyInvocation.BoundParameters.ContainsKey(nameof(OlderThan)) ? OlderThan : null);
