@@ -14,12 +14,7 @@ namespace ConntrackTuning.Commands;
 /// What every cmdlet shares: the -Root parameter, one kernel probe per root, the bridge from the engine's log
 /// to the verbose and warning streams, and the translation of engine failures into error records.
 /// </summary>
-// CA1001: the token source is not disposed with the cmdlet. It holds nothing unmanaged but the wait handle a lock
-// wait may create, which its finalizer releases; making the base IDisposable would clash with the cmdlets that
-// implement IDisposable themselves (Remove-ConntrackEntry), and PowerShell disposes only those.
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
-    Justification = "The CancellationTokenSource has no timer; its lazily made wait handle is released by its finalizer.")]
-public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
+public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
 {
     private readonly Dictionary<string, ConntrackKernel> _kernels = new(StringComparer.Ordinal);
 
@@ -30,8 +25,31 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
 
     protected override void StopProcessing()
     {
-        _stopping.Cancel();
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The pipeline ended (and disposed this cmdlet) while the stop was on its way: nothing is left to stop.
+        }
+
         base.StopProcessing();
+    }
+
+    /// <summary>PowerShell disposes a cmdlet that is IDisposable when its pipeline ends; the stop signal goes with it.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stopping.Dispose();
+        }
     }
 
     /// <summary>
