@@ -395,7 +395,7 @@ Describe 'Get-ConntrackEntry against damaged or refusing ctnetlink replies' -Tag
                 $hide = if ($case -eq 'einval') { 'mount -t proc -o subset=pid proc /proc && ' } else { '' }
                 $json = & unshare -m --propagation private -- sh -c "$hide exec `"`$@`"" sh @pwsh -NoProfile -NonInteractive -Command "
                     Import-Module '$module'
-                    [ConntrackTuning.Engine.Platform.SystemRoot].Assembly.GetType('ConntrackTuning.Engine.Netlink.NetlinkHooks').GetProperty('ReplayPath', [Reflection.BindingFlags]'NonPublic,Static').SetValue(`$null, '$Replays/$case.hex')
+                    [ConntrackTuning.Engine.Platform.SystemRoot].Assembly.GetType('ConntrackTuning.Engine.TestHooks').GetProperty('NetlinkReplayPath', [Reflection.BindingFlags]'NonPublic,Static').SetValue(`$null, '$Replays/$case.hex')
                     Get-ConntrackEntry -ErrorAction SilentlyContinue -ErrorVariable err -WarningAction SilentlyContinue | Out-Null
                     [pscustomobject]@{ Case = '$case'; Id = `$err[0].FullyQualifiedErrorId; Category = [string]`$err[0].CategoryInfo.Category; Target = `$err[0].TargetObject; Message = `$err[0].Exception.Message } | ConvertTo-Json -Compress"
                 $json | ConvertFrom-Json

@@ -11,15 +11,15 @@ using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
 
-[CollectionDefinition(nameof(NetlinkHooks), DisableParallelization = true)]
-public sealed class NetlinkHooksSerial;
+[CollectionDefinition(nameof(TestHooks), DisableParallelization = true)]
+public sealed class TestHooksSerial;
 
 /// <summary>
 /// Choosing the source (ctnetlink, the procfs file, a root's copy, a saved file), falling back, restarting and
-/// failing. The live cases replay captures through <see cref="NetlinkHooks"/>, which is process-wide, so these
+/// failing. The live cases replay captures through <see cref="TestHooks"/>, which is process-wide, so these
 /// tests never run in parallel with each other.
 /// </summary>
-[Collection(nameof(NetlinkHooks))]
+[Collection(nameof(TestHooks))]
 public sealed class EntryReaderTests : IDisposable
 {
     private const string Entry =
@@ -38,7 +38,7 @@ public sealed class EntryReaderTests : IDisposable
 
     public void Dispose()
     {
-        NetlinkHooks.ReplayPath = null;
+        TestHooks.NetlinkReplayPath = null;
         foreach (string path in _temp)
         {
             File.Delete(path);
@@ -64,7 +64,7 @@ public sealed class EntryReaderTests : IDisposable
         string path = Path.Combine(Path.GetTempPath(), "ctt-replay-" + Guid.NewGuid().ToString("n") + ".hex");
         File.WriteAllLines(path, datagrams);
         _temp.Add(path);
-        NetlinkHooks.ReplayPath = path;
+        TestHooks.NetlinkReplayPath = path;
     }
 
     private static ConntrackKernel Live(RecordingLog log) => KernelProbe.Probe(SystemRoot.Open("/", log));
@@ -86,7 +86,7 @@ public sealed class EntryReaderTests : IDisposable
     [Fact]
     public void The_live_table_comes_from_ctnetlink()
     {
-        NetlinkHooks.ReplayPath = EntryTestData.File("dump-mixed.hex");
+        TestHooks.NetlinkReplayPath = EntryTestData.File("dump-mixed.hex");
         var log = new RecordingLog();
         List<ConntrackEntry> entries = Read(Live(log));
         Assert.Equal(EntryTestData.Lines("dump-mixed.conntrack-L.txt").Length, entries.Count);
@@ -98,7 +98,7 @@ public sealed class EntryReaderTests : IDisposable
     public void Filters_are_checked_here_whatever_the_kernel_did()
     {
         // The replay ignores the filter like a kernel that does not know it: the result must still be filtered.
-        NetlinkHooks.ReplayPath = EntryTestData.File("dump-mixed.hex");
+        TestHooks.NetlinkReplayPath = EntryTestData.File("dump-mixed.hex");
         List<ConntrackEntry> entries = Read(Live(new RecordingLog()), Filter(protocols: ["udp"], sources: ["10.0.0.0/8"]));
         ConntrackEntry only = Assert.Single(entries);
         Assert.Equal(("udp", "10.0.0.11"), (only.Protocol, only.Source));
@@ -214,9 +214,9 @@ public sealed class EntryReaderTests : IDisposable
     [Fact]
     public void The_statistics_api_reads_the_captures()
     {
-        NetlinkHooks.ReplayPath = EntryTestData.File("stats-cpu.hex");
+        TestHooks.NetlinkReplayPath = EntryTestData.File("stats-cpu.hex");
         Assert.Equal(2, CtnetlinkStatistics.ReadPerCpu().Count);
-        NetlinkHooks.ReplayPath = EntryTestData.File("count.hex");
+        TestHooks.NetlinkReplayPath = EntryTestData.File("count.hex");
         Assert.Equal(new ConntrackNetlinkCount(21, 262144), CtnetlinkStatistics.ReadCount());
     }
 

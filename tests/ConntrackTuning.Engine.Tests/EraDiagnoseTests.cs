@@ -6,6 +6,7 @@ using Xunit;
 using ConntrackTuning.Engine.Health;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Sizing;
 using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Tests;
@@ -115,8 +116,8 @@ public class EraDiagnoseTests
         Assert.Equal("Set-ConntrackLimit -Max 65536 -Persist; Set-ConntrackHashSize -HashSize 65537 -PersistOnly",
             Assert.Single(findings, f => f.Check == "TableFullEvents").Recommendation);
         Assert.Contains("keeps no per-CPU statistics; they arrived with 2.6", Assert.Single(findings, f => f.Check == "Statistics").Message, StringComparison.Ordinal);
-        Assert.Equal(1_000_003, Remedy.NextPrime(1_000_000));
-        Assert.Equal(2, Remedy.NextPrime(0));
+        Assert.Equal(1_000_003, HashSizeMath.ShapeUp(1_000_000, HashShape.Prime));
+        Assert.Equal(2, HashSizeMath.ShapeUp(0, HashShape.Prime));
     }
 
     /// <summary>fixture, worst severity, Usage severity.</summary>

@@ -271,17 +271,17 @@ public class MetricCollectorTests
 
 /// <summary>
 /// The statistics of a kernel without the procfs file, exported from ctnetlink. The replies are this kernel's
-/// capture (Data/stats-cpu.hex) replayed through the process-wide <see cref="NetlinkHooks"/>, hence the collection.
+/// capture (Data/stats-cpu.hex) replayed through the process-wide <see cref="TestHooks"/>, hence the collection.
 /// </summary>
-[Collection(nameof(NetlinkHooks))]
+[Collection(nameof(TestHooks))]
 public sealed class MetricNetlinkTests : IDisposable
 {
-    public void Dispose() => NetlinkHooks.ReplayPath = null;
+    public void Dispose() => TestHooks.NetlinkReplayPath = null;
 
     [Fact]
     public void Without_the_procfs_file_the_counters_come_from_ctnetlink_under_the_same_names()
     {
-        NetlinkHooks.ReplayPath = EntryTestData.File("stats-cpu.hex");
+        TestHooks.NetlinkReplayPath = EntryTestData.File("stats-cpu.hex");
         ConntrackKernel kernel = KernelProbe.Probe(SystemRoot.Open("/"));
         MetricExport export = MetricCollector.Collect(kernel, new MetricOptions
         {

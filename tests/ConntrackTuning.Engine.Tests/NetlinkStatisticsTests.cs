@@ -12,19 +12,19 @@ namespace ConntrackTuning.Engine.Tests;
 /// <summary>
 /// The statistics of a kernel without the procfs file, over ctnetlink. The replies are a capture from this
 /// kernel (Data/stats-cpu.hex, with the conntrack -S output beside it), replayed through the process-wide
-/// <see cref="NetlinkHooks"/>; hence the serial collection.
+/// <see cref="TestHooks"/>; hence the serial collection.
 /// </summary>
-[Collection(nameof(NetlinkHooks))]
+[Collection(nameof(TestHooks))]
 public sealed class NetlinkStatisticsTests : IDisposable
 {
-    public void Dispose() => NetlinkHooks.ReplayPath = null;
+    public void Dispose() => TestHooks.NetlinkReplayPath = null;
 
     private static ConntrackKernel Live() => KernelProbe.Probe(SystemRoot.Open("/"));
 
     [Fact]
     public void Ctnetlink_stands_in_for_the_missing_file_with_the_same_properties()
     {
-        NetlinkHooks.ReplayPath = EntryTestData.File("stats-cpu.hex");
+        TestHooks.NetlinkReplayPath = EntryTestData.File("stats-cpu.hex");
         ConntrackKernel kernel = Live();
         // The host's count may move while the test runs (an entry expiring); the reading must fall between two reads.
         long before = LiveCount();
@@ -58,7 +58,7 @@ public sealed class NetlinkStatisticsTests : IDisposable
         File.WriteAllText(path, Convert.ToHexString(error) + "\n");
         try
         {
-            NetlinkHooks.ReplayPath = path;
+            TestHooks.NetlinkReplayPath = path;
             ConntrackException e = Assert.Throws<ConntrackException>(() => StatisticsReader.Read(Live(), [new MissingFile(), NetlinkStatisticsSource.Instance]));
             Assert.Equal(ErrorIds.StatisticsUnavailable, e.ErrorId);
             Assert.Contains("the procfs file is hidden", e.Message, StringComparison.Ordinal);
@@ -83,7 +83,7 @@ public sealed class NetlinkStatisticsTests : IDisposable
     [Fact]
     public void A_damaged_procfs_file_on_the_running_kernel_gives_way_to_ctnetlink_with_a_warning()
     {
-        NetlinkHooks.ReplayPath = EntryTestData.File("stats-cpu.hex");
+        TestHooks.NetlinkReplayPath = EntryTestData.File("stats-cpu.hex");
         var log = new RecordingLog();
         ConntrackKernel kernel = KernelProbe.Probe(SystemRoot.Open("/", log));
         CpuStatistics s = StatisticsReader.Read(kernel, [new DamagedFile(), NetlinkStatisticsSource.Instance]);

@@ -137,7 +137,7 @@ public class SafeWriteTests
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         // The sysctl file is written first, then the modules-load file fails (as a full disk or a race would).
-        ChangeApplier.BeforeFileWrite = file =>
+        TestHooks.BeforeConfigFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -152,7 +152,7 @@ public class SafeWriteTests
         }
         finally
         {
-            ChangeApplier.BeforeFileWrite = null;
+            TestHooks.BeforeConfigFileWrite = null;
         }
 
         Assert.Equal("262144\n", File.ReadAllText(tree.File("proc/sys/net/netfilter/nf_conntrack_max")));
@@ -170,7 +170,7 @@ public class SafeWriteTests
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         string parameter = tree.File("sys/module/nf_conntrack/parameters/hashsize");
         Assert.Equal("65536\n", File.ReadAllText(parameter));
-        ChangeApplier.AfterRuntimeWrite = file =>
+        TestHooks.AfterRuntimeWrite = file =>
         {
             if (file == parameter)
             {
@@ -199,7 +199,7 @@ public class SafeWriteTests
         }
         finally
         {
-            ChangeApplier.AfterRuntimeWrite = null;
+            TestHooks.AfterRuntimeWrite = null;
         }
     }
 
@@ -211,7 +211,7 @@ public class SafeWriteTests
         using var tree = new FixtureTree("debian-5.10-no-conntrack");
         Assert.False(Directory.Exists(tree.File("etc")));
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ChangeApplier.BeforeFileWrite = file =>
+        TestHooks.BeforeConfigFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -225,7 +225,7 @@ public class SafeWriteTests
         }
         finally
         {
-            ChangeApplier.BeforeFileWrite = null;
+            TestHooks.BeforeConfigFileWrite = null;
         }
 
         Assert.False(Directory.Exists(tree.File("etc")));
@@ -233,7 +233,7 @@ public class SafeWriteTests
         // A folder that holds something else by the time of the undo is left alone.
         Directory.CreateDirectory(tree.File("etc"));
         File.WriteAllText(tree.File("etc/hostname"), "image\n");
-        ChangeApplier.BeforeFileWrite = file =>
+        TestHooks.BeforeConfigFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -247,7 +247,7 @@ public class SafeWriteTests
         }
         finally
         {
-            ChangeApplier.BeforeFileWrite = null;
+            TestHooks.BeforeConfigFileWrite = null;
         }
 
         Assert.False(File.Exists(tree.File(Own)));
@@ -262,7 +262,7 @@ public class SafeWriteTests
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
         tree.Write(Own, "# mine\r\nnet.netfilter.nf_conntrack_max = 1\r\n");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ChangeApplier.BeforeFileWrite = file =>
+        TestHooks.BeforeConfigFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -275,7 +275,7 @@ public class SafeWriteTests
         }
         finally
         {
-            ChangeApplier.BeforeFileWrite = null;
+            TestHooks.BeforeConfigFileWrite = null;
         }
 
         Assert.Equal("# mine\r\nnet.netfilter.nf_conntrack_max = 1\r\n", File.ReadAllText(tree.File(Own)));

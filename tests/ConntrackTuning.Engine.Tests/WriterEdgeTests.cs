@@ -211,7 +211,7 @@ public class WriterEdgeTests
         string max = tree.File("proc/sys/net/netfilter/nf_conntrack_max");
         // After the sysctl file: the folder of the file just written and the kernel's value file both vanish, and
         // the next write fails, so neither earlier step can be undone.
-        ChangeApplier.BeforeFileWrite = file =>
+        TestHooks.BeforeConfigFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -232,7 +232,7 @@ public class WriterEdgeTests
         }
         finally
         {
-            ChangeApplier.BeforeFileWrite = null;
+            TestHooks.BeforeConfigFileWrite = null;
         }
     }
 

@@ -2,11 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Platform;
-using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Changes;
 
@@ -18,19 +14,6 @@ namespace ConntrackTuning.Engine.Changes;
 internal static class ChangeApplier
 {
     internal static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(60);
-
-    /// <summary>
-    /// Test hook (PSResourceGet's InternalHooks pattern): called before each configuration file is replaced, so a
-    /// test can make a late step fail and check that the earlier ones are undone. It gets the absolute path, so a
-    /// test reacts only to its own root while other tests run in parallel. Null in production.
-    /// </summary>
-    internal static Action<string>? BeforeFileWrite { get; set; }
-
-    /// <summary>
-    /// Test hook: called with the absolute path of the run-time file right after it was written and before it is
-    /// read back, so a test can stand in for a kernel that rounds a value differently than predicted. Null in production.
-    /// </summary>
-    internal static Action<string>? AfterRuntimeWrite { get; set; }
 
 
     /// <summary>
@@ -56,7 +39,7 @@ internal static class ChangeApplier
         {
             WriteRuntime(plan, plan.Requested);
             runtimeWritten = true;
-            AfterRuntimeWrite?.Invoke(root.Full(plan.RuntimeRelative!));
+            TestHooks.AfterRuntimeWrite?.Invoke(root.Full(plan.RuntimeRelative!));
             long? back = root.TryReadInt64(plan.RuntimeRelative!);
             newValue = back ?? plan.Expected;
             if (back is { } b && b != plan.Expected)
@@ -86,7 +69,7 @@ internal static class ChangeApplier
 
             foreach (FileEdit edit in files.Where(f => f.Changes))
             {
-                BeforeFileWrite?.Invoke(root.Full(edit.Relative));
+                TestHooks.BeforeConfigFileWrite?.Invoke(root.Full(edit.Relative));
                 createdFolders.AddRange(root.MissingFolders(edit.Relative));
                 root.WriteConfigFileAtomic(edit.Relative, edit.After);
                 written.Add(edit);

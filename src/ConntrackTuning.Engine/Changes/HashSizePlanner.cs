@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Sizing;
@@ -92,7 +91,7 @@ internal static class HashSizePlanner
         {
             warnings.Add($"{value} is not a prime. For kernels before 2.4.21 the seed's guide says: \"a prime number should be chosen for hashsize, ensuring that the hash table will be efficiently populated. Odd non-prime numbers or even numbers are strongly discouraged, as the hash distribution will be sub-optimal.\"");
         }
-        else if (era.HashShape == HashShape.PowerOfTwo && (value & (value - 1)) != 0)
+        else if (era.HashShape == HashShape.PowerOfTwo && !HashSizeMath.IsPowerOfTwo(value))
         {
             warnings.Add($"{value} is not a power of two. The seed's guide: since 2.4.21 conntrack \"uses jenkins2b hash algorithm which is happy with all sizes, but power of 2 works best.\"");
         }

@@ -74,14 +74,11 @@ internal static class MaxPlanner
             return;
         }
 
-        KernelEra era = kernel.EraRow;
-        int bits = kernel.PointerBits == 32 ? 32 : 64;
-        // The entry size the machine states (its slab cache, or the tracker's start-up line), else the era's estimate:
-        // the same figure Get-ConntrackRecommendation uses. The hash table is added at its current size.
-        EntrySize size = EntrySizeProbe.Measure(kernel.SystemRoot, kernel.TrackerKind) ?? EntrySizeProbe.Estimate(era, bits);
+        // The entry size the machine states, else the era's estimate (TableMemory: the same figure the health
+        // check's suggested max and Get-ConntrackRecommendation use). The hash table is added at its current size.
+        EntrySize size = TableMemory.EntrySize(kernel);
         long entry = size.Bytes;
-        long buckets = CurrentHashSize(kernel) ?? 0;
-        long needed = checked((max * entry) + (buckets * KernelDefaults.BucketSize(era, bits)));
+        long needed = TableMemory.FullTableBytes(kernel, size, max, CurrentHashSize(kernel) ?? 0);
         string mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0", CultureInfo.InvariantCulture) + " MiB";
         if (needed > memory && !force)
         {

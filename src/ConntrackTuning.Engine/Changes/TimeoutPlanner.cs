@@ -6,7 +6,6 @@ using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Platform;
-using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Changes;
 

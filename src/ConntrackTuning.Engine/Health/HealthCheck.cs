@@ -1,13 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.KernelLog;
-using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
-using ConntrackTuning.Engine.Sizing;
-using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Health;
 

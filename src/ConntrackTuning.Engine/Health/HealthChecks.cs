@@ -1,13 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.KernelLog;
-using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Sizing;
-using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Health;
 
@@ -32,6 +26,7 @@ internal static class HealthChecks
         new("InsertFailed", CounterChecks.InsertFailed),
         new("KernelLog", KernelLogChecks.KernelLog),
         new("TableFullEvents", KernelLogChecks.TableFullEvents),
+        new("Namespaces", NamespaceHealth.Check),
         new("EntriesPerBucket", TableChecks.EntriesPerBucket),
         new("TcpEstablishedTimeout", TimeoutChecks.TcpEstablishedTimeout),
         new("Persistence", PersistenceChecks.Persistence),

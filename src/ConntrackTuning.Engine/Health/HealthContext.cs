@@ -2,8 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.KernelLog;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Platform;
@@ -23,6 +21,7 @@ internal sealed class HealthContext
     private readonly Lazy<(ConntrackStatistic? Value, string? Error)> _statistics;
     private readonly Lazy<(DropEventScanner? Value, IReadOnlyList<string> Sources, string? Error)> _events;
     private readonly Lazy<(long? Seconds, string? Source)> _tcpEstablished;
+    private readonly Lazy<EntrySize> _entrySize;
     private readonly Lazy<(ConntrackRecommendation? KernelDefault, ConntrackRecommendation? Balanced, string? Error)> _sizing;
 
     public HealthContext(ConntrackKernel kernel, HealthOptions options)
@@ -35,6 +34,7 @@ internal sealed class HealthContext
         _statistics = new(() => Try(() => ConntrackStatistic.Sum(StatisticsReader.Read(kernel), kernel)));
         _events = new(ReadEvents);
         _tcpEstablished = new(ReadTcpEstablished);
+        _entrySize = new(() => TableMemory.EntrySize(Kernel));
         _sizing = new(Size);
     }
 
@@ -68,6 +68,9 @@ internal sealed class HealthContext
     public long EventsHere => Events is { } e && e.ByNamespace.TryGetValue(EventKey, out long n) ? n : 0;
 
     public long? TcpEstablishedTimeout => _tcpEstablished.Value.Seconds;
+
+    /// <summary>The bytes of one entry, as Set-ConntrackLimit's memory check takes them (<see cref="TableMemory"/>).</summary>
+    public EntrySize EntrySize => _entrySize.Value;
 
     /// <summary>What this kernel would choose for this RAM by itself (Get-ConntrackRecommendation -Profile KernelDefault).</summary>
     public ConntrackRecommendation? KernelDefault => _sizing.Value.KernelDefault;
@@ -118,7 +121,7 @@ internal sealed class HealthContext
         {
             // The sizing engine's own warnings (a profile below the current max, and so on) belong to
             // Get-ConntrackRecommendation; here only its numbers are used.
-            SizingInputs inputs = Recommender.Resolve(new RecommendationRequest(), Kernel);
+            SizingInputs inputs = SizingInputResolver.Resolve(new RecommendationRequest(), Kernel);
             return (Recommender.Recommend(inputs, RecommendationProfile.KernelDefault, NullEngineLog.Instance),
                 Recommender.Recommend(inputs, RecommendationProfile.Balanced, NullEngineLog.Instance), null);
         }

@@ -1,12 +1,5 @@
 using System;
 using System.Globalization;
-using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.KernelLog;
-using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
-using ConntrackTuning.Engine.Sizing;
-using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Health;
 

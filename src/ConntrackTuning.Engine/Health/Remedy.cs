@@ -1,13 +1,8 @@
 using System;
 using System.Globalization;
 using System.Linq;
-using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.KernelLog;
-using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Sizing;
-using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Health;
 
@@ -48,17 +43,20 @@ internal static class Remedy
         ConntrackLimit? limit = context.Limit;
         long max = limit?.Max ?? 0;
         long count = limit?.Count ?? 0;
-        if (context.Balanced is { } balanced && balanced.Max > max && balanced.Max >= 2 * count)
+        // A quarter of RAM at the entry size Set-ConntrackLimit's memory check takes for the same max (TableMemory),
+        // with one bucket per entry: the largest max suggested, the Balanced one included.
+        long? room = context.Kernel.MemoryBytes is { } memory && memory > 0
+            ? TableMemory.LargestMaxWithin(context.Kernel, context.EntrySize, memory / 4)
+            : null;
+        if (context.Balanced is { } balanced && balanced.Max > max && balanced.Max >= 2 * count && (room is null || balanced.Max <= room))
         {
             return balanced.Max;
         }
 
-        long wanted = NextPowerOfTwo(Math.Max(Math.Max(max, count) * 2, 1024));
-        if (context.Kernel.MemoryBytes is { } memory && memory > 0)
+        long wanted = HashSizeMath.ShapeUp(Math.Max(Math.Max(max, count) * 2, 1024), HashShape.PowerOfTwo);
+        if (room is { } r)
         {
-            int entry = EntryBytes(context.Kernel);
-            long cap = PreviousPowerOfTwo(memory / 4 / entry);
-            wanted = Math.Min(wanted, cap);
+            wanted = Math.Min(wanted, HashSizeMath.ShapeDown(r, HashShape.PowerOfTwo));
         }
 
         return wanted > max ? wanted : null;
@@ -79,24 +77,7 @@ internal static class Remedy
 
         ConntrackKernel kernel = context.Kernel;
         long target = Math.Max(max, 1024);
-        return kernel.EraRow.HashShape == HashShape.Prime ? NextPrime(target) : NextPowerOfTwo(target);
-    }
-
-    internal static long NextPrime(long value)
-    {
-        for (long n = Math.Max(value, 2); ; n++)
-        {
-            bool prime = n == 2 || n % 2 != 0;
-            for (long d = 3; prime && d * d <= n; d += 2)
-            {
-                prime = n % d != 0;
-            }
-
-            if (prime)
-            {
-                return n;
-            }
-        }
+        return HashSizeMath.ShapeUp(target, kernel.EraRow.HashShape);
     }
 
     /// <summary>The fix for a table that is too small: a larger max, with the hash size when the chains would grow past the threshold.</summary>
@@ -114,30 +95,5 @@ internal static class Remedy
         }
 
         return command;
-    }
-
-    internal static int EntryBytes(ConntrackKernel kernel) =>
-        (kernel.PointerBits == 32 ? kernel.EraRow.EstimatedEntrySize32 : kernel.EraRow.EstimatedEntrySize64) + (kernel.PointerBits == 32 ? 4 : 8);
-
-    internal static long NextPowerOfTwo(long value)
-    {
-        long p = 1;
-        while (p < value && p < (1L << 40))
-        {
-            p <<= 1;
-        }
-
-        return p;
-    }
-
-    internal static long PreviousPowerOfTwo(long value)
-    {
-        long p = 1;
-        while (p * 2 <= value && p < (1L << 40))
-        {
-            p <<= 1;
-        }
-
-        return p;
     }
 }

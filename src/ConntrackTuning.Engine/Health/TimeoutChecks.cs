@@ -2,13 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.KernelLog;
-using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
-using ConntrackTuning.Engine.Sizing;
-using ConntrackTuning.Engine.Statistics;
 
 using static ConntrackTuning.Engine.Health.HealthText;
 

@@ -41,7 +41,7 @@ internal static class ExpectationLimits
         {
             try
             {
-                using var client = new CtnetlinkClient(NetlinkHooks.Open());
+                using var client = new CtnetlinkClient(NetlinkTransports.Open());
                 return (ExpectationReader.Count(client), "ctnetlink");
             }
             catch (NetlinkErrnoException e)

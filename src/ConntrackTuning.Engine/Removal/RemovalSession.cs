@@ -27,10 +27,10 @@ internal sealed class RemovalSession : IDisposable
         _kernel = kernel;
         NetworkNamespace = networkNamespace;
         _cancellation = kernel.SystemRoot.Cancellation;
-        _control = new CtnetlinkClient(NetlinkHooks.Open(networkNamespace));
+        _control = new CtnetlinkClient(NetlinkTransports.Open(networkNamespace));
         try
         {
-            _deleter = new CtnetlinkDeleter(NetlinkHooks.Open(networkNamespace), batchSize, observer);
+            _deleter = new CtnetlinkDeleter(NetlinkTransports.Open(networkNamespace), batchSize, observer);
         }
         catch
         {

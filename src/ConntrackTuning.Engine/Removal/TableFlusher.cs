@@ -43,7 +43,7 @@ internal sealed class TableFlusher : IDisposable
         CtnetlinkClient client;
         try
         {
-            client = new CtnetlinkClient(NetlinkHooks.Open(networkNamespace));
+            client = new CtnetlinkClient(NetlinkTransports.Open(networkNamespace));
         }
         catch (NetlinkErrnoException e)
         {

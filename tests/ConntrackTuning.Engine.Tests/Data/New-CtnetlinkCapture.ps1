@@ -26,8 +26,8 @@ if (-not $InNamespace) {
 }
 
 Import-Module $ModulePath
-$hooks = [ConntrackTuning.Engine.Platform.SystemRoot].Assembly.GetType('ConntrackTuning.Engine.Netlink.NetlinkHooks')
-$record = $hooks.GetProperty('RecordPath', [Reflection.BindingFlags]'NonPublic,Static')
+$hooks = [ConntrackTuning.Engine.Platform.SystemRoot].Assembly.GetType('ConntrackTuning.Engine.TestHooks')
+$record = $hooks.GetProperty('NetlinkRecordPath', [Reflection.BindingFlags]'NonPublic,Static')
 
 function Save-Capture([string] $Name, [string] $Comment, [scriptblock] $Action) {
     $path = Join-Path $data "$Name.hex"
