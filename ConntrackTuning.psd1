@@ -26,6 +26,8 @@
         'Remove-ConntrackEntry'
         'Clear-ConntrackTable'
         'Get-ConntrackExpectation'
+        'Get-ConntrackSetting'
+        'Set-ConntrackSetting'
         'Get-ConntrackNamespace'
     )
     FunctionsToExport    = @()

@@ -162,4 +162,10 @@ public static class ErrorIds
     public const string NamespaceCannotPersist = "NamespaceCannotPersist";
     /// <summary>-KernelRelease names a kernel that is not installed in the image (lib/modules, usr/lib/modules).</summary>
     public const string KernelReleaseNotInstalled = "KernelReleaseNotInstalled";
+
+    /// <summary>Get- or Set-ConntrackSetting was given a name this kernel has no setting for.</summary>
+    public const string SettingNotFound = "SettingNotFound";
+
+    /// <summary>Set-ConntrackSetting was given a value outside the range the setting takes.</summary>
+    public const string SettingValueInvalid = "SettingValueInvalid";
 }

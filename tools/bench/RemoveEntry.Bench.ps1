@@ -50,8 +50,9 @@ switch ($Phase) {
         # high-water mark is reset and the large one measured.
         Import-Module $ModulePath
         $half = [int]($Entries / 2)
+        $start = Get-Count
         Add-UdpEntry -SourcePort 40002 -Block 5 -Count 1000
-        Wait-Count ((Get-Count) + 1)
+        Wait-Count ($start + 1000)
         $null = Remove-ConntrackEntry -Protocol udp -SourcePort 40002 -Confirm:$false
         [GC]::Collect()
         $process = [Diagnostics.Process]::GetCurrentProcess()

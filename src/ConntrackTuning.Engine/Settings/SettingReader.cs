@@ -1,0 +1,103 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Platform;
+
+namespace ConntrackTuning.Engine.Settings;
+
+/// <summary>A setting of this era: its row and its file under the root.</summary>
+internal sealed record EraSettingFile(EraSetting Row, string Name, string Relative, string Key);
+
+/// <summary>Lists and reads the tracker's other sysctls of a root's era (see <see cref="EraSettings"/>).</summary>
+internal static class SettingReader
+{
+    /// <summary>The settings this kernel has: those whose file exists, or (with no running kernel) those its version has.</summary>
+    public static IReadOnlyList<EraSettingFile> List(ConntrackKernel kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        KernelEra era = kernel.EraRow;
+        if (era.TimeoutDirectory is not { } directory || era.TimeoutPrefix is not { } prefix)
+        {
+            return [];
+        }
+
+        var list = new List<EraSettingFile>();
+        foreach (EraSetting row in EraSettings.Rows)
+        {
+            string relative = directory + "/" + prefix + row.Name;
+            bool exists = kernel.SystemRoot.FileExists(relative);
+            if (exists || (!kernel.SystemRoot.Exists("proc/sys") && row.ExistsIn(kernel.Version)))
+            {
+                list.Add(new EraSettingFile(row, prefix + row.Name, relative, EraTable.SysctlKey(relative) ?? relative));
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>Finds a setting by its name with or without the prefix (tcp_be_liberal, nf_conntrack_tcp_be_liberal) or its key.</summary>
+    public static EraSettingFile Find(ConntrackKernel kernel, string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        IReadOnlyList<EraSettingFile> list = List(kernel);
+        string n = name.Trim();
+        EraSettingFile? found = list.FirstOrDefault(s => string.Equals(s.Name, n, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(s.Row.Name, n, StringComparison.OrdinalIgnoreCase) || string.Equals(s.Key, n, StringComparison.OrdinalIgnoreCase));
+        return found ?? throw new ConntrackException(ErrorIds.SettingNotFound, ErrorKind.ObjectNotFound,
+            $"Kernel {kernel.KernelRelease ?? kernel.Era} has no conntrack setting '{name}'." + (list.Count > 0 ? $" It has: {string.Join(", ", list.Select(s => s.Row.Name))}." : ""),
+            name, "Run Get-ConntrackSetting to list this kernel's settings (Tab completes -Name); the max, the hash size and the timeouts have their own Set- commands.");
+    }
+
+    public static ConntrackSetting Read(ConntrackKernel kernel, EraSettingFile s)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(s);
+        SystemRoot root = kernel.SystemRoot;
+        long? value = root.FileExists(s.Relative) ? root.TryReadInt64(s.Relative) : null;
+        (bool writable, string? why) = Writable(kernel, s);
+        PersistedValue? persisted = BootConfig.LastSysctl(root, [s.Key]);
+        long? persistedValue = persisted is not null && long.TryParse(persisted.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long p) ? p : null;
+        return new ConntrackSetting
+        {
+            Name = s.Name,
+            Key = s.Key,
+            Value = value,
+            Default = s.Row.DefaultFor(kernel.Version),
+            Meaning = s.Row.Meaning,
+            Scope = s.Row.PerNamespace ? "PerNamespace" : "Global",
+            Writable = writable,
+            NotWritableReason = why,
+            PersistedValue = persistedValue,
+            PersistedSource = persisted?.Source,
+            Minimum = s.Row.Min,
+            Maximum = s.Row.Max,
+            Path = root.Full(s.Relative),
+            Root = kernel.Root,
+        };
+    }
+
+    /// <summary>Whether the running value can be changed here, and why not.</summary>
+    public static (bool, string?) Writable(ConntrackKernel kernel, EraSettingFile s)
+    {
+        SystemRoot root = kernel.SystemRoot;
+        if (!root.IsLive)
+        {
+            return (false, $"{root.Path} is not the running system; only -PersistOnly can write its sysctl files.");
+        }
+
+        if (!s.Row.PerNamespace && !kernel.IsInitialNamespace)
+        {
+            return (false, $"{s.Name} is global and belongs to the host: read-only in any network namespace but the initial one.");
+        }
+
+        if (!root.FileExists(s.Relative))
+        {
+            return (false, $"{root.Full(s.Relative)} does not exist.");
+        }
+
+        return root.IsWritable(s.Relative, out string? reason) ? (true, null) : (false, reason ?? $"{root.Full(s.Relative)} is read-only.");
+    }
+}
