@@ -27,6 +27,8 @@
         'Clear-ConntrackTable'
         'Get-ConntrackExpectation'
         'Get-ConntrackNamespace'
+        'Get-ConntrackBpfMap'
+        'Get-ConntrackWriter'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
