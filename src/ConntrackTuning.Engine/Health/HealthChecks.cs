@@ -24,6 +24,7 @@ internal static class HealthChecks
         new("Loaded", TableChecks.Loaded),
         new("Namespace", TableChecks.Namespace),
         new("Usage", TableChecks.Usage),
+        new("ExpectationUsage", ExpectationChecks.Usage),
         new("KernelDefault", TableChecks.KernelDefaultCheck),
         new("Statistics", CounterChecks.Statistics),
         new("Drop", CounterChecks.Drop),

@@ -158,6 +158,16 @@ internal static partial class MetricCollector
             added.Add(Sample(kernel, "usage_ratio", Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.", (double)c / m));
         }
 
+        if (limit.ExpectCount is { } expectations)
+        {
+            added.Add(Sample(kernel, "expectations", Gauge, "Entries in the expectation table of this network namespace (connections helpers such as ftp and sip announced).", expectations));
+        }
+
+        if (limit.ExpectMax is { } expectMax)
+        {
+            added.Add(Sample(kernel, "expectations_limit", Gauge, "nf_conntrack_expect_max: the most expectations the table may hold; a helper drops the packet whose expectation does not fit.", expectMax));
+        }
+
         if (limit.HashSize is { } buckets)
         {
             added.Add(Sample(kernel, "hash_buckets", Gauge, "HASHSIZE: buckets of the conntrack hash table (nf_conntrack_buckets, the hashsize module parameter).", buckets));

@@ -34,7 +34,7 @@ public sealed class ConntrackDropEvent
     /// <summary>Who owns that namespace now, as Get-ConntrackNamespace words it ("pod kube-system/coredns-… (containerd)", "docker 0123456789ab", "ip netns lab"); "gone" when it no longer exists.</summary>
     public string? Owner { get; internal set; }
 
-    /// <summary>TableFull, or LimitExceeded for 2.4.0's "maximum limit of N entries exceeded".</summary>
+    /// <summary>TableFull; LimitExceeded for 2.4.0's "maximum limit of N entries exceeded"; ExpectationTableFull for "nf_conntrack: expectation table full"; HelperDrop for a helper's "nf_ct_sip: dropping packet: ..." (the helper and reason are in Message).</summary>
     public string Kind { get; init; } = "";
 
     /// <summary>
