@@ -29,6 +29,8 @@
         'Get-ConntrackSetting'
         'Set-ConntrackSetting'
         'Get-ConntrackNamespace'
+        'Get-ConntrackBpfMap'
+        'Get-ConntrackWriter'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -95,6 +95,20 @@ Describe '-NetworkNamespace on this kernel' -Tag RealKernel -Skip:([bool]$realKe
         ($findings | Where-Object Check -eq 'Usage').Message | Should -Match '\b4 of\b|\(4 of'
     }
 
+    It 'deletes entries inside the namespace with Remove-ConntrackEntry, and only there' {
+        & ip netns exec $named conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.10 --sport 6001 --dport 53 -t 300 2>&1 | Out-Null
+        & conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.10 --sport 6001 --dport 53 -t 300 2>&1 | Out-Null
+        try {
+            $result = Remove-ConntrackEntry -NetworkNamespace $named -Protocol udp -Destination 127.0.0.10 -Confirm:$false
+            $result.Deleted | Should -Be 1
+            @(Get-ConntrackEntry -NetworkNamespace $named -Protocol udp -Destination 127.0.0.10).Count | Should -Be 0
+            @(Get-ConntrackEntry -Protocol udp -Destination 127.0.0.10).Count | Should -Be 1 -Because 'the host table is not touched'
+        }
+        finally {
+            & conntrack -D -p udp -s 127.0.0.1 -d 127.0.0.10 2>&1 | Out-Null
+        }
+    }
+
     It 'says when no namespace has that name (NamespaceNotFound)' {
         Get-ConntrackStatistic -NetworkNamespace 'cttw-no-such-namespace' -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs[0].FullyQualifiedErrorId | Should -Be 'NamespaceNotFound,ConntrackTuning.Commands.GetConntrackStatisticCommand'

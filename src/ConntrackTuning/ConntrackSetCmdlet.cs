@@ -4,6 +4,7 @@ using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Writers;
 
 namespace ConntrackTuning.Commands;
 
@@ -65,6 +66,12 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
 
             ConntrackKernel kernel = ProbeKernel();
             ChangePlan plan = planner(kernel);
+            if (inside is null && kernel.IsInitialNamespace)
+            {
+                // kube-proxy rewrites the host's max and two TCP timeouts at every start: say when it will undo this one.
+                plan.Warnings.AddRange(KubeProxyAdvice.ForChange(kernel.SystemRoot, plan.Setting, plan.Expected));
+            }
+
             foreach (string warning in plan.Warnings)
             {
                 WriteWarning(warning);

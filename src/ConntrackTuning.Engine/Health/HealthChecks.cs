@@ -27,6 +27,8 @@ internal static class HealthChecks
         new("KernelLog", KernelLogChecks.KernelLog),
         new("TableFullEvents", KernelLogChecks.TableFullEvents),
         new("Namespaces", NamespaceHealth.Check),
+        new("KubeProxy", WriterHealth.KubeProxyCheck),
+        new("BpfConntrack", WriterHealth.BpfCheck),
         new("EntriesPerBucket", TableChecks.EntriesPerBucket),
         new("TcpEstablishedTimeout", TimeoutChecks.TcpEstablishedTimeout),
         new("Persistence", PersistenceChecks.Persistence),

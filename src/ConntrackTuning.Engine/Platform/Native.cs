@@ -143,3 +143,18 @@ internal static partial class Native
         return (BitConverter.ToUInt32(buffer, 136), BitConverter.ToUInt32(buffer, 140), BitConverter.ToUInt64(buffer, 32));
     }
 }
+
+/// <summary>bpf(2), which libc does not wrap: reached through syscall(2) with the number of this architecture.</summary>
+internal static partial class Native
+{
+    internal static long SysBpf => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => 321,
+        Architecture.X86 => 357,
+        Architecture.S390x => 351,
+        _ => 280, // arm64, riscv64, loongarch64: the generic table
+    };
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long Syscall(long number, long a1, nint a2, long a3);
+}

@@ -138,6 +138,14 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>
+    /// The network namespace whose entries are deleted, by ip netns name, inode, process id or nsfs path: its
+    /// dump and delete sockets are created inside it. The running system only.
+    /// </summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
     protected override void BeginProcessing()
     {
         _whatIf = Bound("WhatIf") ?? (GetVariableValue("WhatIfPreference") is SwitchParameter s ? s.IsPresent : GetVariableValue("WhatIfPreference") is true);
@@ -352,7 +360,12 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
     {
         try
         {
-            Run(work);
+            Run(() =>
+            {
+                // The sockets (the preview's dump, the session's dump and deletes) are created inside -NetworkNamespace.
+                using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
+                work();
+            });
         }
         catch (OperationCanceledException)
         {
