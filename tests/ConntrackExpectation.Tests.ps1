@@ -72,7 +72,13 @@ for i in range(n):
     a.sendall(b"220 ready\r\n"); c.recv(100)
     c.sendall(b"PASV\r\n"); a.recv(100)
     port = 20000 + i
-    a.sendall(("227 Entering Passive Mode (127,0,0,1,%d,%d).\r\n" % (port >> 8, port & 255)).encode()); c.recv(100)
+    a.sendall(("227 Entering Passive Mode (127,0,0,1,%d,%d).\r\n" % (port >> 8, port & 255)).encode())
+    # Past nf_conntrack_expect_max the helper drops the 227 (and every retransmission of it): do not wait long.
+    c.settimeout(None if i < 4096 else 0.3)
+    try:
+        c.recv(100)
+    except socket.timeout:
+        pass
     held += [c, a]
 print("ready", flush=True)
 sys.stdin.readline()
@@ -102,6 +108,21 @@ sys.stdin.readline()
             $out.ConnectionsBefore = [long](& conntrack -C)
             $out.ClearConnections = Clear-ConntrackTable -Confirm:$false
             $out.ConnectionsAfter = [long](& conntrack -C)
+            Stop-Ftp $ftp
+
+            # Fill the table: one expectation per control connection, three more than nf_conntrack_expect_max
+            # (global, so it is read, never lowered, here).
+            $max = [long](Get-Content /proc/sys/net/netfilter/nf_conntrack_expect_max)
+            $out.ExpectMax = $max
+            $since = [datetime]::Now.AddSeconds(-2)
+            $ftp = Start-Ftp ($max + 3)
+            $out.FullLimit = Get-ConntrackLimit
+            $out.FullHealth = Test-ConntrackHealth | Where-Object Check -EQ ExpectationUsage
+            $out.FullCli = @(& conntrack -L expect 2>$null).Count
+            $out.FullList = @(Get-ConntrackExpectation).Count
+            $out.Dmesg = @(& dmesg 2>$null | Select-String -SimpleMatch 'expectation table full').Count
+            $out.Events = @(Get-ConntrackDropEvent -Since $since -WarningAction SilentlyContinue | Where-Object Kind -EQ ExpectationTableFull)
+            $out.Metrics = @(Export-ConntrackMetric | Where-Object Name -Like '*expectations*')
             Stop-Ftp $ftp
             [pscustomobject]$out
         }
@@ -149,6 +170,30 @@ sys.stdin.readline()
         $r.ClearConnections.Table | Should -Be 'Connection'
         $r.ClearConnections.Matched | Should -Be $r.ConnectionsBefore
         $r.ConnectionsAfter | Should -Be 0
+    }
+
+    It 'counts a full expectation table in Get-ConntrackLimit, from ctnetlink' {
+        $r.FullCli | Should -Be $r.ExpectMax
+        $r.FullList | Should -Be $r.ExpectMax
+        $r.FullLimit.ExpectCount | Should -Be $r.ExpectMax
+        $r.FullLimit.ExpectMax | Should -Be $r.ExpectMax
+        $r.FullLimit.ExpectUsagePercent | Should -Be 100
+        $r.FullLimit.ExpectCountSource | Should -Be 'ctnetlink'
+        $r.FullLimit.ExpectMaxSource | Should -Be '/proc/sys/net/netfilter/nf_conntrack_expect_max'
+    }
+
+    It 'flags it in Test-ConntrackHealth and exports both figures' {
+        $r.FullHealth.Severity | Should -Be 'Critical'
+        $r.FullHealth.Message | Should -Match 'expectation table is 100 % full'
+        ($r.Metrics | Where-Object Name -EQ 'conntrack_tuning_expectations').Value | Should -Be $r.ExpectMax
+        ($r.Metrics | Where-Object Name -EQ 'conntrack_tuning_expectations_limit').Value | Should -Be $r.ExpectMax
+    }
+
+    It 'finds the kernel''s "expectation table full" message in the log as ExpectationTableFull' {
+        if ($r.Dmesg -eq 0) { Set-ItResult -Inconclusive -Because 'the kernel printed no "expectation table full" line (net_ratelimit may have swallowed it)' }
+        $r.Events.Count | Should -BeGreaterThan 0
+        $r.Events[0].Tracker | Should -Be 'nf_conntrack'
+        $r.Events[0].Message | Should -Match 'expectation table full'
     }
 
     It 'refuses to flush without CAP_NET_ADMIN' {

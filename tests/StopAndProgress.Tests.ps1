@@ -174,18 +174,19 @@ Describe 'Waiting for the write lock' {
     BeforeAll {
         # The tree but the lock file, which cannot be read while it is held; it is an empty file that nothing writes.
         function Get-UnlockedState([string] $Root) {
-            Get-TreeState $Root -Except 'run/lock/conntrack-tuning.lock'
+            Get-TreeState $Root -Except 'run/lock/conntrack-tuning.lock', 'run/conntrack-tuning/lock', '.conntrack-tuning.lock', '.conntrack-tuning/lock'
         }
+        $script:acquire = [ConntrackTuning.Engine.Platform.SystemRoot].GetMethod('AcquireWriteLock', [Reflection.BindingFlags]'Instance, NonPublic')
     }
     BeforeEach {
         $script:root = Copy-Fixture linux-6.18-builtin
         $null = New-Item -ItemType Directory "$root/run/lock" -Force
-        # Another invocation, as far as the engine can tell: .NET takes an exclusive flock for FileShare.None.
-        $script:held = [IO.File]::Open("$root/run/lock/conntrack-tuning.lock", 'OpenOrCreate', 'ReadWrite', 'None')
+        # Another invocation holds the lock: taken through the engine's own lock (an flock, which conflicts
+        # between two descriptors of one process too), wherever the engine keeps it.
+        $script:held = $acquire.Invoke([ConntrackTuning.Engine.Platform.SystemRoot]::Open($root), @([timespan]::FromSeconds(5)))
         $script:before = Get-UnlockedState $root
     }
     AfterEach { $script:held.Dispose() }
-
     It 'Set-ConntrackLimit -PersistOnly stopped while it waits ends within 200 ms and writes nothing' {
         $tries = foreach ($i in 1..5) {
             Measure-Stop -Runspace $runspace -Command 'Set-ConntrackLimit' -Parameters @{ Root = $root; Max = 300000; PersistOnly = $true }
@@ -194,7 +195,7 @@ Describe 'Waiting for the write lock' {
         foreach ($t in $tries) {
             $t.Progress[0].ActivityId | Should -Be $lockActivity
             $t.Progress[0].Activity | Should -Be 'Waiting for the write lock'
-            $t.Progress[0].StatusDescription | Should -Match "^Another invocation holds $([regex]::Escape($root))/run/lock/conntrack-tuning.lock: waited \d s of at most 60 s$"
+            $t.Progress[0].StatusDescription | Should -Match "^Another invocation holds $([regex]::Escape($root))/\S+: waited \d+ s of at most 60 s$"
         }
         # Not a byte, mode or timestamp changed, and no temporary file was left.
         Get-UnlockedState $root | Should -Be $before
@@ -219,5 +220,84 @@ Describe 'Waiting for the write lock' {
             $records[-1].RecordType | Should -Be 'Completed'
         }
         finally { $ps.Dispose() }
+    }
+}
+
+Describe 'Stopping a ctnetlink dump' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
+    BeforeAll {
+        $script:lock = Enter-ConntrackLock
+        # A throwaway namespace with 150 000 UDP flows to 127.0.0.2, then Get-ConntrackEntry -Summary (and the
+        # plain listing) stopped part-way, five times each, in a runspace of the pwsh inside the namespace.
+        $script:r = Invoke-InNetns -Track -ScriptBlock {
+            $ErrorActionPreference = 'Stop'
+            [IO.File]::WriteAllText('/proc/sys/net/netfilter/nf_conntrack_udp_timeout', '3600')
+            $destination = [Net.IPAddress]::Parse('127.0.0.2')
+            foreach ($s in 1..3) {
+                $udp = [Net.Sockets.UdpClient]::new([Net.IPEndPoint]::new([Net.IPAddress]::Loopback, 0))
+                foreach ($port in 1..50000) { $null = $udp.Send([byte[]](1), 1, [Net.IPEndPoint]::new($destination, $port)) }
+                $udp.Dispose()
+            }
+            $count = [long](Get-Content /proc/sys/net/netfilter/nf_conntrack_count)
+
+            $iss = [Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+            $iss.ImportPSModule((Get-Module ConntrackTuning).ModuleBase)
+            $rs = [runspacefactory]::CreateRunspace($iss)
+            $rs.Open()
+
+            # A whole run first: it warms the code up, gives the progress records of an unstopped dump, and tells
+            # how long a dump takes here, so each stop can land a third of the way in.
+            $ps = [powershell]::Create(); $ps.Runspace = $rs
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            $summary = $ps.AddCommand('Get-ConntrackEntry').AddParameter('Summary').Invoke()[0]
+            $full = $clock.Elapsed.TotalMilliseconds
+            $progress = @($ps.Streams.Progress | ForEach-Object { [pscustomobject]@{ ActivityId = $_.ActivityId; RecordType = [string]$_.RecordType; Percent = $_.PercentComplete; Status = $_.StatusDescription } })
+            $ps.Dispose()
+
+            $tries = foreach ($parameters in @{ Summary = $true }, @{}) {
+                foreach ($i in 1..5) {
+                    $ps = [powershell]::Create(); $ps.Runspace = $rs
+                    $null = $ps.AddCommand('Get-ConntrackEntry').AddParameters($parameters)
+                    if (-not $parameters.Summary) { $null = $ps.AddCommand('Out-Null') }
+                    $handle = $ps.BeginInvoke()
+                    Start-Sleep -Milliseconds ([math]::Max(1, $full / 3))
+                    $running = -not $handle.IsCompleted
+                    $clock = [Diagnostics.Stopwatch]::StartNew()
+                    $ps.Stop()
+                    $null = $handle.AsyncWaitHandle.WaitOne()
+                    [pscustomobject]@{
+                        Summary = [bool]$parameters.Summary; Milliseconds = $clock.Elapsed.TotalMilliseconds; WasRunning = $running
+                        State = [string]$ps.InvocationStateInfo.State; Errors = @($ps.Streams.Error | ForEach-Object { "$_" })
+                    }
+                    $ps.Dispose()
+                }
+            }
+            $rs.Dispose()
+            [pscustomobject]@{ Count = $count; Entries = $summary.Entries; FullMilliseconds = $full; Progress = $progress; Tries = @($tries) }
+        }
+        Write-Host ("    {0} entries; an unstopped Get-ConntrackEntry -Summary took {1:N0} ms" -f $r.Count, $r.FullMilliseconds)
+    }
+    AfterAll { $script:lock.Dispose() }
+
+    It 'fills the namespace and summarizes it whole when not stopped' {
+        $r.Count | Should -BeGreaterOrEqual 150000
+        $r.Entries | Should -Be $r.Count
+    }
+
+    It 'Get-ConntrackEntry -Summary ends within 200 ms of PowerShell.Stop()' {
+        Assert-StopBound @($r.Tries | Where-Object Summary)
+    }
+
+    It 'Get-ConntrackEntry listing into the pipeline ends within 200 ms of PowerShell.Stop()' {
+        Assert-StopBound @($r.Tries | Where-Object Summary -EQ $false)
+    }
+
+    It 'shows entries of the kernel count while it dumps, and completes the record' {
+        # The first record comes 400 ms into the dump: a machine that dumps the table faster shows none, rightly.
+        if ($r.FullMilliseconds -lt 1000) { Set-ItResult -Inconclusive -Because "the whole dump took $($r.FullMilliseconds) ms here" }
+        $records = @($r.Progress)
+        $records.ActivityId | Select-Object -Unique | Should -Be ([int][ConntrackTuning.Engine.EngineActivity]::ReadEntries)
+        $records[0].Status | Should -Match '^ctnetlink: [\d,]+ of [\d,]+ entries$'
+        $records[0].Percent | Should -BeGreaterOrEqual 0
+        $records[-1].RecordType | Should -Be 'Completed'
     }
 }

@@ -160,7 +160,6 @@ public static class ErrorIds
 
     /// <summary>-Persist or -PersistOnly with -NetworkNamespace: the boot files set the initial namespace only.</summary>
     public const string NamespaceCannotPersist = "NamespaceCannotPersist";
-
     /// <summary>-KernelRelease names a kernel that is not installed in the image (lib/modules, usr/lib/modules).</summary>
     public const string KernelReleaseNotInstalled = "KernelReleaseNotInstalled";
 }

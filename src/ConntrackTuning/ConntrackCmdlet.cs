@@ -14,7 +14,7 @@ namespace ConntrackTuning.Commands;
 /// What every cmdlet shares: the -Root parameter, one kernel probe per root, the bridge from the engine's log
 /// to the verbose and warning streams, and the translation of engine failures into error records.
 /// </summary>
-public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
+public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
 {
     private readonly Dictionary<string, ConntrackKernel> _kernels = new(StringComparer.Ordinal);
 
@@ -25,8 +25,31 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
 
     protected override void StopProcessing()
     {
-        _stopping.Cancel();
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The pipeline ended (and disposed this cmdlet) while the stop was on its way: nothing is left to stop.
+        }
+
         base.StopProcessing();
+    }
+
+    /// <summary>PowerShell disposes a cmdlet that is IDisposable when its pipeline ends; the stop signal goes with it.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stopping.Dispose();
+        }
     }
 
     /// <summary>
@@ -85,14 +108,14 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         return SystemRoot.Open(path, this, Cancellation);
     }
 
+    /// <summary>Opens an absolute folder (a file's folder, "/" for files given by path) with this invocation's log and stop signal.</summary>
+    protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);
+
     /// <summary>Images: which installed kernel to read (-KernelRelease of the cmdlets that offer it); null for the newest.</summary>
     protected virtual string? KernelReleaseToProbe => null;
 
     /// <summary>The RAM to compute kernel defaults for instead of MemTotal (-MemoryBytes where a cmdlet offers it for that).</summary>
     protected virtual long? MemoryBytesToProbe => null;
-
-    /// <summary>Opens an absolute folder (a file's folder, "/" for files given by path) with this invocation's log and stop signal.</summary>
-    protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);
 
     /// <summary>Probes the kernel under the current root once per root for the life of the pipeline.</summary>
     protected ConntrackKernel ProbeKernel()

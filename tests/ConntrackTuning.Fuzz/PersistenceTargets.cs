@@ -580,7 +580,7 @@ internal sealed class SizingFilesTarget : TreeTarget
         SizingInputs inputs;
         try
         {
-            inputs = Recommender.Resolve(new RecommendationRequest(), kernel);
+            inputs = SizingInputResolver.Resolve(new RecommendationRequest(), kernel);
         }
         catch (ConntrackException)
         {

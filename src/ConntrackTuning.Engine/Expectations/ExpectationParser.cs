@@ -62,7 +62,7 @@ internal static class ExpectationParser
             {
                 case CtaExpectTuple:
                     tuple.Zone = -1;
-                    hasTuple = CtnetlinkEntryParser.TryTuple(p, family, ref tuple, out protocol);
+                    hasTuple = CtnetlinkTupleParser.TryTuple(p, family, ref tuple, out protocol);
                     if (!hasTuple)
                     {
                         return null;
@@ -70,10 +70,10 @@ internal static class ExpectationParser
 
                     break;
                 case CtaExpectMask:
-                    hasMask = CtnetlinkEntryParser.TryTuple(p, family, ref mask, out _);
+                    hasMask = CtnetlinkTupleParser.TryTuple(p, family, ref mask, out _);
                     break;
                 case CtaExpectMaster:
-                    hasMaster = CtnetlinkEntryParser.TryTuple(p, family, ref master, out masterProtocol);
+                    hasMaster = CtnetlinkTupleParser.TryTuple(p, family, ref master, out masterProtocol);
                     break;
                 case CtaExpectTimeout when p.Length >= 4:
                     timeout = BinaryPrimitives.ReadUInt32BigEndian(p);

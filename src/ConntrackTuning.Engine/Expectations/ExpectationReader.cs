@@ -25,7 +25,8 @@ internal static class ExpectationReader
             long delivered = 0;
             try
             {
-                using var client = new CtnetlinkClient(NetlinkHooks.Open(networkNamespace));
+                // Every receive observes the stop signal, also while the kernel is silent.
+                using var client = new CtnetlinkClient(NetlinkHooks.Open(networkNamespace, root.Cancellation));
                 DumpOutcome outcome = Dump(client, message =>
                 {
                     root.Cancellation.ThrowIfCancellationRequested();

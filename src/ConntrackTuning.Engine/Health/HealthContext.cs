@@ -118,7 +118,7 @@ internal sealed class HealthContext
         {
             // The sizing engine's own warnings (a profile below the current max, and so on) belong to
             // Get-ConntrackRecommendation; here only its numbers are used.
-            SizingInputs inputs = Recommender.Resolve(new RecommendationRequest(), Kernel);
+            SizingInputs inputs = SizingInputResolver.Resolve(new RecommendationRequest(), Kernel);
             return (Recommender.Recommend(inputs, RecommendationProfile.KernelDefault, NullEngineLog.Instance),
                 Recommender.Recommend(inputs, RecommendationProfile.Balanced, NullEngineLog.Instance), null);
         }

@@ -72,7 +72,7 @@ internal static class InstalledKernels
         string key = tracker == "ip_conntrack" ? "CONFIG_IP_NF_CONNTRACK" : "CONFIG_NF_CONNTRACK";
         bool? procfs = config is null ? null : options.TryGetValue("CONFIG_NF_CONNTRACK_PROCFS", out string? p) && p == "y";
         int? bits = config is not null && options.ContainsKey("CONFIG_64BIT") ? options["CONFIG_64BIT"] == "y" ? 64 : 32
-            : KernelProbe.PointerBitsFromRelease(release);
+            : MachineProbe.PointerBitsFromRelease(release);
         InstalledKernel Make(string state, string? source) => new(release, folder, state, source, procfs, config, version, bits);
 
         // The module lists are what depmod wrote for this very kernel; the config file says what was built.

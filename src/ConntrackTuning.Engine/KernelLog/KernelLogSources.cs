@@ -66,8 +66,8 @@ internal static partial class KernelLogSources
             {
                 Name = JournalName,
                 Context = new LogContext { YearReference = DateTime.Now, CurrentBootId = bootId, DefaultHost = hostName },
-                Batches = () => Journal(root.Log, journal!, null, window, root.Cancellation),
-                MeteredBatches = advanced => Journal(root.Log, journal!, null, window, root.Cancellation, advanced),
+                Batches = () => Journal(root.Log, journal!, null, window, cancellation: root.Cancellation),
+                MeteredBatches = advanced => Journal(root.Log, journal!, null, window, advanced, root.Cancellation),
             });
         }
         else
@@ -111,8 +111,8 @@ internal static partial class KernelLogSources
                 {
                     Name = directory,
                     Context = new LogContext { YearReference = root.LastWriteTime("var/log/journal") ?? DateTime.Now },
-                    Batches = () => Journal(root.Log, journal, directory, window, root.Cancellation),
-                    MeteredBatches = advanced => Journal(root.Log, journal, directory, window, root.Cancellation, advanced),
+                    Batches = () => Journal(root.Log, journal, directory, window, cancellation: root.Cancellation),
+                    MeteredBatches = advanced => Journal(root.Log, journal, directory, window, advanced, root.Cancellation),
                 },
             ];
         }
@@ -207,7 +207,7 @@ internal static partial class KernelLogSources
     /// list (never a shell). <paramref name="directory"/> reads a captured journal instead of the system's.
     /// </summary>
     internal static IEnumerable<IReadOnlyList<string>> Journal(IEngineLog log, string journalctl, string? directory, TimeWindow window,
-        CancellationToken cancellation = default, Action<long>? advanced = null)
+        Action<long>? advanced = null, CancellationToken cancellation = default)
     {
         ProcessStartInfo info = JournalStartInfo(journalctl, directory, window);
         log.Verbose($"Running {journalctl} {string.Join(' ', info.ArgumentList)}");
@@ -222,7 +222,7 @@ internal static partial class KernelLogSources
             return [];
         }
 
-        return JournalLines(log, journalctl, process, cancellation, advanced);
+        return JournalLines(log, journalctl, process, advanced, cancellation);
     }
 
     internal static ProcessStartInfo JournalStartInfo(string journalctl, string? directory, TimeWindow window)
@@ -261,7 +261,7 @@ internal static partial class KernelLogSources
         return info;
     }
 
-    private static IEnumerable<IReadOnlyList<string>> JournalLines(IEngineLog log, string journalctl, Process process, CancellationToken cancellation, Action<long>? advanced)
+    private static IEnumerable<IReadOnlyList<string>> JournalLines(IEngineLog log, string journalctl, Process process, Action<long>? advanced, CancellationToken cancellation)
     {
         using (process)
         {

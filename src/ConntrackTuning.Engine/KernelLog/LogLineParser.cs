@@ -151,7 +151,8 @@ internal static class LogLineParser
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool IsKernelSubsystem(ReadOnlySpan<char> token) =>
         token.SequenceEqual("nf_conntrack:") || token.SequenceEqual("ip_conntrack:") || token.SequenceEqual("net_ratelimit:")
-        || token.SequenceEqual("__ratelimit:") || token.SequenceEqual("printk:") || token.SequenceEqual("NET:");
+        || token.SequenceEqual("__ratelimit:") || token.SequenceEqual("printk:") || token.SequenceEqual("NET:")
+        || (token.StartsWith("nf_ct_", StringComparison.Ordinal) && token.EndsWith(":", StringComparison.Ordinal));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool IsKernelTag(ReadOnlySpan<char> token) =>

@@ -67,8 +67,14 @@ public static class LimitReader
             drift.Add(DriftText("hash size", hashSize!.Value, nextHash!.Value, persisted.HashSize is not null, persisted.HashSizeSource));
         }
 
+        ExpectationFigures expect = ExpectationLimits.Read(kernel);
         return new ConntrackLimit
         {
+            ExpectCount = expect.Count,
+            ExpectMax = expect.Max,
+            ExpectUsagePercent = expect.UsagePercent,
+            ExpectCountSource = expect.CountSource,
+            ExpectMaxSource = expect.MaxSource,
             Max = max,
             Count = count,
             HashSize = hashSize,

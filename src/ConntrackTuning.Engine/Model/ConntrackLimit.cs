@@ -75,6 +75,19 @@ public sealed class ConntrackLimit
     /// <summary>What differs, in words; null without drift.</summary>
     public string? DriftReason { get; init; }
 
+    /// <summary>Expectations in the table (announced by helpers such as ftp and sip); null when no source gives it.</summary>
+    public long? ExpectCount { get; init; }
+
+    /// <summary>nf_conntrack_expect_max: the expectation table's limit (global).</summary>
+    public long? ExpectMax { get; init; }
+
+    public double? ExpectUsagePercent { get; init; }
+
+    /// <summary>ctnetlink, the expectation table file, or the statistics file's expect_create - expect_delete.</summary>
+    public string? ExpectCountSource { get; init; }
+
+    public string? ExpectMaxSource { get; init; }
+
     /// <summary>Live, Capture or Image (see Get-ConntrackKernel); on an image only the next boot's values are known.</summary>
     public string RootKind { get; init; } = "Live";
 

@@ -6,7 +6,7 @@ namespace ConntrackTuning;
 /// The kernel's IPS_* status bits of a conntrack entry (CTNETLINK.md §5), for Remove-ConntrackEntry -Status.
 /// </summary>
 [Flags]
-public enum ConntrackStatusFlags
+public enum ConntrackEntryStatus
 {
     None = 0,
     Expected = 0x0001,

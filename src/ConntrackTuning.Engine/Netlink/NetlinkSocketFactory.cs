@@ -13,14 +13,15 @@ namespace ConntrackTuning.Engine.Netlink;
 /// </summary>
 internal static class NetlinkSocketFactory
 {
-    public static NetlinkSocket Open(TimeSpan receiveTimeout, string? networkNamespace = null)
+    /// <summary>A socket whose receives observe <paramref name="cancellation"/> (the stop signal of the invocation).</summary>
+    public static NetlinkSocket Open(TimeSpan receiveTimeout, string? networkNamespace = null, CancellationToken cancellation = default)
     {
         if (string.IsNullOrEmpty(networkNamespace))
         {
             // A cmdlet's -NetworkNamespace makes a namespace current for the whole invocation.
             return Namespaces.NamespaceContext.Current is { } current
-                ? current.Invoke(() => NetlinkSocket.Open(receiveTimeout))
-                : NetlinkSocket.Open(receiveTimeout);
+                ? current.Invoke(() => NetlinkSocket.Open(receiveTimeout, cancellation))
+                : NetlinkSocket.Open(receiveTimeout, cancellation);
         }
 
         NetlinkSocket? socket = null;
@@ -29,7 +30,7 @@ internal static class NetlinkSocketFactory
         {
             try
             {
-                socket = OpenInside(receiveTimeout, networkNamespace);
+                socket = OpenInside(receiveTimeout, networkNamespace, cancellation);
             }
 #pragma warning disable CA1031 // handed to the calling thread, which rethrows it
             catch (Exception e)
@@ -47,7 +48,7 @@ internal static class NetlinkSocketFactory
         return failure is null ? socket! : throw failure;
     }
 
-    private static NetlinkSocket OpenInside(TimeSpan receiveTimeout, string networkNamespace)
+    private static NetlinkSocket OpenInside(TimeSpan receiveTimeout, string networkNamespace, CancellationToken cancellation)
     {
         int fd = Native.Open(networkNamespace, Native.O_RDONLY | Native.O_CLOEXEC);
         if (fd < 0)
@@ -62,7 +63,7 @@ internal static class NetlinkSocketFactory
                 throw new NetlinkErrnoException("setns(" + networkNamespace + ")", Marshal.GetLastPInvokeError());
             }
 
-            return NetlinkSocket.Open(receiveTimeout);
+            return NetlinkSocket.Open(receiveTimeout, cancellation);
         }
         finally
         {

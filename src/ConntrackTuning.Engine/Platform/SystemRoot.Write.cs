@@ -533,7 +533,7 @@ public sealed partial class SystemRoot
 
         DateTime deadline = DateTime.UtcNow + timeout;
         bool announced = false;
-        using var waiting = new Progress.WaitProgress(Log, Cancellation, $"Another invocation holds {full}", timeout);
+        using var waiting = new Progress.WaitProgress(Log, $"Another invocation holds {full}", timeout, Cancellation);
         while (Native.Flock(fd, Native.LOCK_EX | Native.LOCK_NB) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();

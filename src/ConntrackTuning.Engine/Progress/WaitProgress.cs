@@ -17,7 +17,7 @@ internal sealed class WaitProgress : IDisposable
     private readonly ProgressReporter _reporter;
     private readonly long _started = Environment.TickCount64;
 
-    public WaitProgress(IEngineLog log, CancellationToken cancellation, string what, TimeSpan timeout)
+    public WaitProgress(IEngineLog log, string what, TimeSpan timeout, CancellationToken cancellation)
     {
         _cancellation = cancellation;
         _reporter = new ProgressReporter(log, EngineActivity.WaitForLock, Title, (long)timeout.TotalMilliseconds,

@@ -226,7 +226,7 @@ internal sealed class RemovalFilter
 
         if (status != 0)
         {
-            d.Add("status " + ((ConntrackStatusFlags)status).ToString());
+            d.Add("status " + ((ConntrackEntryStatus)status).ToString());
         }
 
         if (timeoutBelow is { } t)

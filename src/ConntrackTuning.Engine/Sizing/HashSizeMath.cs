@@ -35,6 +35,62 @@ internal static class HashSizeMath
         return true;
     }
 
+    /// <summary>The smallest power of two, or prime, not below n.</summary>
+    internal static long ShapeUp(long n, HashShape shape)
+    {
+        if (n <= 1)
+        {
+            return shape == HashShape.Prime ? 2 : 1;
+        }
+
+        if (shape == HashShape.PowerOfTwo)
+        {
+            long p = 1;
+            while (p < n)
+            {
+                p <<= 1;
+            }
+
+            return p;
+        }
+
+        long c = n;
+        while (!IsPrime(c))
+        {
+            c++;
+        }
+
+        return c;
+    }
+
+    /// <summary>The largest power of two, or prime, not above n; 1 when there is none.</summary>
+    internal static long ShapeDown(long n, HashShape shape)
+    {
+        if (n < 2)
+        {
+            return 1;
+        }
+
+        if (shape == HashShape.PowerOfTwo)
+        {
+            long p = 1;
+            while (p <= n / 2)
+            {
+                p <<= 1;
+            }
+
+            return p;
+        }
+
+        long c = n;
+        while (!IsPrime(c))
+        {
+            c--;
+        }
+
+        return c;
+    }
+
     internal static bool IsPowerOfTwo(long n) => n > 0 && (n & (n - 1)) == 0;
 
     /// <summary>Whether a hash size has the shape its era wants (prime before 2.4.21, a power of two after).</summary>

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Namespaces;
 using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
@@ -88,8 +89,14 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
                 break;
             default:
                 IReadOnlyList<LogInput>? live = null;
-                Run(() => live = DropEventReader.DefaultInputs(OpenRoot(), _window));
-                Emit(live ?? []);
+                bool isLive = false;
+                Run(() =>
+                {
+                    SystemRoot root = OpenRoot();
+                    isLive = root.IsLive;
+                    live = DropEventReader.DefaultInputs(root, _window);
+                });
+                Emit(live ?? [], attribute: isLive);
                 break;
         }
     }
@@ -162,11 +169,24 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
         return inputs;
     }
 
+    // This machine's namespaces, read once when the first message names one. Only the live log is matched against
+    // them: inodes are numbered alike on every host, so another machine's log would match by accident.
+    private NamespaceDirectory? _directory;
+
+    private void Attribute(ConntrackDropEvent drop)
+    {
+        if (drop.NetworkNamespace is { } inode)
+        {
+            _directory ??= NamespaceDirectory.Read(OpenRoot());
+            (drop.NamespaceName, drop.Owner) = _directory.Describe(inode);
+        }
+    }
+
     /// <summary>
     /// Each input on its own, so a damaged or unreadable file is one error and the others are still read; one
     /// progress bar over them all, ended also when one fails or the command is stopped.
     /// </summary>
-    private void Emit(IReadOnlyList<LogInput> inputs)
+    private void Emit(IReadOnlyList<LogInput> inputs, bool attribute = false)
     {
         using var progress = new LogScanProgress(this, inputs);
         foreach (LogInput input in inputs)
@@ -177,6 +197,11 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
                 {
                     if (!Summary)
                     {
+                        if (attribute)
+                        {
+                            Attribute(drop);
+                        }
+
                         WriteObject(drop);
                     }
                 }

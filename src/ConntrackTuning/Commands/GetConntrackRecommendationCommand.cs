@@ -86,7 +86,7 @@ public sealed class GetConntrackRecommendationCommand : ConntrackReadCmdlet
             WriteVerbose("Planning without a machine: -MemoryBytes and -KernelVersion are given and -Root is not, so nothing is read.");
         }
 
-        SizingInputs inputs = Recommender.Resolve(request, planning ? null : ProbeKernel());
+        SizingInputs inputs = SizingInputResolver.Resolve(request, planning ? null : ProbeKernel());
         var results = new List<ConntrackRecommendation>();
         foreach (RecommendationProfile profile in SelectedProfiles())
         {

@@ -18,7 +18,7 @@ namespace ConntrackTuning.Commands;
 [Cmdlet(VerbsCommon.Remove, "ConntrackEntry", DefaultParameterSetName = FilterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(ConntrackRemoval))]
 [OutputType(typeof(ConntrackEntry))]
-public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
+public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
 {
     private const string FilterSet = "Filter";
     private const string InputSet = "InputObject";
@@ -105,7 +105,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
 
     /// <summary>Status bits that must all be set (SeenReply, Assured, SourceNat, Offload, ...).</summary>
     [Parameter(ParameterSetName = FilterSet)]
-    public ConntrackStatusFlags[]? Status { get; set; }
+    public ConntrackEntryStatus[]? Status { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateNotNullOrEmpty]
@@ -152,7 +152,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
             EntryFilter entries = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
                 MyInvocation.BoundParameters.ContainsKey(nameof(Zone)) ? Zone : null, Unreplied, Assured);
             NatMatch nat = AnyNat || (SourceNat && DestinationNat) ? NatMatch.Any : SourceNat ? NatMatch.Source : DestinationNat ? NatMatch.Destination : NatMatch.None;
-            uint status = (uint)(Status ?? []).Aggregate(ConntrackStatusFlags.None, (a, f) => a | f);
+            uint status = (uint)(Status ?? []).Aggregate(ConntrackEntryStatus.None, (a, f) => a | f);
             _filter = RemovalFilter.Create(entries, ReplySource, ReplyDestination, ReplySourcePort, ReplyDestinationPort, nat, NatAddress, status,
                 MyInvocation.BoundParameters.ContainsKey(nameof(TimeoutBelow)) ? TimeoutBelow : null,
                 MyInvocation.BoundParameters.ContainsKey(nameof(OlderThan)) ? OlderThan : null);
@@ -216,7 +216,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
 
             _session.Flush();
             Finish(_session.Result("piped entries"));
-            Dispose();
+            CloseSession();
         });
     }
 
@@ -260,7 +260,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
         progress.RecordType = ProgressRecordType.Completed;
         WriteProgress(progress);
         Finish(session.Result(Describe()));
-        Dispose();
+        CloseSession();
     }
 
     /// <summary>The namespace whose table is changed; null for this process's own (the -NetworkNamespace parameter hooks in here).</summary>
@@ -360,8 +360,18 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
         }
     }
 
-    /// <summary>PowerShell disposes a cmdlet that implements IDisposable, also after Ctrl+C or an error.</summary>
-    public void Dispose()
+    /// <summary>PowerShell disposes the cmdlet also after Ctrl+C or an error: the delete session goes with it.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            CloseSession();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void CloseSession()
     {
         _session?.Dispose();
         _session = null;

@@ -45,6 +45,14 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>
+    /// The network namespace to check (its table, counters and timeouts; the global max and the kernel log are the host's), by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
     /// <summary>The RAM to compare with the kernel's default instead of MemTotal; for an image, the RAM it will run with.</summary>
     [Parameter]
     [ValidateRange(1, long.MaxValue)]
@@ -59,14 +67,6 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
     protected override string? KernelReleaseToProbe => KernelRelease;
 
     protected override long? MemoryBytesToProbe => MemoryBytes;
-
-    /// <summary>
-    /// The network namespace to check (its table, counters and timeouts; the global max and the kernel log are the host's), by ip netns name, inode, process id or nsfs path; binds by property name
-    /// from Get-ConntrackNamespace. The running system only.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
 
     protected override void BeginProcessing()
     {
