@@ -29,7 +29,7 @@ Reads the limit.
 ## SYNTAX
 
 ```
-Get-ConntrackLimit [-Root <string>] [<CommonParameters>]
+Get-ConntrackLimit [-MemoryBytes <long>] [-KernelRelease <string>] [-Root <string>] [<CommonParameters>]
 ```
 
 ## DESCRIPTION
@@ -43,6 +43,36 @@ Get-ConntrackLimit
 ```
 
 ## PARAMETERS
+
+### -MemoryBytes
+The RAM to compute the kernel default for.
+
+```yaml
+Type: Int64
+Parameter Sets: (All)
+Aliases:
+
+Required: False
+Position: Named
+Default value: None
+Accept pipeline input: False
+Accept wildcard characters: False
+```
+
+### -KernelRelease
+The installed kernel of an image to read.
+
+```yaml
+Type: String
+Parameter Sets: (All)
+Aliases:
+
+Required: False
+Position: Named
+Default value: None
+Accept pipeline input: False
+Accept wildcard characters: False
+```
 
 ### -Root
 The folder to read.
@@ -149,7 +179,7 @@ Describe 'Build-Help.ps1 on valid markdown' {
     }
 
     It 'takes the parameter attributes from the compiled cmdlet' {
-        $root = Get-LimitNode $result.Maml 'command:parameters/command:parameter' | Select-Object -First 1
+        $root = Get-LimitNode $result.Maml 'command:parameters/command:parameter' | Where-Object name -EQ 'Root'
         $root.name | Should -Be 'Root'
         $root.required | Should -Be 'false'
         $root.pipelineInput | Should -Be 'True (ByPropertyName, ByValue)'
@@ -174,7 +204,7 @@ Describe 'Build-Help.ps1 refuses' {
         @{ Case = 'an example''s code block is not PowerShell'; Replace = @{ '```powershell' = '```output' }; Expect = "*is 'output', not powershell*" }
         @{ Case = 'a yaml key is unknown'; Replace = @{ 'Aliases:' = 'Alias: R' }; Expect = "*unknown yaml key 'Alias'*" }
         @{ Case = 'a code block sits in the description'; Replace = @{ 'Reads the limit, the count and the hash size.' = "Text.`n``````powershell`nGet-ConntrackLimit`n``````" }; Expect = '*a code block in DESCRIPTION*' }
-        @{ Case = 'a code block is never closed'; Replace = @{ '[about_ConntrackTuning]()' = "[about_ConntrackTuning]()`n`n``````powershell`nGet-ConntrackLimit" }; Expect = '*:57: this code block is never closed*' }
+        @{ Case = 'a code block is never closed'; Replace = @{ '[about_ConntrackTuning]()' = "[about_ConntrackTuning]()`n`n``````powershell`nGet-ConntrackLimit" }; Expect = '*:87: this code block is never closed*' }
         @{ Case = 'a related link has no link syntax'; Replace = @{ '[about_ConntrackTuning]()' = 'about_ConntrackTuning' }; Expect = "*related link 'about_ConntrackTuning' is not*" }
         @{ Case = 'the markdown is PlatyPS v2'; Replace = @{ 'schema: 2.0.0' = "document type: cmdlet`nPlatyPS schema version: 2024-05-01" }; Expect = '*PlatyPS v2 markdown*' }
         @{ Case = 'the markdown has the v2 ALIASES section'; Replace = @{ '## DESCRIPTION' = "## ALIASES`n`n## DESCRIPTION" }; Expect = "*'## ALIASES' belongs to PlatyPS v2*" }
@@ -239,7 +269,7 @@ Describe 'Build-Help.ps1 where the yaml contradicts the compiled cmdlet' {
         $result.Warnings | Should -Contain "Get-ConntrackLimit.md: -Root: yaml 'Required: True' contradicts the compiled cmdlet ('False'); the help uses the compiled value."
         $result.Warnings | Should -Contain "Get-ConntrackLimit.md: -Root: yaml 'Type: Int32' contradicts the compiled cmdlet ('String'); the help uses the compiled value."
         $result.Warnings | Should -Contain "Get-ConntrackLimit.md: -Root: yaml 'Default value: /srv' contradicts the compiled cmdlet ('/'); the help uses the compiled value."
-        $root = Get-LimitNode $result.Maml 'command:parameters/command:parameter' | Select-Object -First 1
+        $root = Get-LimitNode $result.Maml 'command:parameters/command:parameter' | Where-Object name -EQ 'Root'
         $root.required | Should -Be 'false'
         $root.type.name | Should -Be 'String'
         $root.defaultValue | Should -Be '/'
@@ -253,9 +283,9 @@ Describe 'Build-Help.ps1 where the yaml contradicts the compiled cmdlet' {
 
     It 'warns when SYNTAX is not what Get-Command -Syntax prints, and builds the syntax from the cmdlet' {
         $result = Invoke-BuildHelp (New-HelpSource -Replace @{ '[-Root <string>]' = '[-Root] <string>' })
-        @($result.Warnings -like "Get-ConntrackLimit.md: SYNTAX 'Get-ConntrackLimit ``[-Root``] <string> ``[<CommonParameters>``]' is not what Get-Command -Syntax prints*") |
+        @($result.Warnings -like "Get-ConntrackLimit.md: SYNTAX 'Get-ConntrackLimit ``[-MemoryBytes <long>``] ``[-KernelRelease <string>``] ``[-Root``] <string> ``[<CommonParameters>``]' is not what Get-Command -Syntax prints*") |
             Should -Not -BeNullOrEmpty -Because "the warnings were:`n$($result.Warnings -join "`n")"
-        $syntax = Get-LimitNode $result.Maml 'command:syntax/command:syntaxItem/command:parameter'
+        $syntax = Get-LimitNode $result.Maml 'command:syntax/command:syntaxItem/command:parameter' | Where-Object name -EQ 'Root'
         $syntax.position | Should -Be 'named'
         $syntax.required | Should -Be 'false'
     }
@@ -332,7 +362,7 @@ Describe 'New-HelpMarkdown.ps1' {
         $out = Join-Path $TestDrive 'skeleton'
         & $skeleton -ModulePath $ModulePath -Name Get-ConntrackLimit -OutputPath $out 6>$null
         $text = Get-Content -Raw (Join-Path $out 'Get-ConntrackLimit.md')
-        $text | Should -Match '(?m)^Get-ConntrackLimit \[-Root <string>\] \[<CommonParameters>\]$'
+        $text | Should -Match '(?m)^Get-ConntrackLimit \[-MemoryBytes <long>\] \[-KernelRelease <string>\] \[-Root <string>\] \[<CommonParameters>\]$'
         $text | Should -Match '(?m)^### -Root$'
         $text | Should -Match '(?m)^Accept pipeline input: True \(ByPropertyName, ByValue\)$'
         $text | Should -Match '(?m)^### ConntrackTuning\.ConntrackLimit$'

@@ -91,8 +91,13 @@ vm_pack_modules() {
     local name=$1 line path dep soft done_
     for done_ in "${order[@]:-}"; do [ "$done_" = "$name" ] && return 0; done
     # Module names treat '-' and '_' alike (crc32c_intel is crc32c-intel.ko).
-    line=$(grep -E "(^|/)${name//_/[-_]}\.ko(\.[a-z]+)?:" "$mods/modules.dep" | head -n 1)
-    [ -n "$line" ] || { echo "module $name is not in $mods/modules.dep" >&2; return 1; }
+    line=$(grep -E "(^|/)${name//_/[-_]}\.ko(\.[a-z]+)?:" "$mods/modules.dep" | head -n 1 || true)
+    if [ -z "$line" ]; then
+      # Built into this kernel (trixie builds virtio_pci in): nothing to load.
+      grep -qE "(^|/)${name//_/[-_]}\.ko$" "$mods/modules.builtin" 2>/dev/null && return 0
+      echo "module $name is neither in $mods/modules.dep nor in modules.builtin" >&2
+      return 1
+    fi
     soft=$(awk -v m="$name" '$1=="softdep" && $2==m {p=0; for (i=3;i<=NF;i++) { if ($i=="pre:") p=1; else if ($i=="post:") p=0; else if (p) print $i }}' "$mods/modules.softdep" 2>/dev/null || true)
     for dep in $soft; do
       # An alias may name several modules (crc32c: crc32c_intel, crc32c_generic): the generic one runs on any CPU.
