@@ -49,11 +49,11 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
     }
 
     /// <summary>Opens the root given to this invocation, resolved against the current PowerShell location.</summary>
-    protected SystemRoot OpenRoot()
-    {
-        string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
-        return SystemRoot.Open(path, this, Cancellation);
-    }
+    protected SystemRoot OpenRoot() => SystemRoot.Open(ResolveRoot(), this, Cancellation);
+
+    /// <summary>-Root as an absolute path. A NUL (which no path holds) is the engine's RootPathInvalid, not PowerShell's ArgumentException.</summary>
+    protected string ResolveRoot() =>
+        Root.Contains('\0', StringComparison.Ordinal) ? throw SystemRoot.InvalidRootPath(Root) : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
 
     /// <summary>Probes the kernel under the current root once per root for the life of the pipeline.</summary>
     protected ConntrackKernel ProbeKernel()

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Statistics;
 
