@@ -26,12 +26,12 @@ Describe 'Values past the kernel''s bound' {
 }
 
 Describe 'A NUL in -Root' {
-    It '<Command> says so with RootPathInvalid' -ForEach @(
-        @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Get-ConntrackEntry' }, @{ Command = 'Get-ConntrackKernel' }
+    It '<Cmdlet> says so with RootPathInvalid' -ForEach @(
+        @{ Cmdlet = 'Get-ConntrackLimit' }, @{ Cmdlet = 'Get-ConntrackEntry' }, @{ Cmdlet = 'Get-ConntrackKernel' }
     ) {
-        $err = Get-Err { & $Command -Root "/tmp/a`0b" }
+        $err = Get-Err { & $Cmdlet -Root "/tmp/a`0b" }
         $err.Count | Should -Be 1
-        $err[0].FullyQualifiedErrorId | Should -Be "RootPathInvalid,ConntrackTuning.Commands.$($Command -replace '-', '')Command"
+        $err[0].FullyQualifiedErrorId | Should -Be "RootPathInvalid,ConntrackTuning.Commands.$($Cmdlet -replace '-', '')Command"
         $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
         $err[0].Exception.Message | Should -BeLike '*NUL character*'
     }
@@ -54,9 +54,15 @@ Describe 'A capture is not the running system' {
     }
 
     It 'a -Root that is a link to / is this machine' {
-        $link = Join-Path $TestDrive 'slash'
-        $null = New-Item -ItemType SymbolicLink -Path $link -Target /
-        (Get-ConntrackKernel -Root $link).Root | Should -Be (Get-ConntrackKernel).Root
+        # Never in TestDrive: Pester's clean-up walks the test drive recursively and would follow the link into /.
+        $link = Join-Path ([IO.Path]::GetTempPath()) "ctt-slash-$([guid]::NewGuid().ToString('n'))"
+        $null = [IO.File]::CreateSymbolicLink($link, '/')
+        try {
+            (Get-ConntrackKernel -Root $link).Root | Should -Be (Get-ConntrackKernel).Root
+        }
+        finally {
+            [IO.File]::Delete($link)   # unlink: removes the link, never what it points at
+        }
     }
 }
 

@@ -43,6 +43,15 @@ internal static partial class LogChunkReader
         return new DamageGuard(new GZipStream(headers, CompressionMode.Decompress), headers, name, size);
     }
 
+    /// <summary>Throws the damage a cut-off gzip stream from <see cref="Decompressed"/> showed at its end, once its lines are read.</summary>
+    public static void ThrowIfCutOff(Stream stream)
+    {
+        if (stream is DamageGuard { Pending: { } damage })
+        {
+            throw damage;
+        }
+    }
+
     /// <summary>A gzip header (10 bytes), an empty deflate block (2) and the trailer (8).</summary>
     private const int MinimumGzipLength = 20;
 
@@ -86,18 +95,27 @@ internal static partial class LogChunkReader
                 return n;
             }
 
-            if (expectedSize is not { } size)
+            // The end is reported as an end first, so the lines before it are searched and delivered; the damage is
+            // thrown by the next read or by ThrowIfCutOff, whichever comes first.
+            if (Pending is { } pending)
             {
-                throw Damaged("it is too short to hold a gzip header and trailer", null);
+                throw pending;
             }
 
-            if ((uint)_total != size && headers.Count <= 1)
+            if (expectedSize is not { } size)
             {
-                throw Damaged($"it ends after {_total} uncompressed bytes, where its trailer promises {size} (unexpected end of file)", null);
+                Pending = Damaged("it is too short to hold a gzip header and trailer", null);
+            }
+            else if ((uint)_total != size && headers.Count <= 1)
+            {
+                Pending = Damaged($"it ends after {_total} uncompressed bytes, where its trailer promises {size} (unexpected end of file)", null);
             }
 
             return 0;
         }
+
+        /// <summary>The damage found at the end of the stream, not thrown yet.</summary>
+        public ConntrackException? Pending { get; private set; }
 
         private ConntrackException Damaged(string why, Exception? inner) => new(ErrorIds.FileReadFailed, ErrorKind.InvalidData,
             $"The compressed log '{name}' is damaged or cut off: {why}.", name,
