@@ -15,9 +15,21 @@ public sealed class RootFactAttribute : FactAttribute
         {
             Skip = "needs root (run the tests as root to include it)";
         }
-        else if (!File.Exists(AsNobody.Python) || !File.Exists("/usr/bin/setpriv"))
+        else if (!File.Exists(AsNobody.Python) || !File.Exists("/usr/bin/setpriv") || !File.Exists("/usr/bin/mkfifo"))
         {
-            Skip = $"needs {AsNobody.Python} and setpriv (apt-get install python3 util-linux)";
+            Skip = $"needs {AsNobody.Python}, setpriv and mkfifo (apt-get install python3 util-linux coreutils)";
+        }
+    }
+}
+
+/// <summary>A fact that needs root and nothing else (to chown a file to another user); skipped elsewhere with the reason.</summary>
+public sealed class RootOnlyFactAttribute : FactAttribute
+{
+    public RootOnlyFactAttribute()
+    {
+        if (!ProcessIdentity.IsRoot)
+        {
+            Skip = "needs root to give a file another owner (run the tests as root to include it)";
         }
     }
 }

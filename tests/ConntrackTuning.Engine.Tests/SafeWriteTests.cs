@@ -30,7 +30,7 @@ public class SafeWriteTests
         return e;
     }
 
-    [Fact]
+    [RootOnlyFact]
     public void An_atomic_rewrite_keeps_mode_and_owner_and_leaves_no_temporary_file()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
