@@ -27,7 +27,7 @@ public class BootParsingTests
 
         // The override check sees the 5: writing 777 in our earlier file would not be what the next boot applies.
         ConntrackKernel kernel = KernelProbe.Probe(root);
-        ConntrackException e = Assert.Throws<ConntrackException>(() => SettingWriter.PlanTimeout(kernel, "tcp", "established", 777, ApplyMode.PersistentOnly, false));
+        ConntrackException e = Assert.Throws<ConntrackException>(() => TimeoutPlanner.Plan(kernel, "tcp", "established", 777, ApplyMode.PersistentOnly, false));
         Assert.Equal(ErrorIds.PersistenceOverridden, e.ErrorId);
         Assert.Equal(tree.File("etc/sysctl.d/99-site.conf"), e.Target);
     }

@@ -267,14 +267,14 @@ public class HostileTreeTests
         File.SetUnixFileMode(hashFile, (UnixFileMode)Convert.ToInt32("644", 8));
         string before = File.ReadAllText(hashFile);
         ConntrackException e = Assert.Throws<ConntrackException>(() =>
-            SettingWriter.Apply(root, () => SettingWriter.PlanHashSize(KernelProbe.Probe(root), 131072, ApplyMode.RuntimeAndPersistent, true), TimeSpan.FromSeconds(5)));
+            ChangeApplier.Apply(root, () => HashSizePlanner.Plan(KernelProbe.Probe(root), 131072, ApplyMode.RuntimeAndPersistent, true), TimeSpan.FromSeconds(5)));
         Assert.Equal(ErrorIds.SettingReadOnly, e.ErrorId);
         Assert.Contains("not the running system", e.Message, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllText(hashFile));
         Assert.Throws<ConntrackException>(() => root.TryWriteValueFile("proc/sys/net/netfilter/nf_conntrack_max", "1\n"));
 
         // The configuration under the root is still the captured system's to change.
-        ConntrackChange change = SettingWriter.Apply(root, () => SettingWriter.PlanMax(KernelProbe.Probe(root), 300000, ApplyMode.PersistentOnly, true), TimeSpan.FromSeconds(5));
+        ConntrackChange change = ChangeApplier.Apply(root, () => MaxPlanner.Plan(KernelProbe.Probe(root), 300000, ApplyMode.PersistentOnly, true), TimeSpan.FromSeconds(5));
         Assert.True(change.Applied);
     }
 

@@ -51,7 +51,7 @@ public class RecommendationEraFixtureTests
         (EntrySizeOrigin origin, long entry, long defaultMax, long defaultHash, string current) = Expected[name];
         using var tree = new FixtureTree(name);
         var log = new RecordingLog();
-        SizingInputs inputs = Recommender.Resolve(new RecommendationRequest(), KernelProbe.Probe(tree.Open(log)));
+        SizingInputs inputs = SizingInputResolver.Resolve(new RecommendationRequest(), KernelProbe.Probe(tree.Open(log)));
 
         Assert.Equal(origin, inputs.EntrySize.Origin);
         Assert.Equal(entry, inputs.EntrySize.Bytes);

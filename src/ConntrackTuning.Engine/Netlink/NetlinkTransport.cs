@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
 using ConntrackTuning.Engine.Platform;
+using System.Threading;
 
 namespace ConntrackTuning.Engine.Netlink;
 
@@ -56,14 +57,32 @@ internal sealed class NetlinkSocket : INetlinkTransport
     private const int NetlinkNetfilter = 12;
     private const int SolSocket = 1;
     private const int SoRcvtimeo = 20;
+    private const int SoRcvbuf = 8;
     private const int MsgTrunc = 0x20;
 
+    /// <summary>
+    /// How long one recv may block: the stop signal is checked between receives, so this bounds how late a stop
+    /// is seen while the kernel is silent (well inside the 200 ms a command has to stop).
+    /// </summary>
+    internal static readonly TimeSpan StopSlice = TimeSpan.FromMilliseconds(100);
+
+    private readonly TimeSpan _receiveTimeout;
+    private readonly CancellationToken _cancellation;
     private int _fd;
 
-    private NetlinkSocket(int fd) => _fd = fd;
+    private NetlinkSocket(int fd, TimeSpan receiveTimeout, CancellationToken cancellation)
+    {
+        _fd = fd;
+        _receiveTimeout = receiveTimeout;
+        _cancellation = cancellation;
+    }
 
-    /// <summary>Opens a socket in this process's network namespace, with a receive timeout so a silent kernel cannot hang us.</summary>
-    public static NetlinkSocket Open(TimeSpan receiveTimeout)
+    /// <summary>
+    /// Opens a socket in this process's network namespace. A receive waits at most <paramref name="receiveTimeout"/>
+    /// for the kernel (then fails with EAGAIN, so a silent kernel cannot hang us) and ends at once, with
+    /// OperationCanceledException, when <paramref name="cancellation"/> is cancelled.
+    /// </summary>
+    public static NetlinkSocket Open(TimeSpan receiveTimeout, CancellationToken cancellation = default)
     {
         int fd = Native.Socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
         if (fd < 0)
@@ -71,8 +90,9 @@ internal sealed class NetlinkSocket : INetlinkTransport
             throw new NetlinkErrnoException("socket(AF_NETLINK, NETLINK_NETFILTER)", Marshal.GetLastPInvokeError());
         }
 
-        var socket = new NetlinkSocket(fd);
-        var tv = new Native.Timeval { Seconds = (long)receiveTimeout.TotalSeconds, Microseconds = receiveTimeout.Milliseconds * 1000L };
+        var socket = new NetlinkSocket(fd, receiveTimeout, cancellation);
+        TimeSpan slice = receiveTimeout < StopSlice ? receiveTimeout : StopSlice;
+        var tv = new Native.Timeval { Seconds = (long)slice.TotalSeconds, Microseconds = slice.Milliseconds * 1000L };
         if (Native.SetSockOpt(fd, SolSocket, SoRcvtimeo, ref tv, Marshal.SizeOf<Native.Timeval>()) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -81,6 +101,16 @@ internal sealed class NetlinkSocket : INetlinkTransport
         }
 
         return socket;
+    }
+
+    /// <summary>
+    /// Asks for a larger kernel-side receive queue (SO_RCVBUF, capped by net.core.rmem_max): a batch of deletes
+    /// is answered with one ACK datagram each, and an ACK that does not fit is dropped. False when refused.
+    /// </summary>
+    public bool TrySetReceiveBuffer(int bytes)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        return Native.SetSockOptInt(_fd, SolSocket, SoRcvbuf, ref bytes, sizeof(int)) == 0;
     }
 
     public unsafe void Send(ReadOnlySpan<byte> request)
@@ -108,10 +138,13 @@ internal sealed class NetlinkSocket : INetlinkTransport
     public unsafe int Receive(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
+        long deadline = Environment.TickCount64 + (long)_receiveTimeout.TotalMilliseconds;
         fixed (byte* p = buffer)
         {
             while (true)
             {
+                // Between datagrams of a dump as well as while the kernel is silent: a stop ends the dump here.
+                _cancellation.ThrowIfCancellationRequested();
                 nint n = Native.Recv(_fd, p, buffer.Length, MsgTrunc);
                 if (n >= 0)
                 {
@@ -119,8 +152,14 @@ internal sealed class NetlinkSocket : INetlinkTransport
                 }
 
                 int errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.EAGAIN && Environment.TickCount64 < deadline)
+                {
+                    continue;
+                }
+
                 if (errno != Errno.EINTR)
                 {
+                    _cancellation.ThrowIfCancellationRequested();
                     throw new NetlinkErrnoException("recv", errno);
                 }
             }
@@ -145,10 +184,12 @@ internal sealed class NetlinkSocket : INetlinkTransport
 internal sealed class ReplayTransport : INetlinkTransport
 {
     private readonly Queue<string> _lines;
+    private readonly CancellationToken _cancellation;
 
-    public ReplayTransport(IEnumerable<string> lines)
+    public ReplayTransport(IEnumerable<string> lines, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(lines);
+        _cancellation = cancellation;
         _lines = new Queue<string>();
         foreach (string line in lines)
         {
@@ -160,7 +201,7 @@ internal sealed class ReplayTransport : INetlinkTransport
         }
     }
 
-    public static ReplayTransport FromFile(string path) => new(File.ReadLines(path));
+    public static ReplayTransport FromFile(string path, CancellationToken cancellation = default) => new(File.ReadLines(path), cancellation);
 
     /// <summary>The requests sent, so tests can check what was asked of the kernel.</summary>
     public List<byte[]> Sent { get; } = [];
@@ -170,6 +211,8 @@ internal sealed class ReplayTransport : INetlinkTransport
 
     public int Receive(Span<byte> buffer)
     {
+        // As the socket does: a replayed dump can be stopped between datagrams.
+        _cancellation.ThrowIfCancellationRequested();
         if (!_lines.TryDequeue(out string? line))
         {
             throw new NetlinkErrnoException("recv", Errno.EAGAIN);
@@ -263,14 +306,23 @@ internal static class NetlinkHooks
     /// <summary>A file every received datagram is appended to.</summary>
     internal static string? RecordPath { get; set; }
 
-    internal static INetlinkTransport Open()
+    internal static INetlinkTransport Open() => Open(null);
+
+    /// <summary>A transport whose receives end with OperationCanceledException once <paramref name="cancellation"/> is cancelled.</summary>
+    internal static INetlinkTransport Open(CancellationToken cancellation) => Open(null, cancellation);
+
+    /// <summary>
+    /// A transport in this process's network namespace, or (with a path such as /run/netns/x or /proc/PID/ns/net)
+    /// in that one; its receives observe <paramref name="cancellation"/>.
+    /// </summary>
+    internal static INetlinkTransport Open(string? networkNamespace, CancellationToken cancellation = default)
     {
         if (ReplayPath is { } replay)
         {
-            return ReplayTransport.FromFile(replay);
+            return ReplayTransport.FromFile(replay, cancellation);
         }
 
-        INetlinkTransport socket = NetlinkSocket.Open(TimeSpan.FromSeconds(10));
+        INetlinkTransport socket = NetlinkSocketFactory.Open(TimeSpan.FromSeconds(10), networkNamespace, cancellation);
         return RecordPath is { } record ? new RecordingTransport(socket, record) : socket;
     }
 }

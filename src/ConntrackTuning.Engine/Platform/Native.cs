@@ -31,6 +31,8 @@ internal static unsafe partial class Native
     internal const int LOCK_EX = 2;
     internal const int LOCK_NB = 4;
 
+    internal const int CLONE_NEWNET = 0x40000000;
+
     internal const long PROC_SUPER_MAGIC = 0x9FA0;
     internal const long SYSFS_MAGIC = 0x62656572;
 
@@ -89,6 +91,10 @@ internal static unsafe partial class Native
     [LibraryImport("libc", EntryPoint = "fstatfs", SetLastError = true)]
     private static partial int FstatFs(int fd, byte* buffer);
 
+    /// <summary>setns(2): moves the calling thread into the namespace the fd names (a socket keeps the namespace it was created in).</summary>
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    internal static partial int Setns(int fd, int nstype);
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     internal static partial uint Geteuid();
 
@@ -103,6 +109,9 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     internal static partial int SetSockOpt(int fd, int level, int name, ref Timeval value, int length);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    internal static partial int SetSockOptInt(int fd, int level, int name, ref int value, int length);
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     internal static partial nint Send(int fd, byte* buffer, nint length, int flags);
@@ -143,6 +152,26 @@ internal static unsafe partial class Native
             Inode: BitConverter.ToUInt64(span[32..]),
             Size: BitConverter.ToInt64(span[40..]),
             Device: ((ulong)BitConverter.ToUInt32(span[136..]) << 32) | BitConverter.ToUInt32(span[140..]));
+    }
+
+    /// <summary>
+    /// Device (major, minor) and inode of the file a path leads to (links followed), or null with the errno: what tells
+    /// a live namespace bind mount (nsfs) from the empty file it leaves when unmounted.
+    /// </summary>
+    internal static (uint Major, uint Minor, ulong Inode)? DeviceAndInode(string path, out int errno)
+    {
+        const uint StatxIno = 0x100;
+        byte* b = stackalloc byte[256];
+        if (Statx(AT_FDCWD, path, 0, StatxIno, b) != 0)
+        {
+            errno = Errno.Last;
+            return null;
+        }
+
+        // struct statx: stx_ino at 32 (u64); stx_dev_major at 136 and stx_dev_minor at 140 (u32 each).
+        errno = 0;
+        var span = new ReadOnlySpan<byte>(b, 256);
+        return (BitConverter.ToUInt32(span[136..]), BitConverter.ToUInt32(span[140..]), BitConverter.ToUInt64(span[32..]));
     }
 
     /// <summary>Owner and group of a path (not following a last symbolic link), or null when it cannot be read.</summary>

@@ -34,6 +34,7 @@ public sealed partial class SystemRoot
         {
             DateTime deadline = DateTime.UtcNow + timeout;
             bool announced = false;
+            using var waiting = new Progress.WaitProgress(Log, $"Another invocation holds {full}", timeout, Cancellation);
             while (Native.Flock(fd, Native.LOCK_EX | Native.LOCK_NB) != 0)
             {
                 int errno = Errno.Last;
@@ -52,12 +53,16 @@ public sealed partial class SystemRoot
                     announced = true;
                 }
 
-                // Waiting in slices on the stop signal: Ctrl+C ends the wait within one slice.
-                if (Cancellation.CanBeCanceled ? Cancellation.WaitHandle.WaitOne(LockPollInterval) : SleepSlice())
+                // Waiting in slices on the stop signal: Ctrl+C ends the wait within one slice, holding nothing.
+                if (!waiting.Pause(LockPollInterval))
                 {
                     Cancellation.ThrowIfCancellationRequested();
                 }
             }
+
+            // The last point a stop is honoured: once the lock is held the change is written whole (milliseconds of
+            // atomic replaces), so a stop never leaves one file of it written and the next not.
+            Cancellation.ThrowIfCancellationRequested();
 
             Log.Verbose($"Locked {full}");
             var handle = new LockHandle(fd);
@@ -71,12 +76,6 @@ public sealed partial class SystemRoot
                 _ = Native.Close(fd);
             }
         }
-    }
-
-    private static bool SleepSlice()
-    {
-        Thread.Sleep(LockPollInterval);
-        return false;
     }
 
     /// <summary>

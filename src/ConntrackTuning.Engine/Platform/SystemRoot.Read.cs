@@ -219,7 +219,7 @@ public sealed partial class SystemRoot
         var names = new List<string>();
         try
         {
-            foreach (string file in Directory.EnumerateFiles(full))
+            foreach (string file in InNamespace(relativeDirectory, () => Directory.GetFiles(full)))
             {
                 names.Add(System.IO.Path.GetFileName(file));
             }
@@ -248,7 +248,7 @@ public sealed partial class SystemRoot
         var names = new List<string>();
         try
         {
-            foreach (string dir in Directory.EnumerateDirectories(full))
+            foreach (string dir in InNamespace(relativeDirectory, () => Directory.GetDirectories(full)))
             {
                 names.Add(System.IO.Path.GetFileName(dir));
             }
@@ -268,9 +268,9 @@ public sealed partial class SystemRoot
         string full = HostPath(relative);
         try
         {
-            if (File.Exists(full))
+            if (InNamespace(relative, () => File.Exists(full)))
             {
-                return File.GetUnixFileMode(full);
+                return InNamespace(relative, () => File.GetUnixFileMode(full));
             }
 
             // A value from a captured 'sysctl -a' can be read but never written.
@@ -287,7 +287,7 @@ public sealed partial class SystemRoot
     {
         try
         {
-            return new FileInfo(Full(relative)).LinkTarget;
+            return InNamespace(relative, () => new FileInfo(Full(relative)).LinkTarget);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -308,7 +308,7 @@ public sealed partial class SystemRoot
             return false;
         }
 
-        if (!File.Exists(HostPath(relative)))
+        if (!InNamespace(relative, () => File.Exists(HostPath(relative))))
         {
             // Only in a sosreport's captured 'sysctl -a': a record of a value, with no kernel behind it to change.
             reason = $"{SysctlKeyOf(relative)} is only a captured value in {Full(SysctlSnapshotPath)} (a sosreport), with no kernel behind it to change.";

@@ -220,10 +220,15 @@ public sealed partial class SystemRoot
         int fd;
         if (IsLive)
         {
-            fd = Native.Open("/" + resolved, Flags);
+            string full = Full(relative);
+            (fd, int errno) = InNamespace(relative, () =>
+            {
+                int opened = Native.Open(full, Flags);
+                return (opened, opened < 0 ? Errno.Last : 0);
+            });
             if (fd < 0)
             {
-                return Errno.Last;
+                return errno;
             }
         }
         else

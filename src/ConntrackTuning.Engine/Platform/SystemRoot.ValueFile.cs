@@ -1,4 +1,5 @@
 using System.Text;
+using ConntrackTuning.Engine.Namespaces;
 
 namespace ConntrackTuning.Engine.Platform;
 
@@ -35,20 +36,29 @@ public sealed partial class SystemRoot
             return 0;
         }
 
-        int opened = TryOpenDirectory(ParentOf(relative), Walk.FollowInRoot, out DirectoryFd? directory);
-        if (opened != 0)
+        // -NetworkNamespace: a /proc/sys/net file takes the value for the namespace of the thread that opened it.
+        string target = NamespaceContext.Current is not null && NamespaceContext.IsPerNamespace(relative) ? NamespaceContext.Rewrite(relative) : relative;
+        (int fd, int openErrno) = InNamespace(relative, () =>
         {
-            return opened;
+            int opened = TryOpenDirectory(ParentOf(target), Walk.FollowInRoot, out DirectoryFd? directory);
+            if (opened != 0)
+            {
+                return (-1, opened);
+            }
+
+            using (directory!)
+            {
+                int file = Native.OpenAt(directory.Fd, FileNameOf(target), Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
+                return (file, file < 0 ? Errno.Last : 0);
+            }
+        });
+        if (fd < 0)
+        {
+            return openErrno;
         }
 
         byte[] bytes = Encoding.ASCII.GetBytes(text);
-        using (directory!)
         {
-            int fd = Native.OpenAt(directory.Fd, FileNameOf(relative), Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
-            if (fd < 0)
-            {
-                return Errno.Last;
-            }
 
             try
             {

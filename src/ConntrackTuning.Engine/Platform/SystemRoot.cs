@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using ConntrackTuning.Engine.Namespaces;
 
 namespace ConntrackTuning.Engine.Platform;
 
@@ -125,7 +126,8 @@ public sealed partial class SystemRoot
         relative = relative.TrimStart('/');
         if (IsLive)
         {
-            return "/" + relative;
+            // -NetworkNamespace: the namespace thread's own view of proc/net (proc/self is the main thread's).
+            return "/" + (NamespaceContext.Current is not null && NamespaceContext.IsPerNamespace(relative) ? NamespaceContext.Rewrite(relative) : relative);
         }
 
         string parent = ParentOf(relative);
@@ -135,7 +137,10 @@ public sealed partial class SystemRoot
 
     /// <summary>The host path of a root-relative path with every link resolved inside the root, for the checks that go by path.</summary>
     private string HostPath(string relative) =>
-        IsLive ? "/" + relative.TrimStart('/') : (TryResolveInRoot(relative) ?? relative.TrimStart('/')) is { Length: > 0 } r ? Path + "/" + r : Path;
+        IsLive ? Full(relative) : (TryResolveInRoot(relative) ?? relative.TrimStart('/')) is { Length: > 0 } r ? Path + "/" + r : Path;
+
+    /// <summary>Runs a file-system call on the namespace thread of -NetworkNamespace when the path is one of its per-namespace files.</summary>
+    private T InNamespace<T>(string relative, Func<T> call) => NamespaceContext.Run(IsLive, relative, call);
 
     /// <summary>
     /// Where a value really comes from, for the *Source properties users read: the file's absolute path, or
@@ -149,10 +154,10 @@ public sealed partial class SystemRoot
             : full;
     }
 
-    public bool FileExists(string relative) => File.Exists(HostPath(relative)) || SnapshotValue(relative) is not null;
+    public bool FileExists(string relative) => InNamespace(relative, () => File.Exists(HostPath(relative))) || SnapshotValue(relative) is not null;
 
     public bool DirectoryExists(string relative) =>
-        Directory.Exists(HostPath(relative)) || SnapshotChildren(relative).Count > 0;
+        InNamespace(relative, () => Directory.Exists(HostPath(relative))) || SnapshotChildren(relative).Count > 0;
 
     public bool Exists(string relative) => FileExists(relative) || DirectoryExists(relative);
 

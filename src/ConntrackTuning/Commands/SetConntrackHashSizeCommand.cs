@@ -13,5 +13,5 @@ public sealed class SetConntrackHashSizeCommand : ConntrackSetCmdlet
     [ValidateKernelRange(1, 268435455, "the kernel accepts: since commit b541ba7d1f5a it refuses more than INT_MAX / 8 buckets")]
     public long HashSize { get; set; }
 
-    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanHashSize(kernel, HashSize, Mode, Force));
+    protected override void ProcessRecord() => Change(kernel => HashSizePlanner.Plan(kernel, HashSize, Mode, Force));
 }

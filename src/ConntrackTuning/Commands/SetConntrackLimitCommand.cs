@@ -13,5 +13,5 @@ public sealed class SetConntrackLimitCommand : ConntrackSetCmdlet
     [ValidateKernelRange(1, int.MaxValue, "the kernel accepts: it keeps nf_conntrack_max in a signed 32-bit int")]
     public long Max { get; set; }
 
-    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanMax(kernel, Max, Mode, Force));
+    protected override void ProcessRecord() => Change(kernel => MaxPlanner.Plan(kernel, Max, Mode, Force));
 }
