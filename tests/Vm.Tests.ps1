@@ -98,7 +98,7 @@ Describe 'Real boots of a <suite> image' -Tag Vm -Skip:([bool]$vmSkip) -ForEach 
         $script:scratch = [System.Collections.Generic.List[string]]::new()
         function script:Start-VmBoot([string] $tree, [string] $name) {
             $log = Join-Path $TestDrive "$suite-$name.log"
-            $null = Invoke-VmStep -Name "boot $suite: $name" -Script 'boot.sh' -ArgumentList $tree, '1G', $log
+            $null = Invoke-VmStep -Name "boot ${suite}: $name" -Script 'boot.sh' -ArgumentList $tree, '1G', $log
             Read-VmReport $log
         }
     }
@@ -122,6 +122,8 @@ Describe 'Real boots of a <suite> image' -Tag Vm -Skip:([bool]$vmSkip) -ForEach 
 
     It 'the trap is real: a hand-written sysctl.d max is lost at boot, as Test-ConntrackHealth and Get-ConntrackLimit said before it' {
         $tree = Copy-VmImage $image 'trap'; $scratch.Add($tree)
+        # trixie's base system has no etc/sysctl.d of its own (its defaults live in usr/lib/sysctl.d).
+        $null = New-Item -ItemType Directory -Force -Path (Join-Path $tree 'etc/sysctl.d')
         Set-Content -Path (Join-Path $tree 'etc/sysctl.d/50-x.conf') -Value 'net.netfilter.nf_conntrack_max = 131072'
         $finding = Test-ConntrackHealth -Root $tree | Where-Object Check -EQ 'BootOrder'
         $finding.Severity | Should -Be 'Warning'
@@ -149,13 +151,15 @@ Describe 'Real boots of a <suite> image' -Tag Vm -Skip:([bool]$vmSkip) -ForEach 
         Set-ConntrackLimit -Root $tree -Max 131072 -PersistOnly
         Set-ConntrackHashSize -Root $tree -HashSize 32768 -PersistOnly
         Set-ConntrackTimeout -Root $tree -Protocol tcp -State established -Seconds 1200 -PersistOnly
-        $written = Get-ChildItem -Recurse -File (Join-Path $tree 'etc') | Get-FileHash
+        # The boot configuration the module writes (etc/ also holds links into /proc, such as mtab).
+        $config = 'etc/sysctl.d', 'etc/modprobe.d', 'etc/modules-load.d' | ForEach-Object { Join-Path $tree $_ } | Where-Object { Test-Path $_ }
+        $written = Get-ChildItem -Recurse -File $config | Get-FileHash
         $again = @(
             Set-ConntrackLimit -Root $tree -Max 131072 -PersistOnly -PassThru
             Set-ConntrackHashSize -Root $tree -HashSize 32768 -PersistOnly -PassThru
             Set-ConntrackTimeout -Root $tree -Protocol tcp -State established -Seconds 1200 -PersistOnly -PassThru)
         $again.Changed | Should -Not -Contain $true
-        (Get-ChildItem -Recurse -File (Join-Path $tree 'etc') | Get-FileHash).Hash | Should -Be $written.Hash
+        (Get-ChildItem -Recurse -File $config | Get-FileHash).Hash | Should -Be $written.Hash
         $predicted = Get-ConntrackLimit -Root $tree
         $predicted.LoadedBeforeSysctl | Should -BeTrue
         $predicted.NextBootMax | Should -Be 131072
@@ -172,6 +176,7 @@ Describe 'Real boots of a <suite> image' -Tag Vm -Skip:([bool]$vmSkip) -ForEach 
 
     It 'an override the module reports (PersistenceOverridden) really overrides at boot' -Skip:(-not $override) {
         $tree = Copy-VmImage $image 'override'; $scratch.Add($tree)
+        $null = New-Item -ItemType Directory -Force -Path (Join-Path $tree 'etc/sysctl.d')
         Set-Content -Path (Join-Path $tree 'etc/sysctl.d/99-override.conf') -Value 'net.netfilter.nf_conntrack_max = 65536'
         Set-ConntrackLimit -Root $tree -Max 131072 -PersistOnly -ErrorAction SilentlyContinue -ErrorVariable refused
         $refused[0].FullyQualifiedErrorId | Should -BeLike 'PersistenceOverridden,*'

@@ -14,7 +14,7 @@ namespace ConntrackTuning.Commands;
 /// What every cmdlet shares: the -Root parameter, one kernel probe per root, the bridge from the engine's log
 /// to the verbose and warning streams, and the translation of engine failures into error records.
 /// </summary>
-public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
+public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
 {
     private readonly Dictionary<string, ConntrackKernel> _kernels = new(StringComparer.Ordinal);
 
@@ -25,8 +25,31 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
 
     protected override void StopProcessing()
     {
-        _stopping.Cancel();
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The pipeline ended (and disposed this cmdlet) while the stop was on its way: nothing is left to stop.
+        }
+
         base.StopProcessing();
+    }
+
+    /// <summary>PowerShell disposes a cmdlet that is IDisposable when its pipeline ends; the stop signal goes with it.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stopping.Dispose();
+        }
     }
 
     /// <summary>

@@ -116,3 +116,20 @@ vm_pack_modules() {
   for m in "$@"; do _vm_add "$m"; done
   printf '%s\n' "${order[@]}"
 }
+
+# "<kernel image package> <its version> <systemd version>" of a suite, resolved once per apt update (the answer
+# is kept beside the lists and redone only when they are newer): apt-cache on a loaded machine takes seconds.
+vm_resolve() {
+  local suite=$1 base="$CT_VM_CACHE/apt/$1" pkg kver sver
+  local kept="$base/resolved"
+  if [ -s "$kept" ] && [ -z "$(find "$base/state/lists" -maxdepth 1 -newer "$kept" -name '*Packages*' | head -n 1)" ]; then
+    cat "$kept"
+    return 0
+  fi
+  # linux-image-amd64 is the suite's metapackage; its first Depends is the versioned image package.
+  pkg=$(vm_apt "$suite" cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  [ -n "$pkg" ] || { echo "no linux-image package found in $suite" >&2; return 1; }
+  kver=$(vm_apt "$suite" cache show --no-all-versions "$pkg" | awk '/^Version:/ {print $2; exit}')
+  sver=$(vm_apt "$suite" cache show --no-all-versions systemd | awk '/^Version:/ {print $2; exit}')
+  printf '%s %s %s\n' "$pkg" "$kver" "$sver" | tee "$kept"
+}

@@ -12,9 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 suite=$1
 mirror=$(vm_mirror)
 vm_apt_update "$suite" "$mirror" >&2
-image_pkg=$(vm_apt "$suite" cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-kver=$(vm_apt "$suite" cache show --no-all-versions "$image_pkg" | awk '/^Version:/ {print $2; exit}')
-sver=$(vm_apt "$suite" cache show --no-all-versions systemd | awk '/^Version:/ {print $2; exit}')
+read -r image_pkg kver sver < <(vm_resolve "$suite")
 # Units a one-shot test boot has no use for; under TCG udev's coldplug alone costs many seconds. systemd-sysctl,
 # systemd-modules-load and the rest of sysinit.target stay: they are what the tier tests.
 masked="getty@tty1.service serial-getty@ttyS0.service apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service

@@ -13,10 +13,7 @@ mirror=$(vm_mirror)
 
 for suite in "${suites[@]}"; do
   vm_apt_update "$suite" "$mirror" >&2
-  # linux-image-amd64 is the suite's metapackage; its first Depends is the versioned image package.
-  image_pkg=$(vm_apt "$suite" cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-  [ -n "$image_pkg" ] || { echo "no linux-image package found in $suite" >&2; exit 1; }
-  version=$(vm_apt "$suite" cache show --no-all-versions "$image_pkg" | awk '/^Version:/ {print $2; exit}')
+  read -r image_pkg version _ < <(vm_resolve "$suite")
   dest="$CT_VM_CACHE/kernels/${image_pkg}_${version}"
   if [ ! -e "$dest/.done" ]; then
     debs="$CT_VM_CACHE/debs/$suite"

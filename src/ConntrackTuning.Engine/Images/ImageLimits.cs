@@ -16,6 +16,9 @@ namespace ConntrackTuning.Engine.Images;
 /// </summary>
 internal static class ImageLimits
 {
+    /// <summary>The RAM sizes DefaultRule shows the default for when -MemoryBytes is not given.</summary>
+    private static readonly long[] ExampleGiB = [1, 4, 16];
+
     public static ConntrackLimit Read(ConntrackKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
@@ -116,7 +119,7 @@ internal static class ImageLimits
             return $"Kernels of era {era.Id} size the table from every physical page, a little more than MemTotal; give -MemoryBytes for an estimate.";
         }
 
-        var examples = new[] { 1L, 4L, 16L }.Select(g =>
+        var examples = ExampleGiB.Select(g =>
         {
             KernelDefault d = KernelDefaults.Compute(g << 30, bits, era, atLoad);
             return $"{g} GiB: max {d.Max.ToString(CultureInfo.InvariantCulture)}, hash size {d.HashSize.ToString(CultureInfo.InvariantCulture)}";

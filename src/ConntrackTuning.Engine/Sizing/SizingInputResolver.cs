@@ -97,7 +97,9 @@ public static class SizingInputResolver
         }
         else
         {
-            context.Add($"Connection tracking is not loaded under {kernel.Root}: there is no current max, hash size or count to compare with.");
+            context.Add(kernel.RootKind == "Image"
+                ? $"{kernel.Root} is an image: no kernel runs there, so there is no current max, hash size or count to compare with; sized for its installed kernel {kernel.KernelRelease ?? "(none installed)"}."
+                : $"Connection tracking is not loaded under {kernel.Root}: there is no current max, hash size or count to compare with.");
         }
 
         if (!sameKernel)

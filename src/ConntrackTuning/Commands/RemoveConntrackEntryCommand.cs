@@ -19,7 +19,7 @@ namespace ConntrackTuning.Commands;
 [Cmdlet(VerbsCommon.Remove, "ConntrackEntry", DefaultParameterSetName = FilterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(ConntrackRemoval))]
 [OutputType(typeof(ConntrackEntry))]
-public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
+public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
 {
     private const string FilterSet = "Filter";
     private const string InputSet = "InputObject";
@@ -217,7 +217,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
 
             _session.Flush();
             Finish(_session.Result("piped entries"));
-            Dispose();
+            CloseSession();
         });
     }
 
@@ -261,7 +261,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
         progress.RecordType = ProgressRecordType.Completed;
         WriteProgress(progress);
         Finish(session.Result(Describe()));
-        Dispose();
+        CloseSession();
     }
 
     /// <summary>The namespace whose table is changed; null for this process's own (the -NetworkNamespace parameter hooks in here).</summary>
@@ -361,8 +361,18 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet, IDisposable
         }
     }
 
-    /// <summary>PowerShell disposes a cmdlet that implements IDisposable, also after Ctrl+C or an error.</summary>
-    public void Dispose()
+    /// <summary>PowerShell disposes the cmdlet also after Ctrl+C or an error: the delete session goes with it.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            CloseSession();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void CloseSession()
     {
         _session?.Dispose();
         _session = null;
