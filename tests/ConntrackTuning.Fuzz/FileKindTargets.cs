@@ -199,7 +199,8 @@ internal sealed class FileKindTarget : FuzzTarget
                     }
 
                     byte[] whole = file.ToArray();
-                    File.WriteAllBytes(full, whole[..Math.Max(2, whole.Length * (content.Length % 7 + 1) / 8)]);
+                    // .NET writes nothing at all for empty content: then the file is empty, which is damage too.
+                    File.WriteAllBytes(full, whole[..Math.Min(whole.Length, Math.Max(2, whole.Length * (content.Length % 7 + 1) / 8))]);
                 }
 
                 break;
