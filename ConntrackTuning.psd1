@@ -38,9 +38,8 @@
     PrivateData          = @{
         PSData = @{
             Tags         = @('Linux', 'PSEdition_Core', 'conntrack', 'netfilter', 'nf_conntrack', 'sysctl', 'networking', 'firewall', 'NAT')
-            LicenseUri   = 'https://github.com/conntracktuning/ConntrackTuning/blob/main/LICENSE'
-            ProjectUri   = 'https://github.com/conntracktuning/ConntrackTuning'
-            ReleaseNotes = 'See https://github.com/conntracktuning/ConntrackTuning/blob/main/CHANGELOG.md'
+            # No public repository exists: no ProjectUri or LicenseUri. The licence and the release notes ship in the module.
+            ReleaseNotes = 'See CHANGELOG.md in the module folder; the licence is LICENSE beside it.'
         }
     }
 }

@@ -62,6 +62,9 @@ function Invoke-BuildTask {
         Copy-Item -Destination $stage
     Copy-Item (Join-Path $repo 'ConntrackTuning.psd1') $stage
     Copy-Item (Join-Path $repo 'LICENSE') $stage
+    # The manifest's ReleaseNotes point at the copy shipped in the module.
+    $changelog = Join-Path $repo 'CHANGELOG.md'
+    if (Test-Path $changelog) { Copy-Item $changelog $stage }
     Invoke-HelpTask
     Write-Host "Staged $stage"
 }

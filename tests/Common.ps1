@@ -19,6 +19,13 @@ function Copy-Fixture {
     $source = Join-Path $FixtureRoot $Name
     if (-not (Test-Path $source -PathType Container)) { throw "No fixture '$Name' under $FixtureRoot." }
     $null = New-Item -ItemType Directory -Force -Path $Destination
+    # The copy's proc/ and sys/ files stand in for a kernel (a root a user names gets no run-time write): the
+    # engine's test seam, inherited by the child processes the tests start.
+    $prefixes = @($env:CONNTRACK_TUNING_TEST_KERNEL_ROOTS -split ':' | Where-Object { $_ })
+    $full = [IO.Path]::GetFullPath($Destination)
+    if (-not ($prefixes | Where-Object { $full.StartsWith($_, [StringComparison]::Ordinal) })) {
+        $env:CONNTRACK_TUNING_TEST_KERNEL_ROOTS = ($prefixes + $full) -join ':'
+    }
     Copy-Item -Path (Join-Path $source '*') -Destination $Destination -Recurse -Force
     $modes = Join-Path $FixtureRoot "$Name.modes"
     if (Test-Path $modes) {

@@ -256,8 +256,9 @@ Set-ConntrackLimit -Root '$root' -Max 300000 -Persist -Confirm -PassThru -Warnin
         # the xunit SafeWriteTests with a short wait. Here: the lock is the one the cmdlet takes, and while it is
         # held the cmdlet waits rather than writes.
         $root = Copy-Fixture linux-6.18-builtin
-        $null = New-Item -ItemType Directory "$root/run/lock" -Force
-        $held = [IO.File]::Open("$root/run/lock/conntrack-tuning.lock", 'OpenOrCreate', 'ReadWrite', 'None')
+        $null = New-Item -ItemType Directory "$root/run/conntrack-tuning" -Force
+        [IO.File]::SetUnixFileMode("$root/run/conntrack-tuning", [IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
+        $held = [IO.File]::Open("$root/run/conntrack-tuning/lock", [IO.FileStreamOptions]@{ Mode = 'OpenOrCreate'; Access = 'ReadWrite'; Share = 'None'; UnixCreateMode = [IO.UnixFileMode]'UserRead, UserWrite' })
         try {
             $job = Start-ThreadJob { param($m, $r) Import-Module $m; Set-ConntrackLimit -Root $r -Max 300000 -PassThru } -ArgumentList $ModulePath, $root
             Start-Sleep -Seconds 2
@@ -332,7 +333,7 @@ Describe 'Set-Conntrack* -WhatIf on this machine' -Tag RealKernel -Skip:([bool]$
             }
         }
         $files = {
-            foreach ($path in '/etc/sysctl.d', '/etc/modprobe.d', '/etc/modules-load.d', '/etc/sysctl.conf', '/run/lock/conntrack-tuning.lock') {
+            foreach ($path in '/etc/sysctl.d', '/etc/modprobe.d', '/etc/modules-load.d', '/etc/sysctl.conf', '/run/conntrack-tuning/lock') {
                 $item = Get-Item -LiteralPath $path -Force -ErrorAction Ignore
                 if (-not $item) { "$path absent" }
                 elseif ($item.PSIsContainer) { Get-TreeState $path | ForEach-Object { "$path$_" }; "$path|$($item.LastWriteTimeUtc.Ticks)" }

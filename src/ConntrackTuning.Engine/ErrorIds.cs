@@ -9,6 +9,12 @@ public static class ErrorIds
     /// <summary>-Root names a folder that does not exist or is not a folder.</summary>
     public const string RootNotFound = "RootNotFound";
 
+    /// <summary>-Root holds a character no Linux path can contain (NUL).</summary>
+    public const string RootPathInvalid = "RootPathInvalid";
+
+    /// <summary>The root's write lock is not private to root: its folder or file is owned by, or open to, another user.</summary>
+    public const string WriteLockUnsafe = "WriteLockUnsafe";
+
     /// <summary>Neither nf_conntrack nor ip_conntrack is present under the root.</summary>
     public const string ConntrackNotLoaded = "ConntrackNotLoaded";
 

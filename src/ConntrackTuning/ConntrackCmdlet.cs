@@ -102,11 +102,11 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
     }
 
     /// <summary>Opens the root given to this invocation, resolved against the current PowerShell location.</summary>
-    protected SystemRoot OpenRoot()
-    {
-        string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
-        return SystemRoot.Open(path, this, Cancellation);
-    }
+    protected SystemRoot OpenRoot() => SystemRoot.Open(ResolveRoot(), this, Cancellation);
+
+    /// <summary>-Root as an absolute path. A NUL (which no path holds) is the engine's RootPathInvalid, not PowerShell's ArgumentException.</summary>
+    protected string ResolveRoot() =>
+        Root.Contains('\0', StringComparison.Ordinal) ? throw SystemRoot.InvalidRootPath(Root) : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
 
     /// <summary>Opens an absolute folder (a file's folder, "/" for files given by path) with this invocation's log and stop signal.</summary>
     protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);

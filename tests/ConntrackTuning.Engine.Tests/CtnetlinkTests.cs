@@ -6,6 +6,7 @@ using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
 using Xunit;
 using ConntrackTuning.Engine.Statistics;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Tests;
 

@@ -11,10 +11,18 @@ namespace ConntrackTuning.Engine.Tests;
 /// </summary>
 public sealed class FixtureTree : IDisposable
 {
-    public FixtureTree(string name)
+    /// <summary>The copies' folder names begin with this; under it, proc/ and sys/ files stand in for a kernel.</summary>
+    public static readonly string KernelPrefix = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ctt-fixture-");
+
+    static FixtureTree() => Environment.SetEnvironmentVariable(PlatformHooks.KernelRootsVariable, KernelPrefix);
+
+    /// <param name="simulatesKernel">False for a copy that is a capture like any a user names (a sosreport): no run-time write.</param>
+    public FixtureTree(string name, bool simulatesKernel = true)
     {
         Name = name;
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ctt-fixture-" + Guid.NewGuid().ToString("n"));
+        Path = simulatesKernel
+            ? KernelPrefix + Guid.NewGuid().ToString("n")
+            : System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ctt-capture-" + Guid.NewGuid().ToString("n"));
         string source = System.IO.Path.Combine(FixturesDirectory, name);
         if (!Directory.Exists(source))
         {

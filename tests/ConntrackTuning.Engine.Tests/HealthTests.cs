@@ -334,4 +334,19 @@ public class HealthTests
         using var tree = new FixtureTree("rhel6-2.6.32-nf_conntrack");
         Assert.DoesNotContain(Run(tree), f => f.Check == "BootOrder");
     }
+
+    /// <summary>Issue 13 item 14: an Ok line above a warning about other namespaces says what it covers.</summary>
+    [Fact]
+    public void No_table_full_message_from_this_namespace_says_so_when_other_namespaces_logged()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("var/log/kern.log",
+            "2026-11-20T03:12:44.512309+00:00 node7 kernel: nf_conntrack: nf_conntrack: table full in netns 4026532177, dropping packet\n"
+            + "2026-11-20T03:12:44.513877+00:00 node7 kernel: nf_conntrack: nf_conntrack: table full in netns 4026532177, dropping packet\n");
+        List<ConntrackHealthFinding> findings = Run(tree);
+        ConntrackHealthFinding ok = Only(findings, "TableFullEvents", "Ok");
+        Assert.StartsWith("No table-full message from this (the initial) network namespace in the kernel log", ok.Message, StringComparison.Ordinal);
+        Assert.Contains("2 name other network namespaces", ok.Message, StringComparison.Ordinal);
+        Assert.Contains("other network namespaces", Only(findings, "TableFullEvents", "Warning").Message, StringComparison.Ordinal);
+    }
 }

@@ -154,6 +154,47 @@ public class KernelLogSourceTests
         }
     }
 
+    /// <summary>Issue 13 item 8: the decompressor stops silently where a cut-off file ends; the trailer tells.</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(0.5)]
+    public void A_cut_off_gzip_file_is_FileReadFailed_at_its_end_after_the_lines_before_it(double keep)
+    {
+        string path = Path.Combine(Path.GetTempPath(), "ctt-gz-" + Guid.NewGuid().ToString("n"));
+        try
+        {
+            using (var file = File.Create(path))
+            using (var gz = new GZipStream(file, CompressionLevel.Optimal))
+            {
+                for (int i = 0; i < 1000; i++)
+                {
+                    gz.Write(Encoding.UTF8.GetBytes($"Nov 20 03:14:{i % 60:00} web01 kernel: [ {8000 + i}.000001] nf_conntrack: nf_conntrack: table full, dropping packet {Guid.NewGuid()}\n"));
+                }
+            }
+
+            byte[] whole = File.ReadAllBytes(path);
+            LogInput input = KernelLogSources.File(SystemRoot.Open("/"), path);
+            Assert.Equal(1000, input.Batches().Sum(b => b.Count));
+            File.WriteAllBytes(path, whole[..(keep >= 1 ? (int)keep : (int)(whole.Length * keep))]);
+            int read = 0;
+            ConntrackException e = Assert.Throws<ConntrackException>(() =>
+            {
+                foreach (IReadOnlyList<string> batch in input.Batches())
+                {
+                    read += batch.Count;
+                }
+            });
+            Assert.Equal(ErrorIds.FileReadFailed, e.ErrorId);
+            Assert.Equal(path, e.Target);
+            Assert.Contains("cut off", e.Message, StringComparison.Ordinal);
+            Assert.True(keep >= 1 ? read == 0 : read is > 0 and < 1000, $"{read} lines were read before the damage");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void Rotated_files_are_read_oldest_first()
     {

@@ -21,7 +21,7 @@ public sealed class NetlinkStatisticsTests : IDisposable
 
     private static ConntrackKernel Live() => KernelProbe.Probe(SystemRoot.Open("/"));
 
-    [Fact]
+    [LiveConntrackFact]
     public void Ctnetlink_stands_in_for_the_missing_file_with_the_same_properties()
     {
         TestHooks.NetlinkReplayPath = EntryTestData.File("stats-cpu.hex");
@@ -48,7 +48,7 @@ public sealed class NetlinkStatisticsTests : IDisposable
     private static long LiveCount() =>
         long.Parse(File.ReadAllText("/proc/sys/net/netfilter/nf_conntrack_count").Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
-    [Fact]
+    [LiveConntrackFact]
     public void Without_the_file_and_without_netlink_both_reasons_are_given()
     {
         // EPERM: what an unprivileged reader gets from ctnetlink.
@@ -72,7 +72,7 @@ public sealed class NetlinkStatisticsTests : IDisposable
         }
     }
 
-    [Fact]
+    [LiveConntrackFact]
     public void A_tree_under_a_root_is_never_read_over_netlink()
     {
         using var tree = new FixtureTree("ubuntu-5.15-module-noprocfs");
@@ -80,7 +80,7 @@ public sealed class NetlinkStatisticsTests : IDisposable
         Assert.Contains("ctnetlink reaches only the running kernel", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [LiveConntrackFact]
     public void A_damaged_procfs_file_on_the_running_kernel_gives_way_to_ctnetlink_with_a_warning()
     {
         TestHooks.NetlinkReplayPath = EntryTestData.File("stats-cpu.hex");
@@ -94,7 +94,7 @@ public sealed class NetlinkStatisticsTests : IDisposable
         Assert.EndsWith("The counters were read from ctnetlink instead.", warning, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [LiveConntrackFact]
     public void A_damaged_procfs_file_with_nothing_after_it_is_the_error_of_the_file()
     {
         var log = new RecordingLog();

@@ -31,7 +31,7 @@ public class SafeWriteTests
         return e;
     }
 
-    [Fact]
+    [RootOnlyFact]
     public void An_atomic_rewrite_keeps_mode_and_owner_and_leaves_no_temporary_file()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
@@ -111,23 +111,25 @@ public class SafeWriteTests
             ChangeApplier.Apply(root, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), TimeSpan.FromMilliseconds(300)));
         Assert.Equal(ErrorIds.WriteLockTimeout, e.ErrorId);
         Assert.Equal(ErrorKind.ResourceBusy, e.Kind);
-        Assert.Equal(tree.File(".conntrack-tuning.lock"), e.Target);
+        Assert.Equal(tree.File(".conntrack-tuning/lock"), e.Target);
         Assert.Equal("262144\n", File.ReadAllText(tree.File("proc/sys/net/netfilter/nf_conntrack_max")));
         Assert.False(File.Exists(tree.File(Own)));
     }
 
     [Fact]
-    public void The_lock_lives_in_run_lock_when_the_root_has_one_and_a_link_there_is_refused()
+    public void The_lock_lives_in_a_private_folder_of_run_when_the_root_has_one_and_a_link_there_is_refused()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
-        Directory.CreateDirectory(tree.File("run/lock"));
+        Directory.CreateDirectory(tree.File("run"));
         using (tree.Open().AcquireWriteLock(TimeSpan.FromSeconds(1)))
         {
-            Assert.True(File.Exists(tree.File("run/lock/conntrack-tuning.lock")));
+            Assert.True(File.Exists(tree.File("run/conntrack-tuning/lock")));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(tree.File("run/conntrack-tuning")));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tree.File("run/conntrack-tuning/lock")));
         }
 
-        File.Delete(tree.File("run/lock/conntrack-tuning.lock"));
-        File.CreateSymbolicLink(tree.File("run/lock/conntrack-tuning.lock"), "/etc/passwd");
+        File.Delete(tree.File("run/conntrack-tuning/lock"));
+        File.CreateSymbolicLink(tree.File("run/conntrack-tuning/lock"), "/etc/passwd");
         Refused(() => tree.Open().AcquireWriteLock(TimeSpan.FromSeconds(1)), ErrorIds.UnsafeSymbolicLink);
     }
 

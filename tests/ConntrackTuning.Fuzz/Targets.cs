@@ -29,6 +29,7 @@ public static class Targets
         new BootConfigTarget(),
         new TimeoutDirectoryTarget(),
         new SizingFilesTarget(),
+        new FileKindTarget(),
     ];
 
     public static FuzzTarget Get(string name) => All.Single(t => t.Name == name);

@@ -163,19 +163,19 @@ internal static class ChangeApplier
         ConntrackKernel kernel = plan.Kernel;
         SystemRoot root = kernel.SystemRoot;
         string full = root.Full(plan.RuntimeRelative!);
-        string why = Native.Describe(errno);
+        string why = Errno.Message(errno);
         return errno switch
         {
-            Native.EACCES or Native.EPERM when root.IsLive && !ProcessIdentity.IsRoot => new ConntrackException(ErrorIds.RootRequired, ErrorKind.PermissionDenied,
+            Errno.EACCES or Errno.EPERM when root.IsLive && !ProcessIdentity.IsRoot => new ConntrackException(ErrorIds.RootRequired, ErrorKind.PermissionDenied,
                 $"Writing {full} requires root ({why}). Nothing was changed.", full, "Run pwsh elevated (sudo pwsh)."),
-            Native.EACCES or Native.EPERM or Native.EOPNOTSUPP when !kernel.IsInitialNamespace || errno == Native.EOPNOTSUPP => ChangeChecks.HostOwned(kernel, plan.Setting, full),
-            Native.EACCES or Native.EPERM or Native.EROFS => new ConntrackException(ErrorIds.SettingReadOnly, ErrorKind.PermissionDenied,
-                $"The kernel refused the write to {full}: {why}{(errno == Native.EROFS ? " (/proc/sys or /sys is mounted read-only, as in most containers)" : "")}. Nothing was changed.",
+            Errno.EACCES or Errno.EPERM or Errno.EOPNOTSUPP when !kernel.IsInitialNamespace || errno == Errno.EOPNOTSUPP => ChangeChecks.HostOwned(kernel, plan.Setting, full),
+            Errno.EACCES or Errno.EPERM or Errno.EROFS => new ConntrackException(ErrorIds.SettingReadOnly, ErrorKind.PermissionDenied,
+                $"The kernel refused the write to {full}: {why}{(errno == Errno.EROFS ? " (/proc/sys or /sys is mounted read-only, as in most containers)" : "")}. Nothing was changed.",
                 full, "Run the command on the host, or use -PersistOnly to change only the configuration."),
-            Native.EINVAL or Native.ERANGE or Native.ENOMEM => new ConntrackException(ErrorIds.ValueRejectedByKernel,
-                errno == Native.ENOMEM ? ErrorKind.LimitsExceeded : ErrorKind.InvalidArgument,
-                $"The kernel refused {value} for {plan.Setting} ({why}){(errno == Native.ENOMEM ? ": it could not allocate a table that big" : "")}. Nothing was changed.",
-                full, errno == Native.ENOMEM ? "Choose a smaller value." : "Choose a value the kernel accepts (timeouts: at most 2147483647 / HZ seconds)."),
+            Errno.EINVAL or Errno.ERANGE or Errno.ENOMEM => new ConntrackException(ErrorIds.ValueRejectedByKernel,
+                errno == Errno.ENOMEM ? ErrorKind.LimitsExceeded : ErrorKind.InvalidArgument,
+                $"The kernel refused {value} for {plan.Setting} ({why}){(errno == Errno.ENOMEM ? ": it could not allocate a table that big" : "")}. Nothing was changed.",
+                full, errno == Errno.ENOMEM ? "Choose a smaller value." : "Choose a value the kernel accepts (timeouts: at most 2147483647 / HZ seconds)."),
             _ => new ConntrackException(ErrorIds.FileWriteFailed, ErrorKind.WriteError,
                 $"Writing {value} to {full} failed: {why}. Nothing was changed.", full, "Check that the tracker is still loaded and the file is writable."),
         };

@@ -46,7 +46,10 @@ internal static class KernelLogChecks
         }
         else
         {
-            yield return new(HealthSeverity.Ok, $"No table-full message{(c.Kernel.IsInitialNamespace ? "" : " for this namespace")} in the kernel log{span}.", null, evidence);
+            // With messages from other namespaces, "no message" alone would read as a clean log right above the warning about them.
+            string scope = !c.Kernel.IsInitialNamespace ? " for this namespace" : elsewhere > 0 ? " from this (the initial) network namespace" : "";
+            string others = c.Kernel.IsInitialNamespace && elsewhere > 0 ? $"; {N(elsewhere)} name other network namespaces (see TableFullEvents below)" : "";
+            yield return new(HealthSeverity.Ok, $"No table-full message{scope} in the kernel log{span}{others}.", null, evidence);
         }
 
         if (c.Kernel.IsInitialNamespace && elsewhere > 0)

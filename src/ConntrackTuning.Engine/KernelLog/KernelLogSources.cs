@@ -166,6 +166,8 @@ internal static partial class KernelLogSources
             yield return batch;
         }
 
+        LogChunkReader.ThrowIfCutOff(stream);
+
         if (skipped > 0)
         {
             root.Log.Verbose($"{root.Full(relative)}: skipped {skipped} line(s) longer than {LogChunkReader.MaxLineLength} bytes (not log lines).");

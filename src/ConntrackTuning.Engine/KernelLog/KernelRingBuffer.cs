@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Text;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.KernelLog;
 
@@ -9,21 +10,16 @@ namespace ConntrackTuning.Engine.KernelLog;
 /// Reads the live kernel ring buffer from /dev/kmsg without a shell or dmesg. Each record comes back in the
 /// raw kmsg form "prio,seq,usec,flags;text". Reading stops at the newest record instead of waiting for more.
 /// </summary>
-public static partial class KernelRingBuffer
+public static class KernelRingBuffer
 {
-    private const int ORdOnly = 0;
-    private const int ONonBlock = 0x800;
-    private const int EPipe = 32;
-    private const int EIntr = 4;
-
     /// <summary>The records, oldest first. Throws UnauthorizedAccessException when dmesg_restrict hides them.</summary>
     public static IEnumerable<string> ReadRecords(string device = "/dev/kmsg")
     {
-        int fd = NativeMethods.open(device, ORdOnly | ONonBlock);
+        int fd = Native.Open(device, Native.O_RDONLY | Native.O_NONBLOCK | Native.O_CLOEXEC);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            throw errno is 1 or 13
+            throw errno is Errno.EPERM or Errno.EACCES
                 ? new UnauthorizedAccessException($"Reading {device} is not permitted (kernel.dmesg_restrict); run as root.")
                 : new System.IO.IOException($"Cannot open {device}: errno {errno}.");
         }
@@ -46,7 +42,7 @@ public static partial class KernelRingBuffer
                 }
 
                 int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
-                if (errno == EPipe || errno == EIntr)
+                if (errno is Errno.EPIPE or Errno.EINTR)
                 {
                     // EPIPE: the record we were at was overwritten by newer ones; the next read continues.
                     continue;
@@ -57,7 +53,7 @@ public static partial class KernelRingBuffer
         }
         finally
         {
-            _ = NativeMethods.close(fd);
+            _ = Native.Close(fd);
         }
     }
 
@@ -65,19 +61,7 @@ public static partial class KernelRingBuffer
     {
         fixed (byte* p = buffer)
         {
-            return NativeMethods.read(fd, p, (nuint)buffer.Length);
+            return Native.Read(fd, p, (nuint)buffer.Length);
         }
-    }
-
-    private static unsafe partial class NativeMethods
-    {
-        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        internal static partial int open(string path, int flags);
-
-        [LibraryImport("libc", SetLastError = true)]
-        internal static partial nint read(int fd, byte* buffer, nuint count);
-
-        [LibraryImport("libc", SetLastError = true)]
-        internal static partial int close(int fd);
     }
 }

@@ -16,78 +16,12 @@ namespace ConntrackTuning.Engine.KernelLog;
 /// matching lines become strings. Memory stays at one block however large the log; a line longer than
 /// <see cref="MaxLineLength"/> is skipped (no kernel message is that long).
 /// </summary>
-internal static class LogChunkReader
+internal static partial class LogChunkReader
 {
     internal const int BlockSize = 1 << 20;
 
     /// <summary>The kernel caps a record near 1 KiB and a journal JSON line stays within a few KiB.</summary>
     internal const int MaxLineLength = 64 * 1024;
-
-    /// <summary>
-    /// Gzip-compressed streams (rotated logs) are recognised by their magic bytes, not their name. A damaged one
-    /// fails, when the damage is reached, with a FileReadFailed error naming <paramref name="name"/>.
-    /// </summary>
-    public static Stream Decompressed(Stream stream, string name)
-    {
-        ArgumentNullException.ThrowIfNull(stream);
-        if (!stream.CanSeek)
-        {
-            return stream;
-        }
-
-        Span<byte> magic = stackalloc byte[2];
-        int n = stream.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
-        stream.Seek(0, SeekOrigin.Begin);
-        return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b ? new DamageGuard(new GZipStream(stream, CompressionMode.Decompress), name) : stream;
-    }
-
-    /// <summary>Turns the decompressor's InvalidDataException into the engine's named failure.</summary>
-    private sealed class DamageGuard(Stream inner, string name) : Stream
-    {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            try
-            {
-                return inner.Read(buffer);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new ConntrackException(ErrorIds.FileReadFailed, ErrorKind.InvalidData,
-                    $"The compressed log '{name}' is damaged or cut off: {e.Message}", name,
-                    "Check it with 'gzip -t'; the events before the damage were read, and the other files still are.", e);
-            }
-        }
-
-        public override void Flush() { }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-    }
 
     /// <summary>The lines that hold one of the needles, in order. <paramref name="skipped"/> counts lines too long to be log lines.</summary>
     public static IEnumerable<string> MatchingLines(Stream stream, Action? skipped = null)

@@ -112,7 +112,7 @@ internal sealed class NamespaceThread : IDisposable
             // A /proc/PID/ns/net path may have been a reused pid by now: the namespace entered must be the one meant.
             if (NamespaceDiscovery.ParseLink(new System.IO.FileInfo("/proc/thread-self/ns/net").LinkTarget) is { } entered && entered != Inode)
             {
-                _enterErrno = Native.ENOENT;
+                _enterErrno = Errno.ENOENT;
                 return;
             }
         }
@@ -130,9 +130,9 @@ internal sealed class NamespaceThread : IDisposable
     }
 
     private static ConntrackException Failed(string path, ulong inode, string call, int errno) =>
-        new(ErrorIds.NamespaceEnterFailed, errno is Native.EPERM or Native.EACCES ? ErrorKind.PermissionDenied : ErrorKind.ResourceUnavailable,
-            $"Cannot enter network namespace {inode} ({path}): {call} failed with {Native.Describe(errno)}.", path,
-            errno is Native.EPERM or Native.EACCES
+        new(ErrorIds.NamespaceEnterFailed, errno is Errno.EPERM or Errno.EACCES ? ErrorKind.PermissionDenied : ErrorKind.ResourceUnavailable,
+            $"Cannot enter network namespace {inode} ({path}): {call} failed with {Errno.Message(errno)}.", path,
+            errno is Errno.EPERM or Errno.EACCES
                 ? "Run pwsh as root: entering another network namespace needs CAP_SYS_ADMIN."
                 : "The namespace may have just gone; list the current ones with Get-ConntrackNamespace.");
 

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using ConntrackTuning.Engine.Entries;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Netlink;
 

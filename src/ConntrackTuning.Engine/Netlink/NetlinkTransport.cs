@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
+using ConntrackTuning.Engine.Platform;
 using System.Threading;
 
 namespace ConntrackTuning.Engine.Netlink;
@@ -28,37 +29,6 @@ internal sealed class NetlinkErrnoException : Exception
     public int Number { get; }
 }
 
-/// <summary>The errno values ctnetlink answers with (CTNETLINK.md §10.5), and their names.</summary>
-internal static class Errno
-{
-    public const int EPERM = 1;
-    public const int ENOENT = 2;
-    public const int EINTR = 4;
-    public const int EAGAIN = 11;
-    public const int ENOMEM = 12;
-    public const int EBUSY = 16;
-    public const int EINVAL = 22;
-    public const int EPROTONOSUPPORT = 93;
-    public const int EOPNOTSUPP = 95;
-    public const int EAFNOSUPPORT = 97;
-    public const int ENOBUFS = 105;
-
-    public static string Describe(int errno) => errno switch
-    {
-        EPERM => "EPERM (operation not permitted)",
-        ENOENT => "ENOENT (no such entry)",
-        EAGAIN => "EAGAIN (no reply in time)",
-        ENOMEM => "ENOMEM (out of memory)",
-        EBUSY => "EBUSY (a dump is already running on this socket)",
-        EINVAL => "EINVAL (invalid argument)",
-        EPROTONOSUPPORT => "EPROTONOSUPPORT (protocol not supported)",
-        EOPNOTSUPP => "EOPNOTSUPP (operation not supported)",
-        EAFNOSUPPORT => "EAFNOSUPPORT (address family not supported)",
-        ENOBUFS => "ENOBUFS (the socket's receive queue overflowed)",
-        _ => "errno " + errno.ToString(CultureInfo.InvariantCulture),
-    };
-}
-
 /// <summary>
 /// Sends netlink requests and receives datagrams. The socket implementation talks to the kernel; tests replay
 /// captured datagrams through the same interface.
@@ -79,7 +49,7 @@ internal interface INetlinkTransport : IDisposable
 /// libc: socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER), send and recv. The kernel binds it on
 /// the first send. recv passes MSG_TRUNC so a datagram larger than the buffer is detected instead of silently cut.
 /// </summary>
-internal sealed partial class NetlinkSocket : INetlinkTransport
+internal sealed class NetlinkSocket : INetlinkTransport
 {
     private const int AfNetlink = 16;
     private const int SockRaw = 3;
@@ -114,7 +84,7 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
     /// </summary>
     public static NetlinkSocket Open(TimeSpan receiveTimeout, CancellationToken cancellation = default)
     {
-        int fd = NativeMethods.socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
+        int fd = Native.Socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
         if (fd < 0)
         {
             throw new NetlinkErrnoException("socket(AF_NETLINK, NETLINK_NETFILTER)", Marshal.GetLastPInvokeError());
@@ -122,8 +92,8 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
 
         var socket = new NetlinkSocket(fd, receiveTimeout, cancellation);
         TimeSpan slice = receiveTimeout < StopSlice ? receiveTimeout : StopSlice;
-        var tv = new Timeval { Seconds = (long)slice.TotalSeconds, Microseconds = slice.Milliseconds * 1000L };
-        if (NativeMethods.setsockopt(fd, SolSocket, SoRcvtimeo, ref tv, Marshal.SizeOf<Timeval>()) != 0)
+        var tv = new Native.Timeval { Seconds = (long)slice.TotalSeconds, Microseconds = slice.Milliseconds * 1000L };
+        if (Native.SetSockOpt(fd, SolSocket, SoRcvtimeo, ref tv, Marshal.SizeOf<Native.Timeval>()) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             socket.Dispose();
@@ -140,7 +110,7 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
     public bool TrySetReceiveBuffer(int bytes)
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
-        return NativeMethods.setsockoptInt(_fd, SolSocket, SoRcvbuf, ref bytes, sizeof(int)) == 0;
+        return Native.SetSockOptInt(_fd, SolSocket, SoRcvbuf, ref bytes, sizeof(int)) == 0;
     }
 
     public unsafe void Send(ReadOnlySpan<byte> request)
@@ -150,7 +120,7 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
         {
             while (true)
             {
-                nint sent = NativeMethods.send(_fd, p, request.Length, 0);
+                nint sent = Native.Send(_fd, p, request.Length, 0);
                 if (sent >= 0)
                 {
                     return;
@@ -175,7 +145,7 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
             {
                 // Between datagrams of a dump as well as while the kernel is silent: a stop ends the dump here.
                 _cancellation.ThrowIfCancellationRequested();
-                nint n = NativeMethods.recv(_fd, p, buffer.Length, MsgTrunc);
+                nint n = Native.Recv(_fd, p, buffer.Length, MsgTrunc);
                 if (n >= 0)
                 {
                     return (int)n;
@@ -200,37 +170,9 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
     {
         if (_fd >= 0)
         {
-            _ = NativeMethods.close(_fd);
+            _ = Native.Close(_fd);
             _fd = -1;
         }
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timeval
-    {
-        public long Seconds;
-        public long Microseconds;
-    }
-
-    private static unsafe partial class NativeMethods
-    {
-        [LibraryImport("libc", SetLastError = true)]
-        internal static partial int socket(int domain, int type, int protocol);
-
-        [LibraryImport("libc", SetLastError = true)]
-        internal static partial int setsockopt(int fd, int level, int name, ref Timeval value, int length);
-
-        [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-        internal static partial int setsockoptInt(int fd, int level, int name, ref int value, int length);
-
-        [LibraryImport("libc", SetLastError = true)]
-        internal static partial nint send(int fd, byte* buffer, nint length, int flags);
-
-        [LibraryImport("libc", SetLastError = true)]
-        internal static partial nint recv(int fd, byte* buffer, nint length, int flags);
-
-        [LibraryImport("libc", SetLastError = true)]
-        internal static partial int close(int fd);
     }
 }
 

@@ -89,8 +89,13 @@ internal static class BootConfig
     internal static PersistedValue? LastSysctl(SystemRoot root, IReadOnlyCollection<string> keys, IReadOnlyDictionary<string, string?>? proposed = null) =>
         LastOf(AllSysctl(root, proposed), keys);
 
+    /// <summary>
+    /// The value the next boot gives any of the keys: the last explicit assignment, else the last glob assignment that
+    /// matches one (systemd-sysctl lets an explicit assignment in any file win over a glob).
+    /// </summary>
     internal static PersistedValue? LastOf(Dictionary<string, PersistedValue> all, IReadOnlyCollection<string> keys) =>
-        all.Where(kv => keys.Contains(kv.Key)).Select(kv => kv.Value).MaxBy(v => v.Sequence);
+        all.Where(kv => keys.Contains(kv.Key)).Select(kv => kv.Value).MaxBy(v => v.Sequence)
+        ?? all.Where(kv => SysctlFile.IsGlob(kv.Key) && keys.Any(k => SysctlFile.GlobMatches(kv.Key, k))).Select(kv => kv.Value).MaxBy(v => v.Sequence);
 
     /// <summary>The last assignment of every key (normalised) across the sysctl files, in one pass.</summary>
     internal static Dictionary<string, PersistedValue> AllSysctl(SystemRoot root, IReadOnlyDictionary<string, string?>? proposed = null)
@@ -106,9 +111,14 @@ internal static class BootConfig
             }
 
             IReadOnlyList<SysctlAssignment> assignments;
+            var skipped = new List<string>();
             try
             {
-                assignments = SysctlFile.Parse(text, root.Full(file));
+                assignments = SysctlFile.Parse(text, root.Full(file), skipped);
+                foreach (string line in skipped)
+                {
+                    root.Log.Warning($"{line}: systemd-sysctl skips that line, and so did this reading; the file's other lines count.");
+                }
             }
             catch (ConntrackException e)
             {

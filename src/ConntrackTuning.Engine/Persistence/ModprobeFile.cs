@@ -40,7 +40,7 @@ internal static class ModprobeFile
             {
                 int eq = token.Text.IndexOf('=', StringComparison.Ordinal);
                 options.Add(new ModuleOption(token.Line + 1, logical.Module,
-                    eq < 0 ? token.Text : token.Text[..eq], eq < 0 ? "" : token.Text[(eq + 1)..]));
+                    Unquote(eq < 0 ? token.Text : token.Text[..eq]), eq < 0 ? "" : Unquote(token.Text[(eq + 1)..])));
             }
         }
 
@@ -199,6 +199,10 @@ internal static class ModprobeFile
         return result;
     }
 
+    /// <summary>The kernel drops the quotes around a value (or a whole parameter): foo="x y" sets foo to x y.</summary>
+    private static string Unquote(string text) =>
+        text.Length >= 1 && text[0] == '"' ? text[1..^(text.Length >= 2 && text[^1] == '"' ? 1 : 0)] : text.Length >= 1 && text[^1] == '"' && !text.Contains('=', StringComparison.Ordinal) ? text[..^1] : text;
+
     private static void Tokenize(string content, int start, int end, int line, List<Token> tokens)
     {
         int i = start;
@@ -209,9 +213,17 @@ internal static class ModprobeFile
                 i++;
             }
 
+            // As the kernel's parameter parser (kernel/params.c, next_arg): a double quote opens or closes a quoted
+            // stretch, and a space inside one does not end the parameter.
             int s = i;
-            while (i < end && content[i] != ' ' && content[i] != '\t')
+            bool quoted = false;
+            while (i < end && (quoted || (content[i] != ' ' && content[i] != '\t')))
             {
+                if (content[i] == '"')
+                {
+                    quoted = !quoted;
+                }
+
                 i++;
             }
 

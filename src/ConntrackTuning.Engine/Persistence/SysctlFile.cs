@@ -54,12 +54,46 @@ internal static class SysctlFile
         return new string(chars).Trim('.');
     }
 
-    /// <summary>Every assignment, in file order. A line that is neither blank, a comment nor "key = value" is an error naming the file.</summary>
-    internal static IReadOnlyList<SysctlAssignment> Parse(string text, string path)
+    /// <summary>
+    /// Every assignment, in file order, as systemd-sysctl reads the file: a line that is neither blank, a comment,
+    /// "key = value" nor an exclusion ("-key", sysctl.d(5)) is skipped alone and described in
+    /// <paramref name="skipped"/>, so it never hides the file's other lines (only binary content fails the whole
+    /// file). Without a list, such a line is an error naming the file and line, as for a rewrite.
+    /// </summary>
+    internal static IReadOnlyList<SysctlAssignment> Parse(string text, string path, List<string>? skipped = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         List<ConfigLine> lines = ConfigLines.Split(text);
-        return Analyse(lines, path).Select(a => a.Assignment).ToList();
+        return Analyse(lines, path, skipped).Select(a => a.Assignment).ToList();
+    }
+
+    /// <summary>Whether a key is a glob (systemd 238 and later apply such an assignment to every key it matches).</summary>
+    internal static bool IsGlob(string key) => key.AsSpan().IndexOfAny("*?[") >= 0;
+
+    /// <summary>fnmatch(3) without flags, as systemd-sysctl matches a glob key: * and ? match any character, [...] a set.</summary>
+    internal static bool GlobMatches(string pattern, string key)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentNullException.ThrowIfNull(key);
+        var regex = new System.Text.StringBuilder("^");
+        for (int i = 0; i < pattern.Length; i++)
+        {
+            char c = pattern[i];
+            int close = c == '[' ? pattern.IndexOf(']', i + 2) : -1;
+            regex.Append(c switch
+            {
+                '*' => ".*",
+                '?' => ".",
+                '[' when close > 0 => "[" + (pattern[i + 1] == '!' ? "^" + System.Text.RegularExpressions.Regex.Escape(pattern[(i + 2)..close]) : System.Text.RegularExpressions.Regex.Escape(pattern[(i + 1)..close])) + "]",
+                _ => System.Text.RegularExpressions.Regex.Escape(c.ToString()),
+            });
+            if (c == '[' && close > 0)
+            {
+                i = close;
+            }
+        }
+
+        return System.Text.RegularExpressions.Regex.IsMatch(key, regex.Append('$').ToString(), System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
     }
 
     /// <summary>
@@ -98,7 +132,7 @@ internal static class SysctlFile
         return ConfigLines.Join(lines);
     }
 
-    private static List<(SysctlAssignment Assignment, int ValueStart, int ValueEnd)> Analyse(List<ConfigLine> lines, string path)
+    private static List<(SysctlAssignment Assignment, int ValueStart, int ValueEnd)> Analyse(List<ConfigLine> lines, string path, List<string>? skipped = null)
     {
         ConfigLines.RejectBinary(lines, path, "sysctl settings");
         var result = new List<(SysctlAssignment, int, int)>();
@@ -117,13 +151,20 @@ internal static class SysctlFile
             int equals = content.IndexOf('=', keyStart);
             if (equals < 0 || equals >= end)
             {
-                throw ConfigLines.Invalid(path, n + 1, $"('{Shorten(content[start..end])}') is not a 'key = value' assignment");
+                // "-key" alone excludes the key from a glob assignment (systemd 254); anything else is skipped alone, as systemd does.
+                if (!ignoreFailure || content[keyStart..end].Trim(' ', '\t') is not { Length: > 0 } excluded || excluded.Any(c => c == ' ' || c == '\t'))
+                {
+                    Skip(skipped, path, n + 1, $"('{Shorten(content[start..end])}') is not a 'key = value' assignment");
+                }
+
+                continue;
             }
 
             string key = content[keyStart..equals].Trim(' ', '\t');
             if (key.Length == 0 || key.Any(c => c == ' ' || c == '\t'))
             {
-                throw ConfigLines.Invalid(path, n + 1, $"('{Shorten(content[start..end])}') has no valid key before '='");
+                Skip(skipped, path, n + 1, $"('{Shorten(content[start..end])}') has no valid key before '='");
+                continue;
             }
 
             int valueStart = equals + 1;
@@ -137,6 +178,20 @@ internal static class SysctlFile
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// A line systemd-sysctl would skip: a reader (<paramref name="skipped"/> given) notes it and goes on; a rewrite
+    /// refuses the file, since writing next to lines nobody can read is guessing what they meant.
+    /// </summary>
+    private static void Skip(List<string>? skipped, string path, int line, string why)
+    {
+        if (skipped is null)
+        {
+            throw ConfigLines.Invalid(path, line, why);
+        }
+
+        skipped.Add($"{path}:{line} {why}");
     }
 
     private static string Shorten(string text) => text.Length > 60 ? text[..60] + "..." : text;

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Platform;
@@ -42,9 +43,28 @@ internal sealed class ProcStatisticsSource : ICpuStatisticsSource
         }
 
         IReadOnlyList<int>? cpuIds = ProcStatParser.ParseCpuList(root.TryReadText("sys/devices/system/cpu/possible"));
-        IReadOnlyList<CpuCounters> cpus = ProcStatParser.Parse(root.ReadLines(path), root.Full(path), root.Log, cpuIds);
+        // A file that is there but cannot be read (mode 000, a FIFO in a hostile tree) is said to be so, never taken as empty.
+        Stream stream = root.TryOpenRead(path, out ReadStatus status, out string? why) ?? throw new ConntrackException(ErrorIds.FileReadFailed,
+            status == ReadStatus.AccessDenied ? ErrorKind.PermissionDenied : ErrorKind.ReadError,
+            $"Cannot read '{root.Full(path)}': {why}.", root.Full(path),
+            status == ReadStatus.AccessDenied ? (root.IsLive ? "Run pwsh as root (sudo pwsh), or check the security policy." : $"Check the mode of '{root.Full(path)}'; reading another user's capture may need root.")
+                : $"Check what '{root.Full(path)}' is: the kernel's statistics file is a regular file.");
+        IReadOnlyList<CpuCounters> cpus;
+        using (var reader = new StreamReader(stream))
+        {
+            cpus = ProcStatParser.Parse(Lines(reader), root.Full(path), root.Log, cpuIds);
+        }
+
         unavailableReason = null;
         return new CpuStatistics(cpus, root.Full(path));
+    }
+
+    private static IEnumerable<string> Lines(StreamReader reader)
+    {
+        while (reader.ReadLine() is { } line)
+        {
+            yield return line;
+        }
     }
 }
 

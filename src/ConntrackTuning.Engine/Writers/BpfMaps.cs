@@ -73,7 +73,7 @@ internal static class BpfMaps
         int fd = ObjGet(path, out int errno);
         if (fd < 0)
         {
-            return new ConntrackBpfMap { Path = path, Name = name, Owner = OwnerOf(name), Error = $"BPF_OBJ_GET failed: {Native.Describe(errno)}" };
+            return new ConntrackBpfMap { Path = path, Name = name, Owner = OwnerOf(name), Error = $"BPF_OBJ_GET failed: {Errno.Describe(errno)}" };
         }
 
         try
@@ -81,7 +81,7 @@ internal static class BpfMaps
             byte[] info = new byte[88];
             if (InfoByFd(fd, info, out errno) != 0)
             {
-                return new ConntrackBpfMap { Path = path, Name = name, Owner = OwnerOf(name), Error = $"BPF_OBJ_GET_INFO_BY_FD failed: {Native.Describe(errno)}" };
+                return new ConntrackBpfMap { Path = path, Name = name, Owner = OwnerOf(name), Error = $"BPF_OBJ_GET_INFO_BY_FD failed: {Errno.Describe(errno)}" };
             }
 
             uint type = BitConverter.ToUInt32(info, 0);
@@ -132,7 +132,7 @@ internal static class BpfMaps
 
             if (NextKey(fd, first ? null : key, next, out int errno) != 0)
             {
-                return errno == Native.ENOENT ? (count, true, null) : (count, false, $"BPF_MAP_GET_NEXT_KEY failed: {Native.Describe(errno)}");
+                return errno == Errno.ENOENT ? (count, true, null) : (count, false, $"BPF_MAP_GET_NEXT_KEY failed: {Errno.Describe(errno)}");
             }
 
             first = false;

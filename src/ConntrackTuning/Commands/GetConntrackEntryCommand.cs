@@ -131,7 +131,13 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
         }
 
         // A file piped in (Get-ChildItem *.txt | Get-ConntrackEntry) binds to -Root; read it as a saved table.
-        string rootPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
+        string rootPath = "";
+        Run(() => rootPath = ResolveRoot());
+        if (rootPath.Length == 0)
+        {
+            return;
+        }
+
         if (EntryReader.IsFile(rootPath))
         {
             Run(() => ReadSaved(rootPath));

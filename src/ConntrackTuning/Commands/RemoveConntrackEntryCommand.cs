@@ -6,6 +6,7 @@ using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Removal;
 
 namespace ConntrackTuning.Commands;

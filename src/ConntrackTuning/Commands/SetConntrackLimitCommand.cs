@@ -10,7 +10,7 @@ public sealed class SetConntrackLimitCommand : ConntrackSetCmdlet
 {
     /// <summary>The most entries the table may hold. 0 (no limit) is refused: it removes the protection the limit exists for.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [ValidateRange(1, int.MaxValue)]
+    [ValidateKernelRange(1, int.MaxValue, "the kernel accepts: it keeps nf_conntrack_max in a signed 32-bit int")]
     public long Max { get; set; }
 
     protected override void ProcessRecord() => Change(kernel => MaxPlanner.Plan(kernel, Max, Mode, Force));

@@ -23,7 +23,7 @@ public sealed class SetConntrackTimeoutCommand : ConntrackSetCmdlet
 
     /// <summary>The timeout in seconds.</summary>
     [Parameter(Mandatory = true, Position = 2, ValueFromPipelineByPropertyName = true)]
-    [ValidateRange(1, int.MaxValue)]
+    [ValidateKernelRange(1, int.MaxValue, "the kernel accepts: it keeps a timeout in a signed 32-bit int (and in jiffies, at most 2147483647 / HZ seconds)")]
     public long Seconds { get; set; }
 
     /// <summary>
