@@ -65,18 +65,12 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
 
             ConntrackKernel kernel = ProbeKernel();
             ChangePlan plan = planner(kernel);
-            foreach (string warning in plan.Warnings)
-            {
-                WriteWarning(warning);
-            }
-
             // A run-time change that the next boot would undo is worth saying.
             PersistedValue? persisted = plan.Mode == ApplyMode.Runtime ? plan.NextBoot?.Invoke(null) : null;
             if (persisted is not null && !plan.KeptAtBoot(persisted))
             {
                 string warning = $"{plan.Setting} is not persisted: the next boot applies {persisted.Value} from {persisted.Source}. Add -Persist to keep {plan.Expected}.";
-                plan.Warnings.Add(warning);
-                WriteWarning(warning);
+                plan.Warn(warning);
             }
 
             if (!plan.Changes)
@@ -101,11 +95,6 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
             }
 
             ConntrackChange change = ChangeApplier.Apply(kernel.SystemRoot, () => planner(kernel), ChangeApplier.DefaultLockTimeout);
-            foreach (string warning in change.Warnings.Except(plan.Warnings))
-            {
-                WriteWarning(warning);
-            }
-
             if (PassThru)
             {
                 WriteObject(change);
