@@ -69,12 +69,10 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
             if (inside is null && kernel.IsInitialNamespace)
             {
                 // kube-proxy rewrites the host's max and two TCP timeouts at every start: say when it will undo this one.
-                plan.Warnings.AddRange(KubeProxyAdvice.ForChange(kernel.SystemRoot, plan.Setting, plan.Expected));
-            }
-
-            foreach (string warning in plan.Warnings)
-            {
-                WriteWarning(warning);
+                foreach (string advice in KubeProxyAdvice.ForChange(kernel.SystemRoot, plan.Setting, plan.Expected))
+                {
+                    plan.Warn(advice);
+                }
             }
 
             // A run-time change that the next boot would undo is worth saying.
@@ -82,8 +80,7 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
             if (persisted is not null && !plan.KeptAtBoot(persisted))
             {
                 string warning = $"{plan.Setting} is not persisted: the next boot applies {persisted.Value} from {persisted.Source}. Add -Persist to keep {plan.Expected}.";
-                plan.Warnings.Add(warning);
-                WriteWarning(warning);
+                plan.Warn(warning);
             }
 
             if (!plan.Changes)
@@ -108,11 +105,6 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
             }
 
             ConntrackChange change = ChangeApplier.Apply(kernel.SystemRoot, () => planner(kernel), ChangeApplier.DefaultLockTimeout);
-            foreach (string warning in change.Warnings.Except(plan.Warnings))
-            {
-                WriteWarning(warning);
-            }
-
             if (PassThru)
             {
                 WriteObject(change);

@@ -44,7 +44,7 @@ internal static class ChangeApplier
             newValue = back ?? plan.Expected;
             if (back is { } b && b != plan.Expected)
             {
-                plan.Warnings.Add($"{root.Full(plan.RuntimeRelative!)} reads back {b} after {plan.Requested} was written (expected {plan.Expected}); {b} is what the kernel uses, and what is persisted.");
+                plan.Warn($"{root.Full(plan.RuntimeRelative!)} reads back {b} after {plan.Requested} was written (expected {plan.Expected}); {b} is what the kernel uses, and what is persisted.");
             }
 
             // A kernel that rounds further than predicted (bigger pages) may land on the value it already had: then

@@ -52,7 +52,29 @@ internal sealed class ChangePlan
     /// <summary>Reads what the next boot applies, given the proposed file contents (or the files as they are).</summary>
     internal Func<IReadOnlyDictionary<string, string?>?, PersistedValue?>? NextBoot { get; init; }
 
-    internal List<string> Warnings { get; } = [];
+    /// <summary>The warnings of this change, as its record (ConntrackChange.Warnings) lists them; filled only through <see cref="Warn"/>.</summary>
+    internal IReadOnlyList<string> Warnings => _warnings;
+
+    private readonly List<string> _warnings = [];
+
+    /// <summary>
+    /// The one path for a change's warnings: reported through the root's log (the cmdlet's WriteWarning, once per
+    /// invocation however often the change is planned) and kept for the change's record.
+    /// </summary>
+    internal void Warn(string message)
+    {
+        _warnings.Add(message);
+        Kernel.SystemRoot.Log.Warning(message);
+    }
+
+    internal void Warn(IEnumerable<string> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        foreach (string message in messages)
+        {
+            Warn(message);
+        }
+    }
 
     internal string? Protocol { get; init; }
 

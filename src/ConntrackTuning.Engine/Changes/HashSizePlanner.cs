@@ -81,7 +81,7 @@ internal static class HashSizePlanner
             BuildFiles = mode == ApplyMode.Runtime ? null : build,
             NextBoot = nextBoot,
         };
-        plan.Warnings.AddRange(warnings);
+        plan.Warn(warnings);
         return plan;
     }
 

@@ -62,7 +62,7 @@ internal static class MaxPlanner
             BuildFiles = mode == ApplyMode.Runtime ? null : v => PersistenceEdits.Sysctl(kernel, [sysctl with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, []),
             NextBoot = proposed => BootConfig.LastSysctl(root, keys, proposed),
         };
-        plan.Warnings.AddRange(warnings);
+        plan.Warn(warnings);
         return plan;
     }
 

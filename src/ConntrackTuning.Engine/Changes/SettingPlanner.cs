@@ -58,7 +58,7 @@ internal static class SettingPlanner
             BuildFiles = mode == ApplyMode.Runtime ? null : v => PersistenceEdits.Sysctl(kernel, [sysctl with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, []),
             NextBoot = proposed => BootConfig.LastSysctl(root, [s.Key], proposed),
         };
-        plan.Warnings.AddRange(warnings);
+        plan.Warn(warnings);
         return plan;
     }
 }

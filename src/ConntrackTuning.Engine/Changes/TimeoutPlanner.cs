@@ -58,7 +58,7 @@ internal static class TimeoutPlanner
             Protocol = timeout.Protocol,
             State = timeout.State,
         };
-        plan.Warnings.AddRange(warnings);
+        plan.Warn(warnings);
         return plan;
     }
 
