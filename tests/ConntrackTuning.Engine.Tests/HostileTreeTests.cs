@@ -336,7 +336,7 @@ public class HostileTreeTests
     }
 
     [Fact]
-    public void A_FIFO_among_the_sysctl_files_is_skipped_with_a_warning_that_names_it()
+    public async Task A_FIFO_among_the_sysctl_files_is_skipped_with_a_warning_that_names_it()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
         tree.Write("etc/sysctl.d/80-real.conf", "net.netfilter.nf_conntrack_tcp_timeout_established = 7\n");
@@ -344,21 +344,21 @@ public class HostileTreeTests
         var log = new RecordingLog();
         SystemRoot root = SystemRoot.Open(tree.Path, log);
         Task<PersistedValue?> read = Task.Run(() => BootConfig.AllSysctl(root).GetValueOrDefault("net.netfilter.nf_conntrack_tcp_timeout_established"));
-        Assert.True(read.Wait(TimeSpan.FromSeconds(10)), "reading the sysctl files hung on the FIFO");
-        Assert.Equal("7", read.Result?.Value);
+        Assert.True(await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(10))) == read, "reading the sysctl files hung on the FIFO");
+        Assert.Equal("7", (await read)?.Value);
         Assert.Contains(log.Warnings, w => w.Contains(tree.File("etc/sysctl.d/50-fifo.conf"), StringComparison.Ordinal) && w.Contains("FIFO", StringComparison.Ordinal));
         ConntrackException e = Assert.Throws<ConntrackException>(() => root.WriteConfigFileAtomic("etc/sysctl.d/50-fifo.conf", "x = 1\n"));
         Assert.Equal(ErrorIds.PersistenceFileUnreadable, e.ErrorId);
     }
 
     [RootFact]
-    public void A_device_node_among_the_sysctl_files_is_skipped_and_never_read()
+    public async Task A_device_node_among_the_sysctl_files_is_skipped_and_never_read()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
         MakeNode(tree.File("etc/sysctl.d/70-zero.conf"), "c", "1", "5");
         var log = new RecordingLog();
         Task<int> read = Task.Run(() => BootConfig.AllSysctl(SystemRoot.Open(tree.Path, log)).Count);
-        Assert.True(read.Wait(TimeSpan.FromSeconds(10)), "reading the sysctl files hung on /dev/zero");
+        Assert.True(await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(10))) == read, "reading the sysctl files hung on /dev/zero");
         Assert.Contains(log.Warnings, w => w.Contains(tree.File("etc/sysctl.d/70-zero.conf"), StringComparison.Ordinal) && w.Contains("character device", StringComparison.Ordinal));
     }
 
@@ -380,14 +380,14 @@ public class HostileTreeTests
     }
 
     [Fact]
-    public void A_FIFO_in_place_of_the_statistics_file_is_an_error_that_names_it_not_a_hang()
+    public async Task A_FIFO_in_place_of_the_statistics_file_is_an_error_that_names_it_not_a_hang()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
         File.Delete(tree.File("proc/net/stat/nf_conntrack"));
         MakeNode(tree.File("proc/net/stat/nf_conntrack"), "fifo");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         Task<CpuStatistics?> read = Task.Run(() => ProcStatisticsSource.Instance.TryRead(kernel, out _));
-        Assert.True(((Task)read).ContinueWith(_ => { }, TaskScheduler.Default).Wait(TimeSpan.FromSeconds(10)), "reading the statistics hung on the FIFO");
+        Assert.True(await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(10))) == read, "reading the statistics hung on the FIFO");
         ConntrackException e = Assert.IsType<ConntrackException>(read.Exception?.InnerException);
         Assert.Equal(ErrorIds.FileReadFailed, e.ErrorId);
         Assert.Contains("FIFO", e.Message, StringComparison.Ordinal);

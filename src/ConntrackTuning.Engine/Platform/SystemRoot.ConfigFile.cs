@@ -126,7 +126,7 @@ public sealed partial class SystemRoot
 
         using (directory!)
         {
-            WriteIn(directory, FileNameOf(target), bytes);
+            WriteIn(directory!, FileNameOf(target), bytes);
         }
     }
 

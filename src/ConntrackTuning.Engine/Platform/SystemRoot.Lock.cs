@@ -96,7 +96,7 @@ public sealed partial class SystemRoot
         using (directory!)
         {
             uint me = Native.Geteuid();
-            FileStatus? status = Native.Stat(directory.Fd, "", out _);
+            FileStatus? status = Native.Stat(directory!.Fd, "", out _);
             if (status is not { } s || s.Uid != me)
             {
                 throw new ConntrackException(ErrorIds.WriteLockUnsafe, ErrorKind.PermissionDenied,

@@ -245,8 +245,8 @@ public sealed partial class SystemRoot
                 using (directory!)
                 {
                     string name = FileNameOf(resolved);
-                    fd = name is "" or "." or ".." ? Native.OpenAt(directory.Fd, name.Length == 0 ? "." : name, Flags)
-                        : Native.OpenAt(directory.Fd, name, Flags | Native.O_NOFOLLOW);
+                    fd = name is "" or "." or ".." ? Native.OpenAt(directory!.Fd, name.Length == 0 ? "." : name, Flags)
+                        : Native.OpenAt(directory!.Fd, name, Flags | Native.O_NOFOLLOW);
                     if (fd < 0)
                     {
                         int errno = Errno.Last;

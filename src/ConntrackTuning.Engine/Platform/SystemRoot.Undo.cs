@@ -51,7 +51,7 @@ public sealed partial class SystemRoot
 
         using (directory!)
         {
-            if (Native.UnlinkAt(directory.Fd, FileNameOf(relative), flags) != 0)
+            if (Native.UnlinkAt(directory!.Fd, FileNameOf(relative), flags) != 0)
             {
                 return false;
             }

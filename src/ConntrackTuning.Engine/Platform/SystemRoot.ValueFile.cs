@@ -48,7 +48,7 @@ public sealed partial class SystemRoot
 
             using (directory!)
             {
-                int file = Native.OpenAt(directory.Fd, FileNameOf(target), Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
+                int file = Native.OpenAt(directory!.Fd, FileNameOf(target), Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
                 return (file, file < 0 ? Errno.Last : 0);
             }
         });
