@@ -23,6 +23,7 @@
         'Set-ConntrackLimit'
         'Set-ConntrackTimeout'
         'Export-ConntrackMetric'
+        'Get-ConntrackEvent'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -140,4 +140,10 @@ public static class ErrorIds
 
     /// <summary>The metrics file or its temporary file cannot be written in the folder for lack of permission.</summary>
     public const string MetricWriteDenied = "MetricWriteDenied";
+
+    /// <summary>Get-ConntrackEvent or Watch-Conntrack was given a -Root that is not the running system: only the running kernel sends events.</summary>
+    public const string EventsNeedLiveSystem = "EventsNeedLiveSystem";
+
+    /// <summary>net.netfilter.nf_conntrack_events is 0 in this network namespace, so the kernel sends no events.</summary>
+    public const string ConntrackEventsDisabled = "ConntrackEventsDisabled";
 }

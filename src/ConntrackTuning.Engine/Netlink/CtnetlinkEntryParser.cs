@@ -143,7 +143,7 @@ internal static class CtnetlinkEntryParser
         return !attrs.Malformed && hasOrig && hasReply;
     }
 
-    private static bool TryTuple(ReadOnlySpan<byte> nest, byte family, ref EntryTuple t, out byte protocol)
+    internal static bool TryTuple(ReadOnlySpan<byte> nest, byte family, ref EntryTuple t, out byte protocol)
     {
         protocol = 0;
         bool hasProto = false;

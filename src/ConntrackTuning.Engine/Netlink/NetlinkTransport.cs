@@ -95,15 +95,9 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
     /// <summary>Opens a socket in this process's network namespace, with a receive timeout so a silent kernel cannot hang us.</summary>
     public static NetlinkSocket Open(TimeSpan receiveTimeout)
     {
-        int fd = NativeMethods.socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
-        if (fd < 0)
-        {
-            throw new NetlinkErrnoException("socket(AF_NETLINK, NETLINK_NETFILTER)", Marshal.GetLastPInvokeError());
-        }
-
-        var socket = new NetlinkSocket(fd);
+        var socket = new NetlinkSocket(CreateDescriptor());
         var tv = new Timeval { Seconds = (long)receiveTimeout.TotalSeconds, Microseconds = receiveTimeout.Milliseconds * 1000L };
-        if (NativeMethods.setsockopt(fd, SolSocket, SoRcvtimeo, ref tv, Marshal.SizeOf<Timeval>()) != 0)
+        if (NativeMethods.setsockopt(socket._fd, SolSocket, SoRcvtimeo, ref tv, Marshal.SizeOf<Timeval>()) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             socket.Dispose();

@@ -105,4 +105,15 @@ internal static partial class Native
 
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    // Socket options and bind for the ctnetlink event subscriber (Netlink/NetlinkSocket.Events.cs): .NET has no
+    // netlink address family, so the multicast groups are joined with bind(2) on a struct sockaddr_nl.
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    internal static unsafe partial int SetSockOpt(int fd, int level, int name, void* value, int length);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    internal static unsafe partial int GetSockOpt(int fd, int level, int name, void* value, ref int length);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    internal static unsafe partial int Bind(int fd, void* address, int length);
 }
