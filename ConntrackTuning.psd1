@@ -24,6 +24,7 @@
         'Set-ConntrackTimeout'
         'Export-ConntrackMetric'
         'Get-ConntrackEvent'
+        'Watch-Conntrack'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -51,3 +51,19 @@ function Send-UdpFlow {
     }
     finally { $socket.Dispose() }
 }
+
+# New UDP flows at a steady rate for a while: every 10 ms it sends what the rate owes by then. Returns the count.
+function Send-UdpFlowAtRate {
+    param([Parameter(Mandatory)] [double] $Rate, [Parameter(Mandatory)] [double] $Seconds, [int] $Offset = 0, [int] $Port = 9100)
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $sent = 0
+    while ($clock.Elapsed.TotalSeconds -lt $Seconds) {
+        $due = [math]::Floor($Rate * $clock.Elapsed.TotalSeconds)
+        if ($due -gt $sent) {
+            Send-UdpFlow -Count ($due - $sent) -Offset ($Offset + $sent) -Port $Port
+            $sent = $due
+        }
+        Start-Sleep -Milliseconds 10
+    }
+    $sent
+}

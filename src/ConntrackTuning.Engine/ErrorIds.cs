@@ -146,4 +146,7 @@ public static class ErrorIds
 
     /// <summary>net.netfilter.nf_conntrack_events is 0 in this network namespace, so the kernel sends no events.</summary>
     public const string ConntrackEventsDisabled = "ConntrackEventsDisabled";
+
+    /// <summary>Watch-Conntrack -Interval is shorter than 0.1 s.</summary>
+    public const string InvalidWatchInterval = "InvalidWatchInterval";
 }
