@@ -115,14 +115,22 @@ Describe 'Watch-Conntrack on this machine' -Tag RealKernel -Skip:([bool]$realKer
         $r.Sent | Should -BeGreaterOrEqual (8.5 * $rate)
     }
 
-    # Tolerance: 25 % per sample. The generator is a PowerShell loop on a shared 2-CPU machine, and a 1 s sample
-    # window holds 250 +- a scheduler hiccup of flows.
-    It 'measures growth per second at the fill rate within 25 %' {
-        foreach ($s in $steady) { $s.GrowthPerSecond | Should -BeGreaterThan (0.75 * $rate) -Because "sample $($s.Sample)"; $s.GrowthPerSecond | Should -BeLessThan (1.25 * $rate) }
+    # Tolerance: the mean over the steady samples within 20 % of the rate. One sample alone can be off by more:
+    # the generator is a PowerShell loop on a shared 2-CPU machine, and after a scheduler hiccup it sends the
+    # flows it owes at once, so a 1 s window can hold 400 of them and the next 100.
+    It 'measures growth per second at the fill rate within 20 % on average' {
+        $mean = ($steady.GrowthPerSecond | Measure-Object -Average).Average
+        $mean | Should -BeGreaterThan (0.8 * $rate)
+        $mean | Should -BeLessThan (1.2 * $rate)
     }
 
-    It 'measures new connections per second from events at the fill rate within 25 %' {
-        foreach ($s in $steady) { $s.NewPerSecond | Should -BeGreaterThan (0.75 * $rate) -Because "sample $($s.Sample)"; $s.NewPerSecond | Should -BeLessThan (1.25 * $rate) }
+    It 'measures new connections per second from events at the fill rate within 20 % on average, and with the growth in each sample' {
+        $mean = ($steady.NewPerSecond | Measure-Object -Average).Average
+        $mean | Should -BeGreaterThan (0.8 * $rate)
+        $mean | Should -BeLessThan (1.2 * $rate)
+        # Nothing expires during the fill (UDP timeout 30 s), so every new connection is growth: the events and the
+        # count agree per sample up to the moment each is read (10 % of the rate).
+        foreach ($s in $steady) { [math]::Abs($s.NewPerSecond - $s.GrowthPerSecond) | Should -BeLessThan (0.1 * $rate) -Because "sample $($s.Sample)" }
     }
 
     It 'counts every new connection, and loses no event' {
@@ -133,9 +141,10 @@ Describe 'Watch-Conntrack on this machine' -Tag RealKernel -Skip:([bool]$realKer
     }
 
     It 'forecasts the time to full from the trend within 25 %' {
+        # The trend is a least-squares line over 4 s, which smooths the generator's bursts: each sample within 25 %.
         foreach ($s in $steady | Select-Object -Skip 2) {
             $expected = ($s.Max - $s.Count) / $rate
-            $s.TrendPerSecond | Should -BeGreaterThan (0.75 * $rate)
+            $s.TrendPerSecond | Should -BeGreaterThan (0.75 * $rate) -Because "sample $($s.Sample)"
             $s.TrendPerSecond | Should -BeLessThan (1.25 * $rate)
             $s.SecondsUntilFull | Should -BeGreaterThan (0.75 * $expected) -Because "sample $($s.Sample)"
             $s.SecondsUntilFull | Should -BeLessThan (1.34 * $expected)
