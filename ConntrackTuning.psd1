@@ -23,6 +23,10 @@
         'Set-ConntrackLimit'
         'Set-ConntrackTimeout'
         'Export-ConntrackMetric'
+        'Remove-ConntrackEntry'
+        'Clear-ConntrackTable'
+        'Get-ConntrackExpectation'
+        'Get-ConntrackNamespace'
         'Get-ConntrackEvent'
         'Watch-Conntrack'
     )

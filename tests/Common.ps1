@@ -142,10 +142,12 @@ $($ScriptBlock.ToString())
 }
 
 # Every file and folder under a root with its content hash, size, mode and modification time, sorted: two equal
-# states mean nothing was written, created or touched (-WhatIf must leave even the timestamps alone).
+# states mean nothing was written, created or touched (-WhatIf must leave even the timestamps alone). -Except
+# leaves out root-relative paths (a lock file held open by the test cannot be hashed).
 function Get-TreeState {
-    param([Parameter(Mandatory)] [string] $Root)
-    Get-ChildItem -LiteralPath $Root -Recurse -Force | Sort-Object FullName | ForEach-Object {
+    param([Parameter(Mandatory)] [string] $Root, [string[]] $Except = @())
+    $skip = @($Except | ForEach-Object { Join-Path $Root $_ })
+    Get-ChildItem -LiteralPath $Root -Recurse -Force | Where-Object FullName -NotIn $skip | Sort-Object FullName | ForEach-Object {
         $hash = if ($_.PSIsContainer -or $_.LinkTarget) { '' } else { (Get-FileHash -LiteralPath $_.FullName -Algorithm SHA256).Hash }
         '{0}|{1}|{2}|{3}|{4}' -f $_.FullName.Substring($Root.Length), $hash, $_.UnixFileMode, $_.LastWriteTimeUtc.Ticks, $_.LinkTarget
     }

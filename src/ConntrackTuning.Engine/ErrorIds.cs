@@ -141,6 +141,27 @@ public static class ErrorIds
     /// <summary>The metrics file or its temporary file cannot be written in the folder for lack of permission.</summary>
     public const string MetricWriteDenied = "MetricWriteDenied";
 
+    /// <summary>A run-time change of the table (delete, flush) was asked under a -Root that is not the running system.</summary>
+    public const string NotLiveSystem = "NotLiveSystem";
+
+    /// <summary>The kernel refused to delete one or more entries for a reason other than their being gone already.</summary>
+    public const string EntryDeleteFailed = "EntryDeleteFailed";
+
+    /// <summary>A -Root holds no proc/net/nf_conntrack_expect (and the live table cannot be read over ctnetlink).</summary>
+    public const string ExpectationTableNotFound = "ExpectationTableNotFound";
+    /// <summary>-NetworkNamespace names no network namespace on this host (no such ip netns name, inode, process or nsfs path).</summary>
+    public const string NamespaceNotFound = "NamespaceNotFound";
+
+    /// <summary>-NetworkNamespace was given with a -Root other than "/": only the running system has namespaces to enter.</summary>
+    public const string NamespaceNeedsLiveRoot = "NamespaceNeedsLiveRoot";
+
+    /// <summary>The network namespace could not be entered (setns needs root, or it vanished meanwhile).</summary>
+    public const string NamespaceEnterFailed = "NamespaceEnterFailed";
+
+    /// <summary>-Persist or -PersistOnly with -NetworkNamespace: the boot files set the initial namespace only.</summary>
+    public const string NamespaceCannotPersist = "NamespaceCannotPersist";
+    /// <summary>-KernelRelease names a kernel that is not installed in the image (lib/modules, usr/lib/modules).</summary>
+    public const string KernelReleaseNotInstalled = "KernelReleaseNotInstalled";
     /// <summary>Get-ConntrackEvent or Watch-Conntrack was given a -Root that is not the running system: only the running kernel sends events.</summary>
     public const string EventsNeedLiveSystem = "EventsNeedLiveSystem";
 

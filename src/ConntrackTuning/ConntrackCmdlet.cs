@@ -5,6 +5,7 @@ using System.Threading;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Namespaces;
 using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
@@ -13,7 +14,7 @@ namespace ConntrackTuning.Commands;
 /// What every cmdlet shares: the -Root parameter, one kernel probe per root, the bridge from the engine's log
 /// to the verbose and warning streams, and the translation of engine failures into error records.
 /// </summary>
-public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
+public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
 {
     private readonly Dictionary<string, ConntrackKernel> _kernels = new(StringComparer.Ordinal);
 
@@ -24,8 +25,31 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
 
     protected override void StopProcessing()
     {
-        _stopping.Cancel();
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The pipeline ended (and disposed this cmdlet) while the stop was on its way: nothing is left to stop.
+        }
+
         base.StopProcessing();
+    }
+
+    /// <summary>PowerShell disposes a cmdlet that is IDisposable when its pipeline ends; the stop signal goes with it.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stopping.Dispose();
+        }
     }
 
     /// <summary>
@@ -35,6 +59,15 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
     public abstract string Root { get; set; }
 
     void IEngineLog.Verbose(string message) => WriteVerbose(message);
+
+    // Before the pipeline binds anything, the bound parameters are the ones typed on the command line.
+    private bool _networkNamespaceTyped;
+
+    protected override void BeginProcessing()
+    {
+        _networkNamespaceTyped = MyInvocation.BoundParameters.ContainsKey("NetworkNamespace");
+        base.BeginProcessing();
+    }
 
     // One invocation reads some files for several purposes (Test-ConntrackHealth reads the sysctl files for the
     // limits, the boot order and the timeouts); a damaged file is one fact, so its warning is written once.
@@ -48,6 +81,26 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         }
     }
 
+    // The engine throttles its records (at most one per 200 ms, none for work under 400 ms), so each goes out.
+    // WriteProgress itself drops them under $ProgressPreference or -ProgressAction SilentlyContinue or Ignore.
+    void IEngineLog.Progress(EngineProgress progress)
+    {
+        var record = new ProgressRecord((int)progress.Activity, progress.Title, progress.Status.Length == 0 ? " " : progress.Status)
+        {
+            PercentComplete = progress.PercentComplete,
+            SecondsRemaining = progress.Remaining is { } left ? (int)Math.Ceiling(left.TotalSeconds) : -1,
+            RecordType = progress.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        };
+        try
+        {
+            WriteProgress(record);
+        }
+        catch (PipelineStoppedException) when (progress.Completed)
+        {
+            // Ending the bar of work that was stopped: the host clears it with the pipeline anyway.
+        }
+    }
+
     /// <summary>Opens the root given to this invocation, resolved against the current PowerShell location.</summary>
     protected SystemRoot OpenRoot()
     {
@@ -55,17 +108,54 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         return SystemRoot.Open(path, this, Cancellation);
     }
 
+    /// <summary>Opens an absolute folder (a file's folder, "/" for files given by path) with this invocation's log and stop signal.</summary>
+    protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);
+
+    /// <summary>Images: which installed kernel to read (-KernelRelease of the cmdlets that offer it); null for the newest.</summary>
+    protected virtual string? KernelReleaseToProbe => null;
+
+    /// <summary>The RAM to compute kernel defaults for instead of MemTotal (-MemoryBytes where a cmdlet offers it for that).</summary>
+    protected virtual long? MemoryBytesToProbe => null;
+
     /// <summary>Probes the kernel under the current root once per root for the life of the pipeline.</summary>
     protected ConntrackKernel ProbeKernel()
     {
         SystemRoot root = OpenRoot();
-        if (!_kernels.TryGetValue(root.Path, out ConntrackKernel? kernel))
+        // Inside -NetworkNamespace the per-namespace files answer differently, so each namespace has its own probe.
+        string key = NamespaceContext.Current is { } ns ? $"{root.Path}|netns {ns.Inode}" : root.Path;
+        if (!_kernels.TryGetValue(key, out ConntrackKernel? kernel))
         {
-            kernel = KernelProbe.Probe(root);
-            _kernels[root.Path] = kernel;
+            kernel = KernelProbe.Probe(root, KernelReleaseToProbe, MemoryBytesToProbe);
+            _kernels[key] = kernel;
         }
 
         return kernel;
+    }
+
+    /// <summary>
+    /// Makes -NetworkNamespace current for one unit of work: the netlink sockets and the per-namespace files
+    /// (proc/sys/net, proc/net) of the live root are then opened inside it, on a thread of its own. Null, and
+    /// nothing entered, when no namespace was given or it is the one this process is in already.
+    /// </summary>
+    protected IDisposable? EnterNetworkNamespace(string? networkNamespace)
+    {
+        if (string.IsNullOrWhiteSpace(networkNamespace))
+        {
+            return null;
+        }
+
+        SystemRoot root = OpenRoot();
+        if (!root.IsLive && !_networkNamespaceTyped)
+        {
+            // An object of a capture (Get-ConntrackKernel -Root X | ...) carries that capture's inode: it names no
+            // namespace of this machine, and the capture is read as it is.
+            WriteVerbose($"NetworkNamespace {networkNamespace} came with an object of {root.Path}; a capture is read as it was taken.");
+            return null;
+        }
+
+        ResolvedNamespace resolved = NamespaceResolver.Resolve(root, networkNamespace);
+        WriteVerbose($"-NetworkNamespace {networkNamespace}: network namespace {resolved.Inode} ({resolved.Path}){(resolved.IsOwn ? ", this process's own" : "")}.");
+        return resolved.IsOwn ? null : NamespaceContext.Use(NamespaceThread.Enter(resolved.Path, resolved.Inode));
     }
 
     /// <summary>
@@ -78,6 +168,12 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog
         try
         {
             work();
+        }
+        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
+        {
+            // The engine saw Ctrl+C or PowerShell.Stop(): end the pipeline the way PowerShell's own commands do,
+            // quietly, instead of as an error.
+            throw new PipelineStoppedException();
         }
         catch (ConntrackException e)
         {

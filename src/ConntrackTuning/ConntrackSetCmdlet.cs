@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Management.Automation;
+using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Changes;
 
@@ -38,6 +39,9 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>The network namespace a cmdlet with -NetworkNamespace changes; null for this process's own.</summary>
+    private protected virtual string? TargetNamespace => null;
+
     private protected ApplyMode Mode => PersistOnly ? ApplyMode.PersistentOnly : Persist ? ApplyMode.RuntimeAndPersistent : ApplyMode.Runtime;
 
     /// <summary>
@@ -49,6 +53,16 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
         ArgumentNullException.ThrowIfNull(planner);
         Run(() =>
         {
+            using IDisposable? inside = EnterNetworkNamespace(TargetNamespace);
+            if (inside is not null && Mode != ApplyMode.Runtime)
+            {
+                // sysctl.d and modprobe.d are applied at boot to the initial namespace only; a container's
+                // namespace is made again by its runtime, which sets its own sysctls.
+                throw new ConntrackException(ErrorIds.NamespaceCannotPersist, ErrorKind.InvalidArgument,
+                    $"-Persist and -PersistOnly cannot keep a setting of network namespace {TargetNamespace}: the files the next boot applies set the initial namespace only.",
+                    TargetNamespace, "Leave out -Persist, and have the container's runtime set it at start (docker run --sysctl, a pod's securityContext.sysctls, ip netns exec ... sysctl in the unit that creates it).");
+            }
+
             ConntrackKernel kernel = ProbeKernel();
             ChangePlan plan = planner(kernel);
             foreach (string warning in plan.Warnings)
@@ -58,7 +72,7 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
 
             // A run-time change that the next boot would undo is worth saying.
             PersistedValue? persisted = plan.Mode == ApplyMode.Runtime ? plan.NextBoot?.Invoke(null) : null;
-            if (persisted is not null && !SettingWriter.KeptAtBoot(plan, persisted))
+            if (persisted is not null && !plan.KeptAtBoot(persisted))
             {
                 string warning = $"{plan.Setting} is not persisted: the next boot applies {persisted.Value} from {persisted.Source}. Add -Persist to keep {plan.Expected}.";
                 plan.Warnings.Add(warning);
@@ -70,7 +84,7 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
                 WriteVerbose($"{plan.Setting} is already {plan.Expected}{(plan.Mode == ApplyMode.Runtime ? "" : " and persisted")}; nothing to change.");
                 if (PassThru)
                 {
-                    WriteObject(SettingWriter.Record(plan, applied: true, plan.OldValue ?? plan.Expected, plan.Files, plan.NextBoot?.Invoke(null)));
+                    WriteObject(ChangeRecord.Of(plan, applied: true, plan.OldValue ?? plan.Expected, plan.Files, plan.NextBoot?.Invoke(null)));
                 }
 
                 return;
@@ -80,13 +94,13 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
             {
                 if (PassThru)
                 {
-                    WriteObject(SettingWriter.Record(plan, applied: false, plan.Expected, plan.Files, SettingWriter.ProposedNextBoot(plan)));
+                    WriteObject(ChangeRecord.Of(plan, applied: false, plan.Expected, plan.Files, plan.ProposedNextBoot()));
                 }
 
                 return;
             }
 
-            ConntrackChange change = SettingWriter.Apply(kernel.SystemRoot, () => planner(kernel), SettingWriter.DefaultLockTimeout);
+            ConntrackChange change = ChangeApplier.Apply(kernel.SystemRoot, () => planner(kernel), ChangeApplier.DefaultLockTimeout);
             foreach (string warning in change.Warnings.Except(plan.Warnings))
             {
                 WriteWarning(warning);

@@ -156,9 +156,9 @@ public class DropEventTests
     [Fact]
     public void The_kmsg_escapes_are_undone()
     {
-        Assert.Equal("a\tb\\c", LogLineParser.Unescape("a\\x09b\\x5cc"));
-        Assert.Equal("no escapes", LogLineParser.Unescape("no escapes"));
-        Assert.Equal("cut \\x4", LogLineParser.Unescape("cut \\x4"));
+        Assert.Equal("a\tb\\c", LogRecords.Unescape("a\\x09b\\x5cc"));
+        Assert.Equal("no escapes", LogRecords.Unescape("no escapes"));
+        Assert.Equal("cut \\x4", LogRecords.Unescape("cut \\x4"));
     }
 
     [Theory]

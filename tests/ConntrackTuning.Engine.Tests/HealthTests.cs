@@ -72,7 +72,7 @@ public class HealthTests
         Assert.Contains("No kernel log under", Only(findings, "KernelLog", "Info").Message, StringComparison.Ordinal);
         Assert.Equal("Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist",
             Only(findings, "TcpEstablishedTimeout", "Info").Recommendation);
-        Assert.Equal(["Loaded", "Usage", "KernelDefault", "Drop", "EarlyDrop", "InsertFailed", "KernelLog", "EntriesPerBucket", "TcpEstablishedTimeout", "Persistence"],
+        Assert.Equal(["Loaded", "Usage", "ExpectationUsage", "KernelDefault", "Drop", "EarlyDrop", "InsertFailed", "KernelLog", "EntriesPerBucket", "TcpEstablishedTimeout", "Persistence"],
             findings.Select(f => f.Check).ToArray());
     }
 

@@ -119,13 +119,13 @@ public class ParserPropertyTests
     [Fact]
     public void Table_numbers_never_throw_and_round_trip_every_ulong()
     {
-        Gen.Byte.Array[0, 30].Sample(b => { _ = EntryTextParser.TryNumber(b, out _); });
+        Gen.Byte.Array[0, 30].Sample(b => { _ = EntryTokens.TryNumber(b, out _); });
         Gen.ULong.Sample(n =>
         {
-            Assert.True(EntryTextParser.TryNumber(Encoding.ASCII.GetBytes(n.ToString(CultureInfo.InvariantCulture)), out ulong back));
+            Assert.True(EntryTokens.TryNumber(Encoding.ASCII.GetBytes(n.ToString(CultureInfo.InvariantCulture)), out ulong back));
             Assert.Equal(n, back);
         });
-        Assert.False(EntryTextParser.TryNumber("18446744073709551616"u8, out _));
+        Assert.False(EntryTokens.TryNumber("18446744073709551616"u8, out _));
     }
 
     /// <summary>CPU lists as the kernel prints them ("0-3,8,10-11"), with ranges up to the largest int.</summary>

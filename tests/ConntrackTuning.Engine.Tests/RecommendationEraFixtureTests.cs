@@ -35,6 +35,11 @@ public class RecommendationEraFixtureTests
         ["netns-6.18"] = (EntrySizeOrigin.Estimate, 256, 262144, 262144, "equal"),
         ["sosreport-rhel8-4.18"] = (EntrySizeOrigin.Estimate, 256, 262144, 65536, "equal"),
         ["debian-5.10-no-conntrack"] = (EntrySizeOrigin.Estimate, 256, 65536, 16384, "none"),
+        // Captured from Debian's own kernels booted in QEMU by the VM tier (tests/vm): the kernel chose these itself.
+        ["debian-5.10.223-module-1g"] = (EntrySizeOrigin.Estimate, 256, 32768, 8192, "equal"),
+        ["debian-6.1.176-module-256m"] = (EntrySizeOrigin.Estimate, 256, 2048, 2048, "equal"),
+        // Loaded with hashsize=100000: the kernel rounded it to 100352 and set the max to 8 x that.
+        ["debian-6.12.117-module-hashsize"] = (EntrySizeOrigin.Estimate, 256, 65536, 65536, "tuned"),
     };
 
     public static IEnumerable<object[]> Fixtures()
@@ -51,7 +56,7 @@ public class RecommendationEraFixtureTests
         (EntrySizeOrigin origin, long entry, long defaultMax, long defaultHash, string current) = Expected[name];
         using var tree = new FixtureTree(name);
         var log = new RecordingLog();
-        SizingInputs inputs = Recommender.Resolve(new RecommendationRequest(), KernelProbe.Probe(tree.Open(log)));
+        SizingInputs inputs = SizingInputResolver.Resolve(new RecommendationRequest(), KernelProbe.Probe(tree.Open(log)));
 
         Assert.Equal(origin, inputs.EntrySize.Origin);
         Assert.Equal(entry, inputs.EntrySize.Bytes);

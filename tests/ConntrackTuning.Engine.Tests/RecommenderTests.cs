@@ -16,7 +16,7 @@ public class RecommenderTests
     private const long ThisMachine = 24684084L * 1024;
 
     private static SizingInputs Plan(long memory, string version, int? bits = null, long? entry = null, long? reserve = null, int? epb = null) =>
-        Recommender.Resolve(new RecommendationRequest
+        SizingInputResolver.Resolve(new RecommendationRequest
         {
             MemoryBytes = memory, KernelVersion = version, PointerBits = bits, EntrySize = entry, ReservedMemoryBytes = reserve, EntriesPerBucket = epb,
         }, null);
@@ -252,7 +252,7 @@ public class RecommenderTests
     [MemberData(nameof(BadRequests))]
     public void Rejects_zero_negative_and_impossible_sizes(RecommendationRequest request)
     {
-        ConntrackException e = Assert.Throws<ConntrackException>(() => Recommender.Resolve(request, null));
+        ConntrackException e = Assert.Throws<ConntrackException>(() => SizingInputResolver.Resolve(request, null));
         Assert.Equal(ErrorIds.InvalidSizingInput, e.ErrorId);
         Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
         Assert.NotNull(e.Target);
@@ -275,9 +275,9 @@ public class RecommenderTests
     public void Needs_memory_and_a_version_to_plan_without_a_machine()
     {
         Assert.Equal(ErrorIds.MemorySizeUnknown,
-            Assert.Throws<ConntrackException>(() => Recommender.Resolve(new RecommendationRequest { KernelVersion = "6.1" }, null)).ErrorId);
+            Assert.Throws<ConntrackException>(() => SizingInputResolver.Resolve(new RecommendationRequest { KernelVersion = "6.1" }, null)).ErrorId);
         Assert.Equal(ErrorIds.InvalidKernelVersion,
-            Assert.Throws<ConntrackException>(() => Recommender.Resolve(new RecommendationRequest { MemoryBytes = GiB }, null)).ErrorId);
+            Assert.Throws<ConntrackException>(() => SizingInputResolver.Resolve(new RecommendationRequest { MemoryBytes = GiB }, null)).ErrorId);
     }
 
     [Theory]
@@ -318,7 +318,7 @@ public class RecommenderTests
 
                     if (profile != RecommendationProfile.KernelDefault && era.HashShape == HashShape.Prime)
                     {
-                        Assert.True(Recommender.IsPrime(r.HashSize), $"{era.Id} {profile}: {r.HashSize} is not prime");
+                        Assert.True(HashSizeMath.IsPrime(r.HashSize), $"{era.Id} {profile}: {r.HashSize} is not prime");
                     }
                 }
             }
@@ -347,7 +347,7 @@ public class RecommenderRootTests
     private static SizingInputs Resolve(FixtureTree tree, RecommendationRequest? request = null, RecordingLog? log = null)
     {
         SystemRoot root = tree.Open(log);
-        return Recommender.Resolve(request ?? new RecommendationRequest(), KernelProbe.Probe(root));
+        return SizingInputResolver.Resolve(request ?? new RecommendationRequest(), KernelProbe.Probe(root));
     }
 
     [Fact]

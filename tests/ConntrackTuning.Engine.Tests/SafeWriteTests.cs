@@ -8,6 +8,7 @@ using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Tests;
 
@@ -21,7 +22,7 @@ public class SafeWriteTests
     private const string Own = "etc/sysctl.d/90-conntrack-tuning.conf";
 
     private static ConntrackChange Apply(ConntrackKernel kernel, Func<ChangePlan> planner) =>
-        SettingWriter.Apply(kernel.SystemRoot, planner, TimeSpan.FromSeconds(5));
+        ChangeApplier.Apply(kernel.SystemRoot, planner, TimeSpan.FromSeconds(5));
 
     private static ConntrackException Refused(Action action, string id)
     {
@@ -107,7 +108,7 @@ public class SafeWriteTests
         using IDisposable held = root.AcquireWriteLock(TimeSpan.FromSeconds(1));
         ConntrackKernel kernel = KernelProbe.Probe(root);
         ConntrackException e = Assert.Throws<ConntrackException>(() =>
-            SettingWriter.Apply(root, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), TimeSpan.FromMilliseconds(300)));
+            ChangeApplier.Apply(root, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), TimeSpan.FromMilliseconds(300)));
         Assert.Equal(ErrorIds.WriteLockTimeout, e.ErrorId);
         Assert.Equal(ErrorKind.ResourceBusy, e.Kind);
         Assert.Equal(tree.File(".conntrack-tuning.lock"), e.Target);
@@ -136,7 +137,7 @@ public class SafeWriteTests
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         // The sysctl file is written first, then the modules-load file fails (as a full disk or a race would).
-        SettingWriter.BeforeFileWrite = file =>
+        ChangeApplier.BeforeFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -145,13 +146,13 @@ public class SafeWriteTests
         };
         try
         {
-            ConntrackException e = Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.FileWriteFailed);
+            ConntrackException e = Refused(() => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.FileWriteFailed);
             Assert.Contains("No space left on device", e.Message, StringComparison.Ordinal);
             Assert.Contains("undone: nf_conntrack_max is back to 262144", e.Message, StringComparison.Ordinal);
         }
         finally
         {
-            SettingWriter.BeforeFileWrite = null;
+            ChangeApplier.BeforeFileWrite = null;
         }
 
         Assert.Equal("262144\n", File.ReadAllText(tree.File("proc/sys/net/netfilter/nf_conntrack_max")));
@@ -169,7 +170,7 @@ public class SafeWriteTests
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         string parameter = tree.File("sys/module/nf_conntrack/parameters/hashsize");
         Assert.Equal("65536\n", File.ReadAllText(parameter));
-        SettingWriter.AfterRuntimeWrite = file =>
+        ChangeApplier.AfterRuntimeWrite = file =>
         {
             if (file == parameter)
             {
@@ -178,7 +179,7 @@ public class SafeWriteTests
         };
         try
         {
-            ConntrackChange runtime = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.Runtime, false));
+            ConntrackChange runtime = Apply(kernel, () => HashSizePlanner.Plan(kernel, 65000, ApplyMode.Runtime, false));
             Assert.False(runtime.Changed);
             Assert.False(runtime.RuntimeChanged);
             Assert.Equal(65536, runtime.OldValue);
@@ -186,19 +187,19 @@ public class SafeWriteTests
             Assert.Contains(runtime.Warnings, w => w.Contains("reads back 65536 after 65000 was written", StringComparison.Ordinal));
 
             // With -Persist the module option is written with what the kernel uses, and that file is the only change.
-            ConntrackChange persisted = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.RuntimeAndPersistent, false));
+            ConntrackChange persisted = Apply(kernel, () => HashSizePlanner.Plan(kernel, 65000, ApplyMode.RuntimeAndPersistent, false));
             Assert.True(persisted.Changed);
             Assert.False(persisted.RuntimeChanged);
             Assert.True(persisted.PersistenceChanged);
             Assert.EndsWith("options nf_conntrack hashsize=65536\n", File.ReadAllText(tree.File(BootConfig.OwnModprobeFile)), StringComparison.Ordinal);
 
             // The rerun an Ansible play makes: nothing changed, so nothing is reported.
-            ConntrackChange again = Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 65000, ApplyMode.RuntimeAndPersistent, false));
+            ConntrackChange again = Apply(kernel, () => HashSizePlanner.Plan(kernel, 65000, ApplyMode.RuntimeAndPersistent, false));
             Assert.False(again.Changed);
         }
         finally
         {
-            SettingWriter.AfterRuntimeWrite = null;
+            ChangeApplier.AfterRuntimeWrite = null;
         }
     }
 
@@ -210,7 +211,7 @@ public class SafeWriteTests
         using var tree = new FixtureTree("debian-5.10-no-conntrack");
         Assert.False(Directory.Exists(tree.File("etc")));
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        SettingWriter.BeforeFileWrite = file =>
+        ChangeApplier.BeforeFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -219,12 +220,12 @@ public class SafeWriteTests
         };
         try
         {
-            ConntrackException e = Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.PersistentOnly, false)), ErrorIds.FileWriteFailed);
+            ConntrackException e = Refused(() => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.PersistentOnly, false)), ErrorIds.FileWriteFailed);
             Assert.Contains("Everything written before the failure was undone", e.Message, StringComparison.Ordinal);
         }
         finally
         {
-            SettingWriter.BeforeFileWrite = null;
+            ChangeApplier.BeforeFileWrite = null;
         }
 
         Assert.False(Directory.Exists(tree.File("etc")));
@@ -232,7 +233,7 @@ public class SafeWriteTests
         // A folder that holds something else by the time of the undo is left alone.
         Directory.CreateDirectory(tree.File("etc"));
         File.WriteAllText(tree.File("etc/hostname"), "image\n");
-        SettingWriter.BeforeFileWrite = file =>
+        ChangeApplier.BeforeFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -242,11 +243,11 @@ public class SafeWriteTests
         };
         try
         {
-            Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.PersistentOnly, false)), ErrorIds.FileWriteFailed);
+            Refused(() => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.PersistentOnly, false)), ErrorIds.FileWriteFailed);
         }
         finally
         {
-            SettingWriter.BeforeFileWrite = null;
+            ChangeApplier.BeforeFileWrite = null;
         }
 
         Assert.False(File.Exists(tree.File(Own)));
@@ -261,7 +262,7 @@ public class SafeWriteTests
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
         tree.Write(Own, "# mine\r\nnet.netfilter.nf_conntrack_max = 1\r\n");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        SettingWriter.BeforeFileWrite = file =>
+        ChangeApplier.BeforeFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -270,11 +271,11 @@ public class SafeWriteTests
         };
         try
         {
-            Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.FileWriteFailed);
+            Refused(() => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.FileWriteFailed);
         }
         finally
         {
-            SettingWriter.BeforeFileWrite = null;
+            ChangeApplier.BeforeFileWrite = null;
         }
 
         Assert.Equal("# mine\r\nnet.netfilter.nf_conntrack_max = 1\r\n", File.ReadAllText(tree.File(Own)));
@@ -289,7 +290,7 @@ public class SafeWriteTests
         tree.Write("etc/other.conf", "keep\n");
         File.CreateSymbolicLink(tree.File("etc/modules-load.d/conntrack-tuning.conf"), "../other.conf");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.UnsafeSymbolicLink);
+        Refused(() => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.UnsafeSymbolicLink);
         Assert.Equal("262144\n", File.ReadAllText(tree.File("proc/sys/net/netfilter/nf_conntrack_max")));
         Assert.False(File.Exists(tree.File(Own)));
         Assert.Equal("keep\n", File.ReadAllText(tree.File("etc/other.conf")));
@@ -302,7 +303,7 @@ public class SafeWriteTests
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         // The tracker went away between the probe and the write: the value file is gone.
         File.Delete(tree.File("proc/sys/net/netfilter/nf_conntrack_max"));
-        ConntrackException e = Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.FileWriteFailed);
+        ConntrackException e = Refused(() => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.FileWriteFailed);
         Assert.Equal(ErrorKind.WriteError, e.Kind);
         Assert.Equal(tree.File("proc/sys/net/netfilter/nf_conntrack_max"), e.Target);
         Assert.False(Directory.Exists(tree.File("etc")));
@@ -314,12 +315,12 @@ public class SafeWriteTests
         using var tree = new FixtureTree("linux-6.18-builtin");
         Directory.CreateDirectory(tree.File(Own));
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ConntrackException folder = Refused(() => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), ErrorIds.PersistenceFileUnreadable);
+        ConntrackException folder = Refused(() => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), ErrorIds.PersistenceFileUnreadable);
         Assert.Equal(tree.File(Own), folder.Target);
 
         Directory.Delete(tree.File(Own));
         tree.Write(Own, "\u0000\u0001garbage\n");
-        ConntrackException garbage = Refused(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.PersistenceFileInvalid);
+        ConntrackException garbage = Refused(() => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false)), ErrorIds.PersistenceFileInvalid);
         Assert.Equal(tree.File(Own), garbage.Target);
         Assert.Equal("262144\n", File.ReadAllText(tree.File("proc/sys/net/netfilter/nf_conntrack_max")));
         Assert.Equal("\u0000\u0001garbage\n", File.ReadAllText(tree.File(Own)));
@@ -332,11 +333,11 @@ public class SafeWriteTests
         // The seed's own fix, left in sysctl.conf: applied after every sysctl.d file, so it would win at boot.
         File.AppendAllText(tree.File("etc/sysctl.conf"), "net.ipv4.netfilter.ip_conntrack_max = 655350\n");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ConntrackException e = Refused(() => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), ErrorIds.PersistenceOverridden);
+        ConntrackException e = Refused(() => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), ErrorIds.PersistenceOverridden);
         Assert.Equal(tree.File("etc/sysctl.conf"), e.Target);
         Assert.Contains("655350", e.Message, StringComparison.Ordinal);
 
-        ConntrackChange change = Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, true));
+        ConntrackChange change = Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, true));
         Assert.Contains(change.Warnings, w => w.Contains("655350", StringComparison.Ordinal));
         Assert.Equal(655350, change.NextBootValue);
         Assert.EndsWith("etc/sysctl.conf:4", change.NextBootSource, StringComparison.Ordinal);
@@ -347,10 +348,10 @@ public class SafeWriteTests
     {
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ConntrackException e = Refused(() => SettingWriter.PlanMax(kernel, 1000, ApplyMode.Runtime, false), ErrorIds.MaxBelowCount);
+        ConntrackException e = Refused(() => MaxPlanner.Plan(kernel, 1000, ApplyMode.Runtime, false), ErrorIds.MaxBelowCount);
         Assert.Equal(ErrorKind.InvalidOperation, e.Kind);
         Assert.Equal(tree.File("proc/sys/net/netfilter/nf_conntrack_max"), e.Target);
-        Assert.Equal(1000, Apply(kernel, () => SettingWriter.PlanMax(kernel, 1000, ApplyMode.Runtime, true)).NewValue);
+        Assert.Equal(1000, Apply(kernel, () => MaxPlanner.Plan(kernel, 1000, ApplyMode.Runtime, true)).NewValue);
     }
 
     [Fact]
@@ -359,7 +360,7 @@ public class SafeWriteTests
         using var tree = new FixtureTree("linux-2.4.27-netfilter");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         // The fixture's table file lists 2 entries (and an expectation, which is not one).
-        ConntrackException e = Refused(() => SettingWriter.PlanMax(kernel, 1, ApplyMode.Runtime, false), ErrorIds.MaxBelowCount);
+        ConntrackException e = Refused(() => MaxPlanner.Plan(kernel, 1, ApplyMode.Runtime, false), ErrorIds.MaxBelowCount);
         Assert.Contains("holds 2 entries", e.Message, StringComparison.Ordinal);
     }
 
@@ -369,10 +370,10 @@ public class SafeWriteTests
         using var tree = new FixtureTree("linux-2.4.27-netfilter");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         // 256 MiB of RAM and about 300 bytes an entry: a million entries do not fit.
-        ConntrackException e = Refused(() => SettingWriter.PlanMax(kernel, 1_000_000, ApplyMode.Runtime, false), ErrorIds.MaxExceedsMemory);
+        ConntrackException e = Refused(() => MaxPlanner.Plan(kernel, 1_000_000, ApplyMode.Runtime, false), ErrorIds.MaxExceedsMemory);
         Assert.Equal(ErrorKind.LimitsExceeded, e.Kind);
         Assert.Equal("1000000", e.Target);
-        ChangePlan forced = SettingWriter.PlanMax(kernel, 1_000_000, ApplyMode.Runtime, true);
+        ChangePlan forced = MaxPlanner.Plan(kernel, 1_000_000, ApplyMode.Runtime, true);
         Assert.True(forced.RuntimeChanges);
     }
 
@@ -383,7 +384,7 @@ public class SafeWriteTests
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ConntrackException e = Refused(() => SettingWriter.PlanHashSize(kernel, value, ApplyMode.Runtime, false), ErrorIds.HashSizeOutOfRange);
+        ConntrackException e = Refused(() => HashSizePlanner.Plan(kernel, value, ApplyMode.Runtime, false), ErrorIds.HashSizeOutOfRange);
         Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
     }
 
@@ -393,25 +394,25 @@ public class SafeWriteTests
         using var modern = new FixtureTree("linux-6.18-builtin");
         using var old = new FixtureTree("rhel5-2.6.18-ip_conntrack");
         ConntrackKernel k = KernelProbe.Probe(modern.Open());
-        Assert.Equal(100352, SettingWriter.RoundHashSize(k, 100000));
-        Assert.Equal(101888, SettingWriter.RoundHashSize(k, 101680));
-        Assert.Equal(65536, SettingWriter.RoundHashSize(k, 65536));
-        Assert.Equal(100000, SettingWriter.RoundHashSize(KernelProbe.Probe(old.Open()), 100000));
+        Assert.Equal(100352, HashSizeMath.RoundHashSize(k, 100000));
+        Assert.Equal(101888, HashSizeMath.RoundHashSize(k, 101680));
+        Assert.Equal(65536, HashSizeMath.RoundHashSize(k, 65536));
+        Assert.Equal(100000, HashSizeMath.RoundHashSize(KernelProbe.Probe(old.Open()), 100000));
     }
 
     [Fact]
     public void A_non_power_of_two_and_a_non_prime_before_2_4_21_are_accepted_with_the_seed_advice()
     {
         using var modern = new FixtureTree("linux-6.18-builtin");
-        ChangePlan plan = SettingWriter.PlanHashSize(KernelProbe.Probe(modern.Open()), 100000, ApplyMode.Runtime, false);
+        ChangePlan plan = HashSizePlanner.Plan(KernelProbe.Probe(modern.Open()), 100000, ApplyMode.Runtime, false);
         Assert.Contains(plan.Warnings, w => w.Contains("power of 2 works best", StringComparison.Ordinal));
-        Assert.DoesNotContain(SettingWriter.PlanHashSize(KernelProbe.Probe(modern.Open()), 131072, ApplyMode.Runtime, false).Warnings,
+        Assert.DoesNotContain(HashSizePlanner.Plan(KernelProbe.Probe(modern.Open()), 131072, ApplyMode.Runtime, false).Warnings,
             w => w.Contains("power", StringComparison.Ordinal));
 
         using var early = new FixtureTree("linux-2.4.20-early");
         ConntrackKernel k = KernelProbe.Probe(early.Open());
-        Assert.Contains(SettingWriter.PlanHashSize(k, 4096, ApplyMode.PersistentOnly, false).Warnings, w => w.Contains("a prime number should be chosen", StringComparison.Ordinal));
-        Assert.DoesNotContain(SettingWriter.PlanHashSize(k, 4099, ApplyMode.PersistentOnly, false).Warnings, w => w.Contains("prime", StringComparison.Ordinal));
+        Assert.Contains(HashSizePlanner.Plan(k, 4096, ApplyMode.PersistentOnly, false).Warnings, w => w.Contains("a prime number should be chosen", StringComparison.Ordinal));
+        Assert.DoesNotContain(HashSizePlanner.Plan(k, 4099, ApplyMode.PersistentOnly, false).Warnings, w => w.Contains("prime", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -419,7 +420,7 @@ public class SafeWriteTests
     {
         using var tree = new FixtureTree("linux-2.4.27-netfilter");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ConntrackException e = Refused(() => SettingWriter.PlanHashSize(kernel, 4096, ApplyMode.RuntimeAndPersistent, false), ErrorIds.HashSizeNotResizable);
+        ConntrackException e = Refused(() => HashSizePlanner.Plan(kernel, 4096, ApplyMode.RuntimeAndPersistent, false), ErrorIds.HashSizeNotResizable);
         Assert.Contains("-PersistOnly", e.RecommendedAction, StringComparison.Ordinal);
         Assert.Equal(tree.Path, e.Target);
     }
@@ -431,11 +432,11 @@ public class SafeWriteTests
         tree.Write("proc/sys/kernel/osrelease", "4.4.0-custom\n");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         Assert.Equal("4.0-nf_conntrack", kernel.Era);
-        ConntrackException e = Refused(() => SettingWriter.PlanHashSize(kernel, 65536, ApplyMode.RuntimeAndPersistent, false), ErrorIds.HashSizeNeedsKernelCommandLine);
+        ConntrackException e = Refused(() => HashSizePlanner.Plan(kernel, 65536, ApplyMode.RuntimeAndPersistent, false), ErrorIds.HashSizeNeedsKernelCommandLine);
         Assert.Contains("nf_conntrack.hashsize=N", e.RecommendedAction, StringComparison.Ordinal);
         Assert.Contains("GRUB_CMDLINE_LINUX", e.RecommendedAction, StringComparison.Ordinal);
         // The run-time change alone is still possible.
-        Assert.True(SettingWriter.PlanHashSize(kernel, 65536, ApplyMode.Runtime, false).RuntimeChanges);
+        Assert.True(HashSizePlanner.Plan(kernel, 65536, ApplyMode.Runtime, false).RuntimeChanges);
         Assert.False(Directory.Exists(tree.File("etc")));
     }
 
@@ -444,7 +445,7 @@ public class SafeWriteTests
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ConntrackException e = Refused(() => SettingWriter.PlanTimeout(kernel, "dccp", "open", 60, ApplyMode.Runtime, false), ErrorIds.TimeoutNotFound);
+        ConntrackException e = Refused(() => TimeoutPlanner.Plan(kernel, "dccp", "open", 60, ApplyMode.Runtime, false), ErrorIds.TimeoutNotFound);
         Assert.Equal(ErrorKind.ObjectNotFound, e.Kind);
         Assert.Contains("tcp established", e.Message, StringComparison.Ordinal);
         Assert.Equal(tree.File("proc/sys/net/netfilter/nf_conntrack_dccp_timeout_open"), e.Target);
@@ -520,7 +521,7 @@ public class SafeWriteTests
             {
                 ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
                 long max = 300000 + i;
-                Apply(kernel, () => SettingWriter.PlanMax(kernel, max, ApplyMode.RuntimeAndPersistent, false));
+                Apply(kernel, () => MaxPlanner.Plan(kernel, max, ApplyMode.RuntimeAndPersistent, false));
             }
             catch (Exception e)
             {

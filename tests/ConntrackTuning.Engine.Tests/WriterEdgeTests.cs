@@ -9,6 +9,7 @@ using Xunit;
 using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Tests;
 
@@ -179,7 +180,7 @@ public class WriterEdgeTests
         Assert.Equal(Native.ENOENT, live.TryWriteValueFile("proc/self/ctt-nothing", "1\n"));
     }
 
-    // ---- SettingWriter: plans, errno answers, undo ------------------------------------------------------------
+    // ---- Change planners and applier: plans, errno answers, undo ------------------------------------------------------------
 
     [Theory]
     [InlineData(Native.EINVAL, "linux-6.18-builtin", ErrorIds.ValueRejectedByKernel, ErrorKind.InvalidArgument)]
@@ -194,8 +195,8 @@ public class WriterEdgeTests
     {
         using var tree = new FixtureTree(fixture);
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ChangePlan plan = SettingWriter.PlanTimeout(kernel, "udp", null, 45, ApplyMode.Runtime, false);
-        ConntrackException e = SettingWriter.RuntimeWriteFailed(plan, 45, errno);
+        ChangePlan plan = TimeoutPlanner.Plan(kernel, "udp", null, 45, ApplyMode.Runtime, false);
+        ConntrackException e = ChangeApplier.RuntimeWriteFailed(plan, 45, errno);
         Assert.Equal((id, kind, tree.File(plan.RuntimeRelative!)), (e.ErrorId, e.Kind, e.Target));
         Assert.Contains("Nothing was changed", e.Message, StringComparison.Ordinal);
         Assert.False(string.IsNullOrEmpty(e.RecommendedAction));
@@ -210,7 +211,7 @@ public class WriterEdgeTests
         string max = tree.File("proc/sys/net/netfilter/nf_conntrack_max");
         // After the sysctl file: the folder of the file just written and the kernel's value file both vanish, and
         // the next write fails, so neither earlier step can be undone.
-        SettingWriter.BeforeFileWrite = file =>
+        ChangeApplier.BeforeFileWrite = file =>
         {
             if (file == tree.File(BootConfig.OwnModulesLoadFile))
             {
@@ -222,8 +223,8 @@ public class WriterEdgeTests
         };
         try
         {
-            ConntrackException e = Refused(() => SettingWriter.Apply(kernel.SystemRoot,
-                () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), TimeSpan.FromSeconds(5)), ErrorIds.FileWriteFailed);
+            ConntrackException e = Refused(() => ChangeApplier.Apply(kernel.SystemRoot,
+                () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false), TimeSpan.FromSeconds(5)), ErrorIds.FileWriteFailed);
             Assert.Contains("Undoing the earlier steps failed for: ", e.Message, StringComparison.Ordinal);
             Assert.Contains(tree.File(Own), e.Message, StringComparison.Ordinal);
             Assert.Contains(max, e.Message, StringComparison.Ordinal);
@@ -231,7 +232,7 @@ public class WriterEdgeTests
         }
         finally
         {
-            SettingWriter.BeforeFileWrite = null;
+            ChangeApplier.BeforeFileWrite = null;
         }
     }
 
@@ -240,14 +241,14 @@ public class WriterEdgeTests
     {
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ChangePlan max = SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false);
+        ChangePlan max = MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false);
         Assert.Equal($"nf_conntrack_max: 262144 -> 300000; write {tree.File(Own)}, {tree.File(BootConfig.OwnModulesLoadFile)}", max.Description);
         Assert.Equal(tree.File("proc/sys/net/netfilter/nf_conntrack_max"), max.Target);
 
-        ChangePlan same = SettingWriter.PlanMax(kernel, 262144, ApplyMode.Runtime, false);
+        ChangePlan same = MaxPlanner.Plan(kernel, 262144, ApplyMode.Runtime, false);
         Assert.Equal("nf_conntrack_max: 262144 -> 262144 (already set)", same.Description);
 
-        ChangePlan persist = SettingWriter.PlanMax(kernel, 300000, ApplyMode.PersistentOnly, false);
+        ChangePlan persist = MaxPlanner.Plan(kernel, 300000, ApplyMode.PersistentOnly, false);
         Assert.StartsWith("nf_conntrack_max: persist 300000; write ", persist.Description, StringComparison.Ordinal);
         Assert.Equal(tree.File(Own), persist.Target);
     }
@@ -257,7 +258,7 @@ public class WriterEdgeTests
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ChangePlan plan = SettingWriter.PlanHashSize(kernel, 70000, ApplyMode.PersistentOnly, false);
+        ChangePlan plan = HashSizePlanner.Plan(kernel, 70000, ApplyMode.PersistentOnly, false);
         Assert.NotEqual(plan.Requested, plan.Expected);
         Assert.Contains($"persist {plan.Expected}", plan.Description, StringComparison.Ordinal);
     }
@@ -267,17 +268,17 @@ public class WriterEdgeTests
     {
         using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ChangePlan plan = SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, false);
-        PersistedValue next = SettingWriter.ProposedNextBoot(plan)!;
+        ChangePlan plan = MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, false);
+        PersistedValue next = plan.ProposedNextBoot()!;
         Assert.Equal(("300000", tree.File(Own)), (next.Value, next.File));
-        Assert.True(SettingWriter.KeptAtBoot(plan, next));
-        Assert.False(SettingWriter.KeptAtBoot(plan, next with { Value = "1" }));
-        Assert.False(SettingWriter.KeptAtBoot(plan, next with { Value = "many" }));
+        Assert.True(plan.KeptAtBoot(next));
+        Assert.False(plan.KeptAtBoot(next with { Value = "1" }));
+        Assert.False(plan.KeptAtBoot(next with { Value = "many" }));
 
         // Runtime only: nothing is proposed, so the next boot is what the files say now.
-        ChangePlan runtime = SettingWriter.PlanMax(kernel, 300000, ApplyMode.Runtime, false);
-        Assert.Equal(BootConfig.LastSysctl(kernel.SystemRoot, ["net.netfilter.nf_conntrack_max", "net.nf_conntrack_max"])?.Value, SettingWriter.ProposedNextBoot(runtime)?.Value);
-        Assert.Null(SettingWriter.ProposedNextBoot(new ChangePlan { Kernel = kernel, Setting = "x", Mode = ApplyMode.Runtime, Requested = 1, Expected = 1 }));
+        ChangePlan runtime = MaxPlanner.Plan(kernel, 300000, ApplyMode.Runtime, false);
+        Assert.Equal(BootConfig.LastSysctl(kernel.SystemRoot, ["net.netfilter.nf_conntrack_max", "net.nf_conntrack_max"])?.Value, runtime.ProposedNextBoot()?.Value);
+        Assert.Null((new ChangePlan { Kernel = kernel, Setting = "x", Mode = ApplyMode.Runtime, Requested = 1, Expected = 1 }).ProposedNextBoot());
     }
 
     [Fact]
@@ -285,10 +286,10 @@ public class WriterEdgeTests
     {
         using var tree = new FixtureTree("linux-6.18-builtin");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        ChangePlan plan = SettingWriter.PlanHashSize(kernel, 70000, ApplyMode.PersistentOnly, false);
+        ChangePlan plan = HashSizePlanner.Plan(kernel, 70000, ApplyMode.PersistentOnly, false);
         var persisted = new PersistedValue("70001", "etc/modprobe.d/x.conf", "/x", 1);
-        Assert.Equal(SettingWriter.RoundHashSize(kernel, 70001) == plan.Expected, SettingWriter.KeptAtBoot(plan, persisted));
-        Assert.True(SettingWriter.KeptAtBoot(plan, persisted with { Value = "70000" }));
+        Assert.Equal(HashSizeMath.RoundHashSize(kernel, 70001) == plan.Expected, plan.KeptAtBoot(persisted));
+        Assert.True(plan.KeptAtBoot(persisted with { Value = "70000" }));
     }
 
     [Fact]
@@ -298,7 +299,7 @@ public class WriterEdgeTests
         tree.Delete("proc/meminfo");
         var log = new RecordingLog();
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open(log));
-        ChangePlan plan = SettingWriter.PlanMax(kernel, 50_000_000, ApplyMode.Runtime, false);
+        ChangePlan plan = MaxPlanner.Plan(kernel, 50_000_000, ApplyMode.Runtime, false);
         Assert.Equal(50_000_000, plan.Expected);
         Assert.Contains(log.Verbose, v => v.Contains("MemTotal is unknown", StringComparison.Ordinal));
     }
@@ -308,8 +309,8 @@ public class WriterEdgeTests
     {
         using var tree = new FixtureTree("debian-5.10-no-conntrack");
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        Refused(() => SettingWriter.PlanMax(kernel, 300000, ApplyMode.Runtime, false), ErrorIds.ConntrackNotLoaded);
-        Refused(() => SettingWriter.PlanHashSize(kernel, 65536, ApplyMode.Runtime, false), ErrorIds.ConntrackNotLoaded);
+        Refused(() => MaxPlanner.Plan(kernel, 300000, ApplyMode.Runtime, false), ErrorIds.ConntrackNotLoaded);
+        Refused(() => HashSizePlanner.Plan(kernel, 65536, ApplyMode.Runtime, false), ErrorIds.ConntrackNotLoaded);
     }
 
     [Fact]
@@ -317,10 +318,10 @@ public class WriterEdgeTests
     {
         using var tree = new FixtureTree("debian-5.10-no-conntrack");
         ConntrackKernel before = KernelProbe.Probe(tree.Open());
-        Assert.True(SettingWriter.IsLoadableModule(before));
+        Assert.True(TrackerModule.IsLoadable(before));
         string builtin = Directory.GetFiles(tree.File("lib/modules"), "modules.builtin", SearchOption.AllDirectories).Single();
         File.AppendAllText(builtin, "kernel/net/netfilter/nf_conntrack.ko\n");
-        Assert.False(SettingWriter.IsLoadableModule(KernelProbe.Probe(tree.Open())));
+        Assert.False(TrackerModule.IsLoadable(KernelProbe.Probe(tree.Open())));
     }
 
     [Fact]
@@ -332,7 +333,7 @@ public class WriterEdgeTests
         File.WriteAllLines(tree.File("proc/modules"), File.ReadAllLines(tree.File("proc/modules")).Where(l => !l.StartsWith("nf_conntrack ", StringComparison.Ordinal)));
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         Assert.Equal("BuiltIn", kernel.ModuleState);
-        ConntrackException e = Refused(() => SettingWriter.PlanHashSize(kernel, 65536, ApplyMode.PersistentOnly, false), ErrorIds.HashSizeNeedsKernelCommandLine);
+        ConntrackException e = Refused(() => HashSizePlanner.Plan(kernel, 65536, ApplyMode.PersistentOnly, false), ErrorIds.HashSizeNeedsKernelCommandLine);
         Assert.Contains("kernel command line", e.RecommendedAction, StringComparison.Ordinal);
         Assert.Contains("3.10", e.Message, StringComparison.Ordinal);
     }
@@ -344,7 +345,7 @@ public class WriterEdgeTests
         File.WriteAllLines(tree.File("proc/modules"), File.ReadAllLines(tree.File("proc/modules")).Where(l => !l.StartsWith("ip_conntrack ", StringComparison.Ordinal)));
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
         Assert.Equal("BuiltIn", kernel.ModuleState);
-        ConntrackException e = Refused(() => SettingWriter.PlanHashSize(kernel, 8191, ApplyMode.PersistentOnly, false), ErrorIds.HashSizeNeedsKernelCommandLine);
+        ConntrackException e = Refused(() => HashSizePlanner.Plan(kernel, 8191, ApplyMode.PersistentOnly, false), ErrorIds.HashSizeNeedsKernelCommandLine);
         Assert.Contains("built into this 2.4 kernel", e.Message, StringComparison.Ordinal);
         Assert.Contains("Rebuild the kernel", e.RecommendedAction, StringComparison.Ordinal);
     }
@@ -357,7 +358,7 @@ public class WriterEdgeTests
         var log = new RecordingLog();
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open(log));
         Assert.Equal("Unknown", kernel.ModuleState);
-        ChangePlan plan = SettingWriter.PlanHashSize(kernel, 8191, ApplyMode.PersistentOnly, false);
+        ChangePlan plan = HashSizePlanner.Plan(kernel, 8191, ApplyMode.PersistentOnly, false);
         Assert.Equal("etc/modules.conf", Assert.Single(plan.Files).Relative);
         Assert.Contains(log.Verbose, v => v.Contains("cannot be told from the files", StringComparison.Ordinal));
     }
@@ -365,9 +366,9 @@ public class WriterEdgeTests
     [Fact]
     public void One_is_not_a_prime()
     {
-        Assert.False(SettingWriter.IsPrime(1));
-        Assert.False(SettingWriter.IsPrime(0));
-        Assert.True(SettingWriter.IsPrime(8191));
+        Assert.False(HashSizeMath.IsPrime(1));
+        Assert.False(HashSizeMath.IsPrime(0));
+        Assert.True(HashSizeMath.IsPrime(8191));
     }
 
     // ---- BootConfig: files someone else owns ------------------------------------------------------------------

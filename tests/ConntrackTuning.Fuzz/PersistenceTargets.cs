@@ -449,8 +449,8 @@ internal sealed class BootConfigTarget : TreeTarget
         _ = BootConfig.AllSysctl(root);
         _ = BootConfig.LastModuleOption(root, module, "hashsize");
         _ = BootConfig.CommandLineParameter(root, module, "hashsize");
-        Plan(() => SettingWriter.PlanMax(kernel, 300_000, ApplyMode.PersistentOnly, force: true));
-        Plan(() => SettingWriter.PlanHashSize(kernel, 65_536, ApplyMode.PersistentOnly, force: true));
+        Plan(() => MaxPlanner.Plan(kernel, 300_000, ApplyMode.PersistentOnly, force: true));
+        Plan(() => HashSizePlanner.Plan(kernel, 65_536, ApplyMode.PersistentOnly, force: true));
     }
 
     private static void Plan(Func<ChangePlan> planner)
@@ -539,7 +539,7 @@ internal sealed class TimeoutDirectoryTarget : ScratchTreeTarget
             {
                 try
                 {
-                    _ = SettingWriter.PlanTimeout(kernel, timeout.Protocol, timeout.State, 120, ApplyMode.PersistentOnly, force: true);
+                    _ = TimeoutPlanner.Plan(kernel, timeout.Protocol, timeout.State, 120, ApplyMode.PersistentOnly, force: true);
                 }
                 catch (ConntrackException)
                 {
@@ -580,7 +580,7 @@ internal sealed class SizingFilesTarget : TreeTarget
         SizingInputs inputs;
         try
         {
-            inputs = Recommender.Resolve(new RecommendationRequest(), kernel);
+            inputs = SizingInputResolver.Resolve(new RecommendationRequest(), kernel);
         }
         catch (ConntrackException)
         {

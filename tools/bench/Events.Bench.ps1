@@ -64,22 +64,24 @@ try {
             $script = Join-Path $work "listen-$rate.ps1"
             Set-Content $script @"
 Import-Module '$ModulePath'
+`$self = [Diagnostics.Process]::GetCurrentProcess()
+`$cpu0 = `$self.TotalProcessorTime.TotalSeconds
 `$s = Get-ConntrackEvent -EventType New -Summary -Count $Flows -Duration $([math]::Ceiling($Flows / $rate) + 15) -Verbose 4> '$verbose'
-`$s | Select-Object Received, Overruns, LostEvents, ReceiveBufferBytes, Seconds | ConvertTo-Json | Set-Content '$result'
+`$self.Refresh()
+`$s | Select-Object Received, Overruns, LostEvents, ReceiveBufferBytes, Seconds, @{ n = 'Cpu'; e = { `$self.TotalProcessorTime.TotalSeconds - `$cpu0 } } | ConvertTo-Json | Set-Content '$result'
 "@
             $module = Start-Process -FilePath ip -ArgumentList (@('netns', 'exec', $ns) + $pwsh + @('-NoProfile', '-NonInteractive', '-File', $script)) -PassThru
             Wait-File $verbose 'Listening to'
             Start-Sleep -Milliseconds 500
             # ip netns exec replaces itself with the command (exec), so these are the listeners' own process ids.
-            $ctCpu0 = Get-CpuSeconds $ct.Id; $moduleCpu0 = Get-CpuSeconds $module.Id
+            $ctCpu0 = Get-CpuSeconds $ct.Id
             $took = & ip netns exec $ns python3 $generator $Flows $rate
             Start-Sleep -Seconds 2
             $ctCpu = (Get-CpuSeconds $ct.Id) - $ctCpu0
-            $moduleCpu = if ($module.HasExited) { $null } else { (Get-CpuSeconds $module.Id) - $moduleCpu0 }
-            $module.WaitForExit(20000) | Out-Null
-            if ($null -eq $moduleCpu) { $moduleCpu = [double]::NaN }
+            $module.WaitForExit(30000) | Out-Null
             Stop-Process -Id $ct.Id -ErrorAction Ignore; $ct.WaitForExit(5000) | Out-Null
             $s = Get-Content $result -Raw | ConvertFrom-Json
+            $moduleCpu = [double]$s.Cpu
             $ctEvents = @(Get-Content $ctOut | Where-Object { $_ -match '\[NEW\]' }).Count
             $ctEnobufs = @(Get-Content $ctErr -ErrorAction Ignore | Where-Object { $_ -match 'ENOBUFS' }).Count
             $rows.Add([pscustomobject]@{
@@ -100,7 +102,7 @@ Import-Module '$ModulePath'
             & ip netns del $ns 2>$null
         }
     }
-    'Get-ConntrackEvent -Summary (default queue: 8 MiB asked, SO_RCVBUFFORCE) against conntrack -E -e NEW (defaults), CPU while listening:'
+    'Get-ConntrackEvent -Summary (default queue: 8 MiB asked, SO_RCVBUFFORCE; CPU of the whole command: probe, JIT, listening) against conntrack -E -e NEW (defaults; CPU while the flows are sent and 2 s after):'
     $rows | Format-Table -AutoSize | Out-String -Width 200
 
     # Watch-Conntrack's own cost at the default interval, idle table, with its event listener.

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.Netlink;
 using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Progress;
 
 namespace ConntrackTuning.Engine.Entries;
 
@@ -77,7 +78,7 @@ internal static class EntryReader
             },
             directory.Full(fileName),
             "Give -Path a saved copy of /proc/net/nf_conntrack or the output of 'conntrack -L' that this user can read.");
-        return ReadStream(directory, stream, directory.Full(fileName), filter, visitor, requireEntries: true);
+        return ReadStream(directory, stream, directory.Full(fileName), filter, visitor, requireEntries: true, kernelCount: null);
     }
 
     /// <summary>
@@ -138,7 +139,9 @@ internal static class EntryReader
                 "Read it as a user who may (the live file is 0440 root), or copy it somewhere readable and give the copy to -Path.");
         }
 
-        EntryReadInfo info = ReadStream(root, stream, root.Full(relative), filter, visitor, requireEntries: false);
+        // The count sysctl is the total of the progress (the procfs file has no size until it is read).
+        long? count = kernel.CountPathFound is { } counted ? root.TryReadInt64(counted) : null;
+        EntryReadInfo info = ReadStream(root, stream, root.Full(relative), filter, visitor, requireEntries: false, count);
         if (wantFigures)
         {
             info.KernelCount = kernel.CountPathFound is { } c ? root.TryReadInt64(c) : null;
@@ -148,14 +151,19 @@ internal static class EntryReader
         return info;
     }
 
-    private static EntryReadInfo ReadStream(SystemRoot root, Stream stream, string source, EntryFilter filter, EntryVisitor visitor, bool requireEntries)
+    private static EntryReadInfo ReadStream(SystemRoot root, Stream stream, string source, EntryFilter filter, EntryVisitor visitor, bool requireEntries, long? kernelCount)
     {
         var info = new EntryReadInfo { Source = source };
         TextReadResult result;
-        using (stream)
+        // A saved file has a size to count bytes against; the procfs table reports 0 and is counted in entries.
+        bool sized = stream.CanSeek && stream.Length > 0;
+        using EntryProgress progress = sized ? EntryProgress.OfBytes(root.Log, source, stream.Length) : EntryProgress.OfCount(root.Log, source, kernelCount);
+        // The stop signal is seen at every read of the file (a mebibyte of a saved table, a few pages of procfs).
+        using (var observed = new ObservedStream(stream, root.Cancellation, progress.Bytes))
         {
-            result = EntryFileReader.Read(stream, (ref EntryRecord r) =>
+            result = EntryFileReader.Read(observed, (ref EntryRecord r) =>
             {
+                progress.Entry();
                 if (!filter.Matches(ref r))
                 {
                     return true;
@@ -250,8 +258,12 @@ internal static class EntryReader
             ? "Dumping the conntrack table over ctnetlink."
             : $"Dumping the conntrack table over ctnetlink; the kernel is asked to filter by {(notes.Count == 0 ? "nothing" : string.Join(", ", notes))}, and every entry is checked here against: {filter.Description}.");
 
+        // Entries of the kernel's count; the count sysctl is per network namespace, as the dump is.
+        long? count = kernel.CountPathFound is { } counted ? root.TryReadInt64(counted) : null;
+        using EntryProgress progress = EntryProgress.OfCount(root.Log, "ctnetlink", count);
         EntryVisitor filtered = (ref EntryRecord r) =>
         {
+            progress.Entry();
             if (!filter.Matches(ref r))
             {
                 return true;
@@ -261,7 +273,8 @@ internal static class EntryReader
             return visitor(ref r);
         };
 
-        CtnetlinkClient client = CtnetlinkClient.Open();
+        // Every receive of the dump observes the stop signal (and waits at most 100 ms while the kernel is silent).
+        CtnetlinkClient client = CtnetlinkClient.Open(root.Cancellation);
         try
         {
             if (wantFigures)
@@ -288,8 +301,9 @@ internal static class EntryReader
                     root.Log.Warning($"The ctnetlink dump lost messages ({Errno.Describe(e.Number)}); counting again (attempt {attempt + 1}).");
                     restart();
                     info.Delivered = 0;
+                    progress.Restart();
                     client.Dispose();
-                    client = CtnetlinkClient.Open();
+                    client = CtnetlinkClient.Open(root.Cancellation);
                     continue;
                 }
 
@@ -298,6 +312,7 @@ internal static class EntryReader
                     root.Log.Verbose($"The kernel flagged the dump as interrupted (NLM_F_DUMP_INTR); counting again (attempt {attempt + 1}).");
                     restart();
                     info.Delivered = 0;
+                    progress.Restart();
                     continue;
                 }
 

@@ -2,19 +2,6 @@ using System;
 
 namespace ConntrackTuning.Engine.Entries;
 
-/// <summary>What one line of a table file turned out to be.</summary>
-internal enum LineKind
-{
-    /// <summary>A connection entry; the record holds it.</summary>
-    Entry,
-
-    /// <summary>Not an entry but expected in such files: blank, 2.4 "EXPECTING:" lines, conntrack's closing "N flow entries" line.</summary>
-    Ignored,
-
-    /// <summary>Damaged or cut off: skipped, and counted so the reader can warn.</summary>
-    Malformed,
-}
-
 /// <summary>
 /// Parses one line of the kernel's table file or of saved conntrack -L output into an <see cref="EntryRecord"/>.
 /// Every era shares one grammar: optional L3 columns ("ipv4 2", absent on 2.4 ip_conntrack and in conntrack -L),
@@ -33,7 +20,7 @@ internal static class EntryTextParser
         }
 
         int pos = 0;
-        ReadOnlySpan<byte> tok = Next(line, ref pos);
+        ReadOnlySpan<byte> tok = EntryTokens.Next(line, ref pos);
         if (tok.IsEmpty)
         {
             return LineKind.Ignored;
@@ -49,28 +36,28 @@ internal static class EntryTextParser
         // conntrack -E prefixes an event type; a saved event log is read like a listing.
         if (tok[0] == (byte)'[' && (tok.SequenceEqual("[NEW]"u8) || tok.SequenceEqual("[UPDATE]"u8) || tok.SequenceEqual("[DESTROY]"u8)))
         {
-            tok = Next(line, ref pos);
+            tok = EntryTokens.Next(line, ref pos);
         }
 
         if (tok.SequenceEqual("ipv4"u8) || tok.SequenceEqual("ipv6"u8))
         {
-            ReadOnlySpan<byte> l3 = Next(line, ref pos);
-            if (!TryNumber(l3, out ulong family) || (family != 2 && family != 10))
+            ReadOnlySpan<byte> l3 = EntryTokens.Next(line, ref pos);
+            if (!EntryTokens.TryNumber(l3, out ulong family) || (family != 2 && family != 10))
             {
                 return LineKind.Malformed;
             }
 
             r.Family = (byte)family;
-            tok = Next(line, ref pos);
+            tok = EntryTokens.Next(line, ref pos);
         }
 
         // The L4 name is only a label; the number after it is what counts ("unknown 253" included).
-        if (tok.IsEmpty || !IsWord(tok))
+        if (tok.IsEmpty || !EntryTokens.IsWord(tok))
         {
             return LineKind.Malformed;
         }
 
-        if (!TryNumber(Next(line, ref pos), out ulong protocol) || protocol > 255)
+        if (!EntryTokens.TryNumber(EntryTokens.Next(line, ref pos), out ulong protocol) || protocol > 255)
         {
             return LineKind.Malformed;
         }
@@ -78,21 +65,21 @@ internal static class EntryTextParser
         r.Protocol = (byte)protocol;
 
         // Timeout, state and protocol extras (GRE's "timeout=N, stream_timeout=N") until the first src=.
-        tok = Next(line, ref pos);
-        if (TryNumber(tok, out ulong timeout))
+        tok = EntryTokens.Next(line, ref pos);
+        if (EntryTokens.TryNumber(tok, out ulong timeout))
         {
             r.Timeout = (long)Math.Min(timeout, long.MaxValue);
-            tok = Next(line, ref pos);
+            tok = EntryTokens.Next(line, ref pos);
         }
 
         while (!tok.IsEmpty && !tok.StartsWith("src="u8))
         {
-            if (IndexOfEquals(tok) < 0 && tok[0] != (byte)'[' && r.State == StateNames.None)
+            if (EntryTokens.IndexOfEquals(tok) < 0 && tok[0] != (byte)'[' && r.State == StateNames.None)
             {
                 r.State = StateNames.FromText(tok);
             }
 
-            tok = Next(line, ref pos);
+            tok = EntryTokens.Next(line, ref pos);
         }
 
         if (tok.IsEmpty)
@@ -105,8 +92,8 @@ internal static class EntryTextParser
         bool inReply = false;
         bool lastWasCode = false;
         uint flags = 0;
-        int eq = IndexOfEquals(tok);
-        for (; !tok.IsEmpty; tok = NextKeyed(line, ref pos, out eq))
+        int eq = EntryTokens.IndexOfEquals(tok);
+        for (; !tok.IsEmpty; tok = EntryTokens.NextKeyed(line, ref pos, out eq))
         {
             if (tok[0] == (byte)'[')
             {
@@ -133,7 +120,7 @@ internal static class EntryTextParser
                     // conntrack -o ktimestamp: "[start=Tue Nov 25 10:00:00 2026]" spans several tokens.
                     while (!tok.IsEmpty && tok[^1] != (byte)']')
                     {
-                        tok = Next(line, ref pos);
+                        tok = EntryTokens.Next(line, ref pos);
                     }
 
                     if (tok.IsEmpty)
@@ -186,7 +173,7 @@ internal static class EntryTextParser
                     t.HasDestination = true;
                     break;
                 case 5 when key.SequenceEqual("sport"u8):
-                    if (!TryPort(value, out t.SourcePort))
+                    if (!EntryTokens.TryPort(value, out t.SourcePort))
                     {
                         return LineKind.Malformed;
                     }
@@ -194,7 +181,7 @@ internal static class EntryTextParser
                     t.HasPorts = true;
                     break;
                 case 5 when key.SequenceEqual("dport"u8):
-                    if (!TryPort(value, out t.DestinationPort))
+                    if (!EntryTokens.TryPort(value, out t.DestinationPort))
                     {
                         return LineKind.Malformed;
                     }
@@ -202,7 +189,7 @@ internal static class EntryTextParser
                     t.HasPorts = true;
                     break;
                 case 7 when key.SequenceEqual("packets"u8):
-                    if (!TryNumber(value, out t.Packets))
+                    if (!EntryTokens.TryNumber(value, out t.Packets))
                     {
                         return LineKind.Malformed;
                     }
@@ -210,7 +197,7 @@ internal static class EntryTextParser
                     t.HasCounters = true;
                     break;
                 case 5 when key.SequenceEqual("bytes"u8):
-                    if (!TryNumber(value, out t.Bytes))
+                    if (!EntryTokens.TryNumber(value, out t.Bytes))
                     {
                         return LineKind.Malformed;
                     }
@@ -218,7 +205,7 @@ internal static class EntryTextParser
                     t.HasCounters = true;
                     break;
                 case 4 when key.SequenceEqual("mark"u8):
-                    if (!TryNumber(value, out ulong mark) || mark > uint.MaxValue)
+                    if (!EntryTokens.TryNumber(value, out ulong mark) || mark > uint.MaxValue)
                     {
                         return LineKind.Malformed;
                     }
@@ -227,7 +214,7 @@ internal static class EntryTextParser
                     r.HasMark = true;
                     break;
                 case 4 when key.SequenceEqual("zone"u8):
-                    if (!TryNumber(value, out ulong zone) || zone > ushort.MaxValue)
+                    if (!EntryTokens.TryNumber(value, out ulong zone) || zone > ushort.MaxValue)
                     {
                         return LineKind.Malformed;
                     }
@@ -235,7 +222,7 @@ internal static class EntryTextParser
                     r.Zone = (ushort)zone;
                     break;
                 case 3 when key.SequenceEqual("use"u8):
-                    if (!TryNumber(value, out _))
+                    if (!EntryTokens.TryNumber(value, out _))
                     {
                         return LineKind.Malformed;
                     }
@@ -243,7 +230,7 @@ internal static class EntryTextParser
                     sawUse = true;
                     break;
                 case 10 when key.SequenceEqual("delta-time"u8):
-                    if (!TryNumber(value, out ulong age))
+                    if (!EntryTokens.TryNumber(value, out ulong age))
                     {
                         return LineKind.Malformed;
                     }
@@ -251,7 +238,7 @@ internal static class EntryTextParser
                     r.Age = (long)Math.Min(age, long.MaxValue);
                     break;
                 case 4 when key.SequenceEqual("type"u8):
-                    if (!TryNumber(value, out ulong type) || type > 255)
+                    if (!EntryTokens.TryNumber(value, out ulong type) || type > 255)
                     {
                         return LineKind.Malformed;
                     }
@@ -260,7 +247,7 @@ internal static class EntryTextParser
                     t.HasIcmp = true;
                     break;
                 case 4 when key.SequenceEqual("code"u8):
-                    if (!TryNumber(value, out ulong code) || code > 255)
+                    if (!EntryTokens.TryNumber(value, out ulong code) || code > 255)
                     {
                         return LineKind.Malformed;
                     }
@@ -270,7 +257,7 @@ internal static class EntryTextParser
                     lastWasCode = true;
                     break;
                 case 2 when key.SequenceEqual("id"u8):
-                    if (!TryNumber(value, out ulong id) || id > uint.MaxValue)
+                    if (!EntryTokens.TryNumber(value, out ulong id) || id > uint.MaxValue)
                     {
                         return LineKind.Malformed;
                     }
@@ -293,7 +280,7 @@ internal static class EntryTextParser
 
                     break;
                 case 6 when key.SequenceEqual("srckey"u8):
-                    if (!TryHex16(value, out t.SourcePort))
+                    if (!EntryTokens.TryHex16(value, out t.SourcePort))
                     {
                         return LineKind.Malformed;
                     }
@@ -301,7 +288,7 @@ internal static class EntryTextParser
                     t.HasPorts = true;
                     break;
                 case 6 when key.SequenceEqual("dstkey"u8):
-                    if (!TryHex16(value, out t.DestinationPort))
+                    if (!EntryTokens.TryHex16(value, out t.DestinationPort))
                     {
                         return LineKind.Malformed;
                     }
@@ -309,7 +296,7 @@ internal static class EntryTextParser
                     t.HasPorts = true;
                     break;
                 case 9 when key.SequenceEqual("zone-orig"u8):
-                    if (!TryNumber(value, out ulong zo) || zo > ushort.MaxValue)
+                    if (!EntryTokens.TryNumber(value, out ulong zo) || zo > ushort.MaxValue)
                     {
                         return LineKind.Malformed;
                     }
@@ -317,7 +304,7 @@ internal static class EntryTextParser
                     r.Original.Zone = (int)zo;
                     break;
                 case 10 when key.SequenceEqual("zone-reply"u8):
-                    if (!TryNumber(value, out ulong zr) || zr > ushort.MaxValue)
+                    if (!EntryTokens.TryNumber(value, out ulong zr) || zr > ushort.MaxValue)
                     {
                         return LineKind.Malformed;
                     }
@@ -325,13 +312,13 @@ internal static class EntryTextParser
                     r.Reply.Zone = (int)zr;
                     break;
                 case 6 when key.SequenceEqual("secctx"u8):
-                    r.SecurityContext = Ascii(value);
+                    r.SecurityContext = EntryTokens.Ascii(value);
                     break;
                 case 6 when key.SequenceEqual("helper"u8):
-                    r.Helper = Ascii(value);
+                    r.Helper = EntryTokens.Ascii(value);
                     break;
                 case 6 when key.SequenceEqual("labels"u8):
-                    r.LabelNames = Ascii(value);
+                    r.LabelNames = EntryTokens.Ascii(value);
                     break;
                 default:
                     // secmark=, portproto=, GRE's timeout= and anything a newer kernel adds: not needed here.
@@ -364,154 +351,4 @@ internal static class EntryTextParser
 
         return v6 ? AddressText.TryParseIPv6(value, out address) : AddressText.TryParseIPv4(value, out address);
     }
-
-    // Scalar on purpose: tokens are a few bytes long, shorter than a vectorized search pays off for.
-    private static ReadOnlySpan<byte> Next(ReadOnlySpan<byte> line, ref int pos)
-    {
-        int i = pos;
-        while (i < line.Length && (line[i] == (byte)' ' || line[i] == (byte)'\t'))
-        {
-            i++;
-        }
-
-        int start = i;
-        while (i < line.Length && line[i] != (byte)' ' && line[i] != (byte)'\t')
-        {
-            i++;
-        }
-
-        pos = i;
-        return line[start..i];
-    }
-
-    // Next, also finding the first '=' of the token in the same pass.
-    private static ReadOnlySpan<byte> NextKeyed(ReadOnlySpan<byte> line, ref int pos, out int eq)
-    {
-        int i = pos;
-        while (i < line.Length && (line[i] == (byte)' ' || line[i] == (byte)'\t'))
-        {
-            i++;
-        }
-
-        int start = i;
-        eq = -1;
-        while (i < line.Length)
-        {
-            byte b = line[i];
-            if (b == (byte)' ' || b == (byte)'\t')
-            {
-                break;
-            }
-
-            if (b == (byte)'=' && eq < 0)
-            {
-                eq = i - start;
-            }
-
-            i++;
-        }
-
-        pos = i;
-        return line[start..i];
-    }
-
-    private static int IndexOfEquals(ReadOnlySpan<byte> tok)
-    {
-        for (int i = 0; i < tok.Length; i++)
-        {
-            if (tok[i] == (byte)'=')
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
-    private static bool IsWord(ReadOnlySpan<byte> tok)
-    {
-        foreach (byte b in tok)
-        {
-            if (!((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '_' || b == '-'))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    public static bool TryNumber(ReadOnlySpan<byte> s, out ulong value)
-    {
-        value = 0;
-        if (s.IsEmpty || s.Length > 20)
-        {
-            return false;
-        }
-
-        foreach (byte b in s)
-        {
-            uint d = (uint)(b - '0');
-            if (d > 9)
-            {
-                value = 0;
-                return false;
-            }
-
-            ulong next = unchecked((value * 10) + d);
-            if (value > ulong.MaxValue / 10 || next < value)
-            {
-                value = 0;
-                return false;
-            }
-
-            value = next;
-        }
-
-        return true;
-    }
-
-    private static bool TryPort(ReadOnlySpan<byte> s, out ushort port)
-    {
-        port = 0;
-        if (!TryNumber(s, out ulong v) || v > ushort.MaxValue)
-        {
-            return false;
-        }
-
-        port = (ushort)v;
-        return true;
-    }
-
-    private static bool TryHex16(ReadOnlySpan<byte> s, out ushort value)
-    {
-        value = 0;
-        if (s.StartsWith("0x"u8) || s.StartsWith("0X"u8))
-        {
-            s = s[2..];
-        }
-
-        if (s.IsEmpty || s.Length > 8)
-        {
-            return false;
-        }
-
-        uint v = 0;
-        foreach (byte b in s)
-        {
-            int h = AddressText.HexValue(b);
-            if (h < 0)
-            {
-                return false;
-            }
-
-            v = (v << 4) | (uint)h;
-        }
-
-        // GRE keys are 16-bit in the tuple (the kernel keeps the low half of the 32-bit key).
-        value = (ushort)v;
-        return v <= ushort.MaxValue;
-    }
-
-    private static string Ascii(ReadOnlySpan<byte> s) => System.Text.Encoding.UTF8.GetString(s);
 }

@@ -136,7 +136,12 @@ internal sealed class EventListener : IDisposable
         EventBufferSize buffer;
         try
         {
-            socket = NetlinkSocket.OpenSubscriber(groups, asked, options.Wake, out buffer);
+            // A cmdlet's -NetworkNamespace makes a namespace current: the socket is created inside it, as every netlink socket is.
+            EventBufferSize granted = default!;
+            socket = Namespaces.NamespaceContext.Current is { } current
+                ? current.Invoke(() => NetlinkSocket.OpenSubscriber(groups, asked, options.Wake, out granted))
+                : NetlinkSocket.OpenSubscriber(groups, asked, options.Wake, out granted);
+            buffer = granted;
         }
         catch (NetlinkErrnoException e) when (e.Number == Errno.EPERM)
         {

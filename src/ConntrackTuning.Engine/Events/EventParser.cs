@@ -137,7 +137,7 @@ internal static class EventParser
             switch (attrs.Type)
             {
                 case CtaExpectTuple:
-                    if (!CtnetlinkEntryParser.TryTuple(p, r.Family, ref r.Original, out byte protocol))
+                    if (!CtnetlinkTupleParser.TryTuple(p, r.Family, ref r.Original, out byte protocol))
                     {
                         return false;
                     }
@@ -147,7 +147,7 @@ internal static class EventParser
                     break;
                 case CtaExpectMaster:
                     e.Master.Zone = -1;
-                    if (!CtnetlinkEntryParser.TryTuple(p, r.Family, ref e.Master, out _))
+                    if (!CtnetlinkTupleParser.TryTuple(p, r.Family, ref e.Master, out _))
                     {
                         return false;
                     }

@@ -28,14 +28,19 @@ internal static class DropEventReader
         return inputs;
     }
 
-    public static IEnumerable<ConntrackDropEvent> Read(IEnumerable<LogInput> inputs, DropEventScanner scanner)
+    /// <summary>
+    /// The events of the inputs, in order. <paramref name="progress"/>, when given, learns where the scan is; the
+    /// caller made it over all the inputs it will read (possibly over several calls) and disposes it at the end.
+    /// </summary>
+    public static IEnumerable<ConntrackDropEvent> Read(IEnumerable<LogInput> inputs, DropEventScanner scanner, LogScanProgress? progress = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(scanner);
         var found = new List<ConntrackDropEvent>();
         foreach (LogInput input in inputs)
         {
-            IEnumerable<IReadOnlyList<string>> batches = input.Batches();
+            progress?.Begin(input);
+            IEnumerable<IReadOnlyList<string>> batches = input.Read(progress?.Advanced);
             scanner.AddSource(input.Name);
             foreach (IReadOnlyList<string> batch in batches)
             {
@@ -47,14 +52,21 @@ internal static class DropEventReader
 
                 found.Clear();
             }
+
+            progress?.End(input);
         }
     }
 
-    /// <summary>Reads everything and keeps only the summary; for callers that need counts, not events.</summary>
-    public static DropEventScanner Scan(IEnumerable<LogInput> inputs, TimeWindow window)
+    /// <summary>
+    /// Reads everything and keeps only the summary; for callers that need counts, not events. Progress goes to
+    /// <paramref name="log"/> when given (the root's log, which a cmdlet shows).
+    /// </summary>
+    public static DropEventScanner Scan(IReadOnlyList<LogInput> inputs, TimeWindow window, IEngineLog? log = null)
     {
+        ArgumentNullException.ThrowIfNull(inputs);
         var scanner = new DropEventScanner(window);
-        foreach (ConntrackDropEvent _ in Read(inputs, scanner))
+        using LogScanProgress? progress = log is null ? null : new LogScanProgress(log, inputs);
+        foreach (ConntrackDropEvent _ in Read(inputs, scanner, progress))
         {
         }
 

@@ -62,6 +62,12 @@ internal static class DropMessage
                     return true;
                 }
             }
+            else if (rest.StartsWith("expectation table full", StringComparison.Ordinal))
+            {
+                // nf_conntrack_expect.c: the expectation table (nf_conntrack_expect_max) is full; the helper drops the packet.
+                (tracker, kind) = (name, "ExpectationTableFull");
+                return true;
+            }
             else if (rest.StartsWith("maximum limit of ", StringComparison.Ordinal))
             {
                 rest = rest[17..];
@@ -74,7 +80,7 @@ internal static class DropMessage
             }
         }
 
-        return false;
+        return HelperDrop.TryMatch(text, out tracker, out kind);
     }
 
     // 2.4: "NET: 12 messages suppressed."; 2.6.11-2.6.24: "printk: 12 messages suppressed.";
@@ -338,6 +344,7 @@ internal sealed class DropEventScanner
     internal static bool IsCandidate(string line) =>
         line.Contains("conntrack", StringComparison.Ordinal)
         || line.Contains("suppressed", StringComparison.Ordinal)
+        || line.Contains("nf_ct_", StringComparison.Ordinal)
         || line.Contains("\"MESSAGE\":[", StringComparison.Ordinal);
 
     /// <summary>

@@ -5,7 +5,9 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text.RegularExpressions;
+using System.Threading;
 using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Progress;
 
 namespace ConntrackTuning.Engine.KernelLog;
 
@@ -18,6 +20,16 @@ internal sealed class LogInput
 
     /// <summary>The candidate lines (those that may matter), streamed a batch at a time; a batch is consumed before the next is read.</summary>
     public required Func<IEnumerable<IReadOnlyList<string>>> Batches { get; init; }
+
+    /// <summary>The bytes on disk when the input is a file, so a scan can tell how far it has got; null otherwise.</summary>
+    public long? Length { get; init; }
+
+    /// <summary>The same batches, telling the callback how many bytes of <see cref="Length"/> have been read so far.</summary>
+    public Func<Action<long>, IEnumerable<IReadOnlyList<string>>>? MeteredBatches { get; init; }
+
+    /// <summary>The batches, metered when the input can be and someone listens.</summary>
+    public IEnumerable<IReadOnlyList<string>> Read(Action<long>? advanced) =>
+        advanced is not null && MeteredBatches is { } metered ? metered(advanced) : Batches();
 }
 
 /// <summary>
@@ -54,7 +66,8 @@ internal static partial class KernelLogSources
             {
                 Name = JournalName,
                 Context = new LogContext { YearReference = DateTime.Now, CurrentBootId = bootId, DefaultHost = hostName },
-                Batches = () => Journal(root.Log, journal!, null, window),
+                Batches = () => Journal(root.Log, journal!, null, window, cancellation: root.Cancellation),
+                MeteredBatches = advanced => Journal(root.Log, journal!, null, window, advanced, root.Cancellation),
             });
         }
         else
@@ -66,7 +79,7 @@ internal static partial class KernelLogSources
         {
             Name = RingBufferName,
             Context = new LogContext { YearReference = DateTime.Now, BootTime = boot, DefaultHost = hostName, CurrentBootId = bootId },
-            Batches = () => RingBuffer(root.Log, kmsgDevice ?? "/dev/kmsg", tolerant: hasJournal),
+            Batches = () => RingBuffer(root.Log, kmsgDevice ?? "/dev/kmsg", tolerant: hasJournal, root.Cancellation),
         });
         return inputs;
     }
@@ -98,7 +111,8 @@ internal static partial class KernelLogSources
                 {
                     Name = directory,
                     Context = new LogContext { YearReference = root.LastWriteTime("var/log/journal") ?? DateTime.Now },
-                    Batches = () => Journal(root.Log, journal, directory, window),
+                    Batches = () => Journal(root.Log, journal, directory, window, cancellation: root.Cancellation),
+                    MeteredBatches = advanced => Journal(root.Log, journal, directory, window, advanced, root.Cancellation),
                 },
             ];
         }
@@ -116,10 +130,25 @@ internal static partial class KernelLogSources
         Name = root.Full(relative),
         // Syslog has no year: the file's last change is the latest any of its lines can be.
         Context = new LogContext { YearReference = root.LastWriteTime(relative) ?? DateTime.Now, BootTime = boot },
-        Batches = () => FileBatches(root, relative),
+        Batches = () => FileBatches(root, relative, null),
+        MeteredBatches = advanced => FileBatches(root, relative, advanced),
+        Length = FileLength(root.Full(relative)),
     };
 
-    private static IEnumerable<IReadOnlyList<string>> FileBatches(SystemRoot root, string relative)
+    private static long? FileLength(string full)
+    {
+        try
+        {
+            var info = new FileInfo(full);
+            return info.Exists ? info.Length : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static IEnumerable<IReadOnlyList<string>> FileBatches(SystemRoot root, string relative, Action<long>? advanced)
     {
         Stream? raw = root.OpenRead(relative);
         if (raw is null)
@@ -129,7 +158,8 @@ internal static partial class KernelLogSources
                 "Check the path; rotated logs are named like kern.log.1 or messages-20261120.gz.");
         }
 
-        using Stream stream = LogChunkReader.Decompressed(raw, root.Full(relative));
+        // The stop signal is seen at every read of the file (under gzip, every 8 KiB of compressed input).
+        using Stream stream = LogChunkReader.Decompressed(new ObservedStream(raw, root.Cancellation, advanced), root.Full(relative));
         int skipped = 0;
         foreach (IReadOnlyList<string> batch in LogChunkReader.MatchingBlocks(stream, () => skipped++))
         {
@@ -142,7 +172,7 @@ internal static partial class KernelLogSources
         }
     }
 
-    private static IEnumerable<IReadOnlyList<string>> RingBuffer(IEngineLog log, string device, bool tolerant)
+    private static IEnumerable<IReadOnlyList<string>> RingBuffer(IEngineLog log, string device, bool tolerant, CancellationToken cancellation)
     {
         IEnumerable<string> records;
         try
@@ -164,14 +194,20 @@ internal static partial class KernelLogSources
         }
 
         log.Verbose($"Read {device}");
-        return records.Where(DropEventScanner.IsCandidate).Chunk(256);
+        // /dev/kmsg is opened non-blocking and ends at the newest record, so a check per record bounds a stop.
+        return records.Where(r =>
+        {
+            cancellation.ThrowIfCancellationRequested();
+            return DropEventScanner.IsCandidate(r);
+        }).Chunk(256);
     }
 
     /// <summary>
     /// Kernel messages of every boot the journal holds, as JSON lines, from journalctl run with an argument
     /// list (never a shell). <paramref name="directory"/> reads a captured journal instead of the system's.
     /// </summary>
-    internal static IEnumerable<IReadOnlyList<string>> Journal(IEngineLog log, string journalctl, string? directory, TimeWindow window)
+    internal static IEnumerable<IReadOnlyList<string>> Journal(IEngineLog log, string journalctl, string? directory, TimeWindow window,
+        Action<long>? advanced = null, CancellationToken cancellation = default)
     {
         ProcessStartInfo info = JournalStartInfo(journalctl, directory, window);
         log.Verbose($"Running {journalctl} {string.Join(' ', info.ArgumentList)}");
@@ -186,7 +222,7 @@ internal static partial class KernelLogSources
             return [];
         }
 
-        return JournalLines(log, journalctl, process);
+        return JournalLines(log, journalctl, process, advanced, cancellation);
     }
 
     internal static ProcessStartInfo JournalStartInfo(string journalctl, string? directory, TimeWindow window)
@@ -225,10 +261,13 @@ internal static partial class KernelLogSources
         return info;
     }
 
-    private static IEnumerable<IReadOnlyList<string>> JournalLines(IEngineLog log, string journalctl, Process process)
+    private static IEnumerable<IReadOnlyList<string>> JournalLines(IEngineLog log, string journalctl, Process process, Action<long>? advanced, CancellationToken cancellation)
     {
         using (process)
         {
+            // journalctl can search a large journal for a long time before it writes a line, and a read of its pipe
+            // blocks until it does: a stop kills it, which ends the pipe, and the read below then sees the signal.
+            using CancellationTokenRegistration stop = cancellation.Register(() => Kill(process));
             var errors = new System.Text.StringBuilder();
             process.ErrorDataReceived += (_, e) =>
             {
@@ -244,11 +283,12 @@ internal static partial class KernelLogSources
             bool finished = false;
             try
             {
-                foreach (IReadOnlyList<string> batch in LogChunkReader.MatchingBlocks(process.StandardOutput.BaseStream))
+                foreach (IReadOnlyList<string> batch in LogChunkReader.MatchingBlocks(new ObservedStream(process.StandardOutput.BaseStream, cancellation, advanced)))
                 {
                     yield return batch;
                 }
 
+                cancellation.ThrowIfCancellationRequested();
                 process.WaitForExit();
                 finished = true;
                 if (process.ExitCode != 0)
@@ -265,17 +305,26 @@ internal static partial class KernelLogSources
             finally
             {
                 // Enumeration stopped early (Select-Object -First, Ctrl+C): do not leave journalctl behind.
-                if (!finished && !process.HasExited)
+                if (!finished)
                 {
-                    try
-                    {
-                        process.Kill();
-                    }
-                    catch (InvalidOperationException)
-                    {
-                    }
+                    Kill(process);
                 }
             }
+        }
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // It ended on its own meanwhile.
         }
     }
 

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Sizing;
@@ -16,6 +16,11 @@ public static class LimitReader
     {
         ArgumentNullException.ThrowIfNull(kernel);
         SystemRoot root = kernel.SystemRoot;
+        if (kernel.RootKind == RootKinds.Image)
+        {
+            return ImageLimits.Read(kernel);
+        }
+
         if (!kernel.IsLoaded)
         {
             throw NotLoaded(kernel);
@@ -62,8 +67,14 @@ public static class LimitReader
             drift.Add(DriftText("hash size", hashSize!.Value, nextHash!.Value, persisted.HashSize is not null, persisted.HashSizeSource));
         }
 
+        ExpectationFigures expect = ExpectationLimits.Read(kernel);
         return new ConntrackLimit
         {
+            ExpectCount = expect.Count,
+            ExpectMax = expect.Max,
+            ExpectUsagePercent = expect.UsagePercent,
+            ExpectCountSource = expect.CountSource,
+            ExpectMaxSource = expect.MaxSource,
             Max = max,
             Count = count,
             HashSize = hashSize,
@@ -107,7 +118,7 @@ public static class LimitReader
             ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
             : null;
         PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
-            ?? (SettingWriter.IsLoadableModule(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
+            ?? (TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
 
         long? Number(PersistedValue? value)
         {
@@ -131,12 +142,12 @@ public static class LimitReader
         string? maxSource = maxLine?.Source;
         if (max is null && Number(loadTime) is { } atLoad)
         {
-            long rounded = SettingWriter.RoundHashSize(kernel, atLoad);
+            long rounded = HashSizeMath.RoundHashSize(kernel, atLoad);
             max = 8 * rounded;
             maxSource = $"8 x hashsize {rounded} ({loadTime!.Source}): the kernel's rule when no sysctl sets the max";
         }
 
-        return new Persisted(max, maxSource, hash is { } hv ? SettingWriter.RoundHashSize(kernel, hv) : null, hashSource?.Source,
+        return new Persisted(max, maxSource, hash is { } hv ? HashSizeMath.RoundHashSize(kernel, hv) : null, hashSource?.Source,
             BootDefault(kernel, Number(loadTime)));
     }
 
@@ -169,13 +180,13 @@ public static class LimitReader
     internal static ConntrackException NotLoaded(ConntrackKernel kernel)
     {
         SystemRoot root = kernel.SystemRoot;
-        if (!root.IsLive && !root.DirectoryExists("proc") && !root.FileExists(SystemRoot.SysctlSnapshotPath))
+        if (kernel.RootKind == RootKinds.Image)
         {
             // Not "load the module": a disk image has no running kernel at all, only its configuration.
             return new ConntrackException(ErrorIds.NoRunningKernel, ErrorKind.ObjectNotFound,
-                $"The root '{kernel.Root}' has no proc/ folder, so it holds no running kernel (a mounted disk image, or a capture without /proc): there is no limit, count or timeout to read.",
+                $"The root '{kernel.Root}' is an image (no captured proc/ or sys/), so no kernel runs behind it: there is no running limit, count or timeout to read or change.",
                 kernel.Root,
-                "Point -Root at a sosreport or another capture that includes /proc; to configure an image, use Set-ConntrackLimit, Set-ConntrackHashSize or Set-ConntrackTimeout with -PersistOnly.");
+                "To configure the image, add -PersistOnly (Set-ConntrackLimit, Set-ConntrackHashSize, Set-ConntrackTimeout); Get-ConntrackLimit and Test-ConntrackHealth -Root <image> tell what its next boot applies.");
         }
 
         string load = kernel.TrackerKind == Tracker.IpConntrack ? "modprobe ip_conntrack" : "modprobe nf_conntrack";

@@ -23,6 +23,9 @@ internal sealed class MetricOptions
     public Func<SystemRoot, TimeWindow, IReadOnlyList<LogInput>>? LogInputs { get; init; }
 
     public Func<DateTimeOffset> Clock { get; init; } = () => DateTimeOffset.UtcNow;
+
+    /// <summary>How many network namespaces get a series of their own in namespace_entries; the rest are summed into one.</summary>
+    public int TopNamespaces { get; init; } = 20;
 }
 
 /// <summary>How reading one source went.</summary>
@@ -45,7 +48,7 @@ internal sealed class MetricExport(IReadOnlyList<ConntrackMetric> samples, IRead
 /// Each source is read on its own: one that fails leaves out its own metrics and says so in
 /// conntrack_tuning_export_source_success, and the others are still exported.
 /// </summary>
-internal static class MetricCollector
+internal static partial class MetricCollector
 {
     internal const string Prefix = "conntrack_tuning_";
 
@@ -87,6 +90,11 @@ internal static class MetricCollector
             Read("statistics", () => AddStatistics(values, kernel, options)),
             Read("kernel_log", () => AddKernelLog(values, kernel, options)),
         };
+        if (WantsNamespaces(kernel))
+        {
+            results.Add(Read("namespaces", () => AddNamespaces(values, kernel, options)));
+        }
+
 
         var samples = new List<ConntrackMetric>
         {
@@ -101,7 +109,7 @@ internal static class MetricCollector
         foreach (MetricSourceResult result in results)
         {
             samples.Add(Sample(kernel, "export_source_success", Gauge,
-                "1 when the source (limits, statistics, kernel_log) was read, 0 when it failed; the metrics of a failed source are left out, and Export-ConntrackMetric warns with the reason.",
+                "1 when the source (limits, statistics, kernel_log, and namespaces on a host read as root) was read, 0 when it failed; the metrics of a failed source are left out, and Export-ConntrackMetric warns with the reason.",
                 result.Success ? 1 : 0, ("source", result.Source)));
         }
 
@@ -148,6 +156,16 @@ internal static class MetricCollector
         if (limit.Max is > 0 and { } m && limit.Count is { } c)
         {
             added.Add(Sample(kernel, "usage_ratio", Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.", (double)c / m));
+        }
+
+        if (limit.ExpectCount is { } expectations)
+        {
+            added.Add(Sample(kernel, "expectations", Gauge, "Entries in the expectation table of this network namespace (connections helpers such as ftp and sip announced).", expectations));
+        }
+
+        if (limit.ExpectMax is { } expectMax)
+        {
+            added.Add(Sample(kernel, "expectations_limit", Gauge, "nf_conntrack_expect_max: the most expectations the table may hold; a helper drops the packet whose expectation does not fit.", expectMax));
         }
 
         if (limit.HashSize is { } buckets)
@@ -235,7 +253,7 @@ internal static class MetricCollector
         SystemRoot root = kernel.SystemRoot;
         TimeWindow window = root.IsLive && KernelLogSources.BootTime(root) is { } boot ? new TimeWindow(boot.AddSeconds(-1), null) : TimeWindow.All;
         IReadOnlyList<LogInput> inputs = options.LogInputs is { } custom ? custom(root, window) : DropEventReader.DefaultInputs(root, window);
-        DropEventScanner scanner = DropEventReader.Scan(inputs, window);
+        DropEventScanner scanner = DropEventReader.Scan(inputs, window, root.Log);
         ConntrackDropSummary summary = scanner.Summary();
         const string loggedHelp = "Table-full messages (nf_conntrack: table full, dropping packet, and every older form) in the kernel log since boot, or in every log of a tree under -Root; each is one dropped packet. "
             + "Label netns: the network namespace the message names (kernels from 6.18 name every namespace but the initial one); no label for messages that name none.";

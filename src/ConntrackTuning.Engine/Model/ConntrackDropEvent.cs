@@ -24,7 +24,17 @@ public sealed class ConntrackDropEvent
     /// <summary>The inode of the network namespace whose table was full (kernels from 6.18 name it); null for the initial namespace and on older kernels.</summary>
     public string? NetworkNamespace { get; init; }
 
-    /// <summary>TableFull, or LimitExceeded for 2.4.0's "maximum limit of N entries exceeded".</summary>
+    /// <summary>
+    /// On the running system, what the namespace the message names is called now: its ip netns name, else its pod
+    /// (NAMESPACE/NAME) or container id, else its inode; "gone" when no namespace with that inode exists any more.
+    /// Null for messages that name no namespace and for logs read from files, lines or another root.
+    /// </summary>
+    public string? NamespaceName { get; internal set; }
+
+    /// <summary>Who owns that namespace now, as Get-ConntrackNamespace words it ("pod kube-system/coredns-… (containerd)", "docker 0123456789ab", "ip netns lab"); "gone" when it no longer exists.</summary>
+    public string? Owner { get; internal set; }
+
+    /// <summary>TableFull; LimitExceeded for 2.4.0's "maximum limit of N entries exceeded"; ExpectationTableFull for "nf_conntrack: expectation table full"; HelperDrop for a helper's "nf_ct_sip: dropping packet: ..." (the helper and reason are in Message).</summary>
     public string Kind { get; init; } = "";
 
     /// <summary>

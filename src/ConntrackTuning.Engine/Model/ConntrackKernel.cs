@@ -32,13 +32,34 @@ public sealed class ConntrackKernel
     /// <summary>The numeric version, such as 5.15.0; null when unknown.</summary>
     public string? KernelVersion => Version?.ToString();
 
-    /// <summary>The file the release was read from.</summary>
+    /// <summary>The file the release was read from; on an image, the installed kernel's module folder and why it was chosen.</summary>
     public string? KernelReleaseSource { get; internal set; }
+
+    /// <summary>
+    /// Live (the running system), Capture (a sosreport or saved tree: proc/ or sys/ files, but no kernel behind them)
+    /// or Image (a disk image, container image or chroot: configuration and installed kernels, nothing captured).
+    /// </summary>
+    public string RootKind { get; internal set; } = "Live";
+
+    /// <summary>Images: the kernels installed under lib/modules and usr/lib/modules, newest first.</summary>
+    public IReadOnlyList<string> InstalledKernelReleases { get; internal set; } = [];
+
+    /// <summary>Images: the file and line that tell how the installed kernel builds the tracker (modules.dep, modules.builtin, its config).</summary>
+    public string? ModuleStateSource { get; internal set; }
+
+    /// <summary>Images: CONFIG_NF_CONNTRACK_PROCFS of the installed kernel (false: no /proc/net/stat/nf_conntrack); null when unknown.</summary>
+    public bool? HasProcfs { get; internal set; }
+
+    /// <summary>Where MemoryBytes comes from: proc/meminfo, or -MemoryBytes for an image.</summary>
+    public string? MemoryBytesSource { get; internal set; }
 
     /// <summary>nf_conntrack or ip_conntrack; the one a kernel of this version would use when neither is loaded.</summary>
     public string Tracker { get; }
 
-    /// <summary>BuiltIn, Module, NotLoaded, or Unknown when the tracker is present but the files cannot tell how.</summary>
+    /// <summary>
+    /// BuiltIn, Module, NotLoaded, or Unknown when the tracker is present but the files cannot tell how. On an image,
+    /// how its installed kernel builds the tracker: Module, BuiltIn, NotBuilt or Unknown.
+    /// </summary>
     public string ModuleState { get; internal set; } = "Unknown";
 
     /// <summary>The row of the era table that describes this kernel.</summary>
@@ -102,7 +123,8 @@ public sealed class ConntrackKernel
 
     internal Tracker TrackerKind { get; }
 
-    internal bool IsLoaded => ModuleState != "NotLoaded";
+    /// <summary>A tracker runs under the root (never on an image, which has no running kernel).</summary>
+    internal bool IsLoaded => RootKind != "Image" && ModuleState != "NotLoaded";
 
     /// <summary>Root-relative paths that exist, in the era's order of preference.</summary>
     internal IReadOnlyList<string> MaxPathsFound { get; set; } = [];

@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace ConntrackTuning;
 
 /// <summary>
@@ -72,6 +74,45 @@ public sealed class ConntrackLimit
 
     /// <summary>What differs, in words; null without drift.</summary>
     public string? DriftReason { get; init; }
+
+    /// <summary>Expectations in the table (announced by helpers such as ftp and sip); null when no source gives it.</summary>
+    public long? ExpectCount { get; init; }
+
+    /// <summary>nf_conntrack_expect_max: the expectation table's limit (global).</summary>
+    public long? ExpectMax { get; init; }
+
+    public double? ExpectUsagePercent { get; init; }
+
+    /// <summary>ctnetlink, the expectation table file, or the statistics file's expect_create - expect_delete.</summary>
+    public string? ExpectCountSource { get; init; }
+
+    public string? ExpectMaxSource { get; init; }
+
+    /// <summary>Live, Capture or Image (see Get-ConntrackKernel); on an image only the next boot's values are known.</summary>
+    public string RootKind { get; init; } = "Live";
+
+    /// <summary>Where NextBootMax comes from: the file and line, the hashsize rule, or the kernel's default for the RAM.</summary>
+    public string? NextBootMaxSource { get; init; }
+
+    /// <summary>Where NextBootHashSize comes from.</summary>
+    public string? NextBootHashSizeSource { get; init; }
+
+    /// <summary>The RAM the next boot's kernel defaults were computed for (an image: -MemoryBytes); null when not given.</summary>
+    public long? MemoryBytes { get; init; }
+
+    /// <summary>
+    /// Images: true when the tracker exists before systemd-sysctl applies the sysctl files (built in, modules-load.d,
+    /// or an install hook), false when it loads later and every conntrack sysctl key is skipped; null when unknown.
+    /// </summary>
+    public bool? LoadedBeforeSysctl { get; init; }
+
+    public string? LoadedBeforeSysctlSource { get; init; }
+
+    /// <summary>Images: the conntrack sysctl lines the next boot skips because the tracker loads after systemd-sysctl.</summary>
+    public IReadOnlyList<string> SkippedAtBoot { get; init; } = [];
+
+    /// <summary>Images: how the kernel's default follows from the RAM (the computation, or examples when -MemoryBytes is not given).</summary>
+    public string? DefaultRule { get; init; }
 
     public string Root { get; init; } = "/";
 }

@@ -7,135 +7,6 @@ using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Netlink;
 
-/// <summary>The kernel's reply broke the netlink framing rules: a truncated datagram, a length past the end, an overrun.</summary>
-internal sealed class NetlinkProtocolException : Exception
-{
-    public NetlinkProtocolException(string message) : base(message) { }
-
-    public NetlinkProtocolException() { }
-
-    public NetlinkProtocolException(string message, Exception inner) : base(message, inner) { }
-}
-
-/// <summary>How a dump went, beyond the entries it delivered.</summary>
-internal sealed class DumpOutcome
-{
-    public long Messages { get; set; }
-
-    /// <summary>Entry messages skipped because their attributes were damaged.</summary>
-    public long Malformed { get; set; }
-
-    /// <summary>The kernel set NLM_F_DUMP_INTR: the table changed under the dump, entries may be missing or doubled.</summary>
-    public bool Interrupted { get; set; }
-
-    /// <summary>The visitor asked to stop before the end.</summary>
-    public bool Stopped { get; set; }
-}
-
-/// <summary>The global count (conntrack -C) and, from kernels that send it, the global max.</summary>
-internal readonly record struct CtnetlinkCount(long Entries, long? Max);
-
-/// <summary>What a dump asks the kernel to filter. The kernel ignores what it does not know, so callers re-check.</summary>
-internal sealed record KernelFilter
-{
-    /// <summary>0 for both families, 2 or 10 for one.</summary>
-    public byte Family { get; init; }
-
-    public (uint Value, uint Mask)? Mark { get; init; }
-
-    public (uint Value, uint Mask)? Status { get; init; }
-
-    public ushort? Zone { get; init; }
-
-    /// <summary>CTA_FILTER fields of the original tuple; needs a family, so a family-0 dump is split in two.</summary>
-    public byte? Protocol { get; init; }
-
-    public uint? SourceV4 { get; init; }
-
-    public uint? DestinationV4 { get; init; }
-
-    public ushort? SourcePort { get; init; }
-
-    public ushort? DestinationPort { get; init; }
-
-    public bool HasTupleFilter => Protocol is not null || SourceV4 is not null || DestinationV4 is not null;
-
-    public bool IsEmpty => Family == 0 && Mark is null && Status is null && Zone is null && !HasTupleFilter;
-
-    public static KernelFilter None { get; } = new();
-
-    /// <summary>The request for one family: tuple fields only go out with a family, IPv4 addresses only with IPv4.</summary>
-    internal byte[] BuildDumpRequest(byte family, uint seq)
-    {
-        var b = new RequestBuilder(NetlinkWire.CtGet, NetlinkWire.FlagRequest | NetlinkWire.FlagDump, seq, family);
-        if (Mark is { } mark)
-        {
-            b.BigEndian32(NetlinkWire.CtaMark, mark.Value);
-            b.BigEndian32(NetlinkWire.CtaMarkMask, mark.Mask);
-        }
-
-        if (Status is { } status)
-        {
-            b.BigEndian32(NetlinkWire.CtaStatus, status.Value);
-            b.BigEndian32(NetlinkWire.CtaStatusMask, status.Mask);
-        }
-
-        if (Zone is { } zone)
-        {
-            b.BigEndian16(NetlinkWire.CtaZone, zone);
-        }
-
-        if (family != 0 && Protocol is { } protocol)
-        {
-            uint flags = NetlinkWire.FilterProtoNum;
-            b.BeginNest(NetlinkWire.CtaTupleOrig);
-            uint? src = family == 2 ? SourceV4 : null;
-            uint? dst = family == 2 ? DestinationV4 : null;
-            if (src is not null || dst is not null)
-            {
-                b.BeginNest(NetlinkWire.CtaTupleIp);
-                if (src is { } s)
-                {
-                    b.BigEndian32(NetlinkWire.CtaIpV4Src, s);
-                    flags |= NetlinkWire.FilterIpSrc;
-                }
-
-                if (dst is { } d)
-                {
-                    b.BigEndian32(NetlinkWire.CtaIpV4Dst, d);
-                    flags |= NetlinkWire.FilterIpDst;
-                }
-
-                b.EndNest();
-            }
-
-            b.BeginNest(NetlinkWire.CtaTupleProto);
-            b.U8(NetlinkWire.CtaProtoNum, protocol);
-            if (SourcePort is { } sp)
-            {
-                b.BigEndian16(NetlinkWire.CtaProtoSrcPort, sp);
-                flags |= NetlinkWire.FilterSrcPort;
-            }
-
-            if (DestinationPort is { } dp)
-            {
-                b.BigEndian16(NetlinkWire.CtaProtoDstPort, dp);
-                flags |= NetlinkWire.FilterDstPort;
-            }
-
-            b.EndNest();
-            b.EndNest();
-            b.BeginNest(NetlinkWire.CtaFilter);
-            b.Host32(NetlinkWire.CtaFilterOrigFlags, flags);
-            b.Host32(NetlinkWire.CtaFilterReplyFlags, 0);
-            b.EndNest();
-        }
-
-        return b.ToArray();
-    }
-}
-
-/// <summary>
 /// A ctnetlink conversation over one transport: table dumps, per-CPU statistics and the global count. Replies are
 /// matched by sequence number; every datagram goes into one fixed 64 KiB buffer (a smaller one would silently
 /// lose the tail of the kernel's 32 KiB batches), and a datagram that still does not fit is an error.
@@ -152,7 +23,8 @@ internal sealed class CtnetlinkClient : IDisposable
         _seq = (uint)Environment.TickCount;
     }
 
-    public static CtnetlinkClient Open() => new(NetlinkHooks.Open());
+    /// <summary>A client whose every receive observes <paramref name="cancellation"/> (the root's stop signal).</summary>
+    public static CtnetlinkClient Open(System.Threading.CancellationToken cancellation = default) => new(NetlinkHooks.Open(cancellation));
 
     public void Dispose() => _transport.Dispose();
 
@@ -194,6 +66,37 @@ internal sealed class CtnetlinkClient : IDisposable
         }
 
         return outcome;
+    }
+
+    /// <summary>The seq for a request built elsewhere (expectations, flushes).</summary>
+    internal uint NextSequence() => ++_seq;
+
+    /// <summary>Any dump (the expectation table, say): each data message of that type, with our seq, goes to the handler.</summary>
+    internal DumpOutcome DumpMessages(byte[] request, ushort dataType, MessageHandler handler)
+    {
+        var outcome = new DumpOutcome();
+        Dump(request, dataType, outcome, handler);
+        return outcome;
+    }
+
+    /// <summary>Sends a request that carries NLM_F_ACK and reads to its answer; a kernel error becomes <see cref="NetlinkErrnoException"/>.</summary>
+    internal void Acknowledged(byte[] request)
+    {
+        uint seq = NetlinkWire.H32(request.AsSpan(8));
+        _transport.Send(request);
+        while (true)
+        {
+            ReadOnlySpan<byte> datagram = ReceiveDatagram();
+            for (int off = 0; off < datagram.Length;)
+            {
+                ReadOnlySpan<byte> message = NextMessage(datagram, ref off);
+                if (NetlinkWire.H32(message[8..]) == seq && NetlinkWire.H16(message[4..]) == NetlinkWire.NlmsgError)
+                {
+                    ThrowIfError(message);
+                    return;
+                }
+            }
+        }
     }
 
     /// <summary>IPCTNL_MSG_CT_GET_STATS_CPU: one row per possible CPU, keyed by the procfs column names.</summary>

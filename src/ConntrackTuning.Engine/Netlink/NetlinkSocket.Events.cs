@@ -26,7 +26,6 @@ internal enum EventReceiveStatus
 /// </summary>
 internal sealed partial class NetlinkSocket
 {
-    private const int SoRcvbuf = 8;
     private const int SoRcvbufForce = 33;
 
     /// <summary>The socket(2) call of every netlink socket here: the socket belongs for life to the namespace it is made in.</summary>
@@ -48,7 +47,7 @@ internal sealed partial class NetlinkSocket
     /// </summary>
     public static NetlinkSocket OpenSubscriber(uint groups, int bufferBytes, TimeSpan wake, out EventBufferSize size)
     {
-        var socket = new NetlinkSocket(CreateDescriptor());
+        var socket = new NetlinkSocket(CreateDescriptor(), wake, default);
         try
         {
             var tv = new Timeval { Seconds = (long)wake.TotalSeconds, Microseconds = wake.Milliseconds * 1000L };

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
+using System.Threading;
 
 namespace ConntrackTuning.Engine.Netlink;
 
@@ -86,18 +87,38 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
     private const int NetlinkNetfilter = 12;
     private const int SolSocket = 1;
     private const int SoRcvtimeo = 20;
+    private const int SoRcvbuf = 8;
     private const int MsgTrunc = 0x20;
 
+    /// <summary>
+    /// How long one recv may block: the stop signal is checked between receives, so this bounds how late a stop
+    /// is seen while the kernel is silent (well inside the 200 ms a command has to stop).
+    /// </summary>
+    internal static readonly TimeSpan StopSlice = TimeSpan.FromMilliseconds(100);
+
+    private readonly TimeSpan _receiveTimeout;
+    private readonly CancellationToken _cancellation;
     private int _fd;
 
-    private NetlinkSocket(int fd) => _fd = fd;
-
-    /// <summary>Opens a socket in this process's network namespace, with a receive timeout so a silent kernel cannot hang us.</summary>
-    public static NetlinkSocket Open(TimeSpan receiveTimeout)
+    private NetlinkSocket(int fd, TimeSpan receiveTimeout, CancellationToken cancellation)
     {
-        var socket = new NetlinkSocket(CreateDescriptor());
-        var tv = new Timeval { Seconds = (long)receiveTimeout.TotalSeconds, Microseconds = receiveTimeout.Milliseconds * 1000L };
-        if (NativeMethods.setsockopt(socket._fd, SolSocket, SoRcvtimeo, ref tv, Marshal.SizeOf<Timeval>()) != 0)
+        _fd = fd;
+        _receiveTimeout = receiveTimeout;
+        _cancellation = cancellation;
+    }
+
+    /// <summary>
+    /// Opens a socket in this process's network namespace. A receive waits at most <paramref name="receiveTimeout"/>
+    /// for the kernel (then fails with EAGAIN, so a silent kernel cannot hang us) and ends at once, with
+    /// OperationCanceledException, when <paramref name="cancellation"/> is cancelled.
+    /// </summary>
+    public static NetlinkSocket Open(TimeSpan receiveTimeout, CancellationToken cancellation = default)
+    {
+        int fd = CreateDescriptor();
+        var socket = new NetlinkSocket(fd, receiveTimeout, cancellation);
+        TimeSpan slice = receiveTimeout < StopSlice ? receiveTimeout : StopSlice;
+        var tv = new Timeval { Seconds = (long)slice.TotalSeconds, Microseconds = slice.Milliseconds * 1000L };
+        if (NativeMethods.setsockopt(fd, SolSocket, SoRcvtimeo, ref tv, Marshal.SizeOf<Timeval>()) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             socket.Dispose();
@@ -105,6 +126,16 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
         }
 
         return socket;
+    }
+
+    /// <summary>
+    /// Asks for a larger kernel-side receive queue (SO_RCVBUF, capped by net.core.rmem_max): a batch of deletes
+    /// is answered with one ACK datagram each, and an ACK that does not fit is dropped. False when refused.
+    /// </summary>
+    public bool TrySetReceiveBuffer(int bytes)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        return NativeMethods.setsockoptInt(_fd, SolSocket, SoRcvbuf, ref bytes, sizeof(int)) == 0;
     }
 
     public unsafe void Send(ReadOnlySpan<byte> request)
@@ -132,10 +163,13 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
     public unsafe int Receive(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
+        long deadline = Environment.TickCount64 + (long)_receiveTimeout.TotalMilliseconds;
         fixed (byte* p = buffer)
         {
             while (true)
             {
+                // Between datagrams of a dump as well as while the kernel is silent: a stop ends the dump here.
+                _cancellation.ThrowIfCancellationRequested();
                 nint n = NativeMethods.recv(_fd, p, buffer.Length, MsgTrunc);
                 if (n >= 0)
                 {
@@ -143,8 +177,14 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
                 }
 
                 int errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.EAGAIN && Environment.TickCount64 < deadline)
+                {
+                    continue;
+                }
+
                 if (errno != Errno.EINTR)
                 {
+                    _cancellation.ThrowIfCancellationRequested();
                     throw new NetlinkErrnoException("recv", errno);
                 }
             }
@@ -175,6 +215,9 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
         [LibraryImport("libc", SetLastError = true)]
         internal static partial int setsockopt(int fd, int level, int name, ref Timeval value, int length);
 
+        [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+        internal static partial int setsockoptInt(int fd, int level, int name, ref int value, int length);
+
         [LibraryImport("libc", SetLastError = true)]
         internal static partial nint send(int fd, byte* buffer, nint length, int flags);
 
@@ -194,10 +237,12 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
 internal sealed class ReplayTransport : INetlinkTransport
 {
     private readonly Queue<string> _lines;
+    private readonly CancellationToken _cancellation;
 
-    public ReplayTransport(IEnumerable<string> lines)
+    public ReplayTransport(IEnumerable<string> lines, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(lines);
+        _cancellation = cancellation;
         _lines = new Queue<string>();
         foreach (string line in lines)
         {
@@ -209,7 +254,7 @@ internal sealed class ReplayTransport : INetlinkTransport
         }
     }
 
-    public static ReplayTransport FromFile(string path) => new(File.ReadLines(path));
+    public static ReplayTransport FromFile(string path, CancellationToken cancellation = default) => new(File.ReadLines(path), cancellation);
 
     /// <summary>The requests sent, so tests can check what was asked of the kernel.</summary>
     public List<byte[]> Sent { get; } = [];
@@ -219,6 +264,8 @@ internal sealed class ReplayTransport : INetlinkTransport
 
     public int Receive(Span<byte> buffer)
     {
+        // As the socket does: a replayed dump can be stopped between datagrams.
+        _cancellation.ThrowIfCancellationRequested();
         if (!_lines.TryDequeue(out string? line))
         {
             throw new NetlinkErrnoException("recv", Errno.EAGAIN);
@@ -312,14 +359,23 @@ internal static class NetlinkHooks
     /// <summary>A file every received datagram is appended to.</summary>
     internal static string? RecordPath { get; set; }
 
-    internal static INetlinkTransport Open()
+    internal static INetlinkTransport Open() => Open(null);
+
+    /// <summary>A transport whose receives end with OperationCanceledException once <paramref name="cancellation"/> is cancelled.</summary>
+    internal static INetlinkTransport Open(CancellationToken cancellation) => Open(null, cancellation);
+
+    /// <summary>
+    /// A transport in this process's network namespace, or (with a path such as /run/netns/x or /proc/PID/ns/net)
+    /// in that one; its receives observe <paramref name="cancellation"/>.
+    /// </summary>
+    internal static INetlinkTransport Open(string? networkNamespace, CancellationToken cancellation = default)
     {
         if (ReplayPath is { } replay)
         {
-            return ReplayTransport.FromFile(replay);
+            return ReplayTransport.FromFile(replay, cancellation);
         }
 
-        INetlinkTransport socket = NetlinkSocket.Open(TimeSpan.FromSeconds(10));
+        INetlinkTransport socket = NetlinkSocketFactory.Open(TimeSpan.FromSeconds(10), networkNamespace, cancellation);
         return RecordPath is { } record ? new RecordingTransport(socket, record) : socket;
     }
 }

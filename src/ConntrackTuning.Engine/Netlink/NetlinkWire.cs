@@ -31,6 +31,12 @@ internal static class NetlinkWire
     public const ushort CtGet = 0x0101;
     public const ushort CtGetStatsCpu = 0x0104;
     public const ushort CtGetStats = 0x0105;
+    public const ushort CtDelete = 0x0102;
+
+    // NFNL_SUBSYS_CTNETLINK_EXP (2): the expectation table.
+    public const ushort ExpNew = 0x0200;
+    public const ushort ExpGet = 0x0201;
+    public const ushort ExpDelete = 0x0202;
 
     // enum ctattr_type
     public const int CtaTupleOrig = 1;

@@ -106,6 +106,42 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
+}
+
+/// <summary>
+/// The calls that enter another network namespace and identify one: setns(2), and statx(2) for the device and
+/// inode of an nsfs file (what tells a live namespace bind mount from the empty file it leaves when unmounted).
+/// </summary>
+internal static partial class Native
+{
+    internal const int CLONE_NEWNET = 0x40000000;
+
+    /// <summary>setns(2): moves the calling thread into the namespace the fd names (a socket keeps the namespace it was created in).</summary>
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    internal static partial int Setns(int fd, int nstype);
+
+    /// <summary>Device (major, minor) and inode of the file a path leads to (links followed), or null with the errno.</summary>
+    internal static (uint Major, uint Minor, ulong Inode)? DeviceAndInode(string path, out int errno)
+    {
+        const int AtFdCwd = -100;
+        const uint StatxIno = 0x100;
+        var buffer = new byte[256];
+        unsafe
+        {
+            fixed (byte* b = buffer)
+            {
+                if (Statx(AtFdCwd, path, 0, StatxIno, b) != 0)
+                {
+                    errno = Marshal.GetLastPInvokeError();
+                    return null;
+                }
+            }
+        }
+
+        // struct statx: stx_ino at 32 (u64); stx_dev_major at 136 and stx_dev_minor at 140 (u32 each).
+        errno = 0;
+        return (BitConverter.ToUInt32(buffer, 136), BitConverter.ToUInt32(buffer, 140), BitConverter.ToUInt64(buffer, 32));
+    }
     // Socket options and bind for the ctnetlink event subscriber (Netlink/NetlinkSocket.Events.cs): .NET has no
     // netlink address family, so the multicast groups are joined with bind(2) on a struct sockaddr_nl.
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]

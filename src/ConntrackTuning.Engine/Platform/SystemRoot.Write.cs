@@ -167,10 +167,15 @@ public sealed partial class SystemRoot
         }
 
         byte[] bytes = Encoding.ASCII.GetBytes(text);
-        int fd = Native.Open(full, Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
+        // -NetworkNamespace: a /proc/sys/net file takes the value for the namespace of the thread that opened it.
+        (int fd, int openErrno) = InNamespace(relative, () =>
+        {
+            int opened = Native.Open(full, Native.O_WRONLY | Native.O_TRUNC | Native.O_NOFOLLOW | Native.O_CLOEXEC);
+            return (opened, opened < 0 ? Marshal.GetLastPInvokeError() : 0);
+        });
         if (fd < 0)
         {
-            return Marshal.GetLastPInvokeError();
+            return openErrno;
         }
 
         try
@@ -528,6 +533,7 @@ public sealed partial class SystemRoot
 
         DateTime deadline = DateTime.UtcNow + timeout;
         bool announced = false;
+        using var waiting = new Progress.WaitProgress(Log, $"Another invocation holds {full}", timeout, Cancellation);
         while (Native.Flock(fd, Native.LOCK_EX | Native.LOCK_NB) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -547,7 +553,20 @@ public sealed partial class SystemRoot
                 announced = true;
             }
 
-            Thread.Sleep(50);
+            if (!waiting.Pause(TimeSpan.FromMilliseconds(50)))
+            {
+                // Stopped (Ctrl+C) while waiting: nothing was written, and the lock file stays as it was.
+                _ = Native.Close(fd);
+                Cancellation.ThrowIfCancellationRequested();
+            }
+        }
+
+        // The last point a stop is honoured: once the lock is held the change is written whole (milliseconds of
+        // atomic replaces), so a stop never leaves one file of it written and the next not.
+        if (Cancellation.IsCancellationRequested)
+        {
+            _ = Native.Close(fd);
+            Cancellation.ThrowIfCancellationRequested();
         }
 
         Log.Verbose($"Locked {full}");

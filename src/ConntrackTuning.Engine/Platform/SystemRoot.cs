@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
+using ConntrackTuning.Engine.Namespaces;
 
 namespace ConntrackTuning.Engine.Platform;
 
@@ -69,6 +70,12 @@ public sealed partial class SystemRoot
     {
         ArgumentNullException.ThrowIfNull(relative);
         relative = relative.TrimStart('/');
+        if (IsLive && NamespaceContext.Current is not null && NamespaceContext.IsPerNamespace(relative))
+        {
+            // -NetworkNamespace: the namespace thread's own view of proc/net (proc/self is the main thread's).
+            relative = NamespaceContext.Rewrite(relative);
+        }
+
         return IsLive ? "/" + relative : Path + "/" + relative;
     }
 
@@ -84,10 +91,13 @@ public sealed partial class SystemRoot
             : full;
     }
 
-    public bool FileExists(string relative) => File.Exists(Full(relative)) || SnapshotValue(relative) is not null;
+    public bool FileExists(string relative) => InNamespace(relative, () => File.Exists(Full(relative))) || SnapshotValue(relative) is not null;
 
     public bool DirectoryExists(string relative) =>
-        Directory.Exists(Full(relative)) || SnapshotChildren(relative).Count > 0;
+        InNamespace(relative, () => Directory.Exists(Full(relative))) || SnapshotChildren(relative).Count > 0;
+
+    /// <summary>Runs a file-system call on the namespace thread of -NetworkNamespace when the path is one of its per-namespace files.</summary>
+    private T InNamespace<T>(string relative, Func<T> call) => NamespaceContext.Run(IsLive, relative, call);
 
     public bool Exists(string relative) => FileExists(relative) || DirectoryExists(relative);
 
@@ -157,7 +167,7 @@ public sealed partial class SystemRoot
         string full = Full(relative);
         try
         {
-            T result = read(full);
+            T result = InNamespace(relative, () => read(full));
             Log.Verbose($"Read {full}");
             status = ReadStatus.Ok;
             return result;
@@ -188,7 +198,7 @@ public sealed partial class SystemRoot
         StreamReader reader;
         try
         {
-            reader = new StreamReader(full);
+            reader = InNamespace(relative, () => new StreamReader(full));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -212,13 +222,13 @@ public sealed partial class SystemRoot
     public Stream? OpenRead(string relative)
     {
         string full = Full(relative);
-        if (!File.Exists(full))
+        if (!InNamespace(relative, () => File.Exists(full)))
         {
             return null;
         }
 
         // No FileStream buffer: callers read in large blocks of their own.
-        var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+        var stream = InNamespace(relative, () => new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan));
         Log.Verbose($"Read {full}");
         return stream;
     }
@@ -259,7 +269,7 @@ public sealed partial class SystemRoot
         var names = new List<string>();
         try
         {
-            foreach (string file in Directory.EnumerateFiles(full))
+            foreach (string file in InNamespace(relativeDirectory, () => Directory.GetFiles(full)))
             {
                 names.Add(System.IO.Path.GetFileName(file));
             }
@@ -288,7 +298,7 @@ public sealed partial class SystemRoot
         var names = new List<string>();
         try
         {
-            foreach (string dir in Directory.EnumerateDirectories(full))
+            foreach (string dir in InNamespace(relativeDirectory, () => Directory.GetDirectories(full)))
             {
                 names.Add(System.IO.Path.GetFileName(dir));
             }
@@ -308,9 +318,9 @@ public sealed partial class SystemRoot
         string full = Full(relative);
         try
         {
-            if (File.Exists(full))
+            if (InNamespace(relative, () => File.Exists(full)))
             {
-                return File.GetUnixFileMode(full);
+                return InNamespace(relative, () => File.GetUnixFileMode(full));
             }
 
             // A value from a captured 'sysctl -a' can be read but never written.
@@ -327,7 +337,7 @@ public sealed partial class SystemRoot
     {
         try
         {
-            return new FileInfo(Full(relative)).LinkTarget;
+            return InNamespace(relative, () => new FileInfo(Full(relative)).LinkTarget);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -345,7 +355,7 @@ public sealed partial class SystemRoot
             return false;
         }
 
-        if (!File.Exists(Full(relative)))
+        if (!InNamespace(relative, () => File.Exists(Full(relative))))
         {
             // Only in a sosreport's captured 'sysctl -a': a record of a value, with no kernel behind it to change.
             reason = $"{SysctlKeyOf(relative)} is only a captured value in {Full(SysctlSnapshotPath)} (a sosreport), with no kernel behind it to change.";

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using ConntrackTuning.Engine.Netlink;
 
 namespace ConntrackTuning.Engine.Statistics;
@@ -20,23 +21,23 @@ public static class CtnetlinkStatistics
     /// search_restart, clashres (clash_resolve), chainlength (chaintoolong); old kernels add searched, new,
     /// ignore, delete and delete_list. There is no "entries" column: <see cref="ReadCount"/> gives it.
     /// </summary>
-    public static IReadOnlyList<CpuCounters> ReadPerCpu(IEngineLog? log = null) =>
-        Run(log, "per-CPU statistics", client => client.ReadCpuStatistics());
+    public static IReadOnlyList<CpuCounters> ReadPerCpu(IEngineLog? log = null, CancellationToken cancellation = default) =>
+        Run(log, "per-CPU statistics", client => client.ReadCpuStatistics(), cancellation);
 
     /// <summary>The entries of this namespace and the global max (IPCTNL_MSG_CT_GET_STATS).</summary>
-    public static ConntrackNetlinkCount ReadCount(IEngineLog? log = null) =>
+    public static ConntrackNetlinkCount ReadCount(IEngineLog? log = null, CancellationToken cancellation = default) =>
         Run(log, "entry count", client =>
         {
             CtnetlinkCount count = client.ReadCount();
             return new ConntrackNetlinkCount(count.Entries, count.Max);
-        });
+        }, cancellation);
 
-    private static T Run<T>(IEngineLog? log, string what, Func<CtnetlinkClient, T> work)
+    private static T Run<T>(IEngineLog? log, string what, Func<CtnetlinkClient, T> work, CancellationToken cancellation)
     {
         (log ?? NullEngineLog.Instance).Verbose($"Reading the conntrack {what} over ctnetlink.");
         try
         {
-            using CtnetlinkClient client = CtnetlinkClient.Open();
+            using CtnetlinkClient client = CtnetlinkClient.Open(cancellation);
             return work(client);
         }
         catch (NetlinkErrnoException e) when (e.Number == Errno.EPERM)

@@ -69,7 +69,7 @@ internal sealed class NetlinkStatisticsSource : ICpuStatisticsSource
         IReadOnlyList<CpuCounters> rows;
         try
         {
-            rows = CtnetlinkStatistics.ReadPerCpu(root.Log);
+            rows = CtnetlinkStatistics.ReadPerCpu(root.Log, root.Cancellation);
         }
         catch (ConntrackException e)
         {
@@ -98,7 +98,7 @@ internal sealed class NetlinkStatisticsSource : ICpuStatisticsSource
 
         try
         {
-            return CtnetlinkStatistics.ReadCount(root.Log).Entries;
+            return CtnetlinkStatistics.ReadCount(root.Log, root.Cancellation).Entries;
         }
         catch (ConntrackException e)
         {

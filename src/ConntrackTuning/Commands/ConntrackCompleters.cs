@@ -4,7 +4,10 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Language;
+using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
+using ConntrackTuning.Engine.Images;
+using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
 
@@ -30,4 +33,24 @@ public sealed class ConntrackStateCompleter : IArgumentCompleter
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters) =>
         ConntrackProtocolCompleter.Complete(StateNames.Completable, wordToComplete);
+}
+
+/// <summary>Completes -KernelRelease with the kernels installed under the -Root being typed (lib/modules, usr/lib/modules).</summary>
+public sealed class InstalledKernelCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        string root = fakeBoundParameters?["Root"] as string ?? "/";
+        try
+        {
+            string full = System.IO.Path.GetFullPath(root, Environment.CurrentDirectory);
+            return ConntrackProtocolCompleter.Complete(InstalledKernels.Find(SystemRoot.Open(full)).Select(k => k.Release), wordToComplete);
+        }
+        catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // A root still being typed is no error; it simply completes nothing.
+            return [];
+        }
+    }
 }

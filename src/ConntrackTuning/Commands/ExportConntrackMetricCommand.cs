@@ -42,6 +42,11 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
     [Parameter]
     public SwitchParameter PerCpu { get; set; }
 
+    /// <summary>How many of the fullest network namespaces get a namespace_entries series of their own; the rest are summed into one.</summary>
+    [Parameter]
+    [ValidateRange(1, 10000)]
+    public int TopNamespaces { get; set; } = 20;
+
     protected override void BeginProcessing()
     {
         if (ParameterSetName != PathSet)
@@ -72,7 +77,7 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
     protected override void ProcessRecord() => Run(() =>
     {
         ConntrackKernel kernel = ProbeKernel();
-        MetricExport export = MetricCollector.Collect(kernel, new MetricOptions { PerCpu = PerCpu });
+        MetricExport export = MetricCollector.Collect(kernel, new MetricOptions { PerCpu = PerCpu, TopNamespaces = TopNamespaces });
         foreach (MetricSourceResult failed in export.Sources.Where(s => !s.Success))
         {
             WriteWarning($"The {failed.Source.Replace('_', ' ')} source could not be read, so its metrics are left out and conntrack_tuning_export_source_success{{source=\"{failed.Source}\"}} is 0: {failed.Error}");
@@ -115,6 +120,8 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
         string description = $"Replace {full} with {export.Samples.Count} samples of {families} metrics read from {kernel.Root}";
         if (ShouldProcess(description, $"{description}?", "Export conntrack metrics"))
         {
+            // A stop that came while the metrics were read leaves the old file whole rather than starting the replace.
+            Cancellation.ThrowIfCancellationRequested();
             MetricFile.Write(full, text, this);
         }
 

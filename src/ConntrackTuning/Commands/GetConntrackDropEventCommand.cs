@@ -4,6 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Namespaces;
 using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
@@ -77,16 +78,25 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
                 ReadLines();
                 break;
             case PathSet:
+                // All the files first, so the progress counts bytes and files of everything -Path names.
+                List<LogInput> inputs = [];
                 foreach (string path in Path)
                 {
-                    Run(() => ReadPath(path));
+                    Run(() => inputs.AddRange(ResolvePath(path)));
                 }
 
+                Emit(inputs);
                 break;
             default:
-                IReadOnlyList<LogInput>? inputs = null;
-                Run(() => inputs = DropEventReader.DefaultInputs(OpenRoot(), _window));
-                Emit(inputs ?? []);
+                IReadOnlyList<LogInput>? live = null;
+                bool isLive = false;
+                Run(() =>
+                {
+                    SystemRoot root = OpenRoot();
+                    isLive = root.IsLive;
+                    live = DropEventReader.DefaultInputs(root, _window);
+                });
+                Emit(live ?? [], attribute: isLive);
                 break;
         }
     }
@@ -127,7 +137,7 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
         }
     }
 
-    private void ReadPath(string path)
+    private List<LogInput> ResolvePath(string path)
     {
         List<string> files;
         try
@@ -142,13 +152,13 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
                 "Check the path; rotated logs are named like kern.log.1, kern.log.2.gz or messages-20261120.");
         }
 
-        SystemRoot fileSystem = SystemRoot.Open("/", this);
+        SystemRoot fileSystem = OpenFolder("/");
         List<LogInput> inputs = [];
         foreach (string file in KernelLogSources.RotationOrder(files))
         {
             if (System.IO.Directory.Exists(file))
             {
-                Run(() => inputs.AddRange(DropEventReader.DefaultInputs(SystemRoot.Open(file, this), _window)));
+                Run(() => inputs.AddRange(DropEventReader.DefaultInputs(OpenFolder(file), _window)));
             }
             else
             {
@@ -156,20 +166,42 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
             }
         }
 
-        Emit(inputs);
+        return inputs;
     }
 
-    /// <summary>Each input on its own, so a damaged or unreadable file is one error and the others are still read.</summary>
-    private void Emit(IEnumerable<LogInput> inputs)
+    // This machine's namespaces, read once when the first message names one. Only the live log is matched against
+    // them: inodes are numbered alike on every host, so another machine's log would match by accident.
+    private NamespaceDirectory? _directory;
+
+    private void Attribute(ConntrackDropEvent drop)
     {
+        if (drop.NetworkNamespace is { } inode)
+        {
+            _directory ??= NamespaceDirectory.Read(OpenRoot());
+            (drop.NamespaceName, drop.Owner) = _directory.Describe(inode);
+        }
+    }
+
+    /// <summary>
+    /// Each input on its own, so a damaged or unreadable file is one error and the others are still read; one
+    /// progress bar over them all, ended also when one fails or the command is stopped.
+    /// </summary>
+    private void Emit(IReadOnlyList<LogInput> inputs, bool attribute = false)
+    {
+        using var progress = new LogScanProgress(this, inputs);
         foreach (LogInput input in inputs)
         {
             Run(() =>
             {
-                foreach (ConntrackDropEvent drop in DropEventReader.Read([input], _scanner))
+                foreach (ConntrackDropEvent drop in DropEventReader.Read([input], _scanner, progress))
                 {
                     if (!Summary)
                     {
+                        if (attribute)
+                        {
+                            Attribute(drop);
+                        }
+
                         WriteObject(drop);
                     }
                 }

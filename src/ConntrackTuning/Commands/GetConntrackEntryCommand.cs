@@ -1,3 +1,4 @@
+using System;
 using System.Collections.ObjectModel;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
@@ -92,8 +93,17 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
     [ValidateRange(1, 10000)]
     public int Top { get; set; } = 10;
 
+    /// <summary>
+    /// The network namespace to read the table of, by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();
         try
         {
             _filter = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
@@ -130,6 +140,8 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
 
         Run(() =>
         {
+            // The socket (or procfs table file) is opened inside the namespace; the entries stream here.
+            using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
             ConntrackKernel kernel = ProbeKernel();
             if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
             {
@@ -150,7 +162,7 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
 
     private void ReadSaved(string file)
     {
-        SystemRoot directory = SystemRoot.Open(System.IO.Path.GetDirectoryName(file) ?? "/", this);
+        SystemRoot directory = OpenFolder(System.IO.Path.GetDirectoryName(file) ?? "/");
         string name = System.IO.Path.GetFileName(file);
         if (Summary)
         {

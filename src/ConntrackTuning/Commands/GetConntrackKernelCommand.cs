@@ -8,10 +8,19 @@ namespace ConntrackTuning.Commands;
 [OutputType(typeof(ConntrackKernel))]
 public sealed class GetConntrackKernelCommand : ConntrackReadCmdlet
 {
+    /// <summary>Images: the installed kernel to describe, as its lib/modules folder is named; the newest when omitted.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(InstalledKernelCompleter))]
+    public string? KernelRelease { get; set; }
+
+    protected override string? KernelReleaseToProbe => KernelRelease;
+
     protected override void ProcessRecord() => Run(() =>
     {
         ConntrackKernel kernel = ProbeKernel();
-        if (!kernel.IsLoaded)
+        // An image runs nothing by nature: saying the tracker "was not active" there is noise.
+        if (!kernel.IsLoaded && kernel.RootKind != "Image")
         {
             WriteWarning(LimitReader.NotLoaded(kernel).Message);
         }

@@ -57,6 +57,14 @@ public sealed class GetConntrackRecommendationCommand : ConntrackReadCmdlet
     [ValidateRange(4096, 1048576)]
     public int? PageSize { get; set; }
 
+    /// <summary>Images: the installed kernel to size for; the newest when omitted.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(InstalledKernelCompleter))]
+    public string? KernelRelease { get; set; }
+
+    protected override string? KernelReleaseToProbe => KernelRelease;
+
     protected override void ProcessRecord() => Run(() =>
     {
         var request = new RecommendationRequest
@@ -78,7 +86,7 @@ public sealed class GetConntrackRecommendationCommand : ConntrackReadCmdlet
             WriteVerbose("Planning without a machine: -MemoryBytes and -KernelVersion are given and -Root is not, so nothing is read.");
         }
 
-        SizingInputs inputs = Recommender.Resolve(request, planning ? null : ProbeKernel());
+        SizingInputs inputs = SizingInputResolver.Resolve(request, planning ? null : ProbeKernel());
         var results = new List<ConntrackRecommendation>();
         foreach (RecommendationProfile profile in SelectedProfiles())
         {

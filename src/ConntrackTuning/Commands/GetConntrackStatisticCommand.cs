@@ -1,3 +1,4 @@
+using System;
 using System.Management.Automation;
 using ConntrackTuning.Engine.Statistics;
 
@@ -15,8 +16,17 @@ public sealed class GetConntrackStatisticCommand : ConntrackReadCmdlet
     [Parameter]
     public SwitchParameter PerCpu { get; set; }
 
+    /// <summary>
+    /// The network namespace to read the counters of, by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
     protected override void ProcessRecord() => Run(() =>
     {
+        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
         ConntrackKernel kernel = ProbeKernel();
         CpuStatistics statistics = StatisticsReader.Read(kernel);
         if (PerCpu)

@@ -1,3 +1,4 @@
+using System;
 using System.Management.Automation;
 using ConntrackTuning.Engine.Limits;
 
@@ -20,8 +21,17 @@ public sealed class GetConntrackTimeoutCommand : ConntrackReadCmdlet
     [SupportsWildcards]
     public string[]? State { get; set; }
 
+    /// <summary>
+    /// The network namespace to read the timeouts of, by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
     protected override void ProcessRecord() => Run(() =>
     {
+        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
         foreach (ConntrackTimeout timeout in TimeoutReader.Read(ProbeKernel()))
         {
             if (Matches(Protocol, timeout.Protocol) && Matches(State, timeout.State ?? ""))

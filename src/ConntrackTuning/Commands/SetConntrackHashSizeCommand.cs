@@ -13,5 +13,5 @@ public sealed class SetConntrackHashSizeCommand : ConntrackSetCmdlet
     [ValidateRange(1, 268435455)]
     public long HashSize { get; set; }
 
-    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanHashSize(kernel, HashSize, Mode, Force));
+    protected override void ProcessRecord() => Change(kernel => HashSizePlanner.Plan(kernel, HashSize, Mode, Force));
 }

@@ -13,5 +13,5 @@ public sealed class SetConntrackLimitCommand : ConntrackSetCmdlet
     [ValidateRange(1, int.MaxValue)]
     public long Max { get; set; }
 
-    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanMax(kernel, Max, Mode, Force));
+    protected override void ProcessRecord() => Change(kernel => MaxPlanner.Plan(kernel, Max, Mode, Force));
 }

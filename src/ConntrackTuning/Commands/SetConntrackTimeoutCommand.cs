@@ -26,5 +26,15 @@ public sealed class SetConntrackTimeoutCommand : ConntrackSetCmdlet
     [ValidateRange(1, int.MaxValue)]
     public long Seconds { get; set; }
 
-    protected override void ProcessRecord() => Change(kernel => SettingWriter.PlanTimeout(kernel, Protocol, State, Seconds, Mode, Force));
+    /// <summary>
+    /// The network namespace whose timeout is set, by ip netns name, inode, process id or nsfs path; binds by
+    /// property name from Get-ConntrackNamespace. The running system only, and not with -Persist.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
+    private protected override string? TargetNamespace => NetworkNamespace;
+
+    protected override void ProcessRecord() => Change(kernel => TimeoutPlanner.Plan(kernel, Protocol, State, Seconds, Mode, Force));
 }

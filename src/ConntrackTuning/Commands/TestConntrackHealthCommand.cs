@@ -4,6 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Health;
+using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.KernelLog;
 
 namespace ConntrackTuning.Commands;
@@ -44,8 +45,32 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>
+    /// The network namespace to check (its table, counters and timeouts; the global max and the kernel log are the host's), by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
+    /// <summary>The RAM to compare with the kernel's default instead of MemTotal; for an image, the RAM it will run with.</summary>
+    [Parameter]
+    [ValidateRange(1, long.MaxValue)]
+    public long? MemoryBytes { get; set; }
+
+    /// <summary>Images: the installed kernel to check for; the newest when omitted.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(InstalledKernelCompleter))]
+    public string? KernelRelease { get; set; }
+
+    protected override string? KernelReleaseToProbe => KernelRelease;
+
+    protected override long? MemoryBytesToProbe => MemoryBytes;
+
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();
         _options = new HealthOptions
         {
             WarningPercent = WarningPercent,
@@ -66,9 +91,13 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
 
     protected override void ProcessRecord() => Run(() =>
     {
-        var context = new HealthContext(ProbeKernel(), _options);
+        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
+        ConntrackKernel kernel = ProbeKernel();
         int minimum = (int)Enum.Parse<HealthSeverity>(MinimumSeverity, ignoreCase: true);
-        List<ConntrackHealthFinding> findings = HealthChecks.Run(context).ToList();
+        // An image has no kernel behind it: only the checks that need none run there.
+        List<ConntrackHealthFinding> findings = kernel.RootKind == "Image"
+            ? ImageHealth.Run(kernel).ToList()
+            : HealthChecks.Run(new HealthContext(kernel, _options)).ToList();
         if (Quiet)
         {
             WriteObject(findings.TrueForAll(f => f.SeverityLevel < (int)HealthSeverity.Warning));

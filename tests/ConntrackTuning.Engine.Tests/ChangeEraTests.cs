@@ -16,7 +16,7 @@ namespace ConntrackTuning.Engine.Tests;
 /// era fixture: the exact content of every file under etc/ afterwards, the run-time files, the error where an
 /// era cannot take a change, and that a second run changes nothing.
 /// </summary>
-public class SettingWriterEraTests
+public class ChangeEraTests
 {
     private static readonly string Sysctl = BootConfig.OwnHeader("sysctl settings");
     private static readonly string Modprobe = BootConfig.OwnHeader("modprobe options");
@@ -154,9 +154,9 @@ public class SettingWriterEraTests
         {
             expected = expected with
             {
-                MaxError = Attempt(() => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, expected.Mode, force: false))),
-                HashError = Attempt(() => Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 32768, hashMode, force: false))),
-                TimeoutError = Attempt(() => Apply(kernel, () => SettingWriter.PlanTimeout(kernel, "tcp", "established", 1200, expected.Mode, force: false))),
+                MaxError = Attempt(() => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, expected.Mode, force: false))),
+                HashError = Attempt(() => Apply(kernel, () => HashSizePlanner.Plan(kernel, 32768, hashMode, force: false))),
+                TimeoutError = Attempt(() => Apply(kernel, () => TimeoutPlanner.Plan(kernel, "tcp", "established", 1200, expected.Mode, force: false))),
                 Files = Snapshot(tree.Path).Where(f => f.Key.StartsWith("etc/", StringComparison.Ordinal) && (!before.TryGetValue(f.Key, out byte[]? b) || !b.SequenceEqual(f.Value)))
                     .ToDictionary(f => f.Key, f => SystemRoot.ConfigEncoding.GetString(f.Value)),
             };
@@ -164,9 +164,9 @@ public class SettingWriterEraTests
         }
         else
         {
-            Outcome(expected.MaxError, () => Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, expected.Mode, force: false)));
-            Outcome(expected.HashError, () => Apply(kernel, () => SettingWriter.PlanHashSize(kernel, 32768, hashMode, force: false)));
-            Outcome(expected.TimeoutError, () => Apply(kernel, () => SettingWriter.PlanTimeout(kernel, "tcp", "established", 1200, expected.Mode, force: false)));
+            Outcome(expected.MaxError, () => Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, expected.Mode, force: false)));
+            Outcome(expected.HashError, () => Apply(kernel, () => HashSizePlanner.Plan(kernel, 32768, hashMode, force: false)));
+            Outcome(expected.TimeoutError, () => Apply(kernel, () => TimeoutPlanner.Plan(kernel, "tcp", "established", 1200, expected.Mode, force: false)));
         }
 
         Dictionary<string, byte[]> after = Snapshot(tree.Path);
@@ -203,17 +203,17 @@ public class SettingWriterEraTests
         ConntrackKernel again = KernelProbe.Probe(tree.Open());
         if (expected.MaxError is null)
         {
-            Assert.False(Apply(again, () => SettingWriter.PlanMax(again, 300000, expected.Mode, force: false)).Changed);
+            Assert.False(Apply(again, () => MaxPlanner.Plan(again, 300000, expected.Mode, force: false)).Changed);
         }
 
         if (expected.HashError is null)
         {
-            Assert.False(Apply(again, () => SettingWriter.PlanHashSize(again, 32768, hashMode, force: false)).Changed);
+            Assert.False(Apply(again, () => HashSizePlanner.Plan(again, 32768, hashMode, force: false)).Changed);
         }
 
         if (expected.TimeoutError is null)
         {
-            Assert.False(Apply(again, () => SettingWriter.PlanTimeout(again, "tcp", "established", 1200, expected.Mode, force: false)).Changed);
+            Assert.False(Apply(again, () => TimeoutPlanner.Plan(again, "tcp", "established", 1200, expected.Mode, force: false)).Changed);
         }
 
         Assert.Equal(Snapshot(tree.Path).Where(k => !k.Key.EndsWith(".lock", StringComparison.Ordinal)).Select(k => (k.Key, Convert.ToBase64String(k.Value))),
@@ -235,7 +235,7 @@ public class SettingWriterEraTests
 
         using var tree = new FixtureTree(name);
         ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
-        Apply(kernel, () => SettingWriter.PlanMax(kernel, 300000, ApplyMode.RuntimeAndPersistent, force: false));
+        Apply(kernel, () => MaxPlanner.Plan(kernel, 300000, ApplyMode.RuntimeAndPersistent, force: false));
         ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open()));
         Assert.Equal(300000, limit.Max);
         Assert.Equal(300000, limit.PersistedMax);
@@ -282,7 +282,7 @@ public class SettingWriterEraTests
     }
 
     private static ConntrackChange Apply(ConntrackKernel kernel, Func<ChangePlan> planner) =>
-        SettingWriter.Apply(kernel.SystemRoot, planner, TimeSpan.FromSeconds(5));
+        ChangeApplier.Apply(kernel.SystemRoot, planner, TimeSpan.FromSeconds(5));
 
     private static string? Attempt(Action action)
     {

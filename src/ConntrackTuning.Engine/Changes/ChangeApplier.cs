@@ -1,0 +1,200 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
+
+namespace ConntrackTuning.Engine.Changes;
+
+/// <summary>
+/// Applies a planned change: takes the root's lock, plans again from fresh reads, writes the kernel first and the
+/// configuration second, and undoes the kernel write (and every file already replaced) if a later step fails, so
+/// a change is either whole or absent.
+/// </summary>
+internal static class ChangeApplier
+{
+    internal static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Test hook (PSResourceGet's InternalHooks pattern): called before each configuration file is replaced, so a
+    /// test can make a late step fail and check that the earlier ones are undone. It gets the absolute path, so a
+    /// test reacts only to its own root while other tests run in parallel. Null in production.
+    /// </summary>
+    internal static Action<string>? BeforeFileWrite { get; set; }
+
+    /// <summary>
+    /// Test hook: called with the absolute path of the run-time file right after it was written and before it is
+    /// read back, so a test can stand in for a kernel that rounds a value differently than predicted. Null in production.
+    /// </summary>
+    internal static Action<string>? AfterRuntimeWrite { get; set; }
+
+
+    /// <summary>
+    /// Applies a change under the root's lock. The plan is made again from fresh reads once the lock is held, so
+    /// a second invocation that finished meanwhile is seen (and a rerun of the same change does nothing).
+    /// </summary>
+    internal static ConntrackChange Apply(SystemRoot root, Func<ChangePlan> planner, TimeSpan lockTimeout)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(planner);
+        using IDisposable writeLock = root.AcquireWriteLock(lockTimeout);
+        ChangePlan plan = planner();
+        if (!plan.Changes)
+        {
+            root.Log.Verbose($"{plan.Setting} is already {plan.Expected} everywhere asked; nothing to do.");
+            return ChangeRecord.Of(plan, applied: true, plan.OldValue ?? plan.Expected, plan.Files, plan.NextBoot?.Invoke(null));
+        }
+
+        long newValue = plan.Expected;
+        bool runtimeWritten = false;
+        bool runtimeChanged = plan.RuntimeChanges;
+        if (plan.RuntimeChanges)
+        {
+            WriteRuntime(plan, plan.Requested);
+            runtimeWritten = true;
+            AfterRuntimeWrite?.Invoke(root.Full(plan.RuntimeRelative!));
+            long? back = root.TryReadInt64(plan.RuntimeRelative!);
+            newValue = back ?? plan.Expected;
+            if (back is { } b && b != plan.Expected)
+            {
+                plan.Warnings.Add($"{root.Full(plan.RuntimeRelative!)} reads back {b} after {plan.Requested} was written (expected {plan.Expected}); {b} is what the kernel uses, and what is persisted.");
+            }
+
+            // A kernel that rounds further than predicted (bigger pages) may land on the value it already had: then
+            // nothing changed, and the record must say so, or every rerun (an Ansible play) reports a change.
+            if (back is { } same && same == plan.OldValue)
+            {
+                runtimeChanged = false;
+            }
+        }
+
+        IReadOnlyList<FileEdit> files = plan.Files;
+        var written = new List<FileEdit>();
+        // Folders a write creates (etc/sysctl.d in an image, etc/modules-load.d), noted before the write so that a
+        // write failing after it made them is undone too.
+        var createdFolders = new List<string>();
+        try
+        {
+            if (plan.BuildFiles is not null && plan.Mode != ApplyMode.PersistentOnly && newValue != plan.Expected)
+            {
+                files = plan.BuildFiles(newValue);
+            }
+
+            foreach (FileEdit edit in files.Where(f => f.Changes))
+            {
+                BeforeFileWrite?.Invoke(root.Full(edit.Relative));
+                createdFolders.AddRange(root.MissingFolders(edit.Relative));
+                root.WriteConfigFileAtomic(edit.Relative, edit.After);
+                written.Add(edit);
+            }
+        }
+        catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException)
+        {
+            string undone = Undo(plan, written, runtimeWritten, createdFolders);
+            ConntrackException inner = e as ConntrackException ?? new ConntrackException(ErrorIds.FileWriteFailed, ErrorKind.WriteError, e.Message, null, null, e);
+            throw new ConntrackException(inner.ErrorId, inner.Kind, inner.Message + " " + undone, inner.Target, inner.RecommendedAction, e);
+        }
+
+        return ChangeRecord.Of(plan, applied: true, newValue, files, plan.NextBoot?.Invoke(null), runtimeChanged);
+    }
+
+    private static string Undo(ChangePlan plan, List<FileEdit> written, bool runtimeWritten, List<string> createdFolders)
+    {
+        SystemRoot root = plan.Kernel.SystemRoot;
+        var failures = new List<string>();
+        foreach (FileEdit edit in Enumerable.Reverse(written))
+        {
+            try
+            {
+                if (edit.Before is null)
+                {
+                    root.RemoveConfigFile(edit.Relative);
+                }
+                else
+                {
+                    root.WriteConfigFileAtomic(edit.Relative, edit.Before);
+                }
+            }
+            catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException)
+            {
+                failures.Add($"{root.Full(edit.Relative)} ({e.Message})");
+            }
+        }
+
+        // Deepest first, so etc/sysctl.d goes before the etc it was created in.
+        foreach (string folder in createdFolders.Distinct(StringComparer.Ordinal).OrderByDescending(f => f.Count(c => c == '/')))
+        {
+            try
+            {
+                root.RemoveCreatedFolder(folder);
+            }
+            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+            {
+                failures.Add($"{root.Full(folder)} ({e.Message})");
+            }
+        }
+
+        if (runtimeWritten && plan.OldValue is { } old)
+        {
+            try
+            {
+                WriteRuntime(plan, old);
+            }
+            catch (ConntrackException e)
+            {
+                failures.Add($"{root.Full(plan.RuntimeRelative!)} ({e.Message})");
+            }
+        }
+
+        return failures.Count == 0
+            ? $"Everything written before the failure was undone{(runtimeWritten ? $": {plan.Setting} is back to {plan.OldValue}" : "")}."
+            : "Undoing the earlier steps failed for: " + string.Join("; ", failures) + ". Check these by hand.";
+    }
+
+    private static void WriteRuntime(ChangePlan plan, long value)
+    {
+        SystemRoot root = plan.Kernel.SystemRoot;
+        string text = value.ToString(CultureInfo.InvariantCulture) + "\n";
+        int errno = root.TryWriteValueFile(plan.RuntimeRelative!, text);
+        if (errno != 0)
+        {
+            throw RuntimeWriteFailed(plan, value, errno);
+        }
+
+        foreach (string alias in plan.RuntimeAliases)
+        {
+            // Only under a root that is not the live kernel: the alias files of a fixture or image are kept in step by hand.
+            if (root.TryWriteValueFile(alias, text) == 0)
+            {
+                root.Log.Verbose($"Also wrote {root.Full(alias)}: under a root that is not the running kernel, nothing else keeps the alias in step.");
+            }
+        }
+    }
+
+    internal static ConntrackException RuntimeWriteFailed(ChangePlan plan, long value, int errno)
+    {
+        ConntrackKernel kernel = plan.Kernel;
+        SystemRoot root = kernel.SystemRoot;
+        string full = root.Full(plan.RuntimeRelative!);
+        string why = Native.Describe(errno);
+        return errno switch
+        {
+            Native.EACCES or Native.EPERM when root.IsLive && !ProcessIdentity.IsRoot => new ConntrackException(ErrorIds.RootRequired, ErrorKind.PermissionDenied,
+                $"Writing {full} requires root ({why}). Nothing was changed.", full, "Run pwsh elevated (sudo pwsh)."),
+            Native.EACCES or Native.EPERM or Native.EOPNOTSUPP when !kernel.IsInitialNamespace || errno == Native.EOPNOTSUPP => ChangeChecks.HostOwned(kernel, plan.Setting, full),
+            Native.EACCES or Native.EPERM or Native.EROFS => new ConntrackException(ErrorIds.SettingReadOnly, ErrorKind.PermissionDenied,
+                $"The kernel refused the write to {full}: {why}{(errno == Native.EROFS ? " (/proc/sys or /sys is mounted read-only, as in most containers)" : "")}. Nothing was changed.",
+                full, "Run the command on the host, or use -PersistOnly to change only the configuration."),
+            Native.EINVAL or Native.ERANGE or Native.ENOMEM => new ConntrackException(ErrorIds.ValueRejectedByKernel,
+                errno == Native.ENOMEM ? ErrorKind.LimitsExceeded : ErrorKind.InvalidArgument,
+                $"The kernel refused {value} for {plan.Setting} ({why}){(errno == Native.ENOMEM ? ": it could not allocate a table that big" : "")}. Nothing was changed.",
+                full, errno == Native.ENOMEM ? "Choose a smaller value." : "Choose a value the kernel accepts (timeouts: at most 2147483647 / HZ seconds)."),
+            _ => new ConntrackException(ErrorIds.FileWriteFailed, ErrorKind.WriteError,
+                $"Writing {value} to {full} failed: {why}. Nothing was changed.", full, "Check that the tracker is still loaded and the file is writable."),
+        };
+    }
+}

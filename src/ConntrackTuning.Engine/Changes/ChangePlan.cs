@@ -1,0 +1,119 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
+
+namespace ConntrackTuning.Engine.Changes;
+
+/// <summary>One configuration file of a change: its content now (null when absent) and after.</summary>
+internal sealed record FileEdit(string Relative, string? Before, string After, string Purpose)
+{
+    internal bool Changes => !string.Equals(Before, After, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// Everything a change will do, worked out from fresh reads before anything is written: the run-time file and
+/// values, the new content of every configuration file (already parsed, so a broken file stops the change
+/// before the kernel is touched), and the warnings.
+/// </summary>
+internal sealed class ChangePlan
+{
+    internal required ConntrackKernel Kernel { get; init; }
+
+    internal required string Setting { get; init; }
+
+    internal string? Key { get; init; }
+
+    internal required ApplyMode Mode { get; init; }
+
+    internal string? RuntimeRelative { get; init; }
+
+    /// <summary>Other files of the same kernel variable, written too under a root that is not the live system (a fixture or image has no kernel to keep them in step).</summary>
+    internal IReadOnlyList<string> RuntimeAliases { get; init; } = [];
+
+    internal long? OldValue { get; init; }
+
+    internal required long Requested { get; init; }
+
+    /// <summary>The value expected after the change: the requested one, or a hash size rounded up as the kernel will.</summary>
+    internal required long Expected { get; init; }
+
+    internal bool RuntimeChanges { get; init; }
+
+    internal IReadOnlyList<FileEdit> Files { get; init; } = [];
+
+    /// <summary>Builds the configuration edits for the final value (the hash size read back from the kernel).</summary>
+    internal Func<long, IReadOnlyList<FileEdit>>? BuildFiles { get; init; }
+
+    /// <summary>Reads what the next boot applies, given the proposed file contents (or the files as they are).</summary>
+    internal Func<IReadOnlyDictionary<string, string?>?, PersistedValue?>? NextBoot { get; init; }
+
+    internal List<string> Warnings { get; } = [];
+
+    internal string? Protocol { get; init; }
+
+    internal string? State { get; init; }
+
+    internal bool Changes => RuntimeChanges || Files.Any(f => f.Changes);
+
+    /// <summary>"nf_conntrack_max: 65536 -> 262144; write /etc/sysctl.d/90-conntrack-tuning.conf": the ShouldProcess text.</summary>
+    internal string Description
+    {
+        get
+        {
+            SystemRoot root = Kernel.SystemRoot;
+            var text = new StringBuilder(Setting).Append(": ");
+            if (Mode == ApplyMode.PersistentOnly)
+            {
+                text.Append("persist ").Append(Expected.ToString(CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                text.Append(OldValue?.ToString(CultureInfo.InvariantCulture) ?? "?").Append(" -> ").Append(Expected.ToString(CultureInfo.InvariantCulture));
+                if (Expected != Requested)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $" ({Requested} rounded up to whole pages, as the kernel does)");
+                }
+
+                if (!RuntimeChanges)
+                {
+                    text.Append(" (already set)");
+                }
+            }
+
+            FileEdit[] changing = Files.Where(f => f.Changes).ToArray();
+            if (changing.Length > 0)
+            {
+                text.Append("; write ").Append(string.Join(", ", changing.Select(f => root.Full(f.Relative))));
+            }
+
+            return text.ToString();
+        }
+    }
+
+    internal string? Target => RuntimeRelative is { } r ? Kernel.SystemRoot.Full(r) : Files.Count > 0 && Files[0] is { } f ? Kernel.SystemRoot.Full(f.Relative) : Kernel.Root;
+
+    /// <summary>Whether what the next boot applies equals the value asked for (a hash size counts when it rounds to the same buckets).</summary>
+    internal bool KeptAtBoot(PersistedValue persisted)
+    {
+        ArgumentNullException.ThrowIfNull(persisted);
+        return persisted.Number is { } n
+            && (n == Requested || n == Expected || (Setting == "hashsize" && HashSizeMath.RoundHashSize(Kernel, n) == Expected));
+    }
+
+    /// <summary>What the next boot applies if the plan's files were written (for -WhatIf and Runtime-only changes).</summary>
+    internal PersistedValue? ProposedNextBoot()
+    {
+        if (NextBoot is null)
+        {
+            return null;
+        }
+
+        var proposed = Files.Where(f => f.Changes).ToDictionary(f => f.Relative, f => (string?)f.After, StringComparer.Ordinal);
+        return NextBoot(proposed.Count == 0 ? null : proposed);
+    }
+}

@@ -1,0 +1,86 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
+
+namespace ConntrackTuning.Engine.Changes;
+
+/// <summary>Plans a change of one timeout: the run-time file of this namespace and the sysctl files that persist it.</summary>
+internal static class TimeoutPlanner
+{
+    internal static ChangePlan Plan(ConntrackKernel kernel, string protocol, string? state, long seconds, ApplyMode mode, bool force)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(protocol);
+        SystemRoot root = kernel.SystemRoot;
+        state = string.IsNullOrEmpty(state) ? null : state;
+        TimeoutSysctl timeout = FindTimeout(kernel, protocol, state, mode);
+        string setting = kernel.EraRow.TimeoutPrefix + timeout.Name;
+        ChangeChecks.RequireRootForLive(kernel, mode, setting);
+        string? runtime = null;
+        long? old = null;
+        if (mode != ApplyMode.PersistentOnly)
+        {
+            // The probe judged the folder by its first timeout file; this one is judged by its own mode.
+            string? reason = kernel.TimeoutsReadOnlyReason;
+            bool can = kernel.CanSetTimeouts && root.IsWritable(timeout.Relative, out reason);
+            runtime = ChangeChecks.RequireRuntime(kernel, can, reason, timeout.Relative, setting, hostOwned: false);
+            old = root.TryReadInt64(runtime);
+        }
+
+        var warnings = new List<string>();
+        if (mode != ApplyMode.Runtime && !kernel.IsInitialNamespace)
+        {
+            warnings.Add($"This is not the initial network namespace: timeouts are per namespace, and the sysctl files persisted here are applied at boot to the namespace systemd-sysctl runs in (the host's), not to this one.");
+        }
+
+        IReadOnlyList<string> aliases = TimeoutReader.AliasKeys(kernel, timeout);
+        var sysctl = new SysctlSetting(timeout.Key, aliases, seconds.ToString(CultureInfo.InvariantCulture));
+        string[] keys = [timeout.Key, .. aliases];
+        var plan = new ChangePlan
+        {
+            Kernel = kernel,
+            Setting = setting,
+            Key = timeout.Key,
+            Mode = mode,
+            RuntimeRelative = runtime,
+            OldValue = old,
+            Requested = seconds,
+            Expected = seconds,
+            RuntimeChanges = runtime is not null && old != seconds,
+            Files = mode == ApplyMode.Runtime ? [] : PersistenceEdits.Sysctl(kernel, [sysctl], force, warnings),
+            BuildFiles = mode == ApplyMode.Runtime ? null : v => PersistenceEdits.Sysctl(kernel, [sysctl with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, []),
+            NextBoot = proposed => BootConfig.LastSysctl(root, keys, proposed),
+            Protocol = timeout.Protocol,
+            State = timeout.State,
+        };
+        plan.Warnings.AddRange(warnings);
+        return plan;
+    }
+
+    private static TimeoutSysctl FindTimeout(ConntrackKernel kernel, string protocol, string? state, ApplyMode mode)
+    {
+        string name = protocol.ToLowerInvariant() + "_timeout" + (state is null ? "" : "_" + state.ToLowerInvariant());
+        IReadOnlyList<TimeoutSysctl> list;
+        try
+        {
+            list = TimeoutReader.List(kernel);
+        }
+        catch (ConntrackException) when (mode == ApplyMode.PersistentOnly && kernel.EraRow.TimeoutDirectory is { } directory
+            && EraTable.TimeoutDefaults.Any(d => d.Name == name))
+        {
+            // An image has no running kernel to list: a timeout the era table knows is enough to write its key.
+            return new TimeoutSysctl(name, protocol.ToLowerInvariant(), state?.ToLowerInvariant(), directory + "/" + kernel.EraRow.TimeoutPrefix + name);
+        }
+
+        return list.FirstOrDefault(t => t.Name == name) ?? throw new ConntrackException(ErrorIds.TimeoutNotFound, ErrorKind.ObjectNotFound,
+            $"Kernel {kernel.KernelRelease ?? kernel.Era} has no {protocol}{(state is null ? "" : " " + state)} timeout ({kernel.EraRow.TimeoutPrefix}{name}). It has: {string.Join(", ", list.Select(t => t.State is null ? t.Protocol : t.Protocol + " " + t.State))}.",
+            kernel.Paths.TimeoutDirectory is { } d ? d + "/" + kernel.EraRow.TimeoutPrefix + name : name,
+            "Run Get-ConntrackTimeout to list the timeouts of this kernel (Tab completes -Protocol and -State from them).");
+    }
+}

@@ -1,0 +1,133 @@
+using System;
+using System.IO;
+using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Platform;
+
+namespace ConntrackTuning.Engine.Expectations;
+
+/// <summary>
+/// Streams the expectation table: over ctnetlink on the running system (NFNL_SUBSYS_CTNETLINK_EXP,
+/// IPCTNL_MSG_EXP_GET dump), falling back to proc/net/nf_conntrack_expect without CAP_NET_ADMIN; the root's copy of
+/// that file for a sosreport or image. Also counts and flushes the table.
+/// </summary>
+internal static class ExpectationReader
+{
+    public const string ProcPath = "proc/net/nf_conntrack_expect";
+
+    /// <summary>Reads every expectation; returns where they came from ("ctnetlink" or the file's full path).</summary>
+    public static string Read(ConntrackKernel kernel, Func<ConntrackExpectation, bool> visitor, string? networkNamespace = null)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(visitor);
+        SystemRoot root = kernel.SystemRoot;
+        if (root.IsLive)
+        {
+            long delivered = 0;
+            try
+            {
+                // Every receive observes the stop signal, also while the kernel is silent.
+                using var client = new CtnetlinkClient(NetlinkHooks.Open(networkNamespace, root.Cancellation));
+                DumpOutcome outcome = Dump(client, message =>
+                {
+                    root.Cancellation.ThrowIfCancellationRequested();
+                    if (ExpectationParser.TryParse(message) is { } e)
+                    {
+                        delivered++;
+                        return visitor(e);
+                    }
+
+                    return true;
+                });
+                if (outcome.Messages > delivered && !outcome.Stopped)
+                {
+                    root.Log.Warning($"Skipped {outcome.Messages - delivered} damaged expectation message(s).");
+                }
+
+                return "ctnetlink";
+            }
+            catch (NetlinkErrnoException e) when (delivered == 0 && e.Number is Errno.EPERM or Errno.EINVAL or Errno.EOPNOTSUPP or Errno.EAFNOSUPPORT or Errno.EPROTONOSUPPORT)
+            {
+                if (!root.FileExists(ProcPath))
+                {
+                    throw new ConntrackException(e.Number == Errno.EPERM ? ErrorIds.NetlinkPermissionDenied : ErrorIds.NetlinkUnavailable,
+                        e.Number == Errno.EPERM ? ErrorKind.PermissionDenied : ErrorKind.ResourceUnavailable,
+                        $"Cannot read the expectation table over ctnetlink ({Errno.Describe(e.Number)}), and {root.Full(ProcPath)} does not exist.",
+                        "ctnetlink", "Run pwsh as root (sudo pwsh) so ctnetlink can be read.", e);
+                }
+
+                root.Log.Warning($"Reading {root.Full(ProcPath)} instead of ctnetlink ({Errno.Describe(e.Number)}); the file does not show masters, masks or classes.");
+            }
+            catch (NetlinkProtocolException e)
+            {
+                throw new ConntrackException(ErrorIds.NetlinkFailed, ErrorKind.ProtocolError,
+                    $"Reading the expectation table over ctnetlink failed after {delivered} expectations: {e.Message}", "ctnetlink",
+                    "Run the command again, or compare with 'conntrack -L expect'.", e);
+            }
+        }
+
+        return ReadFile(root, visitor);
+    }
+
+    /// <summary>The expectations of this namespace, counted from a dump (the kernel exports no count for them).</summary>
+    public static long Count(CtnetlinkClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        long n = 0;
+        Dump(client, _ =>
+        {
+            n++;
+            return true;
+        });
+        return n;
+    }
+
+    /// <summary>IPCTNL_MSG_EXP_DELETE without a tuple or helper name: the kernel removes every expectation of the namespace.</summary>
+    public static void Flush(CtnetlinkClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        client.Acknowledged(new RequestBuilder(NetlinkWire.ExpDelete, NetlinkWire.FlagRequest | NetlinkWire.FlagAck, client.NextSequence(), 0).ToArray());
+    }
+
+    private static DumpOutcome Dump(CtnetlinkClient client, CtnetlinkClient.MessageHandler handler) =>
+        client.DumpMessages(new RequestBuilder(NetlinkWire.ExpGet, NetlinkWire.FlagRequest | NetlinkWire.FlagDump, client.NextSequence(), 0).ToArray(),
+            NetlinkWire.ExpNew, handler);
+
+    private static string ReadFile(SystemRoot root, Func<ConntrackExpectation, bool> visitor)
+    {
+        string full = root.Full(ProcPath);
+        using Stream stream = root.TryOpenRead(ProcPath, out ReadStatus status) ?? throw new ConntrackException(
+            ErrorIds.ExpectationTableNotFound, status == ReadStatus.AccessDenied ? ErrorKind.PermissionDenied : ErrorKind.ObjectNotFound,
+            status == ReadStatus.AccessDenied ? $"{full} cannot be read: permission denied." : $"{root.Path} holds no expectation table ({ProcPath}).",
+            full, "Read the live system as root, or capture proc/net/nf_conntrack_expect with the system.");
+        root.Log.Verbose("Reading " + full + ".");
+        using var reader = new StreamReader(stream);
+        long malformed = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            root.Cancellation.ThrowIfCancellationRequested();
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            if (ExpectationParser.TryParseLine(line, full) is { } e)
+            {
+                if (!visitor(e))
+                {
+                    break;
+                }
+            }
+            else
+            {
+                malformed++;
+            }
+        }
+
+        if (malformed > 0)
+        {
+            root.Log.Warning($"Skipped {malformed} line(s) of {full} that are not expectations.");
+        }
+
+        return full;
+    }
+}

@@ -1,0 +1,47 @@
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace ConntrackTuning.Engine.Health;
+
+/// <summary>
+/// The expectation table's check: helpers (ftp, sip, h323, ...) announce data and media connections there, and
+/// when it is full the packet that would announce one is dropped, so FTP transfers and calls fail while the
+/// connection table looks fine. Same thresholds as the connection table.
+/// </summary>
+internal static class ExpectationChecks
+{
+    public static IEnumerable<HealthResult> Usage(HealthContext c)
+    {
+        if (c.Limit is not { } limit || limit.ExpectMax is not { } max)
+        {
+            yield break;
+        }
+
+        string evidence = $"expectations {limit.ExpectCount?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} ({limit.ExpectCountSource ?? "no source"}), max {max.ToString(CultureInfo.InvariantCulture)} ({limit.ExpectMaxSource})";
+        if (limit.ExpectUsagePercent is not { } usage)
+        {
+            yield return new(HealthSeverity.Info, "The expectation table's usage cannot be computed: its count is unknown (it needs root, or the statistics file).", null, evidence);
+            yield break;
+        }
+
+        HealthSeverity severity = usage >= c.Options.CriticalPercent ? HealthSeverity.Critical
+            : usage >= c.Options.WarningPercent ? HealthSeverity.Warning
+            : HealthSeverity.Ok;
+        string figures = $"{N(limit.ExpectCount!.Value)} of {N(max)}";
+        string message = severity switch
+        {
+            HealthSeverity.Critical => $"The expectation table is {P(usage)} % full ({figures}): helpers drop the packets whose expectations do not fit (\"nf_conntrack: expectation table full\"), so FTP data and SIP media connections fail.",
+            HealthSeverity.Warning => $"The expectation table is {P(usage)} % full ({figures}), at or above the warning {P(c.Options.WarningPercent)} %.",
+            _ => $"The expectation table is {P(usage)} % full ({figures}).",
+        };
+        // nf_conntrack_expect_max is global: writable only in the initial namespace.
+        string? fix = severity >= HealthSeverity.Warning
+            ? $"sysctl -w net.netfilter.nf_conntrack_expect_max={(max * 2).ToString(CultureInfo.InvariantCulture)}"
+            : null;
+        yield return new(severity, message, fix, evidence);
+    }
+
+    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string P(double value) => value.ToString("0.##", CultureInfo.InvariantCulture);
+}

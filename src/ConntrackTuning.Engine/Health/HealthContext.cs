@@ -1,0 +1,148 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
+using ConntrackTuning.Engine.Statistics;
+
+namespace ConntrackTuning.Engine.Health;
+
+/// <summary>
+/// What the checks look at, read once and shared: the kernel, its limits, its counters, its log and its TCP
+/// timeout. Each value is read on first use; a value that cannot be read keeps the reason instead, so one
+/// missing file silences only the checks that need it.
+/// </summary>
+internal sealed class HealthContext
+{
+    private readonly Lazy<(ConntrackLimit? Value, string? Error)> _limit;
+    private readonly Lazy<(ConntrackStatistic? Value, string? Error)> _statistics;
+    private readonly Lazy<(DropEventScanner? Value, IReadOnlyList<string> Sources, string? Error)> _events;
+    private readonly Lazy<(long? Seconds, string? Source)> _tcpEstablished;
+    private readonly Lazy<(ConntrackRecommendation? KernelDefault, ConntrackRecommendation? Balanced, string? Error)> _sizing;
+
+    public HealthContext(ConntrackKernel kernel, HealthOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(options);
+        Kernel = kernel;
+        Options = options;
+        _limit = new(() => Try(() => LimitReader.Read(kernel)));
+        _statistics = new(() => Try(() => ConntrackStatistic.Sum(StatisticsReader.Read(kernel), kernel)));
+        _events = new(ReadEvents);
+        _tcpEstablished = new(ReadTcpEstablished);
+        _sizing = new(Size);
+    }
+
+    public ConntrackKernel Kernel { get; }
+
+    public HealthOptions Options { get; }
+
+    public SystemRoot Root => Kernel.SystemRoot;
+
+    public ConntrackLimit? Limit => _limit.Value.Value;
+
+    public string? LimitError => _limit.Value.Error;
+
+    public ConntrackStatistic? Statistics => _statistics.Value.Value;
+
+    public string? StatisticsError => _statistics.Value.Error;
+
+    public DropEventScanner? Events => _events.Value.Value;
+
+    public IReadOnlyList<string> EventSources => _events.Value.Sources;
+
+    public string? EventsError => _events.Value.Error;
+
+    /// <summary>
+    /// The key of this namespace's events in <see cref="DropEventScanner.ByNamespace"/>: "" (messages naming no
+    /// namespace) in the initial one, its inode elsewhere.
+    /// </summary>
+    public string EventKey => Kernel.IsInitialNamespace ? "" : Kernel.NetworkNamespace ?? "?";
+
+    /// <summary>Table-full messages about this namespace's table.</summary>
+    public long EventsHere => Events is { } e && e.ByNamespace.TryGetValue(EventKey, out long n) ? n : 0;
+
+    public long? TcpEstablishedTimeout => _tcpEstablished.Value.Seconds;
+
+    /// <summary>What this kernel would choose for this RAM by itself (Get-ConntrackRecommendation -Profile KernelDefault).</summary>
+    public ConntrackRecommendation? KernelDefault => _sizing.Value.KernelDefault;
+
+    /// <summary>The module's recommended size for this machine (Get-ConntrackRecommendation, profile Balanced).</summary>
+    public ConntrackRecommendation? Balanced => _sizing.Value.Balanced;
+
+    public string? SizingError => _sizing.Value.Error;
+
+    public string? TcpEstablishedTimeoutSource => _tcpEstablished.Value.Source;
+
+    /// <summary>The window the log is searched over: the option, else this boot on a live system, else all of it.</summary>
+    public TimeWindow LogWindow => Options.LogWindow
+        ?? (Root.IsLive && KernelLogSources.BootTime(Root) is { } boot ? new TimeWindow(boot.AddSeconds(-1), null) : TimeWindow.All);
+
+    /// <summary>Where a fix has to be run: global settings belong to the initial namespace.</summary>
+    public string OnHost => Kernel.IsInitialNamespace ? "" : " Run it on the host (the initial network namespace): the limit and the hash size are global.";
+
+    private static (T? Value, string? Error) Try<T>(Func<T> read) where T : class
+    {
+        try
+        {
+            return (read(), null);
+        }
+        catch (ConntrackException e)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    private (DropEventScanner?, IReadOnlyList<string>, string?) ReadEvents()
+    {
+        try
+        {
+            IReadOnlyList<LogInput> inputs = DropEventReader.DefaultInputs(Root, LogWindow);
+            DropEventScanner scanner = DropEventReader.Scan(inputs, LogWindow, Root.Log);
+            return (scanner, inputs.Select(i => i.Name).ToArray(), null);
+        }
+        catch (Exception e) when (e is ConntrackException or IOException or UnauthorizedAccessException)
+        {
+            return (null, [], e.Message);
+        }
+    }
+
+    private (ConntrackRecommendation?, ConntrackRecommendation?, string?) Size()
+    {
+        try
+        {
+            // The sizing engine's own warnings (a profile below the current max, and so on) belong to
+            // Get-ConntrackRecommendation; here only its numbers are used.
+            SizingInputs inputs = SizingInputResolver.Resolve(new RecommendationRequest(), Kernel);
+            return (Recommender.Recommend(inputs, RecommendationProfile.KernelDefault, NullEngineLog.Instance),
+                Recommender.Recommend(inputs, RecommendationProfile.Balanced, NullEngineLog.Instance), null);
+        }
+        catch (ConntrackException e)
+        {
+            return (null, null, e.Message);
+        }
+    }
+
+    private (long?, string?) ReadTcpEstablished()
+    {
+        if (Kernel.TimeoutDirectoryFound is not { } dir || Kernel.EraRow.TimeoutPrefix is not { } prefix)
+        {
+            return (null, null);
+        }
+
+        string path = $"{dir}/{prefix}tcp_timeout_established";
+        try
+        {
+            return (Root.TryReadInt64(path), Root.Full(path));
+        }
+        catch (ConntrackException)
+        {
+            return (null, Root.Full(path));
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using ConntrackTuning.Engine.Persistence;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Sizing;
+using ConntrackTuning.Engine.Statistics;
+
+namespace ConntrackTuning.Engine.Health;
+
+/// <summary>
+/// The commands a finding recommends, and the sizes in them: Get-ConntrackRecommendation's Balanced size when
+/// it is larger than the current max, else a simple rule (double what is used, a power of two, a quarter of
+/// RAM at most), so that Test-ConntrackHealth and Get-ConntrackRecommendation agree.
+/// </summary>
+internal static class Remedy
+{
+    /// <summary>The established timeout to suggest: kube-proxy's 24 hours keeps idle but live connections (SSH, database pools) tracked.</summary>
+    public const int TcpEstablishedSeconds = 86400;
+
+    public static string SetMax(long max) => $"Set-ConntrackLimit -Max {max.ToString(CultureInfo.InvariantCulture)} -Persist";
+
+    /// <summary>
+    /// Applied now and persisted; where the running hash cannot be resized (2.4, early 2.6), persisted only, which is
+    /// all such a kernel allows: the size takes effect when the module loads at the next boot.
+    /// </summary>
+    public static string SetHashSize(long size, ConntrackKernel kernel) =>
+        TrackerModule.HashFixedWhileLoaded(kernel) ? PersistHashSize(size) : $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -Persist";
+
+    /// <summary>Writes only the configuration, so the next boot applies the value that runs now.</summary>
+    public static string PersistMax(long max) => $"Set-ConntrackLimit -Max {max.ToString(CultureInfo.InvariantCulture)} -PersistOnly";
+
+    public static string PersistHashSize(long size) => $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -PersistOnly";
+
+    public static string SetTcpEstablished(long seconds) =>
+        $"Set-ConntrackTimeout -Protocol tcp -State established -Seconds {seconds.ToString(CultureInfo.InvariantCulture)} -Persist";
+
+    /// <summary>
+    /// Room for twice the current size and twice the current count, as a power of two, but no more than a
+    /// quarter of RAM would hold; null when even that is no larger than the current max.
+    /// </summary>
+    public static long? SuggestMax(HealthContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ConntrackLimit? limit = context.Limit;
+        long max = limit?.Max ?? 0;
+        long count = limit?.Count ?? 0;
+        if (context.Balanced is { } balanced && balanced.Max > max && balanced.Max >= 2 * count)
+        {
+            return balanced.Max;
+        }
+
+        long wanted = NextPowerOfTwo(Math.Max(Math.Max(max, count) * 2, 1024));
+        if (context.Kernel.MemoryBytes is { } memory && memory > 0)
+        {
+            int entry = EntryBytes(context.Kernel);
+            long cap = PreviousPowerOfTwo(memory / 4 / entry);
+            wanted = Math.Min(wanted, cap);
+        }
+
+        return wanted > max ? wanted : null;
+    }
+
+    /// <summary>
+    /// One bucket per entry, as the kernel itself sizes the table since 5.15 (a bucket costs one or two
+    /// pointers): a power of two, or a prime before 2.4.21, whose additive hash spreads well only over a prime.
+    /// The Balanced recommendation's hash size when the max is its max.
+    /// </summary>
+    public static long SuggestHashSize(long max, HealthContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Balanced is { } balanced && balanced.Max == max)
+        {
+            return balanced.HashSize;
+        }
+
+        ConntrackKernel kernel = context.Kernel;
+        long target = Math.Max(max, 1024);
+        return kernel.EraRow.HashShape == HashShape.Prime ? NextPrime(target) : NextPowerOfTwo(target);
+    }
+
+    internal static long NextPrime(long value)
+    {
+        for (long n = Math.Max(value, 2); ; n++)
+        {
+            bool prime = n == 2 || n % 2 != 0;
+            for (long d = 3; prime && d * d <= n; d += 2)
+            {
+                prime = n % d != 0;
+            }
+
+            if (prime)
+            {
+                return n;
+            }
+        }
+    }
+
+    /// <summary>The fix for a table that is too small: a larger max, with the hash size when the chains would grow past the threshold.</summary>
+    public static string? RaiseMax(HealthContext context)
+    {
+        if (SuggestMax(context) is not { } max)
+        {
+            return context.TcpEstablishedTimeout is > TcpEstablishedSeconds ? SetTcpEstablished(TcpEstablishedSeconds) : null;
+        }
+
+        string command = SetMax(max);
+        if (context.Limit?.HashSize is { } hash && hash > 0 && (double)max / hash > context.Options.MaxEntriesPerBucket)
+        {
+            command += "; " + SetHashSize(SuggestHashSize(max, context), context.Kernel);
+        }
+
+        return command;
+    }
+
+    internal static int EntryBytes(ConntrackKernel kernel) =>
+        (kernel.PointerBits == 32 ? kernel.EraRow.EstimatedEntrySize32 : kernel.EraRow.EstimatedEntrySize64) + (kernel.PointerBits == 32 ? 4 : 8);
+
+    internal static long NextPowerOfTwo(long value)
+    {
+        long p = 1;
+        while (p < value && p < (1L << 40))
+        {
+            p <<= 1;
+        }
+
+        return p;
+    }
+
+    internal static long PreviousPowerOfTwo(long value)
+    {
+        long p = 1;
+        while (p * 2 <= value && p < (1L << 40))
+        {
+            p <<= 1;
+        }
+
+        return p;
+    }
+}

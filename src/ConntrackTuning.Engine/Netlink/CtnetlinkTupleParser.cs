@@ -1,0 +1,195 @@
+using System;
+using System.Buffers.Binary;
+using ConntrackTuning.Engine.Entries;
+
+namespace ConntrackTuning.Engine.Netlink;
+
+/// <summary>
+/// Reads one CTA_TUPLE_* nest of an entry message (CTNETLINK.md §4): the addresses, the protocol and its ports or
+/// ICMP fields, and the per-direction counters. A nest that breaks the attribute rules makes the entry malformed.
+/// </summary>
+internal static class CtnetlinkTupleParser
+{
+    internal static bool TryTuple(ReadOnlySpan<byte> nest, byte family, ref EntryTuple t, out byte protocol)
+    {
+        protocol = 0;
+        bool hasProto = false;
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            switch (attrs.Type)
+            {
+                case NetlinkWire.CtaTupleIp:
+                    if (!TryAddresses(p, family, ref t))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case NetlinkWire.CtaTupleProto:
+                    if (!TryProto(p, ref t, out protocol))
+                    {
+                        return false;
+                    }
+
+                    hasProto = true;
+                    break;
+                case NetlinkWire.CtaTupleZone:
+                    if (p.Length < 2)
+                    {
+                        return false;
+                    }
+
+                    t.Zone = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        return !attrs.Malformed && hasProto && t.HasSource && t.HasDestination;
+    }
+
+    private static bool TryAddresses(ReadOnlySpan<byte> nest, byte family, ref EntryTuple t)
+    {
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            switch (attrs.Type)
+            {
+                case NetlinkWire.CtaIpV4Src when family == 2:
+                    if (p.Length != 4)
+                    {
+                        return false;
+                    }
+
+                    t.Source = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    t.HasSource = true;
+                    break;
+                case NetlinkWire.CtaIpV4Dst when family == 2:
+                    if (p.Length != 4)
+                    {
+                        return false;
+                    }
+
+                    t.Destination = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    t.HasDestination = true;
+                    break;
+                case NetlinkWire.CtaIpV6Src when family == 10:
+                    if (p.Length != 16)
+                    {
+                        return false;
+                    }
+
+                    t.Source = BinaryPrimitives.ReadUInt128BigEndian(p);
+                    t.HasSource = true;
+                    break;
+                case NetlinkWire.CtaIpV6Dst when family == 10:
+                    if (p.Length != 16)
+                    {
+                        return false;
+                    }
+
+                    t.Destination = BinaryPrimitives.ReadUInt128BigEndian(p);
+                    t.HasDestination = true;
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        return !attrs.Malformed;
+    }
+
+    private static bool TryProto(ReadOnlySpan<byte> nest, ref EntryTuple t, out byte protocol)
+    {
+        protocol = 0;
+        bool hasNum = false;
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            int type = attrs.Type;
+            int need = type switch
+            {
+                NetlinkWire.CtaProtoNum or NetlinkWire.CtaProtoIcmpType or NetlinkWire.CtaProtoIcmpCode
+                    or NetlinkWire.CtaProtoIcmpv6Type or NetlinkWire.CtaProtoIcmpv6Code => 1,
+                NetlinkWire.CtaProtoSrcPort or NetlinkWire.CtaProtoDstPort
+                    or NetlinkWire.CtaProtoIcmpId or NetlinkWire.CtaProtoIcmpv6Id => 2,
+                _ => 0,
+            };
+            if (p.Length < need)
+            {
+                return false;
+            }
+
+            switch (type)
+            {
+                case NetlinkWire.CtaProtoNum:
+                    protocol = p[0];
+                    hasNum = true;
+                    break;
+                case NetlinkWire.CtaProtoSrcPort:
+                    t.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    t.HasPorts = true;
+                    break;
+                case NetlinkWire.CtaProtoDstPort:
+                    t.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    t.HasPorts = true;
+                    break;
+                case NetlinkWire.CtaProtoIcmpId:
+                case NetlinkWire.CtaProtoIcmpv6Id:
+                    t.IcmpId = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    t.HasIcmp = true;
+                    break;
+                case NetlinkWire.CtaProtoIcmpType:
+                case NetlinkWire.CtaProtoIcmpv6Type:
+                    t.IcmpType = p[0];
+                    t.HasIcmp = true;
+                    break;
+                case NetlinkWire.CtaProtoIcmpCode:
+                case NetlinkWire.CtaProtoIcmpv6Code:
+                    t.IcmpCode = p[0];
+                    t.HasIcmp = true;
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        return !attrs.Malformed && hasNum;
+    }
+
+    internal static bool TryCounters(ReadOnlySpan<byte> nest, ref EntryTuple t)
+    {
+        var attrs = new AttributeReader(nest);
+        while (attrs.Next())
+        {
+            ReadOnlySpan<byte> p = attrs.Payload;
+            switch (attrs.Type)
+            {
+                case 1 when p.Length >= 8:
+                    t.Packets = BinaryPrimitives.ReadUInt64BigEndian(p);
+                    break;
+                case 2 when p.Length >= 8:
+                    t.Bytes = BinaryPrimitives.ReadUInt64BigEndian(p);
+                    break;
+                case 3 when p.Length >= 4:
+                    t.Packets = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    break;
+                case 4 when p.Length >= 4:
+                    t.Bytes = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    break;
+                case >= 1 and <= 4:
+                    return false;
+                default:
+                    break;
+            }
+        }
+
+        t.HasCounters = true;
+        return !attrs.Malformed;
+    }
+}

@@ -1,0 +1,230 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using ConntrackTuning.Engine.Entries;
+using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Platform;
+
+namespace ConntrackTuning.Engine.Removal;
+
+/// <summary>
+/// One removal from the live table of one network namespace, over two ctnetlink sockets: one streams the
+/// (kernel-filtered) dump, the other deletes the matches in batches as they arrive, so memory is one batch at
+/// any table size. Entries handed in one by one (from the pipeline) go through the same batches.
+/// </summary>
+internal sealed class RemovalSession : IDisposable
+{
+    private readonly ConntrackKernel _kernel;
+    private readonly CtnetlinkClient _control;
+    private readonly CtnetlinkDeleter _deleter;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly CancellationToken _cancellation;
+    private long _matched;
+
+    private RemovalSession(ConntrackKernel kernel, string? networkNamespace, DeleteObserver? observer, int batchSize)
+    {
+        _kernel = kernel;
+        NetworkNamespace = networkNamespace;
+        _cancellation = kernel.SystemRoot.Cancellation;
+        _control = new CtnetlinkClient(NetlinkHooks.Open(networkNamespace));
+        try
+        {
+            _deleter = new CtnetlinkDeleter(NetlinkHooks.Open(networkNamespace), batchSize, observer);
+        }
+        catch
+        {
+            _control.Dispose();
+            throw;
+        }
+    }
+
+    public string? NetworkNamespace { get; }
+
+    /// <summary>The kernel's entry count when the session began (this namespace's), when it answers the statistics request.</summary>
+    public long? CountBefore { get; private set; }
+
+    public long Matched => _matched;
+
+    /// <summary>
+    /// Opens the sockets and checks, with one statistics request, that this process may change the table:
+    /// ctnetlink answers EPERM without CAP_NET_ADMIN, and that is better said before the dump than after it.
+    /// </summary>
+    public static RemovalSession Open(ConntrackKernel kernel, string? networkNamespace, DeleteObserver? observer = null,
+        int batchSize = CtnetlinkDeleter.DefaultBatchSize)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        RequireLive(kernel.SystemRoot, "delete conntrack entries");
+        RemovalSession session;
+        try
+        {
+            session = new RemovalSession(kernel, networkNamespace, observer, batchSize);
+        }
+        catch (NetlinkErrnoException e)
+        {
+            throw Unavailable(e, networkNamespace);
+        }
+
+        try
+        {
+            session.CountBefore = session._control.ReadCount().Entries;
+        }
+        catch (NetlinkErrnoException e) when (e.Number is Errno.EINVAL or Errno.EOPNOTSUPP)
+        {
+            // Kernels before 3.6 have no statistics message; a delete will still say whether we may.
+            session.CountBefore = null;
+        }
+        catch (NetlinkErrnoException e)
+        {
+            session.Dispose();
+            throw e.Number == Errno.EPERM ? PermissionDenied(e) : Failed(e, 0);
+        }
+
+        return session;
+    }
+
+    /// <summary>A run-time change is for the running system only: a sosreport, an image or a fixture is never changed.</summary>
+    internal static void RequireLive(SystemRoot root, string what)
+    {
+        if (!root.IsLive)
+        {
+            throw new ConntrackException(ErrorIds.NotLiveSystem, ErrorKind.InvalidOperation,
+                $"Cannot {what} under -Root {root.Path}: it is not the running system, and only the running kernel's table can be changed.",
+                root.Path,
+                "Run the command on the system itself without -Root; against a captured root, -WhatIf shows what would match.");
+        }
+    }
+
+    /// <summary>Dumps the table and deletes every entry the filter matches, in batches as the dump streams.</summary>
+    public void RemoveMatching(RemovalFilter filter, Action<long>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        SystemRoot root = _kernel.SystemRoot;
+        var notes = new List<string>();
+        KernelFilter kernelFilter = filter.ToKernelFilter(_kernel.Version, notes);
+        root.Log.Verbose(filter.IsEmpty
+            ? "Dumping the whole conntrack table over ctnetlink and deleting every entry."
+            : $"Dumping the conntrack table over ctnetlink; the kernel is asked to filter by {(notes.Count == 0 ? "nothing" : string.Join(", ", notes))}, and every entry is checked here against: {filter.Description}.");
+        long seen = 0;
+        EntryVisitor visitor = (ref EntryRecord r) =>
+        {
+            if ((++seen & 0x3FF) == 0)
+            {
+                _cancellation.ThrowIfCancellationRequested();
+                progress?.Invoke(seen);
+            }
+
+            if (filter.Matches(ref r))
+            {
+                Add(ref r);
+            }
+
+            return true;
+        };
+
+        while (true)
+        {
+            try
+            {
+                DumpOutcome outcome = _control.DumpEntries(kernelFilter, visitor);
+                if (outcome.Malformed > 0)
+                {
+                    root.Log.Warning($"Skipped {outcome.Malformed} damaged ctnetlink message(s); those entries were not considered for deletion.");
+                }
+
+                break;
+            }
+            catch (NetlinkErrnoException e) when (seen == 0 && e.Number is Errno.EINVAL or Errno.EOPNOTSUPP && !kernelFilter.IsEmpty)
+            {
+                root.Log.Verbose($"The kernel rejected the dump filter ({Errno.Describe(e.Number)}); dumping unfiltered and filtering here.");
+                kernelFilter = KernelFilter.None;
+            }
+            catch (NetlinkErrnoException e)
+            {
+                throw e.Number == Errno.EPERM ? PermissionDenied(e) : Failed(e, _matched);
+            }
+            catch (NetlinkProtocolException e)
+            {
+                throw Failed(e, _matched);
+            }
+        }
+
+        Flush();
+        if (filter.MinimumAgeSeconds is not null && filter.WithoutAge > 0)
+        {
+            root.Log.Warning($"{filter.WithoutAge} entries have no start time and were not matched by -OlderThan: the kernel records one only for entries created while net.netfilter.nf_conntrack_timestamp = 1.");
+        }
+    }
+
+    /// <summary>Queues one entry for deletion (sent when the batch is full).</summary>
+    public void Add(ref EntryRecord entry)
+    {
+        _matched++;
+        try
+        {
+            _deleter.Add(ref entry);
+        }
+        catch (NetlinkErrnoException e)
+        {
+            throw e.Number == Errno.EPERM ? PermissionDenied(e) : Failed(e, _matched);
+        }
+        catch (NetlinkProtocolException e)
+        {
+            throw Failed(e, _matched);
+        }
+    }
+
+    public void Flush()
+    {
+        try
+        {
+            _deleter.Flush();
+        }
+        catch (NetlinkErrnoException e)
+        {
+            throw e.Number == Errno.EPERM ? PermissionDenied(e) : Failed(e, _matched);
+        }
+        catch (NetlinkProtocolException e)
+        {
+            throw Failed(e, _matched);
+        }
+    }
+
+    /// <summary>The summary record; call after the last <see cref="Flush"/>.</summary>
+    public ConntrackRemoval Result(string filterText) => new()
+    {
+        Table = "Connection",
+        Matched = _matched,
+        Deleted = _deleter.Deleted,
+        AlreadyGone = _deleter.AlreadyGone,
+        Failed = _deleter.Failed,
+        Seconds = Math.Round(_clock.Elapsed.TotalSeconds, 3),
+        Filter = filterText,
+        NetworkNamespace = NetworkNamespace,
+        Root = _kernel.Root,
+    };
+
+    public int FirstFailureErrno => _deleter.FirstFailureErrno;
+
+    public void Dispose()
+    {
+        _deleter.Dispose();
+        _control.Dispose();
+    }
+
+    internal static ConntrackException PermissionDenied(NetlinkErrnoException e) =>
+        new(ErrorIds.NetlinkPermissionDenied, ErrorKind.PermissionDenied,
+            $"Changing the conntrack table needs CAP_NET_ADMIN, and the kernel refused this process ({Errno.Describe(e.Number)}).",
+            "ctnetlink", "Run pwsh as root (sudo pwsh), or grant it CAP_NET_ADMIN.", e);
+
+    internal static ConntrackException Unavailable(NetlinkErrnoException e, string? networkNamespace) =>
+        new(ErrorIds.NetlinkUnavailable, ErrorKind.ResourceUnavailable,
+            $"Cannot open a ctnetlink socket{(networkNamespace is null ? "" : " in " + networkNamespace)}: {e.Message}.",
+            networkNamespace ?? "ctnetlink",
+            "Check that the kernel has nf_conntrack_netlink (modprobe nf_conntrack_netlink) and that the namespace exists.", e);
+
+    private static ConntrackException Failed(Exception e, long matched) =>
+        new(ErrorIds.NetlinkFailed, ErrorKind.ProtocolError,
+            $"Deleting conntrack entries over ctnetlink failed after {matched} matches: {e.Message}",
+            "ctnetlink", "Run the command again: entries already deleted stay deleted, and the rest will match again.", e);
+}

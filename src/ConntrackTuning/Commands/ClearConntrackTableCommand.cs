@@ -1,0 +1,40 @@
+using System.Globalization;
+using System.Management.Automation;
+using ConntrackTuning.Engine.Removal;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>
+/// Clear-ConntrackTable: flushes the connection table (conntrack -F) or the expectation table (conntrack -F
+/// expect) of the running system, after saying how many entries it holds; one ConntrackRemoval record.
+/// </summary>
+[Cmdlet(VerbsCommon.Clear, "ConntrackTable", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(ConntrackRemoval))]
+public sealed class ClearConntrackTableCommand : ConntrackCmdlet
+{
+    /// <summary>The running system only ("/").</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public override string Root { get; set; } = "/";
+
+    /// <summary>Connection (the default) or Expectation.</summary>
+    [Parameter(Position = 0)]
+    [ValidateSet("Connection", "Expectation")]
+    public string Table { get; set; } = "Connection";
+
+    protected override void ProcessRecord()
+    {
+        Run(() =>
+        {
+            ConntrackKernel kernel = ProbeKernel();
+            FlushTable table = Table.Equals("Expectation", System.StringComparison.OrdinalIgnoreCase) ? FlushTable.Expectation : FlushTable.Connection;
+            using TableFlusher flusher = TableFlusher.Open(kernel, table, networkNamespace: null);
+            string what = string.Create(CultureInfo.InvariantCulture,
+                $"Flush the {table.ToString().ToLowerInvariant()} table: delete all {flusher.CountBefore} entr{(flusher.CountBefore == 1 ? "y" : "ies")}");
+            if (ShouldProcess(what + ".", what + "?", "Clear-ConntrackTable"))
+            {
+                WriteObject(flusher.Flush());
+            }
+        });
+    }
+}

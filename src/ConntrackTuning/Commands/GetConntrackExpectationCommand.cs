@@ -1,0 +1,44 @@
+using System;
+using System.Linq;
+using System.Management.Automation;
+using ConntrackTuning.Engine.Expectations;
+using ConntrackTuning.Engine.Limits;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>
+/// Get-ConntrackExpectation: the expectation table (conntrack -L expect) as objects: the expected tuple and its
+/// mask, the master connection, the helper, the timeout, the flags, the class and the zone. A sibling of
+/// Get-ConntrackEntry rather than a -Table switch on it, since expectations are another type with other filters.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "ConntrackExpectation")]
+[OutputType(typeof(ConntrackExpectation))]
+public sealed class GetConntrackExpectationCommand : ConntrackReadCmdlet
+{
+    /// <summary>Only expectations of these helpers (ftp, sip, h323, ...).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Helper { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        Run(() =>
+        {
+            ConntrackKernel kernel = ProbeKernel();
+            if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
+            {
+                throw LimitReader.NotLoaded(kernel);
+            }
+
+            ExpectationReader.Read(kernel, e =>
+            {
+                if (Helper is null || Helper.Any(h => string.Equals(h, e.Helper, StringComparison.OrdinalIgnoreCase)))
+                {
+                    WriteObject(e);
+                }
+
+                return true;
+            });
+        });
+    }
+}

@@ -1,0 +1,65 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Management.Automation;
+using ConntrackTuning.Engine.Namespaces;
+using ConntrackTuning.Engine.Platform;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>
+/// Get-ConntrackNamespace: every network namespace of the host, what owns it (container, pod, ip netns name),
+/// how many conntrack entries it holds (read inside it, as conntrack -C does) against the one global max, and
+/// whether this boot's kernel log says its table was full. Fullest first.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "ConntrackNamespace")]
+[OutputType(typeof(ConntrackNamespace))]
+public sealed class GetConntrackNamespaceCommand : ConntrackReadCmdlet
+{
+    /// <summary>Only the N namespaces with the most entries.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int Top { get; set; }
+
+    protected override void ProcessRecord() => Run(() =>
+    {
+        SystemRoot root = OpenRoot();
+        List<(FoundNamespace Found, PodInfo? Pod)> found = NamespaceReader.Find(root);
+        ulong? own = NamespaceDiscovery.ParseLink(root.LinkTarget("proc/self/ns/net"));
+        ConntrackKernel kernel = ProbeKernel();
+        long? max = kernel.MaxPathsFound.Count > 0 ? root.TryReadInt64(kernel.MaxPathsFound[0]) : null;
+        TableFullLog log = TableFullLog.Read(root);
+        var results = new List<ConntrackNamespace>(found.Count);
+        var progress = new ProgressRecord(1, "Get-ConntrackNamespace", "Reading the entry count of each network namespace");
+        for (int i = 0; i < found.Count; i++)
+        {
+            Cancellation.ThrowIfCancellationRequested();
+            (FoundNamespace ns, PodInfo? pod) = found[i];
+            if (found.Count > 20 && i % 10 == 0)
+            {
+                progress.PercentComplete = 100 * i / found.Count;
+                progress.StatusDescription = $"network namespace {ns.Inode.ToString(CultureInfo.InvariantCulture)} ({i + 1} of {found.Count})";
+                WriteProgress(progress);
+            }
+
+            long? count = NamespaceReader.ReadCount(root, ns, own, out string? error);
+            if (error is not null)
+            {
+                WriteVerbose($"Network namespace {ns.Inode}: no count ({error}).");
+            }
+
+            results.Add(NamespaceReader.ToObject(root, ns, pod, count, error, max, log));
+        }
+
+        progress.RecordType = ProgressRecordType.Completed;
+        WriteProgress(progress);
+        IEnumerable<ConntrackNamespace> sorted = results
+            .OrderByDescending(n => n.Count ?? -1)
+            .ThenByDescending(n => n.TableFullMessages)
+            .ThenBy(n => n.Inode);
+        foreach (ConntrackNamespace ns in Top > 0 ? sorted.Take(Top) : sorted)
+        {
+            WriteObject(ns);
+        }
+    });
+}

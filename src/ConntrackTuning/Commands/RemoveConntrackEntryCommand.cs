@@ -1,0 +1,379 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Management.Automation;
+using ConntrackTuning.Engine;
+using ConntrackTuning.Engine.Entries;
+using ConntrackTuning.Engine.Netlink;
+using ConntrackTuning.Engine.Removal;
+
+namespace ConntrackTuning.Commands;
+
+/// <summary>
+/// Remove-ConntrackEntry: deletes conntrack entries over ctnetlink, selected by the filters of Get-ConntrackEntry
+/// and conntrack -D's (reply direction, NAT, status, timeout, age), or exactly the entries piped in. The dump
+/// streams and the matches are deleted in batches on a second socket; it ends with one ConntrackRemoval.
+/// </summary>
+[Cmdlet(VerbsCommon.Remove, "ConntrackEntry", DefaultParameterSetName = FilterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(ConntrackRemoval))]
+[OutputType(typeof(ConntrackEntry))]
+public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
+{
+    private const string FilterSet = "Filter";
+    private const string InputSet = "InputObject";
+    private const int ErrorsWritten = 10;
+    private const int PreviewGroups = 3;
+
+    private RemovalFilter? _filter;
+    private RemovalSession? _session;
+    private readonly Queue<ConntrackEntry> _pendingInput = new();
+    private readonly List<ConntrackEntry> _held = [];
+    private bool _preview;
+    private bool _whatIf;
+    private long _errorsWritten;
+
+    /// <summary>The running system only ("/"); a captured root can be previewed with -WhatIf.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public override string Root { get; set; } = "/";
+
+    /// <summary>Entries from Get-ConntrackEntry: deleted by tuple, zone and id.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
+    public ConntrackEntry[]? InputObject { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ArgumentCompleter(typeof(ConntrackProtocolCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[]? Protocol { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ArgumentCompleter(typeof(ConntrackStateCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[]? State { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Source { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Destination { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public int[]? Port { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public int[]? SourcePort { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public int[]? DestinationPort { get; set; }
+
+    /// <summary>Source addresses of the reply direction (where replies come from: the backend after DNAT).</summary>
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? ReplySource { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? ReplyDestination { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public int[]? ReplySourcePort { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public int[]? ReplyDestinationPort { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    public SwitchParameter SourceNat { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    public SwitchParameter DestinationNat { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    public SwitchParameter AnyNat { get; set; }
+
+    /// <summary>The address NAT translated to: the reply destination for source NAT, the reply source for destination NAT.</summary>
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? NatAddress { get; set; }
+
+    /// <summary>Status bits that must all be set (SeenReply, Assured, SourceNat, Offload, ...).</summary>
+    [Parameter(ParameterSetName = FilterSet)]
+    public ConntrackEntryStatus[]? Status { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Mark { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateRange(0, 65535)]
+    public int Zone { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateSet("IPv4", "IPv6")]
+    public string? Family { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    public SwitchParameter Unreplied { get; set; }
+
+    [Parameter(ParameterSetName = FilterSet)]
+    public SwitchParameter Assured { get; set; }
+
+    /// <summary>Only entries with fewer seconds left than this.</summary>
+    [Parameter(ParameterSetName = FilterSet)]
+    [ValidateRange(0, long.MaxValue)]
+    public long TimeoutBelow { get; set; }
+
+    /// <summary>Only entries created at least this long ago (needs nf_conntrack_timestamp = 1 when they were created).</summary>
+    [Parameter(ParameterSetName = FilterSet)]
+    public TimeSpan OlderThan { get; set; }
+
+    /// <summary>Emit each deleted entry.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        _whatIf = Bound("WhatIf") ?? (GetVariableValue("WhatIfPreference") is SwitchParameter s ? s.IsPresent : GetVariableValue("WhatIfPreference") is true);
+        _preview = _whatIf || (Bound("Confirm") ?? (GetVariableValue("ConfirmPreference") is ConfirmImpact c && c != ConfirmImpact.None && c <= ConfirmImpact.High));
+        if (ParameterSetName != FilterSet)
+        {
+            return;
+        }
+
+        try
+        {
+            EntryFilter entries = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
+                MyInvocation.BoundParameters.ContainsKey(nameof(Zone)) ? Zone : null, Unreplied, Assured);
+            NatMatch nat = AnyNat || (SourceNat && DestinationNat) ? NatMatch.Any : SourceNat ? NatMatch.Source : DestinationNat ? NatMatch.Destination : NatMatch.None;
+            uint status = (uint)(Status ?? []).Aggregate(ConntrackEntryStatus.None, (a, f) => a | f);
+            _filter = RemovalFilter.Create(entries, ReplySource, ReplyDestination, ReplySourcePort, ReplyDestinationPort, nat, NatAddress, status,
+                MyInvocation.BoundParameters.ContainsKey(nameof(TimeoutBelow)) ? TimeoutBelow : null,
+                MyInvocation.BoundParameters.ContainsKey(nameof(OlderThan)) ? OlderThan : null);
+        }
+        catch (ConntrackException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e));
+        }
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == FilterSet)
+        {
+            Guard(RemoveByFilter);
+            return;
+        }
+
+        Guard(() =>
+        {
+            foreach (ConntrackEntry entry in InputObject ?? [])
+            {
+                if (_preview)
+                {
+                    _held.Add(entry);
+                }
+                else
+                {
+                    Delete(entry);
+                }
+            }
+        });
+    }
+
+    protected override void EndProcessing()
+    {
+        if (ParameterSetName != InputSet)
+        {
+            return;
+        }
+
+        Guard(() =>
+        {
+            if (_preview)
+            {
+                if (!Ask(_held.Count, PipedGroups(), "piped entries"))
+                {
+                    return;
+                }
+
+                foreach (ConntrackEntry entry in _held)
+                {
+                    Delete(entry);
+                }
+            }
+
+            if (_session is null)
+            {
+                return;
+            }
+
+            _session.Flush();
+            Finish(_session.Result("piped entries"));
+            CloseSession();
+        });
+    }
+
+    private void RemoveByFilter()
+    {
+        ConntrackKernel kernel = ProbeKernel();
+        if (!_whatIf)
+        {
+            RemovalSession.RequireLive(kernel.SystemRoot, "delete conntrack entries");
+        }
+
+        if (_preview)
+        {
+            var builder = new EntrySummaryBuilder();
+            RemovalFilter filter = _filter!;
+            EntryReader.ReadTable(kernel, filter.Entries, (ref EntryRecord r) =>
+            {
+                if (filter.MatchesRest(ref r))
+                {
+                    builder.Add(ref r);
+                }
+
+                return true;
+            });
+            ConntrackSummary summary = builder.Build(PreviewGroups, "", "", null, null, kernel.Root);
+            if (!Ask(summary.Entries, Groups(summary), Describe()))
+            {
+                return;
+            }
+        }
+
+        RemovalSession.RequireLive(kernel.SystemRoot, "delete conntrack entries");
+        RemovalSession session = RemovalSession.Open(kernel, NetworkNamespacePath, Observe);
+        _session = session;
+        var progress = new ProgressRecord(1, "Removing conntrack entries", "Dumping the table");
+        session.RemoveMatching(_filter!, seen =>
+        {
+            progress.StatusDescription = string.Create(CultureInfo.InvariantCulture, $"{seen} entries read, {session.Matched} matched");
+            WriteProgress(progress);
+        });
+        progress.RecordType = ProgressRecordType.Completed;
+        WriteProgress(progress);
+        Finish(session.Result(Describe()));
+        CloseSession();
+    }
+
+    /// <summary>The namespace whose table is changed; null for this process's own (the -NetworkNamespace parameter hooks in here).</summary>
+    private static string? NetworkNamespacePath => null;
+
+    private void Delete(ConntrackEntry entry)
+    {
+        var record = default(EntryRecord);
+        if (!EntryKey.TryFromEntry(entry, ref record, out string? problem))
+        {
+            WriteError(ToErrorRecord(new ConntrackException(ErrorIds.InvalidEntryFilter, ErrorKind.InvalidArgument,
+                $"The entry {Text(entry)} cannot be deleted: {problem}.", Text(entry),
+                "Pipe entries read from the live table (Get-ConntrackEntry without -Path).")));
+            return;
+        }
+
+        if (_session is null)
+        {
+            ConntrackKernel kernel = ProbeKernel();
+            _session = RemovalSession.Open(kernel, NetworkNamespacePath, Observe);
+        }
+
+        _pendingInput.Enqueue(entry);
+        _session.Add(ref record);
+    }
+
+    private void Observe(ref EntryRecord entry, DeleteResult result, int errno)
+    {
+        ConntrackEntry? input = _pendingInput.Count > 0 ? _pendingInput.Dequeue() : null;
+        if (result == DeleteResult.Deleted && PassThru)
+        {
+            WriteObject(input ?? new ConntrackEntry(ref entry));
+        }
+        else if (result == DeleteResult.Failed && _errorsWritten++ < ErrorsWritten)
+        {
+            string text = input is not null ? Text(input) : Text(new ConntrackEntry(ref entry));
+            WriteError(ToErrorRecord(new ConntrackException(ErrorIds.EntryDeleteFailed, ErrorKind.InvalidOperation,
+                $"The kernel refused to delete {text}: {Errno.Describe(errno)}.", text,
+                "Check the kernel log; run the command again to retry the entries that remain.")));
+        }
+    }
+
+    private void Finish(ConntrackRemoval result)
+    {
+        if (result.Failed > ErrorsWritten)
+        {
+            WriteWarning(string.Create(CultureInfo.InvariantCulture, $"{result.Failed} deletes failed; the first {ErrorsWritten} were written as errors."));
+        }
+
+        WriteObject(result);
+    }
+
+    private bool Ask(long count, string groups, string filter)
+    {
+        string what = string.Create(CultureInfo.InvariantCulture, $"Remove {count} conntrack entr{(count == 1 ? "y" : "ies")} ({filter})")
+            + (groups.Length == 0 ? "." : "; largest groups: " + groups + ".");
+        return ShouldProcess(what, what + " Delete them?", "Remove-ConntrackEntry");
+    }
+
+    private string Describe() => _filter is null || _filter.IsEmpty ? "every entry" : _filter.Description;
+
+    private static string Groups(ConntrackSummary s)
+    {
+        var parts = new List<string>();
+        parts.AddRange(s.ByProtocol.Take(PreviewGroups).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Protocol} {p.Count}")));
+        parts.AddRange(s.TopDestinations.Take(PreviewGroups).Select(d => string.Create(CultureInfo.InvariantCulture, $"to {d.Destination} {d.Count}")));
+        parts.AddRange(s.TopDestinationPorts.Take(PreviewGroups).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Protocol} port {p.DestinationPort} {p.Count}")));
+        return string.Join(", ", parts);
+    }
+
+    private string PipedGroups()
+    {
+        static IEnumerable<string> Top<T>(IEnumerable<T> items, Func<T, string> key) =>
+            items.GroupBy(key).OrderByDescending(g => g.Count()).Take(PreviewGroups).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key} {g.Count()}"));
+        return string.Join(", ", Top(_held, e => e.Protocol)
+            .Concat(Top(_held, e => "to " + e.Destination))
+            .Concat(Top(_held.Where(e => e.DestinationPort is not null), e => e.Protocol + " port " + e.DestinationPort!.Value.ToString(CultureInfo.InvariantCulture))));
+    }
+
+    private static string Text(ConntrackEntry e) =>
+        $"{e.Protocol} {e.Source}{(e.SourcePort is { } sp ? ":" + sp.ToString(CultureInfo.InvariantCulture) : "")} -> {e.Destination}{(e.DestinationPort is { } dp ? ":" + dp.ToString(CultureInfo.InvariantCulture) : "")}"
+        + (e.Zone != 0 ? " zone " + e.Zone.ToString(CultureInfo.InvariantCulture) : "");
+
+    private bool? Bound(string name) =>
+        MyInvocation.BoundParameters.TryGetValue(name, out object? value) ? value is SwitchParameter s ? s.IsPresent : value is true : null;
+
+    // Ctrl+C cancels the engine's token; the engine throws OperationCanceledException, which is a stop, not an error.
+    private void Guard(Action work)
+    {
+        try
+        {
+            Run(work);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>PowerShell disposes the cmdlet also after Ctrl+C or an error: the delete session goes with it.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            CloseSession();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void CloseSession()
+    {
+        _session?.Dispose();
+        _session = null;
+    }
+}

@@ -1,0 +1,66 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ConntrackTuning.Engine.Health;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
+using Xunit;
+
+namespace ConntrackTuning.Engine.Tests;
+
+/// <summary>The expectation table's count, limit and health check, from the files a captured root holds.</summary>
+public class ExpectationLimitTests
+{
+    private static string Lines(int n) => string.Concat(Enumerable.Range(0, n).Select(i =>
+        $"290 l3proto = 2 proto=6 src=127.0.0.1 dst=127.0.0.1 sport=0 dport={20000 + i} ftp\n"));
+
+    [Fact]
+    public void Counts_the_lines_of_the_expectation_file_against_nf_conntrack_expect_max()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("proc/net/nf_conntrack_expect", Lines(3));
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_expect_max", "4\n");
+        ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal(3, limit.ExpectCount);
+        Assert.Equal(4, limit.ExpectMax);
+        Assert.Equal(75, limit.ExpectUsagePercent);
+        Assert.Equal(tree.File("proc/net/nf_conntrack_expect"), limit.ExpectCountSource);
+        Assert.Equal(tree.File("proc/sys/net/netfilter/nf_conntrack_expect_max"), limit.ExpectMaxSource);
+    }
+
+    [Fact]
+    public void Without_the_file_the_statistics_columns_give_the_count_as_creates_minus_deletes()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        string header = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n";
+        tree.Write("proc/net/stat/nf_conntrack", header
+            + "00000000  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000  00000000 00000006 00000003 00000000\n"
+            + "00000000  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000  00000000 00000010 00000002 00000000\n");
+        ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal(6 - 3 + 16 - 2, limit.ExpectCount);
+        Assert.EndsWith("(expect_create - expect_delete)", limit.ExpectCountSource, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1, "Ok")]
+    [InlineData(8, "Warning")]
+    [InlineData(10, "Critical")]
+    public void The_health_check_grades_the_expectation_table_like_the_connection_table(int expectations, string severity)
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("proc/net/nf_conntrack_expect", Lines(expectations));
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_expect_max", "10\n");
+        List<ConntrackHealthFinding> findings = HealthChecks.Run(new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions())).ToList();
+        ConntrackHealthFinding f = Assert.Single(findings, f => f.Check == "ExpectationUsage");
+        Assert.Equal(severity, f.Severity);
+        Assert.Contains($"{expectations} of 10", f.Message, StringComparison.Ordinal);
+        if (severity == "Ok")
+        {
+            Assert.Null(f.Recommendation);
+        }
+        else
+        {
+            Assert.Equal("sysctl -w net.netfilter.nf_conntrack_expect_max=20", f.Recommendation);
+        }
+    }
+}
