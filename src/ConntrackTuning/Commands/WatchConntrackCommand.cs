@@ -115,7 +115,7 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
             if (draw)
             {
                 screen.Add(sample);
-                drawn = Draw(screen.Render(sample, Host.UI.RawUI!.WindowSize.Width, Interval), drawn);
+                drawn = Draw(screen.Render(sample, Host!.UI.RawUI!.WindowSize.Width, Interval), drawn);
             }
             else
             {
@@ -153,7 +153,7 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
 
         if (draw && Stopping)
         {
-            Host.UI?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Watch-Conntrack stopped after {clock.Elapsed.TotalSeconds:0.#} s."));
+            Host!.UI?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Watch-Conntrack stopped after {clock.Elapsed.TotalSeconds:0.#} s."));
         }
     }
 
@@ -176,7 +176,7 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
             text.Append("\u001b[K\n");
         }
 
-        Host.UI.Write(text.ToString());
+        Host!.UI?.Write(text.ToString());
         return Math.Max(lines.Count, previous);
     }
 
