@@ -31,6 +31,8 @@
         'Get-ConntrackNamespace'
         'Get-ConntrackBpfMap'
         'Get-ConntrackWriter'
+        'Get-ConntrackEvent'
+        'Watch-Conntrack'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -174,4 +174,13 @@ public static class ErrorIds
 
     /// <summary>Set-ConntrackSetting was given a value outside the range the setting takes.</summary>
     public const string SettingValueInvalid = "SettingValueInvalid";
+
+    /// <summary>Get-ConntrackEvent or Watch-Conntrack was given a -Root that is not the running system: only the running kernel sends events.</summary>
+    public const string EventsNeedLiveSystem = "EventsNeedLiveSystem";
+
+    /// <summary>net.netfilter.nf_conntrack_events is 0 in this network namespace, so the kernel sends no events.</summary>
+    public const string ConntrackEventsDisabled = "ConntrackEventsDisabled";
+
+    /// <summary>Watch-Conntrack -Interval is shorter than 0.1 s.</summary>
+    public const string InvalidWatchInterval = "InvalidWatchInterval";
 }

@@ -66,7 +66,7 @@ internal static partial class MetricCollector
     /// read: the property's, in snake case (procfs column names and ctnetlink attribute names differ: clashres and
     /// clash_resolve, chainlength and chaintoolong).
     /// </summary>
-    private static readonly (string Name, string Help, Func<ConntrackStatistic, long?> Value)[] StatCounters =
+    internal static readonly (string Name, string Help, Func<ConntrackStatistic, long?> Value)[] StatCounters =
         ConntrackStatistic.Columns.Where(c => c.Name != nameof(ConntrackStatistic.Entries))
             .Select(c => (SnakeCase(c.Name), $"Conntrack statistics counter {KernelNames(c.Keys)}: {c.Meaning}.{StatHelpTail}", c.Value))
             .ToArray();
@@ -279,7 +279,7 @@ internal static partial class MetricCollector
         samples.AddRange(added);
     }
 
-    private static ConntrackMetric Sample(ConntrackKernel kernel, string name, string type, string help, double value, params (string Name, string Value)[] labels)
+    internal static ConntrackMetric Sample(ConntrackKernel kernel, string name, string type, string help, double value, params (string Name, string Value)[] labels)
     {
         var sorted = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach ((string label, string text) in labels)

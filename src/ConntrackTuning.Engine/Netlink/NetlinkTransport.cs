@@ -49,7 +49,7 @@ internal interface INetlinkTransport : IDisposable
 /// libc: socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER), send and recv. The kernel binds it on
 /// the first send. recv passes MSG_TRUNC so a datagram larger than the buffer is detected instead of silently cut.
 /// </summary>
-internal sealed class NetlinkSocket : INetlinkTransport
+internal sealed partial class NetlinkSocket : INetlinkTransport
 {
     private const int AfNetlink = 16;
     private const int SockRaw = 3;
@@ -84,12 +84,7 @@ internal sealed class NetlinkSocket : INetlinkTransport
     /// </summary>
     public static NetlinkSocket Open(TimeSpan receiveTimeout, CancellationToken cancellation = default)
     {
-        int fd = Native.Socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
-        if (fd < 0)
-        {
-            throw new NetlinkErrnoException("socket(AF_NETLINK, NETLINK_NETFILTER)", Marshal.GetLastPInvokeError());
-        }
-
+        int fd = CreateDescriptor();
         var socket = new NetlinkSocket(fd, receiveTimeout, cancellation);
         TimeSpan slice = receiveTimeout < StopSlice ? receiveTimeout : StopSlice;
         var tv = new Native.Timeval { Seconds = (long)slice.TotalSeconds, Microseconds = slice.Milliseconds * 1000L };

@@ -209,6 +209,16 @@ internal static unsafe partial class Native
         errno = 0;
         return System.Text.Encoding.UTF8.GetString(buffer, (int)n);
     }
+    // Socket options and bind for the ctnetlink event subscriber (Netlink/NetlinkSocket.Events.cs): .NET has no
+    // netlink address family, so the multicast groups are joined with bind(2) on a struct sockaddr_nl.
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    internal static unsafe partial int SetSockOpt(int fd, int level, int name, void* value, int length);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    internal static unsafe partial int GetSockOpt(int fd, int level, int name, void* value, ref int length);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    internal static unsafe partial int Bind(int fd, void* address, int length);
 }
 
 /// <summary>bpf(2), which libc does not wrap: reached through syscall(2) with the number of this architecture.</summary>

@@ -1,0 +1,213 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using ConntrackTuning.Engine.Events;
+using ConntrackTuning.Engine.Metrics;
+using ConntrackTuning.Engine.Platform;
+using ConntrackTuning.Engine.Statistics;
+
+namespace ConntrackTuning.Engine.Watch;
+
+/// <summary>
+/// Samples a table over time: the count and max from their files, the statistics counters (procfs or
+/// ctnetlink), and new connections from a New-event subscription that runs on a thread of its own between
+/// samples. Each <see cref="Take"/> turns the differences since the previous one into rates and feeds the
+/// count to the forecast.
+/// </summary>
+internal sealed class ConntrackWatcher : IDisposable
+{
+    private readonly ConntrackKernel _kernel;
+    private readonly TrendForecast _trend;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly CancellationTokenSource _stop = new();
+    private EventListener? _events;
+    private Thread? _thread;
+    private int _samples;
+    private double _lastSeconds;
+    private long? _lastCount;
+    private long _lastNew;
+    private ConntrackStatistic? _lastStatistics;
+
+    public ConntrackWatcher(ConntrackKernel kernel, TimeSpan forecastWindow)
+    {
+        _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
+        _trend = new TrendForecast(forecastWindow);
+    }
+
+    /// <summary>Why new connections per second cannot be given (the subscription failed), or null.</summary>
+    public string? EventsUnavailable { get; private set; }
+
+    /// <summary>A failure of the statistics read, once, so it is warned once.</summary>
+    public string? StatisticsUnavailable { get; private set; }
+
+    public long? Overruns => _events?.Overruns;
+
+    /// <summary>Opens the New-event subscription and starts reading it; a failure leaves the rate out and says why.</summary>
+    public void StartEvents(int? bufferBytes)
+    {
+        try
+        {
+            _events = EventListener.Open(_kernel.SystemRoot, new EventListenerOptions { Types = [ConntrackEventType.New], BufferBytes = bufferBytes });
+        }
+        catch (ConntrackException e)
+        {
+            EventsUnavailable = e.Message;
+            return;
+        }
+
+        EventListener listener = _events;
+        _thread = new Thread(() =>
+        {
+            try
+            {
+                listener.Run(static (ref EventRecord _, DateTimeOffset _) => true, static _ => { }, _stop.Token);
+            }
+            catch (Exception e) when (e is Netlink.NetlinkErrnoException or ObjectDisposedException)
+            {
+                EventsUnavailable = "the event subscription failed: " + e.Message;
+            }
+        })
+        { IsBackground = true, Name = "Watch-Conntrack events" };
+        _thread.Start();
+    }
+
+    public ConntrackWatchSample Take()
+    {
+        SystemRoot root = _kernel.SystemRoot;
+        double now = _clock.Elapsed.TotalSeconds;
+        long? count = _kernel.CountPathFound is { } c ? root.TryReadInt64(c) : null;
+        long? max = _kernel.MaxPathsFound.Count > 0 ? root.TryReadInt64(_kernel.MaxPathsFound[0]) : null;
+        ConntrackStatistic? statistics = null;
+        try
+        {
+            statistics = ConntrackStatistic.Sum(StatisticsReader.Read(_kernel), _kernel);
+        }
+        catch (ConntrackException e)
+        {
+            StatisticsUnavailable ??= e.Message;
+        }
+
+        count ??= statistics?.Entries;
+        long? newTotal = EventsUnavailable is null ? _events?.NewSoFar : null;
+        _samples++;
+        double seconds = now - _lastSeconds;
+        bool first = _samples == 1;
+        double? Rate(long? current, long? previous) => first || seconds <= 0 || current is null || previous is null ? null : Math.Round((current.Value - previous.Value) / seconds, 2);
+
+        if (count is { } counted)
+        {
+            _trend.Add(now, counted);
+        }
+
+        double? untilFull = _trend.SecondsUntilFull(max);
+        var sample = new ConntrackWatchSample
+        {
+            Sample = _samples,
+            Time = DateTimeOffset.UtcNow,
+            Seconds = Math.Round(first ? 0 : seconds, 3),
+            Count = count,
+            Max = max,
+            UsagePercent = max is > 0 && count is { } u ? Math.Round(100.0 * u / max.Value, 2) : null,
+            GrowthPerSecond = Rate(count, _lastCount),
+            TrendPerSecond = _trend.Fit() is { } fit ? Math.Round(fit.Slope, 2) : null,
+            NewPerSecond = newTotal is null ? null : Rate(newTotal, _lastNew),
+            DropPerSecond = Rate(statistics?.Drop, _lastStatistics?.Drop),
+            EarlyDropPerSecond = Rate(statistics?.EarlyDrop, _lastStatistics?.EarlyDrop),
+            InsertFailedPerSecond = Rate(statistics?.InsertFailed, _lastStatistics?.InsertFailed),
+            InvalidPerSecond = Rate(statistics?.Invalid, _lastStatistics?.Invalid),
+            SearchRestartPerSecond = Rate(statistics?.SearchRestart, _lastStatistics?.SearchRestart),
+            SecondsUntilFull = untilFull is { } s ? Math.Round(s, 1) : null,
+            FullAt = untilFull is { } f && f < TimeSpan.MaxValue.TotalSeconds / 4 ? DateTimeOffset.UtcNow.AddSeconds(f) : null,
+            Forecast = TrendForecast.Describe(untilFull),
+            NewConnectionsTotal = newTotal,
+            LostEventsTotal = EventsUnavailable is null ? _events?.Overruns : null,
+            Root = _kernel.Root,
+        };
+        _lastSeconds = now;
+        _lastCount = count;
+        _lastNew = newTotal ?? 0;
+        _lastStatistics = statistics ?? _lastStatistics;
+        return sample;
+    }
+
+    /// <summary>
+    /// The node_exporter textfile of a sample: the table and counter metrics of Export-ConntrackMetric under the
+    /// same names, and what only a long-running listener has: new connections and lost events, totals since the
+    /// watch started (counters), the rates and the forecast (gauges).
+    /// </summary>
+    public string Metrics(ConntrackWatchSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        const string Gauge = MetricCollector.Gauge;
+        const string Counter = MetricCollector.Counter;
+        ConntrackKernel k = _kernel;
+        var samples = new List<ConntrackMetric>
+        {
+            MetricCollector.Sample(k, "watch_timestamp_seconds", Gauge,
+                "When Watch-Conntrack took these values, in seconds since the Unix epoch. Alert when it grows old: the watch has stopped.",
+                sample.Time.ToUnixTimeMilliseconds() / 1000.0),
+        };
+        if (sample.Count is { } count)
+        {
+            samples.Add(MetricCollector.Sample(k, "entries", Gauge, "Entries in the conntrack table of this network namespace (nf_conntrack_count).", count));
+        }
+
+        if (sample.Max is { } max)
+        {
+            samples.Add(MetricCollector.Sample(k, "entries_limit", Gauge,
+                "CONNTRACK_MAX (nf_conntrack_max): the most entries the table may hold; new connections are dropped beyond it. 0 means no limit.", max));
+        }
+
+        if (sample.Max is > 0 && sample.Count is { } used)
+        {
+            samples.Add(MetricCollector.Sample(k, "usage_ratio", Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.", (double)used / sample.Max.Value));
+        }
+
+        if (_lastStatistics is { } statistics)
+        {
+            foreach ((string name, string help, Func<ConntrackStatistic, long?> value) in MetricCollector.StatCounters)
+            {
+                if (value(statistics) is { } v)
+                {
+                    samples.Add(MetricCollector.Sample(k, $"stat_{name}_total", Counter, help, v));
+                }
+            }
+        }
+
+        if (sample.NewConnectionsTotal is { } created)
+        {
+            samples.Add(MetricCollector.Sample(k, "new_connections_total", Counter,
+                "New connections (ctnetlink New events) received since Watch-Conntrack started; the kernel's own new counter is always 0 on current kernels. Use rate() for new connections per second.", created));
+        }
+
+        if (sample.LostEventsTotal is { } lost)
+        {
+            samples.Add(MetricCollector.Sample(k, "events_lost_total", Counter,
+                "Connection-tracking events lost since Watch-Conntrack started, at least: receive-queue overruns (ENOBUFS), each of which lost one or more events. Above 0, new_connections_total counts low.", lost));
+        }
+
+        if (sample.TrendPerSecond is { } trend)
+        {
+            samples.Add(MetricCollector.Sample(k, "entries_trend_per_second", Gauge,
+                "Growth of the entry count per second: the least-squares slope over Watch-Conntrack's forecast window.", trend));
+        }
+
+        if (sample.SecondsUntilFull is { } until)
+        {
+            samples.Add(MetricCollector.Sample(k, "seconds_until_full", Gauge,
+                "Seconds until the entry count reaches the limit at the current trend; left out while the table is not filling.", until));
+        }
+
+        return Exposition.Render(samples);
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread?.Join(TimeSpan.FromMilliseconds(500));
+        _events?.Dispose();
+        _stop.Dispose();
+    }
+}
