@@ -53,9 +53,12 @@ Describe 'The ConntrackTuning package' {
         $meta.version | Should -Be $version
         $meta.tags -split ' ' | Should -Contain 'Linux'
         $meta.tags -split ' ' | Should -Contain 'PSEdition_Core'
-        $meta.projectUrl | Should -Not -BeNullOrEmpty
-        $meta.licenseUrl | Should -Not -BeNullOrEmpty
-        $meta.releaseNotes | Should -Not -BeNullOrEmpty
+        # No public repository exists, so the package names none (issue 13): the licence and the release notes
+        # travel inside it instead.
+        $meta.projectUrl | Should -BeNullOrEmpty
+        $names | Should -Contain 'LICENSE'
+        $names | Should -Contain 'CHANGELOG.md'
+        $meta.releaseNotes | Should -Match 'CHANGELOG\.md' 
         $meta.description | Should -Match 'conntrack'
     }
 

@@ -92,12 +92,15 @@ Subsystem powershell $pwsh -sshs -NoLogo -NoProfile
         # Each "host" tunes its own copy of a captured system (the README's block runs on / of each host).
         $roots = 1..3 | ForEach-Object { Copy-Fixture rhel6-2.6.32-nf_conntrack }
         $tune = {
-            param($m, $root)
+            param($m, $root, $kernelRoots)
+            # The copies stand in for each host's live system: the engine gives run-time writes only to the running
+            # system or to a tree the test suite declares (see PlatformHooks), and SSH does not carry the variable.
+            $env:CONNTRACK_TUNING_TEST_KERNEL_ROOTS = $kernelRoots
             Import-Module $m
             Get-ConntrackRecommendation -Root $root | Set-ConntrackLimit -Persist -PassThru -WarningAction SilentlyContinue
             Get-ConntrackRecommendation -Root $root | Set-ConntrackHashSize -Persist -PassThru -WarningAction SilentlyContinue
         }
-        $first = for ($i = 0; $i -lt 3; $i++) { Invoke-Command -Session $sessions[$i] -ArgumentList $ModulePath, $roots[$i] -ScriptBlock $tune }
+        $first = for ($i = 0; $i -lt 3; $i++) { Invoke-Command -Session $sessions[$i] -ArgumentList $ModulePath, $roots[$i], $env:CONNTRACK_TUNING_TEST_KERNEL_ROOTS -ScriptBlock $tune }
         $first | Should -HaveCount 6
         $first[0].PSObject.TypeNames | Should -Contain 'Deserialized.ConntrackTuning.ConntrackChange'
         $changed = @($first | Where-Object Changed)
@@ -108,7 +111,7 @@ Subsystem powershell $pwsh -sshs -NoLogo -NoProfile
             (Get-ConntrackLimit -Root $root).Max | Should -Be $recommended.Max
             Get-Content "$root/etc/sysctl.conf" | Should -Contain "net.netfilter.nf_conntrack_max = $($recommended.Max)"
         }
-        $again = for ($i = 0; $i -lt 3; $i++) { Invoke-Command -Session $sessions[$i] -ArgumentList $ModulePath, $roots[$i] -ScriptBlock $tune }
+        $again = for ($i = 0; $i -lt 3; $i++) { Invoke-Command -Session $sessions[$i] -ArgumentList $ModulePath, $roots[$i], $env:CONNTRACK_TUNING_TEST_KERNEL_ROOTS -ScriptBlock $tune }
         $again | Should -HaveCount 6
         @($again | Where-Object Changed) | Should -HaveCount 0
 
