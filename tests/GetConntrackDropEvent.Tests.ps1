@@ -4,6 +4,9 @@ BeforeDiscovery {
     $script:unprivilegedSkip = if ($realKernelSkip) { $realKernelSkip }
     elseif ((Get-Content /proc/sys/kernel/dmesg_restrict) -ne '1') { 'kernel.dmesg_restrict is 0: everyone may read the ring buffer' }
     elseif (Test-Path /var/log/journal/*/*.journal) { 'a journal stands in for the ring buffer here' }
+    $script:timensSkip = if ($realKernelSkip) { $realKernelSkip }
+    elseif (-not (Test-Path /proc/self/ns/time)) { 'this kernel has no time namespaces (CONFIG_TIME_NS)' }
+    elseif (-not ((& unshare --help) -match '--monotonic')) { "this unshare cannot set a time namespace's offsets (util-linux 2.36 or later)" }
 }
 
 BeforeAll {
@@ -202,5 +205,43 @@ Describe 'Get-ConntrackDropEvent without the right to read the ring buffer' -Tag
         $result.Category | Should -Be 'PermissionDenied'
         $result.Target | Should -Be '/dev/kmsg'
         $result.Action | Should -Match 'root'
+    }
+}
+
+# The ring buffer's clock is the kernel's own: a time namespace (a checkpointed and restored container, some
+# sandboxes) shifts btime, /proc/uptime and CLOCK_MONOTONIC for the processes in it, but not /dev/kmsg's stamps.
+Describe 'Dating ring-buffer records from inside a time namespace' -Tag RealKernel -Skip:([bool]$timensSkip) {
+    BeforeAll {
+        $script:probe = @'
+$ErrorActionPreference = 'Stop'
+# The engine's own clock functions, internal to it: the output types live in the same assembly.
+$engine = [ConntrackTuning.ConntrackKernel].Assembly
+$sources = $engine.GetType('ConntrackTuning.Engine.KernelLog.KernelLogSources', $true)
+$root = $engine.GetType('ConntrackTuning.Engine.Platform.SystemRoot', $true)::Open('/')
+$flags = [Reflection.BindingFlags]'NonPublic, Static'
+$epoch = $sources.GetMethod('RingBufferEpoch', $flags).Invoke($null, @($root))
+$boot = $sources.GetMethod('BootTime', $flags).Invoke($null, @($root))
+if ($null -eq $epoch -or $null -eq $boot) { throw 'no ring-buffer epoch or boot time on the live system' }
+"$($epoch.Ticks) $($boot.Ticks)"
+'@
+        function Invoke-Probe([string[]] $Prefix) {
+            $file = Join-Path $TestDrive 'probe.ps1'
+            Set-Content $file "Import-Module '$ModulePath'`n$probe"
+            $command = @($Prefix) + @(Get-PwshCommand) + @('-NoProfile', '-NonInteractive', '-File', $file)
+            $line = & $command[0] $command[1..($command.Count - 1)]
+            if ($LASTEXITCODE) { throw "the probe failed ($LASTEXITCODE): $line" }
+            $ticks = "$line".Trim() -split ' '
+            [pscustomobject]@{ Epoch = [datetime][long]$ticks[0]; Boot = [datetime][long]$ticks[1] }
+        }
+        $script:outside = Invoke-Probe @()
+        $script:inside = Invoke-Probe @('unshare', '--time', '--monotonic', '86400', '--boottime', '86400', '--fork', '--')
+    }
+
+    It 'sees a boot a day earlier in btime there, so the namespace really shifts the clocks' {
+        ($outside.Boot - $inside.Boot).TotalHours | Should -BeGreaterThan 23.9
+    }
+
+    It 'dates the records to the same moments as outside it' {
+        [math]::Abs(($inside.Epoch - $outside.Epoch).TotalMilliseconds) | Should -BeLessThan 100
     }
 }

@@ -262,3 +262,19 @@ internal readonly record struct FileStatus(uint Mode, uint Uid, uint Gid, ulong 
         _ => "not a regular file",
     };
 }
+
+internal static partial class Native
+{
+    internal const int CLOCK_REALTIME = 0;
+    internal const int CLOCK_MONOTONIC = 1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime", SetLastError = true)]
+    internal static partial int ClockGetTime(int clock, out Timespec time);
+}
