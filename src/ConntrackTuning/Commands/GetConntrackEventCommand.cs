@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Events;
 using ConntrackTuning.Engine.Limits;
@@ -18,7 +17,7 @@ namespace ConntrackTuning.Commands;
 [Cmdlet(VerbsCommon.Get, "ConntrackEvent", DefaultParameterSetName = EventsSet)]
 [OutputType(typeof(ConntrackEvent), ParameterSetName = [EventsSet])]
 [OutputType(typeof(ConntrackEventSummary), ParameterSetName = [SummarySet])]
-public sealed class GetConntrackEventCommand : ConntrackReadCmdlet
+public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
 {
     private const string EventsSet = "Events";
     private const string SummarySet = "Summary";
@@ -47,54 +46,6 @@ public sealed class GetConntrackEventCommand : ConntrackReadCmdlet
     [ValidateRange(1024, 1 << 30)]
     public int ReceiveBufferBytes { get; set; }
 
-    [Parameter]
-    [ArgumentCompleter(typeof(ConntrackProtocolCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[]? Protocol { get; set; }
-
-    [Parameter]
-    [ArgumentCompleter(typeof(ConntrackStateCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[]? State { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string[]? Source { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string[]? Destination { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? Port { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? SourcePort { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? DestinationPort { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Mark { get; set; }
-
-    [Parameter]
-    [ValidateRange(0, 65535)]
-    public int Zone { get; set; }
-
-    [Parameter]
-    [ValidateSet("IPv4", "IPv6")]
-    public string? Family { get; set; }
-
-    [Parameter]
-    public SwitchParameter Unreplied { get; set; }
-
-    [Parameter]
-    public SwitchParameter Assured { get; set; }
-
     /// <summary>Write one summary at the end instead of the events: new connections per second and who opens them.</summary>
     [Parameter(Mandatory = true, ParameterSetName = SummarySet)]
     public SwitchParameter Summary { get; set; }
@@ -110,15 +61,8 @@ public sealed class GetConntrackEventCommand : ConntrackReadCmdlet
 
     protected override void BeginProcessing()
     {
-        try
-        {
-            _filter = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
-                MyInvocation.BoundParameters.ContainsKey(nameof(Zone)) ? Zone : null, Unreplied, Assured);
-        }
-        catch (ConntrackException e)
-        {
-            ThrowTerminatingError(ToErrorRecord(e));
-        }
+        base.BeginProcessing();
+        _filter = BuildFilter();
     }
 
     protected override void EndProcessing() => Run(Listen);
