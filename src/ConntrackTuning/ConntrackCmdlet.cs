@@ -14,7 +14,7 @@ namespace ConntrackTuning.Commands;
 /// What every cmdlet shares: the -Root parameter, one kernel probe per root, the bridge from the engine's log
 /// to the verbose and warning streams, and the translation of engine failures into error records.
 /// </summary>
-public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
+public abstract partial class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
 {
     private readonly Dictionary<string, ConntrackKernel> _kernels = new(StringComparer.Ordinal);
 
@@ -103,10 +103,6 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
 
     /// <summary>Opens the root given to this invocation, resolved against the current PowerShell location.</summary>
     protected SystemRoot OpenRoot() => SystemRoot.Open(ResolveRoot(), this, Cancellation);
-
-    /// <summary>-Root as an absolute path. A NUL (which no path holds) is the engine's RootPathInvalid, not PowerShell's ArgumentException.</summary>
-    protected string ResolveRoot() =>
-        Root.Contains('\0', StringComparison.Ordinal) ? throw SystemRoot.InvalidRootPath(Root) : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Root);
 
     /// <summary>Opens an absolute folder (a file's folder, "/" for files given by path) with this invocation's log and stop signal.</summary>
     protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);

@@ -139,26 +139,7 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
         }
     }
 
-    /// <summary>The absolute file-system path of -Path, resolved against the current location like any PowerShell path.</summary>
-    private string ResolveDestination(string path)
-    {
-        try
-        {
-            string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out ProviderInfo provider, out _);
-            if (provider.Name == "FileSystem")
-            {
-                return full;
-            }
-
-            throw Invalid(path, $"'{path}' is on the {provider.Name} drive, not in the file system");
-        }
-        catch (Exception e) when (e is ProviderNotFoundException or DriveNotFoundException or NotSupportedException or PSArgumentException or PSInvalidOperationException)
-        {
-            throw Invalid(path, $"'{path}' is not a file-system path ({e.Message})");
-        }
-    }
-
-    private static ConntrackException Invalid(string path, string what) => new(ErrorIds.MetricPathInvalid, ErrorKind.InvalidArgument,
-        $"{what}; the metrics can only be written to a file.", path,
+    /// <summary>The absolute file-system path of -Path, taken as written and resolved against the current location like any PowerShell path.</summary>
+    private string ResolveDestination(string path) => ResolveLiteralPath(path, ErrorIds.MetricPathInvalid,
         "Give a file path such as /var/lib/prometheus/node-exporter/conntrack.prom, or leave -Path out to get the samples as objects (-AsText for the text).");
 }

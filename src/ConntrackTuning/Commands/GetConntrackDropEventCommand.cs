@@ -21,6 +21,7 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
 {
     private const string LiveSet = "Live";
     private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
     private const string LineSet = "Line";
 
     private DropEventScanner _scanner = new(TimeWindow.All);
@@ -34,10 +35,15 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
 
     /// <summary>Log files to read (wildcards allowed; .gz files are decompressed). A folder is read like -Root.</summary>
     [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "FullName")]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = [];
+
+    /// <summary>Log files or folders to read, taken as written (no wildcards); files piped from Get-ChildItem bind here by PSPath.</summary>
+    [Parameter(ParameterSetName = LiteralPathSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Log lines, usually piped in from Get-Content or a command; each string may hold several lines.</summary>
     [Parameter(ParameterSetName = LineSet, Mandatory = true, ValueFromPipeline = true)]
@@ -77,12 +83,13 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
             case LineSet:
                 ReadLines();
                 break;
-            case PathSet:
+            case PathSet or LiteralPathSet:
                 // All the files first, so the progress counts bytes and files of everything -Path names.
                 List<LogInput> inputs = [];
-                foreach (string path in Path)
+                bool literal = ParameterSetName == LiteralPathSet;
+                foreach (string path in literal ? LiteralPath : Path)
                 {
-                    Run(() => inputs.AddRange(ResolvePath(path)));
+                    Run(() => inputs.AddRange(ResolvePath(path, literal)));
                 }
 
                 Emit(inputs);
@@ -137,21 +144,10 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
         }
     }
 
-    private List<LogInput> ResolvePath(string path)
+    private List<LogInput> ResolvePath(string path, bool literal)
     {
-        List<string> files;
-        try
-        {
-            files = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out _).ToList();
-        }
-        catch (ItemNotFoundException)
-        {
-            string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
-            throw new ConntrackException(ErrorIds.LogFileNotFound, ErrorKind.ObjectNotFound,
-                $"The log file '{full}' does not exist.", full,
-                "Check the path; rotated logs are named like kern.log.1, kern.log.2.gz or messages-20261120.");
-        }
-
+        IReadOnlyList<string> files = ResolveExistingPaths(path, literal, "log file", ErrorIds.LogFileNotFound,
+            "Check the path; rotated logs are named like kern.log.1, kern.log.2.gz or messages-20261120 (-LiteralPath takes brackets and other wildcard characters as they are).");
         SystemRoot fileSystem = OpenFolder("/");
         List<LogInput> inputs = [];
         foreach (string file in KernelLogSources.RotationOrder(files))

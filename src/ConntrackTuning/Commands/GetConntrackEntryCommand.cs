@@ -1,5 +1,6 @@
 using System;
-using System.Collections.ObjectModel;
+using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
@@ -28,6 +29,15 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? Path { get; set; }
 
+    /// <summary>
+    /// Saved copies of the table named exactly as written (brackets and all). Not bound from the pipeline: piped
+    /// files and folders bind to -Root by value, which reads a file as a saved table and a folder as a root.
+    /// </summary>
+    [Parameter]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string[]? LiteralPath { get; set; }
+
     /// <summary>Aggregate instead of listing: counts by protocol and state, top sources, destinations and ports.</summary>
     [Parameter(Mandatory = true, ParameterSetName = SummarySet)]
     public SwitchParameter Summary { get; set; }
@@ -53,11 +63,14 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
 
     protected override void ProcessRecord()
     {
-        if (Path is not null)
+        if (Path is not null || LiteralPath is not null)
         {
-            foreach (string path in Path)
+            foreach ((string path, bool literal) in (Path ?? []).Select(p => (p, false)).Concat((LiteralPath ?? []).Select(p => (p, true))))
             {
-                foreach (string file in ResolveFiles(path))
+                IReadOnlyList<string> files = [];
+                Run(() => files = ResolveExistingPaths(path, literal, "saved table", ErrorIds.EntryFileNotFound,
+                    "Give -Path a saved copy of /proc/net/nf_conntrack or the output of 'conntrack -L' (-LiteralPath for a name with brackets)."));
+                foreach (string file in files)
                 {
                     Run(() => ReadSaved(file));
                 }
@@ -121,28 +134,4 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
         WriteObject(new ConntrackEntry(ref record));
         return true;
     }
-
-    private Collection<string> ResolveFiles(string path)
-    {
-        try
-        {
-            var found = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out ProviderInfo provider);
-            if (provider.Name == "FileSystem")
-            {
-                return found;
-            }
-
-            WriteError(ToErrorRecord(NotFound(path, $"'{path}' is not a file system path.")));
-        }
-        catch (ItemNotFoundException)
-        {
-            WriteError(ToErrorRecord(NotFound(path, $"The file '{path}' does not exist.")));
-        }
-
-        return [];
-    }
-
-    private static ConntrackException NotFound(string path, string message) =>
-        new(ErrorIds.EntryFileNotFound, ErrorKind.ObjectNotFound, message, path,
-            "Give -Path a saved copy of /proc/net/nf_conntrack or the output of 'conntrack -L'.");
 }

@@ -180,22 +180,6 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
         return Math.Max(lines.Count, previous);
     }
 
-    private string ResolveMetricsPath(string path)
-    {
-        try
-        {
-            string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out ProviderInfo provider, out _);
-            if (provider.Name == "FileSystem")
-            {
-                return full;
-            }
-        }
-        catch (Exception e) when (e is ProviderNotFoundException or DriveNotFoundException or NotSupportedException or PSArgumentException or PSInvalidOperationException)
-        {
-        }
-
-        throw new ConntrackException(ErrorIds.MetricPathInvalid, ErrorKind.InvalidArgument,
-            $"'{path}' is not a file-system path; the metrics can only be written to a file.", path,
-            "Give a file path such as /var/lib/prometheus/node-exporter/conntrack-watch.prom.");
-    }
+    private string ResolveMetricsPath(string path) => ResolveLiteralPath(path, ErrorIds.MetricPathInvalid,
+        "Give a file path such as /var/lib/prometheus/node-exporter/conntrack-watch.prom.");
 }
