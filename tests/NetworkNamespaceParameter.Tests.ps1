@@ -326,6 +326,13 @@ ip netns exec "$1" conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.23 --sport 7404 -
         $same[0].Count | Should -Be (Get-InsideCount)
     }
 
+    It 'completes the ip netns name for each of them' {
+        foreach ($cmd in 'Get-ConntrackEvent', 'Watch-Conntrack', 'Clear-ConntrackTable', 'Get-ConntrackExpectation') {
+            $line = "$cmd -NetworkNamespace $($named.Substring(0, 6))"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain $named -Because $cmd
+        }
+    }
+
     It 'refuses -NetworkNamespace typed with a capture on each of them (NamespaceNeedsLiveRoot)' {
         $tree = Copy-Fixture linux-6.18-entries
         Get-ConntrackExpectation -Root $tree -NetworkNamespace $named -ErrorVariable e1 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
