@@ -17,27 +17,8 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 . (Join-Path $PSScriptRoot '../Common.ps1')
 
-# Sends one UDP datagram from one socket to each of $Count (address, port) pairs on 127.0.0.0/8 that are not in
-# use yet, so each makes one new unreplied entry. Starts after the pairs already sent ($From).
-function Add-UdpEntry([int] $From, [int] $Count) {
-    $udp = [Net.Sockets.UdpClient]::new([Net.IPEndPoint]::new([Net.IPAddress]::Loopback, 0))
-    $payload = [byte[]](0x63, 0x74)
-    try {
-        for ($i = $From; $i -lt $From + $Count; $i++) {
-            $address = [Net.IPAddress]::new([byte[]](127, 0, [byte]([math]::Floor($i / 50000) + 1), 1))
-            $null = $udp.Send($payload, 2, [Net.IPEndPoint]::new($address, 10000 + ($i % 50000)))
-        }
-    }
-    finally { $udp.Dispose() }
-}
-
-function Wait-Count([int] $Expected) {
-    $deadline = [datetime]::UtcNow.AddSeconds(30)
-    while ([long](Get-Content /proc/sys/net/netfilter/nf_conntrack_count) -lt $Expected) {
-        if ([datetime]::UtcNow -gt $deadline) { throw "The table holds $(Get-Content /proc/sys/net/netfilter/nf_conntrack_count) entries, not $Expected." }
-        Start-Sleep -Milliseconds 100
-    }
-}
+# New unreplied entries to 127.0.x.1, from the pairs already sent ($From) on.
+function Add-UdpEntry([int] $From, [int] $Count) { Add-BenchUdpEntry -Count $Count -From $From }
 
 # In a fresh pwsh, after two warm-up runs: the peak resident memory a summary adds, from a high-water mark reset
 # just before it, and the managed bytes it allocates.
@@ -54,15 +35,14 @@ switch ($Phase) {
         # Two warm-up runs, so JIT tiering of the code path is not counted as memory of the summary itself.
         $null = Get-ConntrackEntry -Summary; $null = Get-ConntrackEntry -Summary
         [GC]::Collect()
-        function Get-Status([string] $Key) { [long](((Get-Content /proc/self/status) -match "^${Key}:")[0] -replace '\D', '') * 1KB }
-        $before = Get-Status VmRSS
-        [IO.File]::WriteAllText('/proc/self/clear_refs', '5')   # resets VmHWM to the current RSS
+        $before = Get-BenchProcessBytes VmRSS
+        Reset-BenchPeakMemory
         $allocated = [GC]::GetTotalAllocatedBytes($true)
         $summary = Get-ConntrackEntry -Summary
         $allocated = [GC]::GetTotalAllocatedBytes($true) - $allocated
         [pscustomobject]@{
             Entries        = $summary.Entries
-            PeakAddedBytes = (Get-Status VmHWM) - $before
+            PeakAddedBytes = (Get-BenchProcessBytes VmHWM) - $before
             AllocatedBytes = $allocated
         } | ConvertTo-Json -Compress
         return
@@ -70,20 +50,16 @@ switch ($Phase) {
 
     'Namespace' {
         Import-Module $ModulePath
-        & ip link set lo up
-        "table inet bench {`n chain o { type filter hook output priority 0; ct state new counter; }`n}`n" | & nft -f -
-        if ($LASTEXITCODE) { throw 'nft failed to install the tracking rule.' }
-        # Per-namespace, so the unreplied entries outlive the run; the global max (262144) applies per namespace.
-        # (Set-Content does not write to /proc/sys files; File.WriteAllText does.)
-        [IO.File]::WriteAllText('/proc/sys/net/netfilter/nf_conntrack_udp_timeout', '3600')
+        # The UDP timeout is per namespace, so the unreplied entries outlive the run; the global max (262144) applies per namespace.
+        Initialize-BenchNamespace
 
         $small = 50000
         Add-UdpEntry -From 0 -Count $small
-        Wait-Count $small
+        Wait-BenchEntryCount $small
         $memorySmall = Measure-SummaryMemory $small
 
         Add-UdpEntry -From $small -Count ($Entries - $small)
-        Wait-Count $Entries
+        Wait-BenchEntryCount $Entries
         $memoryLarge = Measure-SummaryMemory $Entries
 
         $json = Join-Path ([IO.Path]::GetTempPath()) "ctt-bench-$PID.json"
@@ -156,31 +132,15 @@ finally {
     Remove-Item $file -ErrorAction Ignore
 }
 
-$skip = if (-not $IsLinux) { 'not Linux' }
-elseif ((& id -u) -ne '0') { 'not root' }
-else {
-    foreach ($tool in 'unshare', 'nft', 'conntrack', 'hyperfine', 'ip') {
-        if (-not (Get-Command $tool -ErrorAction Ignore)) { "'$tool' is not installed"; break }
-    }
-}
+$skip = Get-BenchSkipReason 'unshare', 'nft', 'conntrack', 'hyperfine', 'ip'
 if ($skip) {
     "Live-table figures skipped: $skip."
     return
 }
 
-$env:CONNTRACK_MODULE = $ModulePath   # tests/Common.ps1 imports the module from there
-. (Join-Path $PSScriptRoot '../../tests/Common.ps1')
-$lock = Enter-ConntrackLock
-try {
-    $count = if ($Entries -gt 0) { $Entries } else { 200000 }
-    $pwsh = Get-PwshCommand
-    $json = & unshare -n -- @pwsh -NoProfile -NonInteractive -File $PSCommandPath -ModulePath $ModulePath -Phase Namespace -Entries $count -Runs $Runs
-    if ($LASTEXITCODE) { throw "The namespace run failed: $json" }
-}
-finally {
-    $lock.Dispose()
-}
-$r = $json | Select-Object -Last 1 | ConvertFrom-Json
+$count = if ($Entries -gt 0) { $Entries } else { 200000 }
+$json = Invoke-BenchInNamespace $PSCommandPath -ModulePath $ModulePath -ArgumentList '-ModulePath', $ModulePath, '-Phase', 'Namespace', '-Entries', $count, '-Runs', $Runs
+$r = $json | ConvertFrom-Json
 ''
 "Machine load while measuring: $((Get-Content /proc/loadavg) -split ' ' | Select-Object -First 3) (2 CPUs shared with other work)"
 'Live table in a throwaway namespace: {0:N0} unreplied UDP entries (conntrack -C: {1:N0}); median of {2} warm runs' -f $r.Entries, $r.CountByCli, $Runs

@@ -13,10 +13,8 @@ param(
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../Common.ps1')
 $pwsh = Get-PwshCommand
-foreach ($tool in 'ip', 'nft', 'conntrack', 'python3') {
-    if (-not (Get-Command $tool -ErrorAction Ignore)) { Write-Warning "Events.Bench needs $tool; skipped."; return }
-}
-if ((& id -u) -ne '0') { Write-Warning 'Events.Bench needs root (network namespaces, ctnetlink); skipped.'; return }
+$skip = Get-BenchSkipReason 'ip', 'nft', 'conntrack', 'python3'
+if ($skip) { Write-Warning "Events.Bench skipped: $skip (it needs root for network namespaces and ctnetlink)."; return }
 
 $work = Join-Path $WorkDirectory ("ctt-events-bench-" + [guid]::NewGuid().ToString('n'))
 $null = New-Item -ItemType Directory -Path $work
@@ -57,7 +55,7 @@ try {
         & ip netns add $ns
         try {
             & ip netns exec $ns ip link set lo up
-            "table inet ctt {`n chain o { type filter hook output priority 0; ct state new counter; }`n}`n" | & ip netns exec $ns nft -f -
+            $BenchTrackingRule | & ip netns exec $ns nft -f -
             $ctOut = Join-Path $work "conntrack-$rate.txt"; $ctErr = Join-Path $work "conntrack-$rate.err"
             $ct = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', $ns, 'conntrack', '-E', '-e', 'NEW') -RedirectStandardOutput $ctOut -RedirectStandardError $ctErr -PassThru
             $verbose = Join-Path $work "module-$rate.verbose"; $result = Join-Path $work "module-$rate.json"
@@ -110,7 +108,7 @@ Import-Module '$ModulePath'
     & ip netns add $ns
     try {
         & ip netns exec $ns ip link set lo up
-        "table inet ctt {`n chain o { type filter hook output priority 0; ct state new counter; }`n}`n" | & ip netns exec $ns nft -f -
+        $BenchTrackingRule | & ip netns exec $ns nft -f -
         $verbose = Join-Path $work 'watch.verbose'
         $script = Join-Path $work 'watch.ps1'
         Set-Content $script "Import-Module '$ModulePath'; Watch-Conntrack -Duration $($WatchSeconds + 5) -AsObject -MetricsPath '$work/watch.prom' -Verbose 4> '$verbose' | Out-Null"

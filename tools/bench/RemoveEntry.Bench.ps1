@@ -18,31 +18,8 @@ Set-StrictMode -Version Latest
 $script:DeletePort = 40000
 $script:KeepPort = 40001
 
-# Sends one datagram from a socket bound to $SourcePort to each of $Count (address, port) pairs on 127.0.0.0/8,
-# so each makes one unreplied entry; $Block picks a separate set of addresses per source.
-function Add-UdpEntry([int] $SourcePort, [int] $Block, [int] $Count) {
-    $udp = [Net.Sockets.UdpClient]::new([Net.IPEndPoint]::new([Net.IPAddress]::Loopback, $SourcePort))
-    $payload = [byte[]](0x63, 0x74)
-    try {
-        for ($i = 0; $i -lt $Count; $i++) {
-            $address = [Net.IPAddress]::new([byte[]](127, [byte](10 + $Block), [byte]([math]::Floor($i / 50000) + 1), 1))
-            $null = $udp.Send($payload, 2, [Net.IPEndPoint]::new($address, 10000 + ($i % 50000)))
-        }
-    }
-    finally { $udp.Dispose() }
-}
-
-function Get-Count { [long](Get-Content /proc/sys/net/netfilter/nf_conntrack_count) }
-
-function Wait-Count([long] $Expected) {
-    $deadline = [datetime]::UtcNow.AddSeconds(60)
-    while ((Get-Count) -lt $Expected) {
-        if ([datetime]::UtcNow -gt $deadline) { throw "The table holds $(Get-Count) entries, not $Expected." }
-        Start-Sleep -Milliseconds 100
-    }
-}
-
-function Get-Status([string] $Key) { [long](((Get-Content /proc/self/status) -match "^${Key}:")[0] -replace '\D', '') * 1KB }
+# The deleted half is sent from $DeletePort to 127.10.x.1, the kept half from $KeepPort to 127.11.x.1.
+function Add-UdpEntry([int] $SourcePort, [int] $Block, [int] $Count) { Add-BenchUdpEntry -Count $Count -SourcePort $SourcePort -SecondOctet (10 + $Block) }
 
 switch ($Phase) {
     'Memory' {
@@ -50,22 +27,22 @@ switch ($Phase) {
         # high-water mark is reset and the large one measured.
         Import-Module $ModulePath
         $half = [int]($Entries / 2)
-        $start = Get-Count
+        $start = Get-BenchEntryCount
         Add-UdpEntry -SourcePort 40002 -Block 5 -Count 1000
-        Wait-Count ($start + 1000)
+        Wait-BenchEntryCount ($start + 1000)
         $null = Remove-ConntrackEntry -Protocol udp -SourcePort 40002 -Confirm:$false
         [GC]::Collect()
         $process = [Diagnostics.Process]::GetCurrentProcess()
-        $rssBefore = Get-Status VmRSS
+        $rssBefore = Get-BenchProcessBytes VmRSS
         $privateBefore = $process.PrivateMemorySize64
-        [IO.File]::WriteAllText('/proc/self/clear_refs', '5')   # resets VmHWM to the current RSS
+        Reset-BenchPeakMemory
         $allocated = [GC]::GetTotalAllocatedBytes($true)
         $result = Remove-ConntrackEntry -Protocol udp -SourcePort $DeletePort -Confirm:$false
         $allocated = [GC]::GetTotalAllocatedBytes($true) - $allocated
         $process.Refresh()
         [pscustomobject]@{
             Deleted          = $result.Deleted
-            PeakAddedBytes   = (Get-Status VmHWM) - $rssBefore
+            PeakAddedBytes   = (Get-BenchProcessBytes VmHWM) - $rssBefore
             PrivateAddedBytes = $process.PrivateMemorySize64 - $privateBefore
             AllocatedBytes   = $allocated
             Expected         = $half
@@ -75,14 +52,10 @@ switch ($Phase) {
 
     'Namespace' {
         Import-Module $ModulePath
-        & ip link set lo up
-        "table inet bench {`n chain o { type filter hook output priority 0; ct state new counter; }`n}`n" | & nft -f -
-        if ($LASTEXITCODE) { throw 'nft failed to install the tracking rule.' }
-        # Per namespace: the unreplied entries outlive the run.
-        [IO.File]::WriteAllText('/proc/sys/net/netfilter/nf_conntrack_udp_timeout', '3600')
+        Initialize-BenchNamespace
         $half = [int]($Entries / 2)
         Add-UdpEntry -SourcePort $KeepPort -Block 1 -Count $half
-        Wait-Count $half
+        Wait-BenchEntryCount $half
 
         $conntrack = [Collections.Generic.List[double]]::new()
         $module = [Collections.Generic.List[double]]::new()
@@ -93,25 +66,25 @@ switch ($Phase) {
         for ($run = 0; $run -lt $Runs; $run++) {
             foreach ($tool in 'conntrack', 'module') {
                 Add-UdpEntry -SourcePort $DeletePort -Block 0 -Count $half
-                Wait-Count $Entries
+                Wait-BenchEntryCount $Entries
                 $clock = [Diagnostics.Stopwatch]::StartNew()
                 if ($tool -eq 'conntrack') {
                     & conntrack -D -p udp --sport $DeletePort > /dev/null 2>&1
                     $clock.Stop(); $conntrack.Add($clock.Elapsed.TotalSeconds)
-                    $deleted = $Entries - (Get-Count)
+                    $deleted = $Entries - (Get-BenchEntryCount)
                 }
                 else {
                     $r = Remove-ConntrackEntry -Protocol udp -SourcePort $DeletePort -Confirm:$false
                     $clock.Stop(); $module.Add($clock.Elapsed.TotalSeconds)
                     $deleted = $r.Deleted
                 }
-                $checks.Add("$tool deleted $deleted, left $(Get-Count)")
-                if ((Get-Count) -ne $half) { throw "After $tool the table holds $(Get-Count) entries, not $half." }
+                $checks.Add("$tool deleted $deleted, left $(Get-BenchEntryCount)")
+                if ((Get-BenchEntryCount) -ne $half) { throw "After $tool the table holds $(Get-BenchEntryCount) entries, not $half." }
             }
         }
 
         Add-UdpEntry -SourcePort $DeletePort -Block 0 -Count $half
-        Wait-Count $Entries
+        Wait-BenchEntryCount $Entries
         $pwsh = Get-PwshCommand
         $memory = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File $PSCommandPath -ModulePath $ModulePath -Phase Memory -Entries $Entries
         if ($LASTEXITCODE) { throw "The memory probe failed: $memory" }
@@ -129,30 +102,14 @@ switch ($Phase) {
     }
 }
 
-$skip = if (-not $IsLinux) { 'not Linux' }
-elseif ((& id -u) -ne '0') { 'not root' }
-else {
-    foreach ($tool in 'unshare', 'nft', 'conntrack', 'ip') {
-        if (-not (Get-Command $tool -ErrorAction Ignore)) { "'$tool' is not installed"; break }
-    }
-}
+$skip = Get-BenchSkipReason 'unshare', 'nft', 'conntrack', 'ip'
 if ($skip) {
     "Remove-ConntrackEntry figures skipped: $skip."
     return
 }
 
-$env:CONNTRACK_MODULE = $ModulePath   # tests/Common.ps1 imports the module from there
-. (Join-Path $PSScriptRoot '../../tests/Common.ps1')
-$lock = Enter-ConntrackLock
-try {
-    $pwsh = Get-PwshCommand
-    $json = & unshare -n -- @pwsh -NoProfile -NonInteractive -File $PSCommandPath -ModulePath $ModulePath -Phase Namespace -Entries $Entries -Runs $Runs
-    if ($LASTEXITCODE) { throw "The namespace run failed: $json" }
-}
-finally {
-    $lock.Dispose()
-}
-$r = $json | Select-Object -Last 1 | ConvertFrom-Json
+$json = Invoke-BenchInNamespace $PSCommandPath -ModulePath $ModulePath -ArgumentList '-ModulePath', $ModulePath, '-Phase', 'Namespace', '-Entries', $Entries, '-Runs', $Runs
+$r = $json | ConvertFrom-Json
 "Machine load while measuring: $((Get-Content /proc/loadavg) -split ' ' | Select-Object -First 3) (2 CPUs shared with other work)"
 'Deleting {0:N0} of {1:N0} unreplied UDP entries (udp, source port {2}) in a throwaway namespace; median of {3} runs, taking turns:' -f $r.Deleted, $r.Entries, $DeletePort, $Runs
 '  conntrack -D -p udp --sport {0}                       {1,8:N3} s   (runs: {2})' -f $DeletePort, $r.Conntrack, (($r.AllConntrack | ForEach-Object { $_.ToString('N3') }) -join ', ')
