@@ -7,6 +7,22 @@ using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
 
+/// <summary>What a path parameter names: it picks the stable error id, the wording and the advice of its errors.</summary>
+internal enum PathUse
+{
+    /// <summary>Get-ConntrackDropEvent -Path/-LiteralPath: LogFileNotFound.</summary>
+    LogFile,
+
+    /// <summary>Get-ConntrackEntry -Path/-LiteralPath: EntryFileNotFound.</summary>
+    SavedTable,
+
+    /// <summary>-Root: RootPathInvalid (whether it exists is SystemRoot's RootNotFound).</summary>
+    Root,
+
+    /// <summary>Export-ConntrackMetric -Path, Watch-Conntrack -MetricsPath: MetricPathInvalid.</summary>
+    MetricFile,
+}
+
 /// <summary>
 /// The one way every cmdlet turns a path parameter into file-system paths, as PowerShell's own cmdlets do:
 /// relative to the current location, through any drive of the FileSystem provider (a PSDrive too). -Path expands
@@ -16,93 +32,107 @@ namespace ConntrackTuning.Commands;
 public abstract partial class ConntrackCmdlet
 {
     /// <summary>
-    /// The files or folders one -Path (<paramref name="literal"/> false) or -LiteralPath value names (<paramref name="what"/>
-    /// says what they are, for the message: "log file"). A path that
-    /// names nothing throws <paramref name="notFoundId"/> with category ObjectNotFound and the absolute path as
-    /// its target; so does a path on a drive that is not the file system.
+    /// The files or folders one -Path (<paramref name="literal"/> false) or -LiteralPath value names. A path that
+    /// names nothing, or a wildcard that matches nothing, is the not-found id of <paramref name="use"/> with
+    /// category ObjectNotFound and the absolute path as its target.
     /// </summary>
-    private protected IReadOnlyList<string> ResolveExistingPaths(string path, bool literal, string what, string notFoundId, string recommendedAction)
+    private protected IReadOnlyList<string> ResolveExistingPaths(string path, bool literal, PathUse use)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (literal)
         {
-            string full = ResolveLiteralPath(path, notFoundId, recommendedAction);
-            return File.Exists(full) || Directory.Exists(full) ? [full] : throw PathNotFound(what, notFoundId, full, recommendedAction);
+            string full = ResolveLiteralPath(path, use);
+            return File.Exists(full) || Directory.Exists(full) ? [full] : throw PathError(use, ErrorKind.ObjectNotFound, $"The {Noun(use)} '{full}' does not exist.", full);
         }
 
-        RejectNul(path, notFoundId, recommendedAction);
+        RejectNul(path, use);
         try
         {
             var found = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out ProviderInfo provider);
             if (provider.Name != "FileSystem")
             {
-                throw NotFileSystem(notFoundId, path, provider.Name, recommendedAction);
+                throw PathError(use, ErrorKind.InvalidArgument, $"'{path}' is on the {provider.Name} drive, not in the file system.", path);
             }
 
             // A wildcard that matches nothing comes back empty rather than as ItemNotFoundException: for a
             // command that reads what it is named, that is as absent as a missing file.
-            return found.Count > 0 ? found : throw PathNotFound(what, notFoundId, UnresolvedOrAsGiven(path), recommendedAction);
+            return found.Count > 0 ? found : throw NotFound(use, path);
         }
         catch (ItemNotFoundException)
         {
-            throw PathNotFound(what, notFoundId, UnresolvedOrAsGiven(path), recommendedAction);
+            throw NotFound(use, path);
         }
         catch (Exception e) when (e is System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or NotSupportedException or PSArgumentException or PSInvalidOperationException)
         {
-            throw new ConntrackException(notFoundId, ErrorKind.ObjectNotFound, $"'{path}' names no file-system path ({e.Message})", path, recommendedAction, e);
+            throw PathError(use, ErrorKind.ObjectNotFound, $"'{path}' names no file-system path ({e.Message})", path);
         }
     }
 
     /// <summary>
     /// A path taken as written (-LiteralPath, -Root, a file to create) as an absolute file-system path; whether it
-    /// exists is the caller's question. A path off the file system, or one holding NUL, throws <paramref name="errorId"/>.
+    /// exists is the caller's question. A path off the file system, or one holding NUL, is the id of <paramref name="use"/>.
     /// </summary>
-    private protected string ResolveLiteralPath(string path, string errorId, string recommendedAction)
+    private protected string ResolveLiteralPath(string path, PathUse use)
     {
         ArgumentNullException.ThrowIfNull(path);
-        RejectNul(path, errorId, recommendedAction);
+        RejectNul(path, use);
         try
         {
             string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out ProviderInfo provider, out _);
-            return provider.Name == "FileSystem" ? full : throw NotFileSystem(errorId, path, provider.Name, recommendedAction);
+            return provider.Name == "FileSystem" ? full : throw PathError(use, ErrorKind.InvalidArgument, $"'{path}' is on the {provider.Name} drive, not in the file system.", path);
         }
         catch (Exception e) when (e is System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or NotSupportedException or PSArgumentException or PSInvalidOperationException)
         {
-            throw new ConntrackException(errorId, ErrorKind.InvalidArgument, $"'{path}' is not a file-system path ({e.Message})", path, recommendedAction, e);
+            throw PathError(use, ErrorKind.InvalidArgument, $"'{path}' is not a file-system path ({e.Message})", path);
         }
     }
 
     /// <summary>-Root as an absolute path, resolved like a -LiteralPath; a NUL is the engine's RootPathInvalid, not PowerShell's ArgumentException.</summary>
     protected string ResolveRoot() =>
-        Root.Contains('\0', StringComparison.Ordinal)
-            ? throw SystemRoot.InvalidRootPath(Root)
-            : ResolveLiteralPath(Root, ErrorIds.RootPathInvalid, "Give -Root a folder of the file system (a path such as /mnt/image or ./sosreport, or a FileSystem drive).");
+        Root.Contains('\0', StringComparison.Ordinal) ? throw SystemRoot.InvalidRootPath(Root) : ResolveLiteralPath(Root, PathUse.Root);
 
-    private string UnresolvedOrAsGiven(string path)
+    private ConntrackException NotFound(PathUse use, string path)
     {
+        string full;
         try
         {
-            return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+            full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
         }
         catch (Exception e) when (e is System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or NotSupportedException or PSArgumentException or PSInvalidOperationException)
         {
-            return path;
+            full = path;
         }
+
+        return PathError(use, ErrorKind.ObjectNotFound, $"The {Noun(use)} '{full}' does not exist.", full);
     }
 
-    private static void RejectNul(string path, string errorId, string recommendedAction)
+    private static void RejectNul(string path, PathUse use)
     {
         if (path.Contains('\0', StringComparison.Ordinal))
         {
             string shown = path.Replace("\0", "\\0", StringComparison.Ordinal);
-            throw new ConntrackException(errorId, ErrorKind.InvalidArgument,
-                $"The path '{shown}' holds a NUL character (shown as \\0), which no Linux path can contain.", shown, recommendedAction);
+            throw PathError(use, ErrorKind.InvalidArgument, $"The path '{shown}' holds a NUL character (shown as \\0), which no Linux path can contain.", shown);
         }
     }
 
-    private static ConntrackException PathNotFound(string what, string errorId, string full, string recommendedAction) =>
-        new(errorId, ErrorKind.ObjectNotFound, $"The {what} '{full}' does not exist.", full, recommendedAction);
+    private static string Noun(PathUse use) => use switch
+    {
+        PathUse.LogFile => "log file",
+        PathUse.SavedTable => "saved table",
+        PathUse.Root => "root folder",
+        _ => "file",
+    };
 
-    private static ConntrackException NotFileSystem(string errorId, string path, string provider, string recommendedAction) =>
-        new(errorId, ErrorKind.InvalidArgument, $"'{path}' is on the {provider} drive, not in the file system.", path, recommendedAction);
+    // One construction per id, so each path error of a kind carries the same id and advice wherever it arises.
+    private static ConntrackException PathError(PathUse use, ErrorKind kind, string message, string target) => use switch
+    {
+        PathUse.LogFile => new ConntrackException(ErrorIds.LogFileNotFound, kind, message, target,
+            "Check the path; rotated logs are named like kern.log.1, kern.log.2.gz or messages-20261120 (-LiteralPath takes brackets and other wildcard characters as they are)."),
+        PathUse.SavedTable => new ConntrackException(ErrorIds.EntryFileNotFound, kind, message, target,
+            "Give -Path a saved copy of /proc/net/nf_conntrack or the output of 'conntrack -L' (-LiteralPath for a name with brackets)."),
+        PathUse.Root => new ConntrackException(ErrorIds.RootPathInvalid, kind, message, target,
+            "Give -Root a folder of the file system (a path such as /mnt/image or ./sosreport, or a FileSystem drive)."),
+        _ => new ConntrackException(ErrorIds.MetricPathInvalid, kind, message, target,
+            "Give a file path such as /var/lib/prometheus/node-exporter/conntrack.prom, or leave the path out to get the samples as objects."),
+    };
 }

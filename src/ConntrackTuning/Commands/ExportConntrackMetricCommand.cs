@@ -140,6 +140,5 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
     }
 
     /// <summary>The absolute file-system path of -Path, taken as written and resolved against the current location like any PowerShell path.</summary>
-    private string ResolveDestination(string path) => ResolveLiteralPath(path, ErrorIds.MetricPathInvalid,
-        "Give a file path such as /var/lib/prometheus/node-exporter/conntrack.prom, or leave -Path out to get the samples as objects (-AsText for the text).");
+    private string ResolveDestination(string path) => ResolveLiteralPath(path, PathUse.MetricFile);
 }

@@ -146,8 +146,7 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
 
     private List<LogInput> ResolvePath(string path, bool literal)
     {
-        IReadOnlyList<string> files = ResolveExistingPaths(path, literal, "log file", ErrorIds.LogFileNotFound,
-            "Check the path; rotated logs are named like kern.log.1, kern.log.2.gz or messages-20261120 (-LiteralPath takes brackets and other wildcard characters as they are).");
+        IReadOnlyList<string> files = ResolveExistingPaths(path, literal, PathUse.LogFile);
         SystemRoot fileSystem = OpenFolder("/");
         List<LogInput> inputs = [];
         foreach (string file in KernelLogSources.RotationOrder(files))

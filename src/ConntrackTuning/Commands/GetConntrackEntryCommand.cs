@@ -68,8 +68,7 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
             foreach ((string path, bool literal) in (Path ?? []).Select(p => (p, false)).Concat((LiteralPath ?? []).Select(p => (p, true))))
             {
                 IReadOnlyList<string> files = [];
-                Run(() => files = ResolveExistingPaths(path, literal, "saved table", ErrorIds.EntryFileNotFound,
-                    "Give -Path a saved copy of /proc/net/nf_conntrack or the output of 'conntrack -L' (-LiteralPath for a name with brackets)."));
+                Run(() => files = ResolveExistingPaths(path, literal, PathUse.SavedTable));
                 foreach (string file in files)
                 {
                     Run(() => ReadSaved(file));

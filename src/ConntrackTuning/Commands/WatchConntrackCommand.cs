@@ -204,6 +204,5 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
         return Math.Max(lines.Count, previous);
     }
 
-    private string ResolveMetricsPath(string path) => ResolveLiteralPath(path, ErrorIds.MetricPathInvalid,
-        "Give a file path such as /var/lib/prometheus/node-exporter/conntrack-watch.prom.");
+    private string ResolveMetricsPath(string path) => ResolveLiteralPath(path, PathUse.MetricFile);
 }
