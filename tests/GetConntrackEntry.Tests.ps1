@@ -252,6 +252,7 @@ Describe 'Get-ConntrackEntry on this machine' -Tag RealKernel -Skip:([bool]$real
                 Get-ConntrackEntry -ErrorAction SilentlyContinue -ErrorVariable err -WarningAction SilentlyContinue | Out-Null
                 [pscustomobject]@{ Id = `$err[0].FullyQualifiedErrorId; Category = [string]`$err[0].CategoryInfo.Category; Target = `$err[0].TargetObject } | ConvertTo-Json -Compress"
 
+            $statistics = [ConntrackTuning.Engine.ErrorIds].Assembly.GetType('ConntrackTuning.Engine.Statistics.CtnetlinkStatistics', $true)
             [pscustomobject]@{
                 Cli              = $cli
                 CliCount         = [long](& conntrack -C)
@@ -265,9 +266,10 @@ Describe 'Get-ConntrackEntry on this machine' -Tag RealKernel -Skip:([bool]$real
                 CliMark          = @(& conntrack -L -m 7 2>$null)
                 CliZone          = @(& conntrack -L -w 5 2>$null)
                 CliIPv6          = @(& conntrack -L -f ipv6 2>$null)
-                Statistics       = [ConntrackTuning.Engine.Statistics.CtnetlinkStatistics]::ReadPerCpu()
+                # The engine's netlink statistics are internal: reached by reflection, as the test hooks are.
+                Statistics       = $statistics.GetMethod('ReadPerCpu').Invoke($null, @($null, [Threading.CancellationToken]::None))
                 CliStatistics    = @(& conntrack -S)
-                Count            = [ConntrackTuning.Engine.Statistics.CtnetlinkStatistics]::ReadCount()
+                Count            = $statistics.GetMethod('ReadCount').Invoke($null, @($null, [Threading.CancellationToken]::None))
                 CliCountAfter    = [long](& conntrack -C)
                 Denied           = $denied | ConvertFrom-Json
                 NoTable          = $noTable | ConvertFrom-Json
@@ -395,7 +397,7 @@ Describe 'Get-ConntrackEntry against damaged or refusing ctnetlink replies' -Tag
                 $hide = if ($case -eq 'einval') { 'mount -t proc -o subset=pid proc /proc && ' } else { '' }
                 $json = & unshare -m --propagation private -- sh -c "$hide exec `"`$@`"" sh @pwsh -NoProfile -NonInteractive -Command "
                     Import-Module '$module'
-                    [ConntrackTuning.Engine.Platform.SystemRoot].Assembly.GetType('ConntrackTuning.Engine.TestHooks').GetProperty('NetlinkReplayPath', [Reflection.BindingFlags]'NonPublic,Static').SetValue(`$null, '$Replays/$case.hex')
+                    [ConntrackTuning.Engine.ErrorIds].Assembly.GetType('ConntrackTuning.Engine.TestHooks').GetProperty('NetlinkReplayPath', [Reflection.BindingFlags]'NonPublic,Static').SetValue(`$null, '$Replays/$case.hex')
                     Get-ConntrackEntry -ErrorAction SilentlyContinue -ErrorVariable err -WarningAction SilentlyContinue | Out-Null
                     [pscustomobject]@{ Case = '$case'; Id = `$err[0].FullyQualifiedErrorId; Category = [string]`$err[0].CategoryInfo.Category; Target = `$err[0].TargetObject; Message = `$err[0].Exception.Message } | ConvertTo-Json -Compress"
                 $json | ConvertFrom-Json

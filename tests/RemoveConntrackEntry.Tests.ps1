@@ -64,7 +64,7 @@ Describe 'Remove-ConntrackEntry when the kernel refuses a delete' -Tag RealKerne
         $script = Join-Path $TestDrive 'refuse.ps1'
         Set-Content $script @"
 Import-Module '$module'
-[ConntrackTuning.Engine.Platform.SystemRoot].Assembly.GetType('ConntrackTuning.Engine.TestHooks').GetProperty('NetlinkReplayPath', [Reflection.BindingFlags]'NonPublic,Static').SetValue(`$null, '$replay')
+[ConntrackTuning.Engine.ErrorIds].Assembly.GetType('ConntrackTuning.Engine.TestHooks').GetProperty('NetlinkReplayPath', [Reflection.BindingFlags]'NonPublic,Static').SetValue(`$null, '$replay')
 `$entry = Get-ConntrackEntry -Path '$saved' -Protocol tcp | Select-Object -First 1
 `$r = `$entry | Remove-ConntrackEntry -Confirm:`$false -ErrorAction SilentlyContinue -ErrorVariable err
 [pscustomobject]@{ Matched = `$r.Matched; Deleted = `$r.Deleted; Failed = `$r.Failed; Id = `$err[0].FullyQualifiedErrorId; Target = `$err[0].TargetObject; Message = `$err[0].Exception.Message; Source = `$entry.Source } | ConvertTo-Json -Compress

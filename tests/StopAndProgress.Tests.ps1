@@ -176,14 +176,16 @@ Describe 'Waiting for the write lock' {
         function Get-UnlockedState([string] $Root) {
             Get-TreeState $Root -Except 'run/lock/conntrack-tuning.lock', 'run/conntrack-tuning/lock', '.conntrack-tuning.lock', '.conntrack-tuning/lock'
         }
-        $script:acquire = [ConntrackTuning.Engine.Platform.SystemRoot].GetMethod('AcquireWriteLock', [Reflection.BindingFlags]'Instance, NonPublic')
+        # SystemRoot is internal to the engine: its lock is taken by reflection.
+        $script:systemRoot = [ConntrackTuning.Engine.ErrorIds].Assembly.GetType('ConntrackTuning.Engine.Platform.SystemRoot', $true)
+        $script:acquire = $systemRoot.GetMethod('AcquireWriteLock', [Reflection.BindingFlags]'Instance, NonPublic')
     }
     BeforeEach {
         $script:root = Copy-Fixture linux-6.18-builtin
         $null = New-Item -ItemType Directory "$root/run/lock" -Force
         # Another invocation holds the lock: taken through the engine's own lock (an flock, which conflicts
         # between two descriptors of one process too), wherever the engine keeps it.
-        $script:held = $acquire.Invoke([ConntrackTuning.Engine.Platform.SystemRoot]::Open($root), @([timespan]::FromSeconds(5)))
+        $script:held = $acquire.Invoke($systemRoot.GetMethod('Open').Invoke($null, @($root, $null, [Threading.CancellationToken]::None)), @([timespan]::FromSeconds(5)))
         $script:before = Get-UnlockedState $root
     }
     AfterEach { $script:held.Dispose() }

@@ -6,7 +6,7 @@ namespace ConntrackTuning.Engine;
 /// Where the engine reports what it does. The cmdlets forward these to WriteVerbose, WriteWarning and
 /// WriteProgress; the engine itself never writes to a console.
 /// </summary>
-public interface IEngineLog
+internal interface IEngineLog
 {
     void Verbose(string message);
 
@@ -20,7 +20,7 @@ public interface IEngineLog
 }
 
 /// <summary>Discards everything; for callers that do not care.</summary>
-public sealed class NullEngineLog : IEngineLog
+internal sealed class NullEngineLog : IEngineLog
 {
     public static readonly NullEngineLog Instance = new();
 
@@ -50,7 +50,7 @@ public enum EngineActivity
 }
 
 /// <summary>One report of long work: what, how far (Current of Total, when the total is known), and whether it has ended.</summary>
-public sealed record EngineProgress(EngineActivity Activity, string Title, string Status, long Current, long Total, bool Completed)
+internal sealed record EngineProgress(EngineActivity Activity, string Title, string Status, long Current, long Total, bool Completed)
 {
     /// <summary>The time the rest should take at the rate so far; null when it cannot be told.</summary>
     public TimeSpan? Remaining { get; init; }

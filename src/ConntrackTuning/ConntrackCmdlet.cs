@@ -102,10 +102,10 @@ public abstract partial class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposabl
     }
 
     /// <summary>Opens the root given to this invocation, resolved against the current PowerShell location.</summary>
-    protected SystemRoot OpenRoot() => SystemRoot.Open(ResolveRoot(), this, Cancellation);
+    private protected SystemRoot OpenRoot() => SystemRoot.Open(ResolveRoot(), this, Cancellation);
 
     /// <summary>Opens an absolute folder (a file's folder, "/" for files given by path) with this invocation's log and stop signal.</summary>
-    protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);
+    private protected SystemRoot OpenFolder(string fullPath) => SystemRoot.Open(fullPath, this, Cancellation);
 
     /// <summary>Images: which installed kernel to read (-KernelRelease of the cmdlets that offer it); null for the newest.</summary>
     protected virtual string? KernelReleaseToProbe => null;

@@ -49,7 +49,7 @@ public sealed class FixtureTree : IDisposable
 
     public string Path { get; }
 
-    public SystemRoot Open(IEngineLog? log = null) => SystemRoot.Open(Path, log);
+    internal SystemRoot Open(IEngineLog? log = null) => SystemRoot.Open(Path, log);
 
     public string File(string relative) => System.IO.Path.Combine(Path, relative);
 

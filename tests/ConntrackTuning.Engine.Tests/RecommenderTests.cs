@@ -36,9 +36,9 @@ public class RecommenderTests
     [Theory]
     [InlineData(RecommendationProfile.KernelDefault)]
     [InlineData(RecommendationProfile.Guide)]
-    public void Gives_the_seeds_32_bit_512_MB_default(RecommendationProfile profile)
+    public void Gives_the_seeds_32_bit_512_MB_default(object profile)
     {
-        ConntrackRecommendation r = Run(Plan(512 * MiB, "2.6.5", 32), profile);
+        ConntrackRecommendation r = Run(Plan(512 * MiB, "2.6.5", 32), (RecommendationProfile)profile);
         AssertSize(r, 32768, 4096);
         Assert.Equal(8, r.EntriesPerBucket);
         Assert.Equal(32768, r.KernelDefaultMax);
@@ -48,8 +48,8 @@ public class RecommenderTests
     [Theory]
     [InlineData(RecommendationProfile.KernelDefault)]
     [InlineData(RecommendationProfile.Guide)]
-    public void Gives_its_64_bit_counterpart(RecommendationProfile profile) =>
-        AssertSize(Run(Plan(512 * MiB, "2.6.5", 64), profile), 16384, 2048);
+    public void Gives_its_64_bit_counterpart(object profile) =>
+        AssertSize(Run(Plan(512 * MiB, "2.6.5", 64), (RecommendationProfile)profile), 16384, 2048);
 
     [Fact]
     public void Gives_the_seeds_firewall_only_box_exactly()
@@ -104,11 +104,11 @@ public class RecommenderTests
     [InlineData(RecommendationProfile.FirewallOnly, 2, 1048576, 524288)]   // / 608 = 662258 -> 524288
     [InlineData(RecommendationProfile.Balanced, 8, 32768, 4096)]           // share 27235 too small; kernel default 32768 / 8
     [InlineData(RecommendationProfile.KernelDefault, 1, 32768, 4096)]      // what the kernel does; not overridden
-    public void Lets_EntriesPerBucket_set_the_ratio(RecommendationProfile profile, int epb, long max, long hash)
+    public void Lets_EntriesPerBucket_set_the_ratio(object profile, int epb, long max, long hash)
     {
-        ConntrackRecommendation r = Run(Plan(512 * MiB, "2.6.5", 32, epb: epb), profile);
+        ConntrackRecommendation r = Run(Plan(512 * MiB, "2.6.5", 32, epb: epb), (RecommendationProfile)profile);
         AssertSize(r, max, hash);
-        if (profile == RecommendationProfile.KernelDefault)
+        if ((RecommendationProfile)profile == RecommendationProfile.KernelDefault)
         {
             Assert.Contains(r.Reasons, s => s.Contains("-EntriesPerBucket 1 does not apply", StringComparison.Ordinal));
         }
@@ -232,7 +232,8 @@ public class RecommenderTests
         Assert.True(Run(inputs, RecommendationProfile.Balanced).Max > 0);
     }
 
-    public static TheoryData<RecommendationRequest> BadRequests => new()
+    // RecommendationRequest is internal, so the rows are objects to the public theory.
+    public static TheoryData<object> BadRequests => new()
     {
         new RecommendationRequest { MemoryBytes = 0, KernelVersion = "6.1" },
         new RecommendationRequest { MemoryBytes = -1, KernelVersion = "6.1" },
@@ -250,9 +251,9 @@ public class RecommenderTests
 
     [Theory]
     [MemberData(nameof(BadRequests))]
-    public void Rejects_zero_negative_and_impossible_sizes(RecommendationRequest request)
+    public void Rejects_zero_negative_and_impossible_sizes(object request)
     {
-        ConntrackException e = Assert.Throws<ConntrackException>(() => SizingInputResolver.Resolve(request, null));
+        ConntrackException e = Assert.Throws<ConntrackException>(() => SizingInputResolver.Resolve((RecommendationRequest)request, null));
         Assert.Equal(ErrorIds.InvalidSizingInput, e.ErrorId);
         Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
         Assert.NotNull(e.Target);

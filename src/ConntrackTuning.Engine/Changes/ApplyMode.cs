@@ -1,7 +1,7 @@
 namespace ConntrackTuning.Engine.Changes;
 
 /// <summary>Which layers a Set-Conntrack* command changes.</summary>
-public enum ApplyMode
+internal enum ApplyMode
 {
     /// <summary>The running kernel only (lost at the next boot or module reload).</summary>
     Runtime,

@@ -5,7 +5,7 @@ using System.Linq;
 namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>Kernel history as data. Adding an era or a vendor quirk is adding a row here.</summary>
-public static class EraTable
+internal static class EraTable
 {
     private static readonly KernelVersion V2_4_0 = new(2, 4, 0);
 

@@ -4,7 +4,7 @@ using System.Collections.Generic;
 namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>The two connection trackers Linux has had.</summary>
-public enum Tracker
+internal enum Tracker
 {
     /// <summary>The IPv4-only tracker of 2.4 and early 2.6 (removed in 2.6.22).</summary>
     IpConntrack,
@@ -14,7 +14,7 @@ public enum Tracker
 }
 
 /// <summary>How the kernel sizes the table when nothing is set (KERNEL-FACTS §3).</summary>
-public enum SizingRule
+internal enum SizingRule
 {
     /// <summary>2.4.0: buckets = RAM / 16384 / sizeof(list_head), no floor, no cap; max = 8 x buckets.</summary>
     ListUncapped,
@@ -33,7 +33,7 @@ public enum SizingRule
 }
 
 /// <summary>What hash size spreads entries well for the era's hash function (the seed's advice).</summary>
-public enum HashShape
+internal enum HashShape
 {
     /// <summary>Before 2.4.21 the hash was additive: a prime number of buckets is required.</summary>
     Prime,
@@ -43,7 +43,7 @@ public enum HashShape
 }
 
 /// <summary>What the allocator does to the bucket count the sizing rule produced (KERNEL-FACTS §3).</summary>
-public enum BucketRounding
+internal enum BucketRounding
 {
     /// <summary>Before 2.6.24 the table is allocated with exactly the computed number of buckets.</summary>
     None,
@@ -63,7 +63,7 @@ public enum BucketRounding
 }
 
 /// <summary>How the hash table can be resized while the system runs.</summary>
-public enum HashResize
+internal enum HashResize
 {
     /// <summary>Only at module load or boot.</summary>
     None,
@@ -76,7 +76,7 @@ public enum HashResize
 }
 
 /// <summary>How a hash size survives a reboot (KERNEL-FACTS §5.1); the module state decides among the ways a row allows.</summary>
-public enum HashPersistence
+internal enum HashPersistence
 {
     /// <summary>2.4: the hashsize module option at load time; a built-in tracker has only its compile-time size.</summary>
     LoadTimeOnly,
@@ -94,7 +94,7 @@ public enum HashPersistence
 /// <param name="From">First version known to have it (inclusive); null for "since the sysctl exists".</param>
 /// <param name="Until">First version known not to have it (exclusive), or where knowledge stops; null for "to today".</param>
 /// <param name="Evidence">Where the number comes from (KERNEL-FACTS tags).</param>
-public sealed record TimeoutDefault(string Name, int Seconds, KernelVersion? From, KernelVersion? Until, string Evidence)
+internal sealed record TimeoutDefault(string Name, int Seconds, KernelVersion? From, KernelVersion? Until, string Evidence)
 {
     public bool Covers(KernelVersion version) => (From is null || version >= From.Value) && (Until is null || version < Until.Value);
 }
@@ -104,7 +104,7 @@ public sealed record TimeoutDefault(string Name, int Seconds, KernelVersion? Fro
 /// candidates in order of preference, relative to the root; the probe keeps the ones that exist, so a vendor
 /// kernel that backported a file is still read correctly.
 /// </summary>
-public sealed record KernelEra
+internal sealed record KernelEra
 {
     public required string Id { get; init; }
 

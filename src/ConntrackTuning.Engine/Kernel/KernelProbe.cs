@@ -9,7 +9,7 @@ namespace ConntrackTuning.Engine.Kernel;
 /// Works out, from files alone, what kernel lives under a root and where its conntrack values are. Probing
 /// what exists wins over what the version number suggests, because vendors backport.
 /// </summary>
-public static class KernelProbe
+internal static class KernelProbe
 {
     private static readonly string[] ReleaseFiles =
     [

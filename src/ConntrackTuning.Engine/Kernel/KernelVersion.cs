@@ -7,7 +7,7 @@ namespace ConntrackTuning.Engine.Kernel;
 /// The numeric part of a kernel release: 2.6.32.67, 3.10.0, 6.18.44. Vendor suffixes (-419.el5, -91-generic,
 /// -fc-v669) are not part of the version; the full release string is kept beside it where it matters.
 /// </summary>
-public readonly record struct KernelVersion(int Major, int Minor, int Patch = 0, int Sublevel = 0)
+internal readonly record struct KernelVersion(int Major, int Minor, int Patch = 0, int Sublevel = 0)
     : IComparable<KernelVersion>
 {
     /// <summary>

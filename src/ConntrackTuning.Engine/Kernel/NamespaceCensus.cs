@@ -12,7 +12,7 @@ namespace ConntrackTuning.Engine.Kernel;
 /// </summary>
 /// <param name="Count">Distinct network namespaces that have at least one process.</param>
 /// <param name="WithEntries">Of those, how many hold entries now; null when a statistics file could not be read.</param>
-public sealed record NamespaceCensus(int Count, int? WithEntries)
+internal sealed record NamespaceCensus(int Count, int? WithEntries)
 {
     /// <summary>
     /// Counts the namespaces; null when the root has no readable proc/PID/ns/net links (a sosreport, a

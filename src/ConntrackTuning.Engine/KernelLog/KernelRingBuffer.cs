@@ -10,7 +10,7 @@ namespace ConntrackTuning.Engine.KernelLog;
 /// Reads the live kernel ring buffer from /dev/kmsg without a shell or dmesg. Each record comes back in the
 /// raw kmsg form "prio,seq,usec,flags;text". Reading stops at the newest record instead of waiting for more.
 /// </summary>
-public static class KernelRingBuffer
+internal static class KernelRingBuffer
 {
     /// <summary>The records, oldest first. Throws UnauthorizedAccessException when dmesg_restrict hides them.</summary>
     public static IEnumerable<string> ReadRecords(string device = "/dev/kmsg")

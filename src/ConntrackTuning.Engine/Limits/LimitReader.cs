@@ -10,7 +10,7 @@ using ConntrackTuning.Engine.Sizing;
 namespace ConntrackTuning.Engine.Limits;
 
 /// <summary>Reads max, count and hash size for a probed kernel, with the source of each value.</summary>
-public static class LimitReader
+internal static class LimitReader
 {
     public static ConntrackLimit Read(ConntrackKernel kernel)
     {

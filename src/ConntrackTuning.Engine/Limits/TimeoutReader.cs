@@ -20,7 +20,7 @@ internal sealed record TimeoutSysctl(string Name, string Protocol, string? State
 /// The timeouts a kernel really has. The set changes with the version and the configuration (DCCP went in 6.17,
 /// SCTP lost heartbeat_acked, GRE came as a module), so the folder is listed rather than a list assumed.
 /// </summary>
-public static partial class TimeoutReader
+internal static partial class TimeoutReader
 {
     // <protocol>_timeout or <protocol>_timeout_<state>; the protocol is one word (tcp, icmpv6, frag6).
     [GeneratedRegex("^(?<protocol>[a-z0-9]+)_timeout(?:_(?<state>[a-z0-9_]+))?$", RegexOptions.CultureInvariant)]

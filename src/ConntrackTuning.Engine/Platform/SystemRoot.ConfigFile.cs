@@ -12,7 +12,7 @@ namespace ConntrackTuning.Engine.Platform;
 /// O_EXCL | O_NOFOLLOW), written, fsynced and renamed over the old name relative to the same descriptor, so a
 /// folder swapped for a link meanwhile cannot make root write anywhere else. Mode and owner are kept.
 /// </summary>
-public sealed partial class SystemRoot
+internal sealed partial class SystemRoot
 {
     /// <summary>
     /// Configuration files are handled as Latin-1 text: every byte maps to one char and back, so a UTF-8 comment,

@@ -9,7 +9,7 @@ namespace ConntrackTuning.Engine.Platform;
 /// other user can open the file and hold the lock to block root. Every component is opened with O_NOFOLLOW: a
 /// link on the way is refused, so the lock can never be created outside the root.
 /// </summary>
-public sealed partial class SystemRoot
+internal sealed partial class SystemRoot
 {
     internal const string LockFolderName = "conntrack-tuning";
 

@@ -13,7 +13,7 @@ namespace ConntrackTuning.Engine.Platform;
 /// named like a configuration file is skipped with a warning that names it instead of hanging or filling memory,
 /// and a whole-file read stops at <see cref="MaxWholeFileBytes"/>.
 /// </summary>
-public sealed partial class SystemRoot
+internal sealed partial class SystemRoot
 {
     /// <summary>The most read of a file read whole (a value file, a sysctl.d file): 1 MiB, far above any real one.</summary>
     internal const int MaxWholeFileBytes = 1 << 20;

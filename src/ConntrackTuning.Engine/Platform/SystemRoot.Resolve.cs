@@ -12,7 +12,7 @@ namespace ConntrackTuning.Engine.Platform;
 /// the running system) go through folder descriptors opened one component at a time with O_NOFOLLOW, so a folder
 /// swapped for a link while we work cannot send anything out of the root.
 /// </summary>
-public sealed partial class SystemRoot
+internal sealed partial class SystemRoot
 {
     private const int MaxLinks = 40;
 

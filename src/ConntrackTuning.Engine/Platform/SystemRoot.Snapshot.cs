@@ -5,7 +5,7 @@ using System.IO;
 namespace ConntrackTuning.Engine.Platform;
 
 /// <summary>A sosreport's captured 'sysctl -a', standing in for the proc/sys it did not capture.</summary>
-public sealed partial class SystemRoot
+internal sealed partial class SystemRoot
 {
     private static string? SysctlKeyOf(string relative)
     {

@@ -4,7 +4,7 @@ using System.Collections.Generic;
 namespace ConntrackTuning.Engine.Platform;
 
 /// <summary>The undo of a change that failed half-way: the files and folders it created go again, through descriptors.</summary>
-public sealed partial class SystemRoot
+internal sealed partial class SystemRoot
 {
     /// <summary>The folders of a configuration file that do not exist yet, deepest first: what writing it creates.</summary>
     internal IReadOnlyList<string> MissingFolders(string relative)

@@ -7,7 +7,7 @@ namespace ConntrackTuning.Engine.Platform;
 /// Run-time writes: a kernel value file under proc/ or sys/ gets a plain write(2) of the number, as echo does
 /// (it cannot be renamed into, and the kernel answers with an errno). Only the running system gets one.
 /// </summary>
-public sealed partial class SystemRoot
+internal sealed partial class SystemRoot
 {
     /// <summary>
     /// Writes the text of a kernel value file with one write(2) and returns 0 or the errno. The file must exist:

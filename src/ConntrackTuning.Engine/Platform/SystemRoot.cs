@@ -12,7 +12,7 @@ namespace ConntrackTuning.Engine.Platform;
 /// The only door to the file system. Every path is relative to a root, so the live host ("/"), a sosreport,
 /// a mounted image and a test fixture are the same thing to the rest of the engine.
 /// </summary>
-public sealed partial class SystemRoot
+internal sealed partial class SystemRoot
 {
     /// <summary>Where a sosreport keeps the output of 'sysctl -a'; used when proc/sys itself was not captured.</summary>
     internal const string SysctlSnapshotPath = "sos_commands/kernel/sysctl_-a";
@@ -188,7 +188,7 @@ public sealed partial class SystemRoot
         "0" + Convert.ToString((int)mode & 0x1FF, 8).PadLeft(3, '0');
 }
 
-public enum ReadStatus
+internal enum ReadStatus
 {
     Ok,
     Missing,
@@ -197,7 +197,7 @@ public enum ReadStatus
 }
 
 /// <summary>Who this process is, for the questions the engine asks about permissions.</summary>
-public static class ProcessIdentity
+internal static class ProcessIdentity
 {
     public static bool IsRoot => OperatingSystem.IsLinux() && Native.Geteuid() == 0;
 }

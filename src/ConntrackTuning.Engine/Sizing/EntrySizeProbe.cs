@@ -6,7 +6,7 @@ using ConntrackTuning.Engine.Platform;
 namespace ConntrackTuning.Engine.Sizing;
 
 /// <summary>Where the size of one conntrack entry came from, best first.</summary>
-public enum EntrySizeOrigin
+internal enum EntrySizeOrigin
 {
     /// <summary>Given by the caller (-EntrySize).</summary>
     Given,
@@ -22,14 +22,14 @@ public enum EntrySizeOrigin
 }
 
 /// <summary>The bytes one entry takes, and the evidence.</summary>
-public sealed record EntrySize(long Bytes, EntrySizeOrigin Origin, string Source);
+internal sealed record EntrySize(long Bytes, EntrySizeOrigin Origin, string Source);
 
 /// <summary>
 /// Finds the size of one conntrack entry under a root, in order: the live slab cache, the tracker's start-up
 /// line, the era's estimate. The slab figure is the slot (alignment included), which is what a full table
 /// really costs; the start-up line states sizeof the structure.
 /// </summary>
-public static class EntrySizeProbe
+internal static class EntrySizeProbe
 {
     /// <summary>The largest entry size believed: anything bigger in a file is corruption, not a kernel.</summary>
     internal const long MaxPlausibleEntrySize = 65536;

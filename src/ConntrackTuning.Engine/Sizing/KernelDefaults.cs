@@ -14,7 +14,7 @@ namespace ConntrackTuning.Engine.Sizing;
 /// <param name="ComputedBuckets">The bucket count before the allocator rounded it.</param>
 /// <param name="MaxFactor">Max / buckets before rounding: 8, 4 or 1 by era, 8 whenever hashsize was given.</param>
 /// <param name="Steps">The arithmetic, one sentence per step, with the numbers.</param>
-public sealed record KernelDefault(long Max, long HashSize, long ComputedBuckets, int MaxFactor, IReadOnlyList<string> Steps);
+internal sealed record KernelDefault(long Max, long HashSize, long ComputedBuckets, int MaxFactor, IReadOnlyList<string> Steps);
 
 /// <summary>
 /// The kernel's own sizing of the conntrack table, per era (KERNEL-FACTS §3), as one routine driven by the
@@ -22,7 +22,7 @@ public sealed record KernelDefault(long Max, long HashSize, long ComputedBuckets
 /// <see cref="KernelEra.BucketRounding"/>) and the per-rule numbers below. Comparisons are on page counts and
 /// strict, as in the kernel: exactly 4 GiB is not "over 4 GiB".
 /// </summary>
-public static class KernelDefaults
+internal static class KernelDefaults
 {
     /// <summary>The page size assumed when nothing tells: 4 KiB, as on x86 and most arm64 and riscv kernels.</summary>
     public const int DefaultPageSize = 4096;

@@ -6,7 +6,7 @@ using static ConntrackTuning.Engine.Sizing.KernelDefaults;
 namespace ConntrackTuning.Engine.Sizing;
 
 /// <summary>The sizing profiles Get-ConntrackRecommendation offers.</summary>
-public enum RecommendationProfile
+internal enum RecommendationProfile
 {
     /// <summary>What the kernel picks by itself when nothing is set.</summary>
     KernelDefault,
@@ -25,7 +25,7 @@ public enum RecommendationProfile
 /// What the caller gives to plan for another machine; every null is read from the root (or assumed when
 /// planning without one).
 /// </summary>
-public sealed record RecommendationRequest
+internal sealed record RecommendationRequest
 {
     public long? MemoryBytes { get; init; }
 
@@ -44,7 +44,7 @@ public sealed record RecommendationRequest
 }
 
 /// <summary>Every input of the sizing, resolved, with where each came from.</summary>
-public sealed record SizingInputs
+internal sealed record SizingInputs
 {
     public required long MemoryBytes { get; init; }
 

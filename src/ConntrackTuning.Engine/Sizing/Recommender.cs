@@ -12,7 +12,7 @@ namespace ConntrackTuning.Engine.Sizing;
 /// Turns RAM, kernel era and entry size into a table size per profile, each with its reasons. Kernel history
 /// comes from the era row and <see cref="KernelDefaults"/>; nothing here branches on a version.
 /// </summary>
-public static class Recommender
+internal static class Recommender
 {
     /// <summary>The seed's reserve for a firewall-only box: 128 MiB for syslog and a console.</summary>
     public const long DefaultReservedMemoryBytes = 128L * 1024 * 1024;

@@ -12,7 +12,7 @@ namespace ConntrackTuning.Engine.Sizing;
 /// Resolves what a recommendation is sized from: each input the request leaves open comes from the probed kernel
 /// under the root, or, when planning for a machine that is not there, is assumed and said so. Validates the request.
 /// </summary>
-public static class SizingInputResolver
+internal static class SizingInputResolver
 {
     private static readonly KernelVersion FirstConntrackKernel = new(2, 4, 0);
 

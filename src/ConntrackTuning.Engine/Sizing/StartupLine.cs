@@ -12,7 +12,7 @@ namespace ConntrackTuning.Engine.Sizing;
 /// per conntrack" or "nf_conntrack version 0.5.0 (16384 buckets, 65536 max)". On 2.4 it is the only place the
 /// hash size can be read, and it is the only place old kernels state the size of an entry.
 /// </summary>
-public sealed partial record StartupLine(string Tracker, string Version, long Buckets, long Max, int? BytesPerEntry, string Line, string Source)
+internal sealed partial record StartupLine(string Tracker, string Version, long Buckets, long Max, int? BytesPerEntry, string Line, string Source)
 {
     [GeneratedRegex(@"\b(?<tracker>ip_conntrack|nf_conntrack) version (?<version>\S+) \((?<buckets>\d{1,10}) buckets, (?<max>\d{1,12}) max\)(?:\s*[-\u2013\u2014]\s*(?<bytes>\d{1,6}) bytes per conntrack)?", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();

@@ -10,4 +10,4 @@ namespace ConntrackTuning.Engine.Statistics;
 /// attribute names to these (error to icmp_error, clash_resolve to clashres, chaintoolong to chainlength) so
 /// both sources give the same keys. Unknown columns are carried through under their own names.
 /// </summary>
-public sealed record CpuCounters(int Cpu, IReadOnlyDictionary<string, long> Values);
+internal sealed record CpuCounters(int Cpu, IReadOnlyDictionary<string, long> Values);

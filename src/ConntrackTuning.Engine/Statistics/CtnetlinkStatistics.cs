@@ -7,14 +7,14 @@ using ConntrackTuning.Engine.Platform;
 namespace ConntrackTuning.Engine.Statistics;
 
 /// <summary>The kernel's entry count and, when it sends one, its global CONNTRACK_MAX (what conntrack -C reads).</summary>
-public sealed record ConntrackNetlinkCount(long Entries, long? Max);
+internal sealed record ConntrackNetlinkCount(long Entries, long? Max);
 
 /// <summary>
 /// The statistics conntrack -S and conntrack -C read, over ctnetlink, for kernels whose procfs statistics file is
 /// missing (CONFIG_NF_CONNTRACK_PROCFS off). They describe the network namespace of this process. Needs
 /// CAP_NET_ADMIN; failures are ConntrackExceptions (NetlinkPermissionDenied, NetlinkUnavailable, NetlinkFailed).
 /// </summary>
-public static class CtnetlinkStatistics
+internal static class CtnetlinkStatistics
 {
     /// <summary>
     /// One row per possible CPU (IPCTNL_MSG_CT_GET_STATS_CPU), keyed by the procfs column names of a current
