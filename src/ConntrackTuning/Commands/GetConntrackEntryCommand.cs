@@ -15,7 +15,7 @@ namespace ConntrackTuning.Commands;
 [Cmdlet(VerbsCommon.Get, "ConntrackEntry", DefaultParameterSetName = EntriesSet)]
 [OutputType(typeof(ConntrackEntry), ParameterSetName = [EntriesSet])]
 [OutputType(typeof(ConntrackSummary), ParameterSetName = [SummarySet])]
-public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
+public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
 {
     private const string EntriesSet = "Entries";
     private const string SummarySet = "Summary";
@@ -27,62 +27,6 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[]? Path { get; set; }
-
-    /// <summary>Protocol names or numbers: tcp, udp, icmp, icmpv6, sctp, gre, udplite, dccp, 132, ...</summary>
-    [Parameter]
-    [ArgumentCompleter(typeof(ConntrackProtocolCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[]? Protocol { get; set; }
-
-    /// <summary>Protocol states: ESTABLISHED, TIME_WAIT, SYN_SENT, ... (TCP, SCTP and DCCP entries only).</summary>
-    [Parameter]
-    [ArgumentCompleter(typeof(ConntrackStateCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[]? State { get; set; }
-
-    /// <summary>Source addresses or CIDR blocks of the original direction.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string[]? Source { get; set; }
-
-    /// <summary>Destination addresses or CIDR blocks of the original direction.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string[]? Destination { get; set; }
-
-    /// <summary>Ports matched on either side of the original direction.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? Port { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? SourcePort { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? DestinationPort { get; set; }
-
-    /// <summary>A connection mark, optionally with a mask: 7, 0x7, 0x10/0xf0.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Mark { get; set; }
-
-    [Parameter]
-    [ValidateRange(0, 65535)]
-    public int Zone { get; set; }
-
-    [Parameter]
-    [ValidateSet("IPv4", "IPv6")]
-    public string? Family { get; set; }
-
-    /// <summary>Only entries that saw no reply (early-drop candidates).</summary>
-    [Parameter]
-    public SwitchParameter Unreplied { get; set; }
-
-    /// <summary>Only assured entries (those early drop cannot evict).</summary>
-    [Parameter]
-    public SwitchParameter Assured { get; set; }
 
     /// <summary>Aggregate instead of listing: counts by protocol and state, top sources, destinations and ports.</summary>
     [Parameter(Mandatory = true, ParameterSetName = SummarySet)]
@@ -104,15 +48,7 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
-        try
-        {
-            _filter = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
-                MyInvocation.BoundParameters.ContainsKey(nameof(Zone)) ? Zone : null, Unreplied, Assured);
-        }
-        catch (ConntrackException e)
-        {
-            ThrowTerminatingError(ToErrorRecord(e));
-        }
+        _filter = BuildFilter();
     }
 
     protected override void ProcessRecord()
@@ -156,7 +92,7 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
 
             if (Summary)
             {
-                WriteObject(EntryReader.Summarize((visitor, restart) => EntryReader.ReadTable(kernel, _filter, Watch(visitor), wantFigures: true, restart),
+                WriteObject(EntryReader.Summarize((visitor, restart) => EntryReader.ReadTable(kernel, _filter, visitor, wantFigures: true, restart),
                     _filter, Top, kernel.Root));
             }
             else
@@ -172,7 +108,7 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
         string name = System.IO.Path.GetFileName(file);
         if (Summary)
         {
-            WriteObject(EntryReader.Summarize((visitor, _) => EntryReader.ReadFile(directory, name, _filter, Watch(visitor)), _filter, Top, file));
+            WriteObject(EntryReader.Summarize((visitor, _) => EntryReader.ReadFile(directory, name, _filter, visitor), _filter, Top, file));
         }
         else
         {
@@ -184,21 +120,6 @@ public sealed class GetConntrackEntryCommand : ConntrackReadCmdlet
     {
         WriteObject(new ConntrackEntry(ref record));
         return true;
-    }
-
-    // A summary writes nothing until the end, so Ctrl+C is noticed here rather than at the next WriteObject.
-    private EntryVisitor Watch(EntryVisitor inner)
-    {
-        long seen = 0;
-        return (ref EntryRecord r) =>
-        {
-            if ((++seen & 0xFFF) == 0 && Stopping)
-            {
-                throw new PipelineStoppedException();
-            }
-
-            return inner(ref r);
-        };
     }
 
     private Collection<string> ResolveFiles(string path)

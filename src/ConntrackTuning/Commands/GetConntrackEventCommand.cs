@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Events;
 using ConntrackTuning.Engine.Limits;
@@ -18,7 +17,7 @@ namespace ConntrackTuning.Commands;
 [Cmdlet(VerbsCommon.Get, "ConntrackEvent", DefaultParameterSetName = EventsSet)]
 [OutputType(typeof(ConntrackEvent), ParameterSetName = [EventsSet])]
 [OutputType(typeof(ConntrackEventSummary), ParameterSetName = [SummarySet])]
-public sealed class GetConntrackEventCommand : ConntrackReadCmdlet
+public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
 {
     private const string EventsSet = "Events";
     private const string SummarySet = "Summary";
@@ -47,54 +46,6 @@ public sealed class GetConntrackEventCommand : ConntrackReadCmdlet
     [ValidateRange(1024, 1 << 30)]
     public int ReceiveBufferBytes { get; set; }
 
-    [Parameter]
-    [ArgumentCompleter(typeof(ConntrackProtocolCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[]? Protocol { get; set; }
-
-    [Parameter]
-    [ArgumentCompleter(typeof(ConntrackStateCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[]? State { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string[]? Source { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string[]? Destination { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? Port { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? SourcePort { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public int[]? DestinationPort { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Mark { get; set; }
-
-    [Parameter]
-    [ValidateRange(0, 65535)]
-    public int Zone { get; set; }
-
-    [Parameter]
-    [ValidateSet("IPv4", "IPv6")]
-    public string? Family { get; set; }
-
-    [Parameter]
-    public SwitchParameter Unreplied { get; set; }
-
-    [Parameter]
-    public SwitchParameter Assured { get; set; }
-
     /// <summary>Write one summary at the end instead of the events: new connections per second and who opens them.</summary>
     [Parameter(Mandatory = true, ParameterSetName = SummarySet)]
     public SwitchParameter Summary { get; set; }
@@ -108,20 +59,37 @@ public sealed class GetConntrackEventCommand : ConntrackReadCmdlet
     [ValidateNotNullOrEmpty]
     public string? SummaryVariable { get; set; }
 
+    /// <summary>
+    /// The network namespace to listen in, by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only; one namespace per listener.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
+    // The listener runs once, at the end; what the pipeline bound on the way is kept to refuse more than one namespace.
+    private readonly System.Collections.Generic.List<string> _namespaces = [];
+
     protected override void BeginProcessing()
     {
-        try
+        base.BeginProcessing();
+        _filter = BuildFilter();
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (!string.IsNullOrWhiteSpace(NetworkNamespace) && !_namespaces.Contains(NetworkNamespace))
         {
-            _filter = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
-                MyInvocation.BoundParameters.ContainsKey(nameof(Zone)) ? Zone : null, Unreplied, Assured);
-        }
-        catch (ConntrackException e)
-        {
-            ThrowTerminatingError(ToErrorRecord(e));
+            _namespaces.Add(NetworkNamespace);
         }
     }
 
-    protected override void EndProcessing() => Run(Listen);
+    protected override void EndProcessing() => Run(() =>
+    {
+        // The event socket is created inside the namespace (and nf_conntrack_events is read there): only its events arrive.
+        using IDisposable? inside = EnterOneNetworkNamespace(_namespaces, "Get-ConntrackEvent");
+        Listen();
+    });
 
     private void Listen()
     {

@@ -19,7 +19,7 @@ namespace ConntrackTuning.Commands;
 [Cmdlet(VerbsCommon.Remove, "ConntrackEntry", DefaultParameterSetName = FilterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(ConntrackRemoval))]
 [OutputType(typeof(ConntrackEntry))]
-public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
+public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
 {
     private const string FilterSet = "Filter";
     private const string InputSet = "InputObject";
@@ -43,35 +43,37 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
     public ConntrackEntry[]? InputObject { get; set; }
 
+    // The entry filters are the base's, named here once more to keep them out of the InputObject set: piped
+    // entries are deleted exactly as they are, so no filter applies to them.
     [Parameter(ParameterSetName = FilterSet)]
     [ArgumentCompleter(typeof(ConntrackProtocolCompleter))]
     [ValidateNotNullOrEmpty]
-    public string[]? Protocol { get; set; }
+    public override string[]? Protocol { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ArgumentCompleter(typeof(ConntrackStateCompleter))]
     [ValidateNotNullOrEmpty]
-    public string[]? State { get; set; }
+    public override string[]? State { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateNotNullOrEmpty]
-    public string[]? Source { get; set; }
+    public override string[]? Source { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateNotNullOrEmpty]
-    public string[]? Destination { get; set; }
+    public override string[]? Destination { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateNotNullOrEmpty]
-    public int[]? Port { get; set; }
+    public override int[]? Port { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateNotNullOrEmpty]
-    public int[]? SourcePort { get; set; }
+    public override int[]? SourcePort { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateNotNullOrEmpty]
-    public int[]? DestinationPort { get; set; }
+    public override int[]? DestinationPort { get; set; }
 
     /// <summary>Source addresses of the reply direction (where replies come from: the backend after DNAT).</summary>
     [Parameter(ParameterSetName = FilterSet)]
@@ -110,21 +112,21 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateNotNullOrEmpty]
-    public string? Mark { get; set; }
+    public override string? Mark { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateRange(0, 65535)]
-    public int Zone { get; set; }
+    public override int Zone { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
     [ValidateSet("IPv4", "IPv6")]
-    public string? Family { get; set; }
+    public override string? Family { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
-    public SwitchParameter Unreplied { get; set; }
+    public override SwitchParameter Unreplied { get; set; }
 
     [Parameter(ParameterSetName = FilterSet)]
-    public SwitchParameter Assured { get; set; }
+    public override SwitchParameter Assured { get; set; }
 
     /// <summary>Only entries with fewer seconds left than this.</summary>
     [Parameter(ParameterSetName = FilterSet)]
@@ -158,8 +160,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackCmdlet
 
         try
         {
-            EntryFilter entries = EntryFilter.Parse(Family, Protocol, State, Source, Destination, Port, SourcePort, DestinationPort, Mark,
-                MyInvocation.BoundParameters.ContainsKey(nameof(Zone)) ? Zone : null, Unreplied, Assured);
+            EntryFilter entries = BuildFilter();
             NatMatch nat = AnyNat || (SourceNat && DestinationNat) ? NatMatch.Any : SourceNat ? NatMatch.Source : DestinationNat ? NatMatch.Destination : NatMatch.None;
             uint status = (uint)(Status ?? []).Aggregate(ConntrackEntryStatus.None, (a, f) => a | f);
             _filter = RemovalFilter.Create(entries, ReplySource, ReplyDestination, ReplySourcePort, ReplyDestinationPort, nat, NatAddress, status,

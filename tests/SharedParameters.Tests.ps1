@@ -1,0 +1,108 @@
+# The parameters several cmdlets share come from one base class each (ConntrackFilterCmdlet, ConntrackImageCmdlet,
+# ConntrackImageMemoryCmdlet). What a user sees must be the same on every cmdlet that has them: type, sets,
+# position, pipeline binding, aliases, validation and completion. These tests read that from Get-Command, the way
+# the help build and tab completion do, and check it against values written out here rather than against each
+# other alone, so a change to the base shows up as a change to what users get.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+
+    # One line per parameter and set: everything PowerShell binds, validates and completes by.
+    function Get-ParameterShape([string] $Command, [string] $Name) {
+        $p = (Get-Command $Command).Parameters[$Name]
+        $validation = @($p.Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateArgumentsAttribute] -or $_ -is [System.Management.Automation.ValidateEnumeratedArgumentsAttribute] } |
+                ForEach-Object {
+                    $t = $_.GetType().Name
+                    if ($_ -is [System.Management.Automation.ValidateSetAttribute]) { "$t($($_.ValidValues -join ','))" }
+                    elseif ($_ -is [System.Management.Automation.ValidateRangeAttribute]) { "$t($($_.MinRange),$($_.MaxRange))" }
+                    else { $t }
+                } | Sort-Object) -join ' '
+        $completer = @($p.Attributes | Where-Object { $_ -is [System.Management.Automation.ArgumentCompleterAttribute] } | ForEach-Object { $_.Type.Name }) -join ' '
+        $sets = @($p.ParameterSets.GetEnumerator() | Sort-Object Key | ForEach-Object {
+                '{0}:{1}:{2}:{3}:{4}' -f $_.Key, $_.Value.IsMandatory, $_.Value.Position, $_.Value.ValueFromPipeline, $_.Value.ValueFromPipelineByPropertyName
+            }) -join ' '
+        '{0} [{1}] sets={2} aliases={3} validate={4} complete={5}' -f $Name, $p.ParameterType.Name, $sets, ($p.Aliases -join ','), $validation, $completer
+    }
+
+    $script:filters = [ordered]@{
+        Protocol        = 'Protocol [String[]] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete=ConntrackProtocolCompleter'
+        State           = 'State [String[]] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete=ConntrackStateCompleter'
+        Source          = 'Source [String[]] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete='
+        Destination     = 'Destination [String[]] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete='
+        Port            = 'Port [Int32[]] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete='
+        SourcePort      = 'SourcePort [Int32[]] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete='
+        DestinationPort = 'DestinationPort [Int32[]] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete='
+        Mark            = 'Mark [String] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete='
+        Zone            = 'Zone [Int32] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateRangeAttribute(0,65535) complete='
+        Family          = 'Family [String] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateSetAttribute(IPv4,IPv6) complete='
+        Unreplied       = 'Unreplied [SwitchParameter] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate= complete='
+        Assured         = 'Assured [SwitchParameter] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate= complete='
+    }
+}
+
+Describe 'The entry filters of Get-ConntrackEntry, Get-ConntrackEvent and Remove-ConntrackEntry' {
+    It '<Command> -<Name> is bound, validated and completed as the filter base declares it' -TestCases @(
+        foreach ($command in 'Get-ConntrackEntry', 'Get-ConntrackEvent') {
+            foreach ($name in 'Protocol', 'State', 'Source', 'Destination', 'Port', 'SourcePort', 'DestinationPort', 'Mark', 'Zone', 'Family', 'Unreplied', 'Assured') {
+                @{ Command = $command; Name = $name }
+            }
+        }
+    ) {
+        Get-ParameterShape $Command $Name | Should -BeExactly $filters[$Name]
+    }
+
+    It 'Remove-ConntrackEntry -<Name> is the same, but in the Filter set only (piped entries are deleted exactly)' -TestCases @(
+        foreach ($name in 'Protocol', 'State', 'Source', 'Destination', 'Port', 'SourcePort', 'DestinationPort', 'Mark', 'Zone', 'Family', 'Unreplied', 'Assured') { @{ Name = $name } }
+    ) {
+        Get-ParameterShape Remove-ConntrackEntry $Name | Should -BeExactly ($filters[$Name] -replace '__AllParameterSets', 'Filter')
+    }
+
+    It 'refuses a filter with piped entries: the pipeline cannot bind InputObject once -Protocol chose the Filter set' {
+        $entry = Get-ConntrackEntry -Path (Join-Path $PSScriptRoot 'ConntrackTuning.Engine.Tests/Data/dump-mixed.conntrack-L.txt') | Select-Object -First 1
+        { $entry | Remove-ConntrackEntry -Protocol tcp -WhatIf -ErrorAction Stop } | Should -Throw -ErrorId 'InputObjectNotBound,ConntrackTuning.Commands.RemoveConntrackEntryCommand'
+    }
+
+    It 'turns a bad <Name> into the same terminating InvalidEntryFilter error on each cmdlet' -TestCases @(
+        @{ Name = 'Source'; Value = '10.0.0.0/33' }
+        @{ Name = 'Mark'; Value = 'seven' }
+        @{ Name = 'Protocol'; Value = 'nosuchprotocol' }
+    ) {
+        $fixture = Copy-Fixture linux-6.18-entries
+        foreach ($run in @(
+                @{ Id = 'GetConntrackEntryCommand'; Block = { $p = @{ $Name = $Value }; Get-ConntrackEntry -Root $fixture @p } }
+                @{ Id = 'GetConntrackEventCommand'; Block = { $p = @{ $Name = $Value }; Get-ConntrackEvent -Root $fixture -Duration 1 @p } }
+                @{ Id = 'RemoveConntrackEntryCommand'; Block = { $p = @{ $Name = $Value }; Remove-ConntrackEntry -Root $fixture -WhatIf @p } }
+            )) {
+            $caught = $null
+            try { & $run.Block } catch { $caught = $_ }
+            $caught | Should -Not -BeNullOrEmpty -Because "$($run.Id) must refuse -$Name $Value"
+            $caught.FullyQualifiedErrorId | Should -Be "InvalidEntryFilter,ConntrackTuning.Commands.$($run.Id)"
+            $caught.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        }
+    }
+}
+
+Describe 'The image parameters -KernelRelease and -MemoryBytes' {
+    It '<Command> -KernelRelease is one declaration, completed from the installed kernels' -TestCases @(
+        @{ Command = 'Get-ConntrackKernel' }, @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackRecommendation' }
+    ) {
+        Get-ParameterShape $Command KernelRelease |
+            Should -BeExactly 'KernelRelease [String] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete=InstalledKernelCompleter'
+    }
+
+    It '<Command> -MemoryBytes accepts 1 to Int64.MaxValue' -TestCases @(
+        @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackRecommendation' }
+    ) {
+        Get-ParameterShape $Command MemoryBytes |
+            Should -BeExactly "MemoryBytes [Nullable``1] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateRangeAttribute(1,$([long]::MaxValue)) complete="
+    }
+
+    It 'completes -KernelRelease of <Command> with the kernels of the -Root typed' -TestCases @(
+        @{ Command = 'Get-ConntrackKernel' }, @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackRecommendation' }
+    ) {
+        $image = Join-Path $TestDrive "image-$Command"
+        foreach ($release in '6.1.0-18-amd64', '6.12.9-amd64') { $null = New-Item -ItemType Directory -Force (Join-Path $image "lib/modules/$release") }
+        $complete = { param($word) $line = "$Command -Root '$image' -KernelRelease $word"; (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText }
+        & $complete '6.1.' | Should -Be '6.1.0-18-amd64'
+        & $complete '6' | Should -Be '6.12.9-amd64', '6.1.0-18-amd64'
+    }
+}
