@@ -221,13 +221,20 @@ Describe 'pwsh inside a booted bookworm guest' -Tag VmGuest -Skip:([bool]$vmSkip
         $perBoot = [ordered]@{}
         foreach ($b in $boots | Where-Object { $_ -match '^boot \d+ [\d.]+$' }) { $perBoot[($b -split ' ')[1]] = [double]($b -split ' ')[2] }
         foreach ($n in $perBoot.Keys) {
-            Add-VmGuestTiming -Step "guest boot $n ($(if ($n -eq '1') { 'systemd, modprobe, pwsh and the cmdlets' } else { 'systemd, ct-report' }))" -Seconds $perBoot[$n]
+            Add-VmPartTiming -Step "boot $n ($(if ($n -eq '1') { 'systemd, modprobe, pwsh and the cmdlets' } else { 'systemd, ct-report' }))" -Seconds $perBoot[$n]
         }
         $script:live = Read-VmReport $first
         $script:rebooted = Read-VmReport $second
-        foreach ($figure in 'pwsh_start', 'import', 'kernel', 'limit', 'hash', 'limit_rerun', 'hash_rerun', 'read', 'pwsh_total') {
+        $figures = [ordered]@{
+            pwsh_total = 'in the guest: the pwsh process'; pwsh_start = 'in the guest: pwsh start-up (to the first line of the script)'
+            import = 'in the guest: Import-Module ConntrackTuning'; kernel = 'in the guest: Get-ConntrackKernel'
+            limit = 'in the guest: Set-ConntrackLimit -Max 131072 -Persist'; hash = 'in the guest: Set-ConntrackHashSize -HashSize 100000 -Persist'
+            limit_rerun = 'in the guest: Set-ConntrackLimit rerun'; hash_rerun = 'in the guest: Set-ConntrackHashSize rerun'
+            read = 'in the guest: Get-ConntrackLimit'
+        }
+        foreach ($figure in $figures.Keys) {
             $value = $live.PSObject.Properties["${figure}_ms"]
-            if ($value) { Add-VmGuestTiming -Step "in the guest: $($figure -replace '_', ' ')" -Seconds ([double]$value.Value / 1000) }
+            if ($value) { Add-VmPartTiming -Step $figures[$figure] -Seconds ([double]$value.Value / 1000) }
         }
         # Everything the guest printed, for a failing assertion to point at.
         $script:errorsSeen = ($live.PSObject.Properties | Where-Object Name -Like '*_error' | ForEach-Object { "$($_.Name): $($_.Value)" }) -join '; '

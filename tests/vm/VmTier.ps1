@@ -120,10 +120,10 @@ function Copy-VmImage {
     $dest
 }
 
-# A figure measured inside a guest (already counted in its boot's time, so left out of the total).
-function Add-VmGuestTiming {
+# A part of a step already timed (one boot of several, a figure the guest measured): shown, left out of the total.
+function Add-VmPartTiming {
     param([Parameter(Mandatory)] [string] $Step, [Parameter(Mandatory)] [double] $Seconds)
-    $VmTimings.Add([pscustomobject]@{ Step = $Step; Seconds = [math]::Round($Seconds, 1); InGuest = $true })
+    $VmTimings.Add([pscustomobject]@{ Step = $Step; Seconds = [math]::Round($Seconds, 1); Part = $true })
 }
 
 # Copies a file or folder as hard links where it can (this tree only adds files beside them, and hard links keep
@@ -177,10 +177,10 @@ function New-VmGuestTree {
 }
 
 function Write-VmTiming {
-    $total = ($VmTimings | Where-Object { -not $_.PSObject.Properties['InGuest'] } | Measure-Object Seconds -Sum).Sum
+    $total = ($VmTimings | Where-Object { -not $_.PSObject.Properties['Part'] } | Measure-Object Seconds -Sum).Sum
     Write-Host "VM tier timings ($VmCache):"
     foreach ($t in $VmTimings) {
-        Write-Host ('  {0,7:N1} s  {1}{2}' -f $t.Seconds, $t.Step, $(if ($t.PSObject.Properties['InGuest']) { ' (measured in the guest, part of its boot)' }))
+        Write-Host ('  {0,7:N1} s  {1}{2}' -f $t.Seconds, $(if ($t.PSObject.Properties['Part']) { '  of which ' }), $t.Step)
     }
     Write-Host ('  {0,7:N1} s  total' -f $total)
 }
