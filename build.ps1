@@ -135,7 +135,9 @@ function Invoke-PesterTest {
     $summary = Join-Path $results 'pester.json'
     Remove-Item $summary -ErrorAction Ignore
     # Opt-in tags run only when named in -Tag: VmGuest (pwsh inside an emulated guest) takes minutes of TCG.
-    $exclude = @($ExcludeTag) + @('VmGuest' | Where-Object { $Tag -notcontains $_ })
+    # (-Tag Vm,VmGuest from a shell arrives as one string.)
+    $asked = @($Tag | ForEach-Object { $_ -split ',' })
+    $exclude = @($ExcludeTag) + @('VmGuest' | Where-Object { $asked -notcontains $_ })
     Invoke-Pwsh (Join-Path $repo 'tools/Invoke-PesterTests.ps1') (@(
             '-PesterPath', $pester, '-ModulePath', $stage, '-TestPath', (Join-Path $repo 'tests'), '-SummaryPath', $summary) +
         $(if ($Tag) { '-Tag', ($Tag -join ',') }) + $(if ($exclude) { '-ExcludeTag', ($exclude -join ',') })) -AllowFailure |

@@ -198,8 +198,9 @@ Describe 'Real boots of a <suite> image' -Tag Vm -Skip:([bool]$vmSkip) -ForEach 
 # pwsh inside a booted guest: the live paths of a loadable tracker (the module parameter of a loaded module, -Persist
 # with modules-load.d) that this machine's built-in tracker cannot show. One boot runs the module under the host's
 # own pwsh and .NET runtime copied into the image; a second boot of the same disk (a power cycle) shows what the
-# files it wrote apply. Opt-in, since it would take the cached tier past 6 minutes (about 130 s on an idle host:
-# a first boot of 90 s, of which pwsh's start-up is 38 s, and a second of 30 s): ./build.ps1 -Task Test -Tag VmGuest
+# files it wrote apply. Opt-in, since it would take the cached tier past 6 minutes (77 to 128 s on this shared
+# 2-core machine: a first boot of 52 to 90 s, of which pwsh's start-up is 19 to 42 s, and a second of 17 to 29 s;
+# tests/vm/README.md has every figure): ./build.ps1 -Task Test -Tag VmGuest
 Describe 'pwsh inside a booted bookworm guest' -Tag VmGuest -Skip:([bool]$vmSkip) {
     BeforeAll {
         $line = Invoke-VmStep -Name 'image bookworm (mmdebstrap)' -Script 'image.sh' -ArgumentList 'bookworm'
@@ -209,8 +210,8 @@ Describe 'pwsh inside a booted bookworm guest' -Tag VmGuest -Skip:([bool]$vmSkip
         $VmTimings.Add([pscustomobject]@{ Step = 'guest tree (image copy, .NET runtime, pwsh, module)'; Seconds = [math]::Round($watch.Elapsed.TotalSeconds, 1) })
         $first = Join-Path $TestDrive 'guest-boot1.log'
         $second = Join-Path $TestDrive 'guest-boot2.log'
-        # pwsh JIT-compiles under TCG: 2 GiB leave it room beside the page cache. Its first boot takes about 90 s on
-        # an idle host, so each boot gets 10 minutes before it counts as stalled instead of the tier's 5.
+        # pwsh JIT-compiles under TCG: 2 GiB leave it room beside the page cache. Its first boot took up to 90 s on a
+        # loaded host here, so each boot gets 10 minutes before it counts as stalled instead of the tier's 5.
         $savedTimeout = $env:VM_TIMEOUT
         try {
             $env:VM_TIMEOUT = '600'
