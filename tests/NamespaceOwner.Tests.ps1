@@ -105,8 +105,20 @@ $($ScriptBlock.ToString())
         $script:lxc = Start-Owned "lxc.payload.$tag"
         $script:lxcOld = Start-Owned "lxc/$tag-old" -In '/sys/fs/cgroup/pids'
         # k3s: its embedded containerd with kubelet's cgroupfs driver (k3s's default without systemd), in every
-        # controller the same path; no runtime in it.
-        $script:k3sPod = Start-Owned "kubepods/besteffort/pod$k3sUid/$($id.k3s)" -In '/sys/fs/cgroup/pids'
+        # controller the same path, which names no runtime; the container's parent does. A copy of bash named as
+        # the shim k3s starts, with its flags (argv[1] is the script it runs), starts the sleeper as its child.
+        Copy-Item (Get-Command bash).Source (Join-Path $work 'containerd-shim-runc-v2')
+        Set-Content -Path (Join-Path $work 'shim') -Value 'unshare -n sleep 300 & echo $! > "$(dirname "$0")/shim.pid"; wait'
+        $shimInfo = [Diagnostics.ProcessStartInfo]::new((Join-Path $work 'containerd-shim-runc-v2'))
+        foreach ($a in (Join-Path $work 'shim'), '-namespace', 'k8s.io', '-id', $id.k3s, '-address', '/run/k3s/containerd/containerd.sock') { $shimInfo.ArgumentList.Add($a) }
+        $script:shim = [Diagnostics.Process]::Start($shimInfo)
+        $script:sleepers.Add($shim)
+        $deadline = (Get-Date).AddSeconds(5)
+        while (-not (Test-Path (Join-Path $work 'shim.pid')) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 20 }
+        $script:k3sPod = Get-Process -Id ([int](Get-Content (Join-Path $work 'shim.pid')))
+        $script:sleepers.Add($k3sPod)
+        while ((& readlink "/proc/$($k3sPod.Id)/ns/net") -eq (& readlink /proc/self/ns/net) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 20 }
+        [IO.File]::WriteAllText("$(New-Cgroup '/sys/fs/cgroup/pids' "kubepods/besteffort/pod$k3sUid/$($id.k3s)")/cgroup.procs", "$($k3sPod.Id)")
 
         # A process that /proc shows as the k3s server with its embedded kube-proxy's flags: a copy of bash named
         # k3s that runs the script file called "server" (so argv[1] is "server" and the process stays alive).
@@ -139,7 +151,7 @@ $($ScriptBlock.ToString())
         foreach ($p in $script:sleepers) {
             # Back to each hierarchy's root first, so that the test's folders can be removed.
             foreach ($h in $script:hierarchies) { try { [IO.File]::WriteAllText("$h/cgroup.procs", "$($p.Id)") } catch { } }
-            try { $p.Kill() } catch { }
+            try { $p.Kill($true) } catch { }
         }
         foreach ($p in $script:sleepers) { try { $null = $p.WaitForExit(5000) } catch { } }
         # Deepest first; only the folders this test created.
@@ -196,15 +208,15 @@ $($ScriptBlock.ToString())
         (Find-Ns $lxcOld).Owner | Should -Be "lxc $tag-old"
     }
 
-    It 'names a k3s pod of the cgroupfs driver, with its name from kubelet''s etc-hosts' {
+    It 'names a k3s pod of the cgroupfs driver: the runtime from its shim, its name from kubelet''s etc-hosts' {
         $n = Find-Ns $k3sPod
         $n.OwnerKind | Should -Be 'Kubernetes'
-        $n.Runtime | Should -BeNullOrEmpty -Because 'the cgroupfs path does not name the runtime'
+        $n.Runtime | Should -Be 'containerd' -Because 'the cgroupfs path names no runtime, the parent containerd-shim in namespace k8s.io does'
         $n.ContainerId | Should -Be $id.k3s
         $n.PodUid | Should -Be $k3sUid
         $n.PodName | Should -Be 'web-k3s-0'
         $n.PodNamespace | Should -BeNullOrEmpty -Because 'etc-hosts has the name only'
-        $n.Owner | Should -Be 'pod web-k3s-0'
+        $n.Owner | Should -Be 'pod web-k3s-0 (containerd)'
     }
 
     It 'finds k3s''s embedded kube-proxy from its process and /etc/rancher/k3s/config.yaml, flags over the file' {

@@ -326,6 +326,17 @@ ip netns exec "$1" conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.23 --sport 7404 -
         $same[0].Count | Should -Be (Get-InsideCount)
     }
 
+    It 'reads nf_conntrack_events inside the namespace: off there, the listener says so while the host''s are on' {
+        & ip netns exec $other sysctl -q -w net.netfilter.nf_conntrack_events=0
+        [IO.File]::ReadAllText('/proc/sys/net/netfilter/nf_conntrack_events').Trim() | Should -Not -Be '0' -Because 'the host sends events'
+        Get-ConntrackEvent -NetworkNamespace $other -Duration 1 -ErrorVariable errs -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $errs[0].FullyQualifiedErrorId | Should -Be 'ConntrackEventsDisabled,ConntrackTuning.Commands.GetConntrackEventCommand'
+        $errs[0].Exception.Message | Should -BeLike '*off in this network namespace*'
+        $sample = Watch-Conntrack -NetworkNamespace $other -Count 1 -AsObject -WarningVariable w 3>$null
+        $sample.NewPerSecond | Should -BeNullOrEmpty
+        ($w -join "`n") | Should -BeLike '*New connections per second are left out*nf_conntrack_events = 0*'
+    }
+
     It 'completes the ip netns name for each of them' {
         foreach ($cmd in 'Get-ConntrackEvent', 'Watch-Conntrack', 'Clear-ConntrackTable', 'Get-ConntrackExpectation') {
             $line = "$cmd -NetworkNamespace $($named.Substring(0, 6))"
