@@ -120,9 +120,67 @@ function Copy-VmImage {
     $dest
 }
 
+# A part of a step already timed (one boot of several, a figure the guest measured): shown, left out of the total.
+function Add-VmPartTiming {
+    param([Parameter(Mandatory)] [string] $Step, [Parameter(Mandatory)] [double] $Seconds)
+    $VmTimings.Add([pscustomobject]@{ Step = $Step; Seconds = [math]::Round($Seconds, 1); Part = $true })
+}
+
+# Copies a file or folder as hard links where it can (this tree only adds files beside them, and hard links keep
+# a shared machine's disk free), else as a plain copy (another file system, such as a cache on its own mount).
+function Copy-VmLinked {
+    param([Parameter(Mandatory)] [string] $Source, [Parameter(Mandatory)] [string] $Destination)
+    # The fallback removes what a failed cp -al left: only ever a new absolute path.
+    if (-not [IO.Path]::IsPathRooted($Destination) -or (Test-Path -LiteralPath $Destination)) { throw "Copy-VmLinked: $Destination must be a new absolute path" }
+    & cp -al $Source $Destination 2>$null
+    if ($LASTEXITCODE -eq 0) { return }
+    Remove-Item $Destination -Recurse -Force -ErrorAction Ignore
+    & cp -a $Source $Destination
+    if ($LASTEXITCODE -ne 0) { throw "cp -a $Source $Destination failed" }
+}
+
+# A copy of an image with what pwsh needs inside the guest, all taken from this machine: the .NET runtime this
+# pwsh runs on (the muxer, hostfxr and Microsoft.NETCore.App of that version), the pwsh tool's own files
+# ($PSHOME) and the staged module, under /opt/ctvm; and guest/ct-guest with its unit, enabled for the first boot.
+# Nothing in it is changed in place (only new files are added), so the image and the runtime are linked, not
+# copied: the guest writes to its disk image, never to this tree.
+function New-VmGuestTree {
+    param([Parameter(Mandatory)] [string] $Image, [Parameter(Mandatory)] [string] $ModulePath)
+    $tree = Join-Path ([IO.Path]::GetTempPath()) "ctvm-guest-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
+    Copy-VmLinked $Image $tree
+    $runtime = [Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory().TrimEnd('/')
+    $dotnetRoot = Split-Path (Split-Path (Split-Path $runtime))
+    $opt = Join-Path $tree 'opt/ctvm'
+    $framework = Join-Path $opt 'dotnet/shared/Microsoft.NETCore.App'
+    $null = New-Item -ItemType Directory -Force -Path $framework, (Join-Path $opt 'dotnet/host')
+    # Source and destination pairs, built with the comma operator: inside @() each pair would be unrolled into its
+    # two strings.
+    $copies = @(
+        , @((Join-Path $dotnetRoot 'dotnet'), (Join-Path $opt 'dotnet/dotnet'))
+        , @((Join-Path $dotnetRoot 'host/fxr'), (Join-Path $opt 'dotnet/host/fxr'))
+        , @($runtime, (Join-Path $framework (Split-Path -Leaf $runtime)))
+        , @($PSHOME.TrimEnd('/'), (Join-Path $opt 'pwsh'))
+        , @($ModulePath.TrimEnd('/'), (Join-Path $opt 'ConntrackTuning'))
+        , @((Join-Path $VmDir 'guest/ct-guest.ps1'), (Join-Path $opt 'ct-guest.ps1'))
+        , @((Join-Path $VmDir 'guest/ct-guest'), (Join-Path $tree 'usr/local/sbin/ct-guest'))
+        , @((Join-Path $VmDir 'guest/ct-guest.service'), (Join-Path $tree 'etc/systemd/system/ct-guest.service')))
+    foreach ($pair in $copies) {
+        if ($pair.Count -ne 2 -or -not [IO.Path]::IsPathRooted($pair[0]) -or -not $pair[1].StartsWith($tree, [StringComparison]::Ordinal)) {
+            throw "New-VmGuestTree: refusing to copy '$($pair[0])' to '$($pair[1])' (both must be absolute, the target inside $tree)"
+        }
+        if (-not (Test-Path $pair[0])) { throw "New-VmGuestTree: $($pair[0]) is missing (the pwsh of this machine runs on $runtime)" }
+        Copy-VmLinked $pair[0] $pair[1]
+    }
+    & ln -s /etc/systemd/system/ct-guest.service (Join-Path $tree 'etc/systemd/system/multi-user.target.wants/ct-guest.service')
+    if ($LASTEXITCODE -ne 0) { throw "cannot enable ct-guest.service in $tree" }
+    $tree
+}
+
 function Write-VmTiming {
-    $total = ($VmTimings | Measure-Object Seconds -Sum).Sum
+    $total = ($VmTimings | Where-Object { -not $_.PSObject.Properties['Part'] } | Measure-Object Seconds -Sum).Sum
     Write-Host "VM tier timings ($VmCache):"
-    foreach ($t in $VmTimings) { Write-Host ('  {0,7:N1} s  {1}' -f $t.Seconds, $t.Step) }
+    foreach ($t in $VmTimings) {
+        Write-Host ('  {0,7:N1} s  {1}{2}' -f $t.Seconds, $(if ($t.PSObject.Properties['Part']) { '  of which ' }), $t.Step)
+    }
     Write-Host ('  {0,7:N1} s  total' -f $total)
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Boots a root tree as a real machine: packs it into a raw ext4 image (mke2fs -d: no loop device, no mount),
 # boots the tree's own kernel and initramfs under QEMU (TCG) with the virtio disk as root, and copies the serial
-# console to <log>. The tree's report unit prints the values and powers off.
-# Usage: boot.sh <tree> <memory> <log>
+# console to <log>. The tree's report unit prints the values and powers off. Each further log is another boot of
+# the same disk, a power cycle: the next boot finds what the previous one wrote (a guest's reboot, with QEMU's
+# -no-reboot turning it into a fresh start). Prints "boot <n> <seconds>" per boot.
+# Usage: boot.sh <tree> <memory> <log> [<log>...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 
-tree=$1 mem=$2 log=$3
+tree=$1 mem=$2; shift 2
+logs=("$@")
+[ ${#logs[@]} -gt 0 ] || { echo "usage: boot.sh <tree> <memory> <log> [<log>...]" >&2; exit 2; }
 kernel=$(ls "$tree"/boot/vmlinuz-* | sort -V | tail -n 1)
 release=${kernel##*/vmlinuz-}
 mods=$(ls -d "$tree/lib/modules/$release" "$tree/usr/lib/modules/$release" 2>/dev/null | head -n 1)
@@ -38,13 +42,22 @@ vmlinux="$CT_VM_CACHE/vmlinux/$(sha256sum "$kernel" | cut -c1-16)"
 mkdir -p "$CT_VM_CACHE/vmlinux"
 vm_vmlinux "$kernel" "$vmlinux"
 for attempt in 1 2; do
-  vm_qemu -m "$mem" -kernel "$vmlinux" -initrd "$initrd" -drive "file=$disk,format=raw,if=virtio" \
-    -append "root=/dev/vda rw rootfstype=ext4 console=ttyS0 panic=-1 no_timer_check quiet systemd.show_status=0" -serial "file:$log"
-  grep -q CT-REPORT-END "$log" && exit 0
-  # A stalled emulated boot (a loaded host starves its timers) gets one retry; the disk is rebuilt, since the
-  # first attempt may have written to it.
-  mkdir -p "$CT_VM_CACHE/failed" && cp "$log" "$CT_VM_CACHE/failed/"
-  echo "the boot of $tree with $mem did not report (attempt $attempt): see $CT_VM_CACHE/failed/${log##*/}" >&2
+  n=0 ok=1
+  for log in "${logs[@]}"; do
+    n=$((n + 1))
+    start=$(vm_now)
+    vm_qemu -m "$mem" -kernel "$vmlinux" -initrd "$initrd" -drive "file=$disk,format=raw,if=virtio" \
+      -append "root=/dev/vda rw rootfstype=ext4 console=ttyS0 panic=-1 no_timer_check quiet systemd.show_status=0" -serial "file:$log"
+    printf 'boot %d %.1f\n' "$n" "$(echo "$(vm_now) - $start" | bc)"
+    grep -q CT-REPORT-END "$log" && continue
+    # A stalled emulated boot (a loaded host starves its timers) gets one retry of the whole sequence; the disk
+    # is rebuilt, since the earlier boots wrote to it.
+    mkdir -p "$CT_VM_CACHE/failed" && cp "$log" "$CT_VM_CACHE/failed/"
+    echo "boot $n of $tree with $mem did not report (attempt $attempt): see $CT_VM_CACHE/failed/${log##*/}" >&2
+    ok=0
+    break
+  done
+  [ $ok = 1 ] && exit 0
   mke2fs -q -F -t ext4 -L root -d "$tree" "$disk"
 done
 exit 1
