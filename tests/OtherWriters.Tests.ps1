@@ -49,6 +49,8 @@ Describe 'Get-ConntrackWriter: TuneD and the sysctl files as layers' {
 # flags it is given, which sleep would refuse), with real kube-proxy flags and a KubeProxyConfiguration file.
 Describe 'kube-proxy on this node' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
     BeforeAll {
+        # Another run may lower the global max meanwhile: the health check and the predictions read it.
+        $script:lock = Enter-ConntrackLock
         $script:work = Join-Path ([IO.Path]::GetTempPath()) ('cttw-kp-' + [guid]::NewGuid().ToString('n'))
         $null = New-Item -ItemType Directory -Path $work
         Copy-Item (Get-Command bash).Source (Join-Path $work 'kube-proxy')
@@ -75,6 +77,7 @@ Describe 'kube-proxy on this node' -Tag RealKernel -Skip:([bool]$realKernelSkip)
     AfterAll {
         if ($script:proc) { $script:proc.Kill($true) }
         Remove-Item -LiteralPath $script:work -Recurse -Force -ErrorAction SilentlyContinue
+        if ($script:lock) { $script:lock.Dispose() }
     }
 
     It 'is detected, and what it will write is predicted from flags over the file' {
@@ -110,6 +113,7 @@ Describe 'kube-proxy on this node' -Tag RealKernel -Skip:([bool]$realKernelSkip)
 # BPF hash maps named as Cilium's and Calico's conntrack maps, pinned under a bpffs mounted for the test.
 Describe 'Cilium and Calico conntrack maps' -Tag RealKernel -Skip:([bool]$bpfSkip) {
     BeforeAll {
+        $script:lock = Enter-ConntrackLock
         $script:bpffs = Join-Path ([IO.Path]::GetTempPath()) ('cttw-bpf-' + [guid]::NewGuid().ToString('n'))
         $null = New-Item -ItemType Directory -Path $bpffs
         & mount -t bpf bpf $bpffs
@@ -136,6 +140,7 @@ Describe 'Cilium and Calico conntrack maps' -Tag RealKernel -Skip:([bool]$bpfSki
     AfterAll {
         & umount $script:bpffs
         Remove-Item -LiteralPath $script:bpffs -Recurse -Force -ErrorAction SilentlyContinue
+        if ($script:lock) { $script:lock.Dispose() }
     }
 
     It 'finds the conntrack maps by name and only them' {

@@ -1,4 +1,5 @@
-# The parameters several cmdlets share come from one base class each (ConntrackFilterCmdlet, ...). What a user sees must be the same on every cmdlet that has them: type, sets,
+# The parameters several cmdlets share come from one base class each (ConntrackFilterCmdlet, ConntrackImageCmdlet,
+# ConntrackImageMemoryCmdlet). What a user sees must be the same on every cmdlet that has them: type, sets,
 # position, pipeline binding, aliases, validation and completion. These tests read that from Get-Command, the way
 # the help build and tab completion do, and check it against values written out here rather than against each
 # other alone, so a change to the base shows up as a change to what users get.
@@ -77,5 +78,31 @@ Describe 'The entry filters of Get-ConntrackEntry, Get-ConntrackEvent and Remove
             $caught.FullyQualifiedErrorId | Should -Be "InvalidEntryFilter,ConntrackTuning.Commands.$($run.Id)"
             $caught.CategoryInfo.Category | Should -Be 'InvalidArgument'
         }
+    }
+}
+
+Describe 'The image parameters -KernelRelease and -MemoryBytes' {
+    It '<Command> -KernelRelease is one declaration, completed from the installed kernels' -TestCases @(
+        @{ Command = 'Get-ConntrackKernel' }, @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackRecommendation' }
+    ) {
+        Get-ParameterShape $Command KernelRelease |
+            Should -BeExactly 'KernelRelease [String] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete=InstalledKernelCompleter'
+    }
+
+    It '<Command> -MemoryBytes accepts 1 to Int64.MaxValue' -TestCases @(
+        @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackRecommendation' }
+    ) {
+        Get-ParameterShape $Command MemoryBytes |
+            Should -BeExactly "MemoryBytes [Nullable``1] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateRangeAttribute(1,$([long]::MaxValue)) complete="
+    }
+
+    It 'completes -KernelRelease of <Command> with the kernels of the -Root typed' -TestCases @(
+        @{ Command = 'Get-ConntrackKernel' }, @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackRecommendation' }
+    ) {
+        $image = Join-Path $TestDrive "image-$Command"
+        foreach ($release in '6.1.0-18-amd64', '6.12.9-amd64') { $null = New-Item -ItemType Directory -Force (Join-Path $image "lib/modules/$release") }
+        $complete = { param($word) $line = "$Command -Root '$image' -KernelRelease $word"; (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText }
+        & $complete '6.1.' | Should -Be '6.1.0-18-amd64'
+        & $complete '6' | Should -Be '6.12.9-amd64', '6.1.0-18-amd64'
     }
 }

@@ -183,4 +183,7 @@ public static class ErrorIds
 
     /// <summary>Watch-Conntrack -Interval is shorter than 0.1 s.</summary>
     public const string InvalidWatchInterval = "InvalidWatchInterval";
+
+    /// <summary>Get-ConntrackEvent or Watch-Conntrack was given (or piped) more than one network namespace: a listener runs in one.</summary>
+    public const string NamespaceOneAtATime = "NamespaceOneAtATime";
 }

@@ -167,6 +167,35 @@ public abstract class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposable
     }
 
     /// <summary>
+    /// For the listeners (Get-ConntrackEvent, Watch-Conntrack), which run once at the end of the pipeline: enters the
+    /// one namespace given (typed, or piped by property name), refusing several different ones (NamespaceOneAtATime)
+    /// rather than silently listening in only the last.
+    /// </summary>
+    protected IDisposable? EnterOneNetworkNamespace(IReadOnlyList<string> given, string listener)
+    {
+        ArgumentNullException.ThrowIfNull(given);
+        if (given.Count > 1 && OpenRoot() is { IsLive: true } root)
+        {
+            // One namespace may come by several names (its ip netns name and its inode): only distinct inodes count.
+            var inodes = new HashSet<ulong>();
+            foreach (string spec in given)
+            {
+                inodes.Add(NamespaceResolver.Resolve(root, spec).Inode);
+            }
+
+            if (inodes.Count > 1)
+            {
+                string all = string.Join(", ", given);
+                throw new ConntrackException(ErrorIds.NamespaceOneAtATime, ErrorKind.InvalidArgument,
+                    $"{listener} listens in one network namespace at a time; {inodes.Count} were given ({all}).", all,
+                    "Pick one (Get-ConntrackNamespace | Where-Object Name -eq NAME | ...), or run one command per namespace, for example each in Start-ThreadJob.");
+            }
+        }
+
+        return EnterNetworkNamespace(given.Count > 0 ? given[0] : null);
+    }
+
+    /// <summary>
     /// Runs one unit of work and turns the failures the engine foresees into non-terminating errors, so one bad
     /// root in a pipeline of many does not stop the others.
     /// </summary>

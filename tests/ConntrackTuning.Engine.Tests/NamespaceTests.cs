@@ -49,6 +49,14 @@ public class NamespaceTests
     [InlineData("garbage")]
     public void A_host_process_has_no_owner(string line) => Assert.Null(CgroupOwnerParser.Parse([line]));
 
+    [Theory]
+    [InlineData("containerd-shim", new[] { "/var/lib/rancher/k3s/data/current/bin/containerd-shim-runc-v2", "-namespace", "k8s.io", "-id", "abc", "-address", "/run/k3s/containerd/containerd.sock" }, "containerd")]
+    [InlineData("containerd-shim", new[] { "/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", "abc" }, "docker")]
+    [InlineData("conmon", new[] { "/usr/bin/conmon", "-b", "/run/containers/storage/overlay-containers/abc/userdata" }, "cri-o")]
+    [InlineData("bash", new[] { "/bin/bash" }, null)]
+    public void Names_the_runtime_of_a_containers_parent(string comm, string[] argv, string? runtime) =>
+        Assert.Equal(runtime, CgroupOwnerParser.RuntimeOfShim(comm, argv));
+
     [Fact]
     public void The_pod_line_beats_a_plain_container_line_of_the_same_process()
     {

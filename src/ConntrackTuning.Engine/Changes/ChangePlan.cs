@@ -52,6 +52,44 @@ internal sealed class ChangePlan
     /// <summary>Reads what the next boot applies, given the proposed file contents (or the files as they are).</summary>
     internal Func<IReadOnlyDictionary<string, string?>?, PersistedValue?>? NextBoot { get; init; }
 
+    /// <summary>
+    /// The plan of a change that is one sysctl (the max, a timeout, another tracker setting): its run-time file
+    /// (null under -PersistOnly) and value there now, the sysctl files that persist the value and their rebuild for
+    /// the final value, and what the next boot applies, read by the key and its aliases. The planners differ only
+    /// in the checks they make before this; the warnings they gathered are reported with the plan's own.
+    /// </summary>
+    internal static ChangePlan ForSysctl(ConntrackKernel kernel, string setting, string key, IReadOnlyList<string> aliases, long value,
+        ApplyMode mode, string? runtime, long? oldValue, bool force, List<string> warnings,
+        IReadOnlyList<string>? runtimeAliases = null, string? protocol = null, string? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(aliases);
+        ArgumentNullException.ThrowIfNull(warnings);
+        SystemRoot root = kernel.SystemRoot;
+        var sysctl = new SysctlSetting(key, aliases, value.ToString(CultureInfo.InvariantCulture));
+        string[] keys = [key, .. aliases];
+        var plan = new ChangePlan
+        {
+            Kernel = kernel,
+            Setting = setting,
+            Key = key,
+            Mode = mode,
+            RuntimeRelative = runtime,
+            RuntimeAliases = runtimeAliases ?? [],
+            OldValue = oldValue,
+            Requested = value,
+            Expected = value,
+            RuntimeChanges = runtime is not null && oldValue != value,
+            Files = mode == ApplyMode.Runtime ? [] : PersistenceEdits.Sysctl(kernel, [sysctl], force, warnings),
+            BuildFiles = mode == ApplyMode.Runtime ? null : v => PersistenceEdits.Sysctl(kernel, [sysctl with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, []),
+            NextBoot = proposed => BootConfig.LastSysctl(root, keys, proposed),
+            Protocol = protocol,
+            State = state,
+        };
+        plan.Warn(warnings);
+        return plan;
+    }
+
     /// <summary>The warnings of this change, as its record (ConntrackChange.Warnings) lists them; filled only through <see cref="Warn"/>.</summary>
     internal IReadOnlyList<string> Warnings => _warnings;
 

@@ -43,27 +43,8 @@ internal static class MaxPlanner
 
         string primaryKey = kernel.MaxSysctlKey;
         string[] aliases = kernel.EraRow.MaxPaths.Select(p => EraTable.SysctlKey(p)!).Where(k => k != primaryKey).ToArray();
-        var sysctl = new SysctlSetting(primaryKey, aliases, max.ToString(CultureInfo.InvariantCulture));
-        IReadOnlyList<FileEdit> files = mode == ApplyMode.Runtime ? [] : PersistenceEdits.Sysctl(kernel, [sysctl], force, warnings);
-        string[] keys = [primaryKey, .. aliases];
-        var plan = new ChangePlan
-        {
-            Kernel = kernel,
-            Setting = setting,
-            Key = primaryKey,
-            Mode = mode,
-            RuntimeRelative = runtime,
-            RuntimeAliases = root.IsLive || runtime is null ? [] : kernel.MaxPathsFound.Skip(1).ToArray(),
-            OldValue = old,
-            Requested = max,
-            Expected = max,
-            RuntimeChanges = runtime is not null && old != max,
-            Files = files,
-            BuildFiles = mode == ApplyMode.Runtime ? null : v => PersistenceEdits.Sysctl(kernel, [sysctl with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, []),
-            NextBoot = proposed => BootConfig.LastSysctl(root, keys, proposed),
-        };
-        plan.Warn(warnings);
-        return plan;
+        return ChangePlan.ForSysctl(kernel, setting, primaryKey, aliases, max, mode, runtime, old, force, warnings,
+            runtimeAliases: root.IsLive || runtime is null ? [] : kernel.MaxPathsFound.Skip(1).ToArray());
     }
 
     private static void CheckMemory(ConntrackKernel kernel, long max, bool force, List<string> warnings)

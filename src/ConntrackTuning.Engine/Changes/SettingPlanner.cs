@@ -42,23 +42,6 @@ internal static class SettingPlanner
             warnings.Add($"This is not the initial network namespace: {s.Name} is per namespace, and the sysctl files persisted here are applied at boot to the namespace systemd-sysctl runs in (the host's), not to this one.");
         }
 
-        var sysctl = new SysctlSetting(s.Key, [], value.ToString(CultureInfo.InvariantCulture));
-        var plan = new ChangePlan
-        {
-            Kernel = kernel,
-            Setting = s.Name,
-            Key = s.Key,
-            Mode = mode,
-            RuntimeRelative = runtime,
-            OldValue = old,
-            Requested = value,
-            Expected = value,
-            RuntimeChanges = runtime is not null && old != value,
-            Files = mode == ApplyMode.Runtime ? [] : PersistenceEdits.Sysctl(kernel, [sysctl], force, warnings),
-            BuildFiles = mode == ApplyMode.Runtime ? null : v => PersistenceEdits.Sysctl(kernel, [sysctl with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, []),
-            NextBoot = proposed => BootConfig.LastSysctl(root, [s.Key], proposed),
-        };
-        plan.Warn(warnings);
-        return plan;
+        return ChangePlan.ForSysctl(kernel, s.Name, s.Key, [], value, mode, runtime, old, force, warnings);
     }
 }

@@ -39,27 +39,8 @@ internal static class TimeoutPlanner
         }
 
         IReadOnlyList<string> aliases = TimeoutReader.AliasKeys(kernel, timeout);
-        var sysctl = new SysctlSetting(timeout.Key, aliases, seconds.ToString(CultureInfo.InvariantCulture));
-        string[] keys = [timeout.Key, .. aliases];
-        var plan = new ChangePlan
-        {
-            Kernel = kernel,
-            Setting = setting,
-            Key = timeout.Key,
-            Mode = mode,
-            RuntimeRelative = runtime,
-            OldValue = old,
-            Requested = seconds,
-            Expected = seconds,
-            RuntimeChanges = runtime is not null && old != seconds,
-            Files = mode == ApplyMode.Runtime ? [] : PersistenceEdits.Sysctl(kernel, [sysctl], force, warnings),
-            BuildFiles = mode == ApplyMode.Runtime ? null : v => PersistenceEdits.Sysctl(kernel, [sysctl with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, []),
-            NextBoot = proposed => BootConfig.LastSysctl(root, keys, proposed),
-            Protocol = timeout.Protocol,
-            State = timeout.State,
-        };
-        plan.Warn(warnings);
-        return plan;
+        return ChangePlan.ForSysctl(kernel, setting, timeout.Key, aliases, seconds, mode, runtime, old, force, warnings,
+            protocol: timeout.Protocol, state: timeout.State);
     }
 
     private static TimeoutSysctl FindTimeout(ConntrackKernel kernel, string protocol, string? state, ApplyMode mode)

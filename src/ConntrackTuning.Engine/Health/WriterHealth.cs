@@ -86,9 +86,15 @@ internal static class WriterHealth
                 : usage >= c.Options.WarningPercent ? HealthSeverity.Warning
                 : HealthSeverity.Info;
             string fill = $"{(map.EntriesComplete ? "" : "at least ")}{map.Entries?.ToString("N0", CultureInfo.InvariantCulture)} of {map.MaxEntries.ToString("N0", CultureInfo.InvariantCulture)} ({usage.ToString("0.##", CultureInfo.InvariantCulture)} %)";
-            string tail = severity >= HealthSeverity.Warning && logSilent
-                ? " The kernel log has no table-full message: this map is the table that drops, and a full BPF map logs nothing."
-                : " When it fills, new connections are dropped with no kernel log message" + (map.Owner == "Cilium" ? " (Cilium counts them as drop reason \"CT: Map insertion failed\")." : ".");
+            // An LRU map (Cilium's) never refuses an insert: when full it evicts its least recently used entries.
+            bool lru = map.MapType is "lru_hash" or "lru_percpu_hash";
+            string tail = (severity >= HealthSeverity.Warning && logSilent, lru) switch
+            {
+                (true, false) => " The kernel log has no table-full message: this map is the table that drops, and a full BPF map logs nothing.",
+                (true, true) => " The kernel log has no table-full message: this map is the table that loses connections. It is an LRU map: when full it evicts its least recently used entries to make room, so live connections lose their state, and it logs nothing.",
+                (false, true) => " It is an LRU map: when it fills, it evicts its least recently used entries to make room, so live connections lose their state, with no kernel log message.",
+                _ => " When it fills, new connections are dropped with no kernel log message" + (map.Owner == "Cilium" ? " (Cilium counts them as drop reason \"CT: Map insertion failed\")." : "."),
+            };
             yield return new(severity, $"{map.Owner}'s {map.Table} conntrack map {map.Name} holds {fill}.{tail}",
                 severity >= HealthSeverity.Warning
                     ? (map.Owner == "Cilium" ? "Raise bpf-ct-global-tcp-max / bpf-ct-global-any-max (or bpf-map-dynamic-size-ratio) in the cilium-config ConfigMap and restart the agents" : "Raise bpfMapSizeConntrack in FelixConfiguration (or keep bpfMapSizeConntrackScaling: DoubleIfFull)")

@@ -112,6 +112,30 @@ internal static partial class CgroupOwnerParser
         return null;
     }
 
+    /// <summary>
+    /// The runtime a container's parent process shows: containerd's shim (comm "containerd-shim", truncated from
+    /// containerd-shim-runc-v2) serves containerd's CRI in its k8s.io namespace and Docker in "moby" (cri-dockerd);
+    /// CRI-O's monitor is conmon. Null for any other process.
+    /// </summary>
+    internal static string? RuntimeOfShim(string comm, string[] argv)
+    {
+        ArgumentNullException.ThrowIfNull(comm);
+        ArgumentNullException.ThrowIfNull(argv);
+        if (comm == "conmon")
+        {
+            return "cri-o";
+        }
+
+        if (!comm.StartsWith("containerd-shim", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        int at = Array.IndexOf(argv, "-namespace");
+        string? space = at >= 0 && at + 1 < argv.Length ? argv[at + 1] : null;
+        return space == "moby" ? "docker" : "containerd";
+    }
+
     // A pod with its container id beats one without; any container beats none.
     private static int Rank(CgroupOwner owner) => (owner.PodUid is null ? 0 : 2) + (owner.ContainerId is null ? 0 : 1);
 

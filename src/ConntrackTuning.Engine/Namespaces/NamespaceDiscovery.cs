@@ -190,16 +190,56 @@ internal static class NamespaceDiscovery
     private static CgroupOwner? ReadOwner(SystemRoot root, FoundNamespace ns)
     {
         CgroupOwner? best = null;
+        int? bestPid = null;
         foreach (ConntrackNamespaceProcess process in ns.Processes.Take(OwnerProbeLimit))
         {
             if (CgroupOwnerParser.Parse(root.ReadLines($"proc/{process.ProcessId}/cgroup")) is { } owner
                 && (best is null || (owner.PodUid is not null && best.PodUid is null) || (owner.ContainerId is not null && best.ContainerId is null)))
             {
                 best = owner;
+                bestPid = process.ProcessId;
             }
         }
 
+        // kubelet's cgroupfs driver (k3s's default without systemd) names no runtime in the path; the container's
+        // parent does: the runtime's shim (containerd-shim, CRI-O's conmon), a few levels up at most.
+        if (best is { Kind: "Kubernetes", Runtime: null } && bestPid is { } pid && RuntimeOfAncestors(root, pid) is { } runtime)
+        {
+            best = best with { Runtime = runtime };
+        }
+
         return best;
+    }
+
+    private static string? RuntimeOfAncestors(SystemRoot root, int pid)
+    {
+        for (int depth = 0; depth < 3 && ParentOf(root, pid) is { } parent && parent > 1; depth++)
+        {
+            string comm = root.TryReadText($"proc/{parent}/comm")?.TrimEnd('\n') ?? "";
+            string[] argv = (root.TryReadText($"proc/{parent}/cmdline") ?? "").TrimEnd('\0').Split('\0');
+            if (CgroupOwnerParser.RuntimeOfShim(comm, argv) is { } runtime)
+            {
+                return runtime;
+            }
+
+            pid = parent;
+        }
+
+        return null;
+    }
+
+    /// <summary>The ppid of /proc/PID/stat: the fourth field, counted after the ")" that ends the command name.</summary>
+    private static int? ParentOf(SystemRoot root, int pid)
+    {
+        string? stat = root.TryReadText($"proc/{pid}/stat");
+        int close = stat?.LastIndexOf(')') ?? -1;
+        if (stat is null || close < 0)
+        {
+            return null;
+        }
+
+        string[] fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out int ppid) ? ppid : null;
     }
 
     // mountinfo escapes space, tab, newline and backslash as \040, \011, \012, \134.

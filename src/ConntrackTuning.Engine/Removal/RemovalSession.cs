@@ -26,7 +26,8 @@ internal sealed class RemovalSession : IDisposable
     private RemovalSession(ConntrackKernel kernel, string? networkNamespace, DeleteObserver? observer, int batchSize)
     {
         _kernel = kernel;
-        NetworkNamespace = networkNamespace;
+        // Inside a cmdlet's -NetworkNamespace the sockets are made in that namespace: the record names its inode.
+        NetworkNamespace = networkNamespace ?? Namespaces.NamespaceContext.Current?.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
         _cancellation = kernel.SystemRoot.Cancellation;
         _control = new CtnetlinkClient(NetlinkTransports.Open(networkNamespace));
         try

@@ -28,12 +28,14 @@ internal sealed class TableFlusher : IDisposable
     {
         _kernel = kernel;
         Table = table;
-        NetworkNamespace = networkNamespace;
+        // Inside a cmdlet's -NetworkNamespace the socket was made in that namespace: the record names its inode.
+        NetworkNamespace = networkNamespace ?? Namespaces.NamespaceContext.Current?.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
         _client = client;
     }
 
     public FlushTable Table { get; }
 
+    /// <summary>The namespace flushed (its nsfs path or inode); null for this process's own.</summary>
     public string? NetworkNamespace { get; }
 
     /// <summary>Opens the socket and counts the table; EPERM here is the clear "needs CAP_NET_ADMIN" error.</summary>

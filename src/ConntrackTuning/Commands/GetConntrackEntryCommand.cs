@@ -92,7 +92,7 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
 
             if (Summary)
             {
-                WriteObject(EntryReader.Summarize((visitor, restart) => EntryReader.ReadTable(kernel, _filter, Watch(visitor), wantFigures: true, restart),
+                WriteObject(EntryReader.Summarize((visitor, restart) => EntryReader.ReadTable(kernel, _filter, visitor, wantFigures: true, restart),
                     _filter, Top, kernel.Root));
             }
             else
@@ -108,7 +108,7 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
         string name = System.IO.Path.GetFileName(file);
         if (Summary)
         {
-            WriteObject(EntryReader.Summarize((visitor, _) => EntryReader.ReadFile(directory, name, _filter, Watch(visitor)), _filter, Top, file));
+            WriteObject(EntryReader.Summarize((visitor, _) => EntryReader.ReadFile(directory, name, _filter, visitor), _filter, Top, file));
         }
         else
         {
@@ -120,21 +120,6 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
     {
         WriteObject(new ConntrackEntry(ref record));
         return true;
-    }
-
-    // A summary writes nothing until the end, so Ctrl+C is noticed here rather than at the next WriteObject.
-    private EntryVisitor Watch(EntryVisitor inner)
-    {
-        long seen = 0;
-        return (ref EntryRecord r) =>
-        {
-            if ((++seen & 0xFFF) == 0 && Stopping)
-            {
-                throw new PipelineStoppedException();
-            }
-
-            return inner(ref r);
-        };
     }
 
     private Collection<string> ResolveFiles(string path)

@@ -59,13 +59,37 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     [ValidateNotNullOrEmpty]
     public string? SummaryVariable { get; set; }
 
+    /// <summary>
+    /// The network namespace to listen in, by ip netns name, inode, process id or nsfs path; binds by property name
+    /// from Get-ConntrackNamespace. The running system only; one namespace per listener.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
+    // The listener runs once, at the end; what the pipeline bound on the way is kept to refuse more than one namespace.
+    private readonly System.Collections.Generic.List<string> _namespaces = [];
+
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
         _filter = BuildFilter();
     }
 
-    protected override void EndProcessing() => Run(Listen);
+    protected override void ProcessRecord()
+    {
+        if (!string.IsNullOrWhiteSpace(NetworkNamespace) && !_namespaces.Contains(NetworkNamespace))
+        {
+            _namespaces.Add(NetworkNamespace);
+        }
+    }
+
+    protected override void EndProcessing() => Run(() =>
+    {
+        // The event socket is created inside the namespace (and nf_conntrack_events is read there): only its events arrive.
+        using IDisposable? inside = EnterOneNetworkNamespace(_namespaces, "Get-ConntrackEvent");
+        Listen();
+    });
 
     private void Listen()
     {

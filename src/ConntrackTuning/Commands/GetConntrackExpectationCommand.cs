@@ -20,10 +20,20 @@ public sealed class GetConntrackExpectationCommand : ConntrackReadCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? Helper { get; set; }
 
+    /// <summary>
+    /// The network namespace to list the expectations of, by ip netns name, inode, process id or nsfs path; binds by
+    /// property name from Get-ConntrackNamespace. The running system only.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
     protected override void ProcessRecord()
     {
         Run(() =>
         {
+            // The dump socket (or proc/net/nf_conntrack_expect without CAP_NET_ADMIN) is opened inside the namespace.
+            using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
             ConntrackKernel kernel = ProbeKernel();
             if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
             {

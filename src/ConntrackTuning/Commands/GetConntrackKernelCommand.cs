@@ -6,16 +6,8 @@ namespace ConntrackTuning.Commands;
 /// <summary>Get-ConntrackKernel: what kernel is under the root, which tracker and era, and what can be changed.</summary>
 [Cmdlet(VerbsCommon.Get, "ConntrackKernel")]
 [OutputType(typeof(ConntrackKernel))]
-public sealed class GetConntrackKernelCommand : ConntrackReadCmdlet
+public sealed class GetConntrackKernelCommand : ConntrackImageCmdlet
 {
-    /// <summary>Images: the installed kernel to describe, as its lib/modules folder is named; the newest when omitted.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(InstalledKernelCompleter))]
-    public string? KernelRelease { get; set; }
-
-    protected override string? KernelReleaseToProbe => KernelRelease;
-
     protected override void ProcessRecord() => Run(() =>
     {
         ConntrackKernel kernel = ProbeKernel();

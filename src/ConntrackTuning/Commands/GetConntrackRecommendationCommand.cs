@@ -12,7 +12,7 @@ namespace ConntrackTuning.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "ConntrackRecommendation")]
 [OutputType(typeof(ConntrackRecommendation))]
-public sealed class GetConntrackRecommendationCommand : ConntrackReadCmdlet
+public sealed class GetConntrackRecommendationCommand : ConntrackImageCmdlet
 {
     private const string All = "All";
 
@@ -56,14 +56,6 @@ public sealed class GetConntrackRecommendationCommand : ConntrackReadCmdlet
     [Parameter]
     [ValidateRange(4096, 1048576)]
     public int? PageSize { get; set; }
-
-    /// <summary>Images: the installed kernel to size for; the newest when omitted.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(InstalledKernelCompleter))]
-    public string? KernelRelease { get; set; }
-
-    protected override string? KernelReleaseToProbe => KernelRelease;
 
     protected override void ProcessRecord() => Run(() =>
     {

@@ -16,7 +16,7 @@ namespace ConntrackTuning.Commands;
 [Cmdlet(VerbsDiagnostic.Test, "ConntrackHealth")]
 [OutputType(typeof(ConntrackHealthFinding))]
 [OutputType(typeof(bool))]
-public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
+public sealed class TestConntrackHealthCommand : ConntrackImageMemoryCmdlet
 {
     private HealthOptions _options = new();
 
@@ -52,21 +52,6 @@ public sealed class TestConntrackHealthCommand : ConntrackReadCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
-
-    /// <summary>The RAM to compare with the kernel's default instead of MemTotal; for an image, the RAM it will run with.</summary>
-    [Parameter]
-    [ValidateRange(1, long.MaxValue)]
-    public long? MemoryBytes { get; set; }
-
-    /// <summary>Images: the installed kernel to check for; the newest when omitted.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(InstalledKernelCompleter))]
-    public string? KernelRelease { get; set; }
-
-    protected override string? KernelReleaseToProbe => KernelRelease;
-
-    protected override long? MemoryBytesToProbe => MemoryBytes;
 
     protected override void BeginProcessing()
     {

@@ -50,7 +50,31 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
     [ValidateNotNullOrEmpty]
     public string? MetricsPath { get; set; }
 
-    protected override void EndProcessing() => Run(Watch);
+    /// <summary>
+    /// The network namespace to watch, by ip netns name, inode, process id or nsfs path; binds by property name from
+    /// Get-ConntrackNamespace. The running system only; one namespace per watch.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string? NetworkNamespace { get; set; }
+
+    // The watch runs once, at the end; what the pipeline bound on the way is kept to refuse more than one namespace.
+    private readonly List<string> _namespaces = [];
+
+    protected override void ProcessRecord()
+    {
+        if (!string.IsNullOrWhiteSpace(NetworkNamespace) && !_namespaces.Contains(NetworkNamespace))
+        {
+            _namespaces.Add(NetworkNamespace);
+        }
+    }
+
+    protected override void EndProcessing() => Run(() =>
+    {
+        // The count and statistics files and the New-event socket are all opened inside the namespace.
+        using IDisposable? inside = EnterOneNetworkNamespace(_namespaces, "Watch-Conntrack");
+        Watch();
+    });
 
     private void Watch()
     {
