@@ -219,7 +219,7 @@ internal sealed class EventListener : IDisposable
         ArgumentNullException.ThrowIfNull(onOverrun);
         try
         {
-            Receive(visitor, onOverrun, cancellation, tick);
+            Receive(visitor, onOverrun, tick, cancellation);
         }
         finally
         {
@@ -228,7 +228,7 @@ internal sealed class EventListener : IDisposable
         }
     }
 
-    private void Receive(EventVisitor visitor, Action<long> onOverrun, CancellationToken cancellation, Action<TimeSpan>? tick)
+    private void Receive(EventVisitor visitor, Action<long> onOverrun, Action<TimeSpan>? tick, CancellationToken cancellation)
     {
         using var batch = new EventBatch();
         var record = new EventRecord();
