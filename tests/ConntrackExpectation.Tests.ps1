@@ -89,8 +89,9 @@ for s in held:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
 '@
-        $script:r = Invoke-InNetns -ArgumentList @($work) -ScriptBlock {
-            param([string] $Work)
+        $script:r = Invoke-InNetns -ArgumentList @($work, (Join-Path $PSScriptRoot 'EventHelpers.ps1')) -ScriptBlock {
+            param([string] $Work, [string] $Helpers)
+            . $Helpers
             & nft -f (Join-Path $Work 'helper.nft'); if ($LASTEXITCODE) { throw 'nft failed to load the helper rule' }
             function Start-Ftp([int] $Count) {
                 $info = [Diagnostics.ProcessStartInfo]::new('python3')
@@ -103,6 +104,8 @@ for s in held:
             function Stop-Ftp($p) { $p.StandardInput.WriteLine(); $p.WaitForExit(10000) | Out-Null }
             $out = [ordered]@{}
 
+            # Expectation events: the helper's three expectations are announced (ExpectNew) and the flush below ends them (ExpectDestroy).
+            $listener = Start-ModuleCommand Get-ConntrackEvent @{ EventType = @('ExpectNew', 'ExpectDestroy'); Duration = 60 }
             $ftp = Start-Ftp 3
             $out.Cli = @(& conntrack -L expect 2>$null)
             $out.Proc = @(Get-Content /proc/net/nf_conntrack_expect)
@@ -111,6 +114,9 @@ for s in held:
             $out.AfterWhatIf = @(& conntrack -L expect 2>$null).Count
             $out.ClearExpect = Clear-ConntrackTable -Table Expectation -Confirm:$false
             $out.AfterClearExpect = @(& conntrack -L expect 2>$null).Count
+            Start-Sleep -Milliseconds 500
+            $listener.PowerShell.Stop()
+            $out.ExpectEvents = @($listener.Output)
             $out.ConnectionsBefore = [long](& conntrack -C)
             $out.ClearConnections = Clear-ConntrackTable -Confirm:$false
             $out.ConnectionsAfter = [long](& conntrack -C)
@@ -155,6 +161,27 @@ for s in held:
             $line | Should -HaveCount 1
         }
         @($r.Netlink.DestinationPort | Sort-Object) | Should -Be 20000, 20001, 20002
+    }
+
+    It 'receives the helper''s expectations as ExpectNew events and their flush as ExpectDestroy events, with master and helper' {
+        $events = @($r.ExpectEvents)
+        # Through CLIXML an enum comes back as its number; cast it back to compare by name.
+        $new = @($events | Where-Object { [ConntrackTuning.ConntrackEventType]$_.Type -eq 'ExpectNew' })
+        $gone = @($events | Where-Object { [ConntrackTuning.ConntrackEventType]$_.Type -eq 'ExpectDestroy' })
+        $seen = ($events | ForEach-Object { "$([ConntrackTuning.ConntrackEventType]$_.Type) $($_.DestinationPort)" }) -join ', '
+        $new.Count + $gone.Count | Should -Be $events.Count -Because "only expectation events were asked for ($seen)"
+        # Each of the three expectations is announced (at least once: a run here saw one announced twice), and the flush ends each.
+        @($new.DestinationPort | Sort-Object -Unique) | Should -Be 20000, 20001, 20002 -Because $seen
+        @($gone.DestinationPort | Sort-Object -Unique) | Should -Be 20000, 20001, 20002 -Because $seen
+        foreach ($e in $events) {
+            $e.Protocol | Should -Be 'tcp'
+            $e.Destination | Should -Be '127.0.0.1'
+            $e.Helper | Should -Be 'ftp'
+            $e.MasterDestination | Should -Be '127.0.0.1'
+            $e.MasterDestinationPort | Should -Be 21
+        }
+        # Each destroy names an expectation that was announced before it.
+        foreach ($g in $gone) { @($new | Where-Object DestinationPort -EQ $g.DestinationPort) | Should -Not -BeNullOrEmpty }
     }
 
     It 'reads the procfs lines of this kernel the same way' {

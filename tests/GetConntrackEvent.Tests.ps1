@@ -65,6 +65,34 @@ Describe 'Get-ConntrackEvent on this machine' -Tag RealKernel -Skip:([bool]$real
             $result.Tiny = Wait-ModuleCommand $c
             $result.TinyWarnings = @($c.PowerShell.Streams.Warning | ForEach-Object Message)
 
+            # The kernel-side socket filter: flows that fail it never reach the process (Received counts what arrived).
+            $c = Start-ModuleCommand Get-ConntrackEvent @{ EventType = 'New'; Protocol = 'udp'; Destination = '127.1.50.0/24'; Port = 9002; Summary = $true; Duration = 6 }
+            Send-UdpFlow -Count 40 -Port 9002 -Offset 12500     # 127.1.50.x:9002, udp: the matches
+            Send-UdpFlow -Count 40 -Port 9002 -Offset 15000     # 127.1.60.x: another destination
+            Send-UdpFlow -Count 40 -Port 9003 -Offset 12600     # 127.1.50.x, another port
+            foreach ($i in 1..20) {
+                # TCP to a closed port: the SYN makes a new entry (a New event), then the RST ends it.
+                $tcp = [Net.Sockets.TcpClient]::new()
+                try { $tcp.Connect([ipaddress]"127.1.50.$($i + 100)", 9002) } catch { } finally { $tcp.Dispose() }
+            }
+            $result.KernelFiltered = Wait-ModuleCommand $c
+            $result.KernelFilteredVerbose = @($c.PowerShell.Streams.Verbose | ForEach-Object Message)
+            # A zone filter is one the socket program does not decide: no program, every event arrives and is filtered here.
+            $c = Start-ModuleCommand Get-ConntrackEvent @{ EventType = 'New'; Zone = 0; Summary = $true; Duration = 4 }
+            Send-UdpFlow -Count 40 -Port 9002 -Offset 17500
+            $result.Unfiltered = Wait-ModuleCommand $c
+
+            # LostEstimate: with nf_conntrack_events = 1 and New and Destroy both received, what the entry count
+            # moved by beyond New - Destroy is what was lost. An empty table first, so only these flows count.
+            & sysctl -q -w net.netfilter.nf_conntrack_events=1
+            & conntrack -F 2>$null
+            $result.CountBeforeEstimate = [long](Get-Content /proc/sys/net/netfilter/nf_conntrack_count)
+            $c = Start-ModuleCommand Get-ConntrackEvent @{ ReceiveBufferBytes = 1024; Summary = $true; Duration = 5 }
+            Send-UdpFlow -Count 5000 -Offset 40000
+            $result.Estimate = Wait-ModuleCommand $c
+            $result.EstimateWarnings = @($c.PowerShell.Streams.Warning | ForEach-Object Message)
+            $result.CountAfterEstimate = [long](Get-Content /proc/sys/net/netfilter/nf_conntrack_count)
+
             # Ctrl+C: PowerShell.Stop() ends the command within the bound, and the summary still reaches the variable.
             $c = Start-ModuleCommand Get-ConntrackEvent @{ Summary = $true; SummaryVariable = 'summary' }
             Send-UdpFlow -Count 400 -Offset 30000
@@ -102,6 +130,8 @@ Describe 'Get-ConntrackEvent on this machine' -Tag RealKernel -Skip:([bool]$real
     It 'keeps only the events that pass the filters, and summarizes who opened them' {
         $s = @($r.Filtered)[-1]
         $s.Matched | Should -Be 200
+        # The port filter is decided in the kernel too: the 300 flows to port 9000 never arrived.
+        $s.Received | Should -Be 200
         $s.New | Should -BeGreaterOrEqual 200
         $s.EndedBy | Should -Be 'Count'
         $s.Filter | Should -Match '9001'
@@ -124,6 +154,40 @@ Describe 'Get-ConntrackEvent on this machine' -Tag RealKernel -Skip:([bool]$real
             $e.KernelTime | Should -Not -BeNullOrEmpty
             $e.KernelTime.UtcTicks | Should -BeGreaterOrEqual $e.StartTime.UtcTicks
         }
+    }
+
+    It 'attaches a kernel-side socket filter, so a filtered subscription receives only the matching events' {
+        $s = @($r.KernelFiltered)[-1]
+        # 40 matching flows among 140 created: the 100 others never reached the process.
+        $s.Matched | Should -Be 40
+        $s.Received | Should -Be 40
+        $s.New | Should -Be 40
+        $s.KernelFilter | Should -Match 'protocol'
+        $s.KernelFilter | Should -Match 'destination address'
+        $s.KernelFilter | Should -Match '\bport'
+        # The length of the program the socket holds, as the kernel reports it back (SO_GET_FILTER).
+        $s.KernelFilterInstructions | Should -BeGreaterThan 10
+        @($r.KernelFilteredVerbose | Where-Object { $_ -match 'Kernel-side event filter attached \(SO_ATTACH_FILTER, \d+ instructions read back\)' }).Count | Should -Be 1
+        $s.TopDestinationPorts[0].DestinationPort | Should -Be 9002
+        # A zone filter is not one the socket program decides: none is attached, and the user-space filter still works.
+        $u = @($r.Unfiltered)[-1]
+        $u.KernelFilterInstructions | Should -Be 0
+        $u.KernelFilter | Should -Be ''
+        $u.Matched | Should -Be 40
+    }
+
+    It 'estimates the events an overrun lost from the entry count, consistent with the flows created minus the events received' {
+        $s = @($r.Estimate)[-1]
+        $r.CountBeforeEstimate | Should -Be 0
+        $r.CountAfterEstimate | Should -Be 5000
+        $s.Overruns | Should -BeGreaterThan 0
+        $s.Destroy | Should -Be 0
+        $s.New | Should -BeLessThan 5000
+        # Nothing was destroyed, so every New event not received is a lost one.
+        $s.LostEstimate | Should -Be (5000 - $s.New)
+        $s.LostEvents | Should -Be ([math]::Max($s.Overruns, $s.LostEstimate))
+        $s.LostEvents | Should -BeGreaterThan $s.Overruns
+        @($r.EstimateWarnings | Where-Object { $_ -match "at least $($s.LostEvents) event\(s\) were lost \(estimate from the entry count: $($s.LostEstimate)\)" }).Count | Should -Be 1
     }
 
     It 'makes the loss of a deliberately tiny receive queue visible: warned at once and counted' {

@@ -58,7 +58,15 @@ public abstract partial class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposabl
     /// </summary>
     public abstract string Root { get; set; }
 
-    void IEngineLog.Verbose(string message) => WriteVerbose(message);
+    // After Ctrl+C the pipeline refuses every write: the engine's notes are dropped then, so the work that still
+    // runs (Get-ConntrackEvent's summary into -SummaryVariable) is not cut short by one.
+    void IEngineLog.Verbose(string message)
+    {
+        if (!Stopping)
+        {
+            WriteVerbose(message);
+        }
+    }
 
     // Before the pipeline binds anything, the bound parameters are the ones typed on the command line.
     private bool _networkNamespaceTyped;

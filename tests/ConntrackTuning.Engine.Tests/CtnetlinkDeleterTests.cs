@@ -86,9 +86,14 @@ public class CtnetlinkDeleterTests
         Assert.Equal(1, deleter.AlreadyGone);
         Assert.Equal(1, deleter.Failed);
         Assert.Equal(22, deleter.FirstFailureErrno);
+        // Only the last message of each send asks for an ACK; the kernel answers the failed ones unasked.
+        Assert.Equal([false, false, true, true], transport.Acked);
     }
 
-    /// <summary>Answers each delete message of a send with the next error code, in reverse order and one datagram each.</summary>
+    /// <summary>
+    /// Answers as the kernel does (netlink_rcv_skb): each message of a send in order, with the next error code,
+    /// when the message asks for an ACK or failed; one datagram per answer.
+    /// </summary>
     private sealed class AnsweringTransport(int[] errors) : INetlinkTransport
     {
         private readonly Queue<byte[]> _answers = new();
@@ -96,25 +101,31 @@ public class CtnetlinkDeleterTests
 
         public int Sends { get; private set; }
 
+        /// <summary>Whether each message sent carried NLM_F_ACK.</summary>
+        public List<bool> Acked { get; } = [];
+
         public void Send(ReadOnlySpan<byte> request)
         {
             Sends++;
-            var pending = new List<byte[]>();
             for (int off = 0; off < request.Length;)
             {
                 int len = (int)NetlinkWire.H32(request[off..]);
-                var answer = new byte[36];
-                NetlinkWire.WriteH32(answer, 36);
-                NetlinkWire.WriteH16(answer.AsSpan(4), NetlinkWire.NlmsgError);
-                request.Slice(off + 8, 4).CopyTo(answer.AsSpan(8));
-                NetlinkWire.WriteH32(answer.AsSpan(16), (uint)errors[_next++]);
-                request.Slice(off, 16).CopyTo(answer.AsSpan(20));
-                pending.Add(answer);
+                bool ack = (NetlinkWire.H16(request[(off + 6)..]) & NetlinkWire.FlagAck) != 0;
+                int error = errors[_next++];
+                Acked.Add(ack);
+                if (ack || error != 0)
+                {
+                    var answer = new byte[36];
+                    NetlinkWire.WriteH32(answer, 36);
+                    NetlinkWire.WriteH16(answer.AsSpan(4), NetlinkWire.NlmsgError);
+                    request.Slice(off + 8, 4).CopyTo(answer.AsSpan(8));
+                    NetlinkWire.WriteH32(answer.AsSpan(16), (uint)error);
+                    request.Slice(off, 16).CopyTo(answer.AsSpan(20));
+                    _answers.Enqueue(answer);
+                }
+
                 off += NetlinkWire.Align4(len);
             }
-
-            pending.Reverse();
-            pending.ForEach(_answers.Enqueue);
         }
 
         public int Receive(Span<byte> buffer)

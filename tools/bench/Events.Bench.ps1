@@ -1,32 +1,46 @@
 # Get-ConntrackEvent against conntrack -E (its defaults) on the same new UDP flows: in a throwaway network
 # namespace per round, a generator opens a fixed number of flows to 127.0.0.0/8 at a target rate; both
-# listeners run in that namespace at once and count the New events they receive, with their CPU time while
-# listening. Goal: no event lost at any rate where conntrack -E loses some, and CPU per event no higher.
-# Then the CPU cost of Watch-Conntrack at its default 2 s interval (goal: under 1 % of one CPU).
+# listeners run in that namespace at once and count the New events they receive. CPU is compared over the
+# same window for both, the receive window only: each process's CPU time (every thread, from
+# /proc/PID/stat) is read right before the generator starts and after the last event has
+# been read, so PowerShell's start-up, the module's import and JIT before the subscription are not counted.
+# The module's own figure from inside (the summary's CpuSeconds, getrusage from subscription to end) is
+# printed beside it. Goal: no event lost at any rate where conntrack -E loses some, and CPU per event no higher.
+# Then a filtered round: the kernel-side socket filter keeps unmatched events out of the process entirely.
+# Then the CPU cost of Watch-Conntrack at -Interval 2 (goal: under 1 % of one CPU), beside a shell loop of
+# 'conntrack -C' every 2 s and an idle pwsh (the runtime's own floor), over the same windows: the first minute
+# after the start and the minute after it.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [int[]] $Rates = @(5000, 20000, 50000),
-    [int] $Flows = 30000,
+    [int] $Flows = 50000,
     [int] $WatchSeconds = 60,
+    # Only the Watch-Conntrack part.
+    [switch] $WatchOnly,
     [string] $WorkDirectory = [IO.Path]::GetTempPath()
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../Common.ps1')
 $pwsh = Get-PwshCommand
-$skip = Get-BenchSkipReason 'ip', 'nft', 'conntrack', 'python3'
-if ($skip) { Write-Warning "Events.Bench skipped: $skip (it needs root for network namespaces and ctnetlink)."; return }
+foreach ($tool in 'ip', 'nft', 'conntrack', 'python3') {
+    if (-not (Get-Command $tool -ErrorAction Ignore)) { Write-Warning "Events.Bench needs $tool; skipped."; return }
+}
+if ((& id -u) -ne '0') { Write-Warning 'Events.Bench needs root (network namespaces, ctnetlink); skipped.'; return }
 
 $work = Join-Path $WorkDirectory ("ctt-events-bench-" + [guid]::NewGuid().ToString('n'))
 $null = New-Item -ItemType Directory -Path $work
 # One datagram per flow from one socket, each to its own 127.1.x.y (62,500 addresses per port), paced to the rate.
+# With a third argument, every other flow goes to port 7000 instead (the filtered round's unmatched half).
 $generator = Join-Path $work 'flows.py'
 Set-Content $generator @'
 import socket, sys, time
 n, rate = int(sys.argv[1]), float(sys.argv[2])
+split = len(sys.argv) > 3
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 t0 = time.perf_counter()
 for i in range(n):
-    s.sendto(b'x', ('127.1.%d.%d' % ((i // 250) % 250, i % 250 + 1), 9000 + i // 62500))
+    port = 7000 if split and i % 2 else 9000 + i // 62500
+    s.sendto(b'x', ('127.1.%d.%d' % ((i // 250) % 250, i % 250 + 1), port))
     if (i & 31) == 0:
         lag = t0 + i / rate - time.perf_counter()
         if lag > 0:
@@ -34,10 +48,17 @@ for i in range(n):
 print('%.3f' % (time.perf_counter() - t0))
 '@
 
-# utime + stime of a process, in seconds (clock ticks of 1/100 s on Linux).
+# CPU seconds a process has used, all its threads, those that have ended included: utime + stime of
+# /proc/PID/stat (clock ticks of 1/100 s). A sum over /proc/PID/task would lose the threads that end meanwhile.
 function Get-CpuSeconds([int] $ProcessId) {
     $fields = (Get-Content "/proc/$ProcessId/stat" -Raw) -replace '^.*\) ', '' -split ' '
     ([long]$fields[11] + [long]$fields[12]) / 100.0
+}
+
+# utime + stime + cutime + cstime (clock ticks of 1/100 s): a shell with the children it has reaped.
+function Get-CpuSecondsWithChildren([int] $ProcessId) {
+    $fields = (Get-Content "/proc/$ProcessId/stat" -Raw) -replace '^.*\) ', '' -split ' '
+    ([long]$fields[11] + [long]$fields[12] + [long]$fields[13] + [long]$fields[14]) / 100.0
 }
 
 function Wait-File([string] $Path, [string] $Pattern, [int] $Seconds = 60) {
@@ -48,78 +69,130 @@ function Wait-File([string] $Path, [string] $Pattern, [int] $Seconds = 60) {
     }
 }
 
-$rows = [Collections.Generic.List[object]]::new()
-try {
-    foreach ($rate in $Rates) {
-        $ns = "ctt-bench-$PID-$rate"
-        & ip netns add $ns
-        try {
-            & ip netns exec $ns ip link set lo up
-            $BenchTrackingRule | & ip netns exec $ns nft -f -
-            $ctOut = Join-Path $work "conntrack-$rate.txt"; $ctErr = Join-Path $work "conntrack-$rate.err"
-            $ct = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', $ns, 'conntrack', '-E', '-e', 'NEW') -RedirectStandardOutput $ctOut -RedirectStandardError $ctErr -PassThru
-            $verbose = Join-Path $work "module-$rate.verbose"; $result = Join-Path $work "module-$rate.json"
-            $script = Join-Path $work "listen-$rate.ps1"
-            Set-Content $script @"
+function New-BenchNamespace([string] $Name) {
+    & ip netns add $Name
+    & ip netns exec $Name ip link set lo up
+    $BenchTrackingRule | & ip netns exec $Name nft -f -
+}
+
+# One round: conntrack -E and Get-ConntrackEvent -Summary listening at once to $Flows flows sent at $Rate.
+function Measure-Round([int] $Rate, [string] $Filter = '', [string[]] $ConntrackFilter = @()) {
+    $tag = "$Rate$(if ($Filter) { '-filtered' })"
+    $ns = "ctt-bench-$PID-$tag"
+    New-BenchNamespace $ns
+    try {
+        $ctOut = Join-Path $work "conntrack-$tag.txt"; $ctErr = Join-Path $work "conntrack-$tag.err"
+        $ct = Start-Process -FilePath ip -ArgumentList (@('netns', 'exec', $ns, 'conntrack', '-E', '-e', 'NEW') + $ConntrackFilter) -RedirectStandardOutput $ctOut -RedirectStandardError $ctErr -PassThru
+        $verbose = Join-Path $work "module-$tag.verbose"; $result = Join-Path $work "module-$tag.json"
+        $expected = if ($Filter) { [int]($Flows / 2) } else { $Flows }
+        $script = Join-Path $work "listen-$tag.ps1"
+        $done = Join-Path $work "done-$tag"
+        # The process stays until told, so its CPU can still be read once it has written its summary.
+        Set-Content $script @"
 Import-Module '$ModulePath'
-`$self = [Diagnostics.Process]::GetCurrentProcess()
-`$cpu0 = `$self.TotalProcessorTime.TotalSeconds
-`$s = Get-ConntrackEvent -EventType New -Summary -Count $Flows -Duration $([math]::Ceiling($Flows / $rate) + 15) -Verbose 4> '$verbose'
-`$self.Refresh()
-`$s | Select-Object Received, Overruns, LostEvents, ReceiveBufferBytes, Seconds, @{ n = 'Cpu'; e = { `$self.TotalProcessorTime.TotalSeconds - `$cpu0 } } | ConvertTo-Json | Set-Content '$result'
+`$s = Get-ConntrackEvent -EventType New -Summary -Count $expected -Duration $([math]::Ceiling($Flows / $Rate) + 15) $Filter -Verbose 4> '$verbose'
+`$s | Select-Object Received, Matched, Overruns, LostEvents, ReceiveBufferBytes, Seconds, CpuSeconds, KernelFilter, KernelFilterInstructions | ConvertTo-Json | Set-Content '$result'
+while (-not (Test-Path '$done')) { Start-Sleep -Milliseconds 50 }
 "@
-            $module = Start-Process -FilePath ip -ArgumentList (@('netns', 'exec', $ns) + $pwsh + @('-NoProfile', '-NonInteractive', '-File', $script)) -PassThru
-            Wait-File $verbose 'Listening to'
-            Start-Sleep -Milliseconds 500
-            # ip netns exec replaces itself with the command (exec), so these are the listeners' own process ids.
-            $ctCpu0 = Get-CpuSeconds $ct.Id
-            $took = & ip netns exec $ns python3 $generator $Flows $rate
-            Start-Sleep -Seconds 2
-            $ctCpu = (Get-CpuSeconds $ct.Id) - $ctCpu0
-            $module.WaitForExit(30000) | Out-Null
-            Stop-Process -Id $ct.Id -ErrorAction Ignore; $ct.WaitForExit(5000) | Out-Null
-            $s = Get-Content $result -Raw | ConvertFrom-Json
-            $moduleCpu = [double]$s.Cpu
-            $ctEvents = @(Get-Content $ctOut | Where-Object { $_ -match '\[NEW\]' }).Count
-            $ctEnobufs = @(Get-Content $ctErr -ErrorAction Ignore | Where-Object { $_ -match 'ENOBUFS' }).Count
-            $rows.Add([pscustomobject]@{
-                    'Rate/s'              = $rate
-                    Flows                 = $Flows
-                    'Sent in s'           = [double]$took
-                    'Module events'       = $s.Received
-                    'Module overruns'     = $s.Overruns
-                    'Module CPU s'        = [math]::Round($moduleCpu, 2)
-                    'Module us/event'     = if ($s.Received) { [math]::Round(1e6 * $moduleCpu / $s.Received, 1) } else { $null }
-                    'conntrack -E events' = $ctEvents
-                    'conntrack ENOBUFS'   = $ctEnobufs
-                    'conntrack CPU s'     = [math]::Round($ctCpu, 2)
-                    'conntrack us/event'  = if ($ctEvents) { [math]::Round(1e6 * $ctCpu / $ctEvents, 1) } else { $null }
-                })
-        }
-        finally {
-            & ip netns del $ns 2>$null
+        $module = Start-Process -FilePath ip -ArgumentList (@('netns', 'exec', $ns) + $pwsh + @('-NoProfile', '-NonInteractive', '-File', $script)) -PassThru
+        Wait-File $verbose 'Listening to'
+        Start-Sleep -Milliseconds 500
+        # ip netns exec replaces itself with the command (exec), so these are the listeners' own process ids.
+        $moduleCpu0 = Get-CpuSeconds $module.Id
+        $ctCpu0 = Get-CpuSeconds $ct.Id
+        $generatorArgs = @('netns', 'exec', $ns, 'python3', $generator, $Flows, $Rate) + @(if ($Filter) { 'split' })
+        $took = & ip @generatorArgs
+        # The window ends when the module has read its -Count (or its -Duration passed): its closing verbose line.
+        Wait-File $verbose 'Get-ConntrackEvent \(' -Seconds ([math]::Ceiling($Flows / $Rate) + 40)
+        $moduleCpu = (Get-CpuSeconds $module.Id) - $moduleCpu0
+        $ctCpu = (Get-CpuSeconds $ct.Id) - $ctCpu0
+        $null = New-Item -ItemType File $done
+        $module.WaitForExit(60000) | Out-Null
+        Stop-Process -Id $ct.Id -ErrorAction Ignore; $ct.WaitForExit(5000) | Out-Null
+        $s = Get-Content $result -Raw | ConvertFrom-Json
+        $ctEvents = @(Get-Content $ctOut | Where-Object { $_ -match '\[NEW\]' }).Count
+        $ctEnobufs = @(Get-Content $ctErr -ErrorAction Ignore | Where-Object { $_ -match 'ENOBUFS' }).Count
+        [pscustomobject]@{
+            'Rate/s'              = $Rate
+            Flows                 = $Flows
+            Filter                = if ($Filter) { $Filter } else { '-' }
+            'Sent in s'           = [double]$took
+            'Module received'     = $s.Received
+            'Module matched'      = $s.Matched
+            'Module overruns'     = $s.Overruns
+            'Module CPU s'        = $s.CpuSeconds
+            'Module us/event'     = if ($s.Matched -and $null -ne $s.CpuSeconds) { [math]::Round(1e6 * $s.CpuSeconds / $s.Matched, 2) } else { $null }
+            'Module CPU s incl. end' = [math]::Round($moduleCpu, 3)
+            'Module us/event incl. end' = if ($s.Matched) { [math]::Round(1e6 * $moduleCpu / $s.Matched, 2) } else { $null }
+            'Kernel filter'       = if ($s.KernelFilterInstructions) { "$($s.KernelFilter) ($($s.KernelFilterInstructions) insns)" } else { '-' }
+            'conntrack -E events' = $ctEvents
+            'conntrack ENOBUFS'   = $ctEnobufs
+            'conntrack CPU s'     = [math]::Round($ctCpu, 3)
+            'conntrack us/event'  = if ($ctEvents) { [math]::Round(1e6 * $ctCpu / $ctEvents, 2) } else { $null }
         }
     }
-    'Get-ConntrackEvent -Summary (default queue: 8 MiB asked, SO_RCVBUFFORCE; CPU of the whole command: probe, JIT, listening) against conntrack -E -e NEW (defaults; CPU while the flows are sent and 2 s after):'
-    $rows | Format-Table -AutoSize | Out-String -Width 200
+    finally {
+        & ip netns del $ns 2>$null
+    }
+}
 
-    # Watch-Conntrack's own cost at the default interval, idle table, with its event listener.
+function Get-Load { ((Get-Content /proc/loadavg) -split ' ' | Select-Object -First 3) -join ' ' }
+
+$rows = [Collections.Generic.List[object]]::new()
+try {
+    if (-not $WatchOnly) {
+    "Machine load before the event rounds: $(Get-Load) ($([Environment]::ProcessorCount) CPUs)"
+    foreach ($rate in $Rates) { $rows.Add((Measure-Round $rate)) }
+    # Half the flows go to port 7000: the module's socket filter keeps them in the kernel, conntrack -E's
+    # --dport filter reads and drops them in user space.
+    $rows.Add((Measure-Round ($Rates | Select-Object -Last 1) -Filter '-Protocol udp -DestinationPort 9000' -ConntrackFilter @('-p', 'udp', '--dport', '9000')))
+    "Machine load after the event rounds: $(Get-Load)"
+    'Get-ConntrackEvent -EventType New -Summary (default queue: 8 MiB asked, SO_RCVBUFFORCE) against conntrack -E -e NEW (its defaults).'
+    'CPU per event, divided by the events each printed or matched. Module: the summary''s CpuSeconds, the whole process (all threads, getrusage)'
+    'from the subscription until it stopped listening. conntrack -E: its CPU (/proc/PID/stat) from the first flow sent until the module'
+    'had written its summary. "incl. end" is the module''s CPU over that same outer window, which adds the one-time cost of building and writing'
+    'the summary (first-call JIT of the summary and output code), a fixed cost that does not grow with the events.'
+    $rows | Format-List | Out-String -Width 200
+    $rows | Format-Table 'Rate/s', Filter, 'Module matched', 'Module overruns', 'Module us/event', 'Module us/event incl. end', 'conntrack -E events', 'conntrack ENOBUFS', 'conntrack us/event' -AutoSize | Out-String -Width 220
+    }
+
+    # Watch-Conntrack's own cost at -Interval 2, idle table, with its event listener and -MetricsPath; beside a
+    # shell that runs 'conntrack -C' every 2 s and an idle pwsh, all in one namespace over the same window.
     $ns = "ctt-bench-$PID-watch"
-    & ip netns add $ns
+    New-BenchNamespace $ns
     try {
-        & ip netns exec $ns ip link set lo up
-        $BenchTrackingRule | & ip netns exec $ns nft -f -
         $verbose = Join-Path $work 'watch.verbose'
         $script = Join-Path $work 'watch.ps1'
-        Set-Content $script "Import-Module '$ModulePath'; Watch-Conntrack -Duration $($WatchSeconds + 5) -AsObject -MetricsPath '$work/watch.prom' -Verbose 4> '$verbose' | Out-Null"
+        Set-Content $script "Import-Module '$ModulePath'; Watch-Conntrack -Interval 2 -Duration $(2 * $WatchSeconds + 15) -AsObject -MetricsPath '$work/watch.prom' -Verbose 4> '$verbose' | Out-Null"
         $watch = Start-Process -FilePath ip -ArgumentList (@('netns', 'exec', $ns) + $pwsh + @('-NoProfile', '-NonInteractive', '-File', $script)) -PassThru
+        $idle = Start-Process -FilePath ip -ArgumentList (@('netns', 'exec', $ns) + $pwsh + @('-NoProfile', '-NonInteractive', '-Command', "Start-Sleep -Seconds $(2 * $WatchSeconds + 15)")) -PassThru
+        $loop = Join-Path $work 'loop.sh'
+        Set-Content $loop "while :; do conntrack -C > /dev/null; sleep 2; done"
+        $shell = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', $ns, 'sh', $loop) -PassThru
         Wait-File $verbose 'Listening to New events'
         Start-Sleep -Seconds 2
-        $cpu0 = Get-CpuSeconds $watch.Id; $clock = [Diagnostics.Stopwatch]::StartNew()
-        Start-Sleep -Seconds $WatchSeconds
-        $cpu = (Get-CpuSeconds $watch.Id) - $cpu0; $wall = $clock.Elapsed.TotalSeconds
-        $watch.WaitForExit(30000) | Out-Null
-        'Watch-Conntrack at the default 2 s interval with -MetricsPath, {0:N0} s: {1:N2} CPU s = {2:N2} % of one CPU (goal < 1 %)' -f $wall, $cpu, (100 * $cpu / $wall)
+        # Two windows: the first minute after the start, while .NET still re-compiles the sampling code it has
+        # found hot (tiered JIT, a one-time cost), and the next one, the steady cost of a long-running watch.
+        $windows = foreach ($name in 'first', 'steady') {
+            $load = Get-Load
+            $w0 = Get-CpuSeconds $watch.Id; $i0 = Get-CpuSeconds $idle.Id; $s0 = Get-CpuSecondsWithChildren $shell.Id
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            Start-Sleep -Seconds $WatchSeconds
+            [pscustomobject]@{
+                Name = $name; Wall = $clock.Elapsed.TotalSeconds; Load = $load
+                Watch = (Get-CpuSeconds $watch.Id) - $w0; Idle = (Get-CpuSeconds $idle.Id) - $i0; Shell = (Get-CpuSecondsWithChildren $shell.Id) - $s0
+            }
+        }
+        Stop-Process -Id $shell.Id -ErrorAction Ignore
+        $watch.WaitForExit(60000) | Out-Null; $idle.WaitForExit(60000) | Out-Null
+        "Machine load after the watch windows: $(Get-Load)"
+        foreach ($m in $windows) {
+            $title = if ($m.Name -eq 'first') { 'the first minute after the start (includes the tiered JIT''s one-time re-compiles)' } else { 'the next minute: the steady cost' }
+            'CPU over {0:N0} s, {1} (load before it: {2}; goal for Watch-Conntrack: under 1 % of one CPU):' -f $m.Wall, $title, $m.Load
+            '  Watch-Conntrack -Interval 2 -AsObject -MetricsPath   {0,7:N3} CPU s = {1,6:N3} % of one CPU' -f $m.Watch, (100 * $m.Watch / $m.Wall)
+            '  sh loop: conntrack -C; sleep 2                      {0,7:N3} CPU s = {1,6:N3} % of one CPU' -f $m.Shell, (100 * $m.Shell / $m.Wall)
+            '  idle pwsh (Start-Sleep), the runtime''s floor        {0,7:N3} CPU s = {1,6:N3} % of one CPU' -f $m.Idle, (100 * $m.Idle / $m.Wall)
+        }
     }
     finally {
         & ip netns del $ns 2>$null

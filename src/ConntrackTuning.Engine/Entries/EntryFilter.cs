@@ -34,6 +34,7 @@ internal sealed partial class EntryFilter
         Sources = o.Sources;
         Destinations = o.Destinations;
         SourcePorts = o.SourcePorts;
+        Ports = o.Ports;
         DestinationPorts = o.DestinationPorts;
         if (o.Protocols.Count > 0)
         {
@@ -97,6 +98,9 @@ internal sealed partial class EntryFilter
     public IReadOnlyList<AddressBlock> Destinations { get; }
 
     public IReadOnlyList<ushort> SourcePorts { get; }
+
+    /// <summary>-Port: either the source or the destination port is one of these.</summary>
+    public IReadOnlyList<ushort> Ports { get; }
 
     public IReadOnlyList<ushort> DestinationPorts { get; }
 

@@ -32,13 +32,22 @@ internal sealed class EventListenerOptions
 
     /// <summary>How long a blocked read waits before it checks the stop signal.</summary>
     public TimeSpan Wake { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// After a read that emptied the queue, how long to let events gather before the next one: one wake-up then
+    /// takes a burst instead of one event, which is what a steady stream costs most (0 reads at once).
+    /// </summary>
+    public int GatherMilliseconds { get; init; } = 1;
 }
 
 /// <summary>
 /// A ctnetlink event subscription (CTNETLINK.md §10.3): joins the multicast groups of the chosen event types
 /// (the kernel sends nothing else), reads until a duration, a count or the stop signal, and never loses events
 /// silently: every ENOBUFS is counted and reported at once, and the default queue grows on each (as conntrackd
-/// does). The filters of Get-ConntrackEntry apply in user space to every event received.
+/// does). The filters of Get-ConntrackEntry apply in user space to every event received; the part a socket filter
+/// can decide is also attached to the socket (<see cref="EventSocketFilter"/>), so the kernel drops most
+/// unmatched events before they reach the queue. Datagrams are read in bursts (recvmmsg) into one set of slots
+/// allocated once, and parsed in place: nothing is allocated per event unless the visitor does.
 /// </summary>
 internal sealed class EventListener : IDisposable
 {
@@ -57,6 +66,8 @@ internal sealed class EventListener : IDisposable
     private readonly long? _countAtStart;
     private readonly long? _eventsSetting;
     private readonly EntrySummaryBuilder? _summary;
+    private readonly double? _cpuAtStart;
+    private double? _cpuAtEnd;
 
     private EventListener(SystemRoot root, EventListenerOptions options, NetlinkSocket socket, EventBufferSize buffer, long? eventsSetting)
     {
@@ -68,6 +79,7 @@ internal sealed class EventListener : IDisposable
         _summary = options.Summarize ? new EntrySummaryBuilder() : null;
         _countAtStart = ReadCount();
         StartTime = DateTimeOffset.UtcNow;
+        _cpuAtStart = Native.ProcessCpuSeconds();
     }
 
     public EventBufferSize Buffer { get; private set; }
@@ -94,6 +106,12 @@ internal sealed class EventListener : IDisposable
     public long NewSoFar => Interlocked.Read(ref _matchedNewShared);
 
     public string EndedBy { get; private set; } = "";
+
+    /// <summary>What the socket's BPF program decides in the kernel ("protocol, destination port"); empty when none is attached.</summary>
+    public string KernelFilter { get; private init; } = "";
+
+    /// <summary>The length of the socket's BPF program as the kernel reported it back (SO_GET_FILTER); 0 when none.</summary>
+    public int KernelFilterInstructions { get; private init; }
 
     /// <summary>
     /// Opens the subscription. Only the running system has events: a -Root tree fails with EventsNeedLiveSystem;
@@ -132,16 +150,24 @@ internal sealed class EventListener : IDisposable
         }
 
         int asked = options.BufferBytes ?? DefaultBufferBytes;
+        (Native.SockFilter[] Program, string Description)? compiled = null;
+        string? filterFailure = null;
+        int filterInstructions = 0;
+        try
+        {
+            compiled = EventSocketFilter.Compile(options.Types, options.Filter);
+        }
+        catch (InvalidOperationException e)
+        {
+            filterFailure = e.Message;
+        }
+
         NetlinkSocket socket;
         EventBufferSize buffer;
         try
         {
-            // A cmdlet's -NetworkNamespace makes a namespace current: the socket is created inside it, as every netlink socket is.
-            EventBufferSize granted = default!;
-            socket = Namespaces.NamespaceContext.Current is { } current
-                ? current.Invoke(() => NetlinkSocket.OpenSubscriber(groups, asked, options.Wake, out granted))
-                : NetlinkSocket.OpenSubscriber(groups, asked, options.Wake, out granted);
-            buffer = granted;
+            // The factory creates it in the invocation's namespace (-NetworkNamespace makes one current), as every netlink socket.
+            socket = NetlinkSocketFactory.OpenSubscriber(groups, asked, options.Wake, compiled?.Program, out buffer, out filterInstructions, out filterFailure);
         }
         catch (NetlinkErrnoException e) when (e.Number == Errno.EPERM)
         {
@@ -164,7 +190,22 @@ internal sealed class EventListener : IDisposable
                 + $"Bursts beyond it lose events; run as root, or raise the cap: sysctl -w net.core.rmem_max={asked}.");
         }
 
-        return new EventListener(root, options, socket, buffer, setting);
+        bool attached = compiled is { } c && filterInstructions == c.Program.Length;
+        if (attached)
+        {
+            root.Log.Verbose($"Kernel-side event filter attached (SO_ATTACH_FILTER, {filterInstructions} instructions read back): the kernel drops events that fail {compiled!.Value.Description} before they are queued.");
+        }
+        else if (compiled is not null || filterFailure is not null)
+        {
+            // The user-space filter decides alone then, as it always also does.
+            root.Log.Verbose($"No kernel-side event filter ({filterFailure ?? $"the kernel holds {filterInstructions} instructions, not {compiled!.Value.Program.Length}"}): every event of the groups is received and filtered here.");
+        }
+
+        return new EventListener(root, options, socket, buffer, setting)
+        {
+            KernelFilter = attached ? compiled!.Value.Description : "",
+            KernelFilterInstructions = attached ? filterInstructions : 0,
+        };
     }
 
     /// <summary>
@@ -176,14 +217,29 @@ internal sealed class EventListener : IDisposable
     {
         ArgumentNullException.ThrowIfNull(visitor);
         ArgumentNullException.ThrowIfNull(onOverrun);
-        var buffer = new byte[65536];
+        try
+        {
+            Receive(visitor, onOverrun, tick, cancellation);
+        }
+        finally
+        {
+            // The end of the receive window: what the command does afterwards (the summary, its output) is not listening.
+            _cpuAtEnd = Native.ProcessCpuSeconds();
+        }
+    }
+
+    private void Receive(EventVisitor visitor, Action<long> onOverrun, Action<TimeSpan>? tick, CancellationToken cancellation)
+    {
+        using var batch = new EventBatch();
         var record = new EventRecord();
         record.Entry.Clear();
         var clock = Stopwatch.StartNew();
         long deadline = _options.Duration is { } d ? (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         EntryFilter filter = _options.Filter;
         bool filtered = !filter.IsEmpty;
+        long count = _options.Count ?? long.MaxValue;
         long nextTick = Stopwatch.Frequency / 2;
+        bool gather = false;
         while (true)
         {
             if (tick is not null && clock.ElapsedTicks >= nextTick)
@@ -204,7 +260,13 @@ internal sealed class EventListener : IDisposable
                 return;
             }
 
-            EventReceiveStatus status = _socket.ReceiveEvents(buffer, out int length);
+            if (gather)
+            {
+                gather = false;
+                Thread.Sleep(_options.GatherMilliseconds);
+            }
+
+            EventReceiveStatus status = _socket.ReceiveEvents(batch, out int datagrams);
             if (status == EventReceiveStatus.Timeout)
             {
                 continue;
@@ -218,61 +280,71 @@ internal sealed class EventListener : IDisposable
                 continue;
             }
 
-            if (length > buffer.Length)
+            if (datagrams < batch.Slots && _options.GatherMilliseconds > 0)
             {
-                Malformed++;
-                length = buffer.Length;
+                // The queue is empty now: sleeping a moment before the next read lets the next events arrive together.
+                gather = true;
             }
 
+            // One clock read per burst: the datagrams of one recvmmsg were all received at this moment.
             DateTimeOffset received = DateTimeOffset.UtcNow;
             long now = received.ToUnixTimeSeconds();
-            for (int off = 0; off + NetlinkWire.HeaderLength <= length;)
+            for (int i = 0; i < datagrams; i++)
             {
-                int len = (int)NetlinkWire.H32(buffer.AsSpan(off));
-                if (len < NetlinkWire.HeaderLength || off + len > length)
+                if (batch.Length(i) > EventBatch.SlotBytes)
                 {
                     Malformed++;
-                    break;
                 }
 
-                ReadOnlySpan<byte> message = buffer.AsSpan(off, len);
-                off += NetlinkWire.Align4(len);
-                if (NetlinkWire.H16(message[4..]) < NetlinkWire.NlmsgMinType)
+                ReadOnlySpan<byte> datagram = batch.Datagram(i);
+                for (int off = 0; off + NetlinkWire.HeaderLength <= datagram.Length;)
                 {
-                    continue;
-                }
+                    int len = (int)NetlinkWire.H32(datagram[off..]);
+                    if (len < NetlinkWire.HeaderLength || off + len > datagram.Length)
+                    {
+                        Malformed++;
+                        break;
+                    }
 
-                if (!EventParser.TryParse(message, ref record, now))
-                {
-                    Malformed++;
-                    continue;
-                }
+                    ReadOnlySpan<byte> message = datagram.Slice(off, len);
+                    off += NetlinkWire.Align4(len);
+                    if (NetlinkWire.H16(message[4..]) < NetlinkWire.NlmsgMinType)
+                    {
+                        continue;
+                    }
 
-                Received++;
-                _byType[(int)record.Type]++;
-                if (filtered && !filter.Matches(ref record.Entry))
-                {
-                    continue;
-                }
+                    if (!EventParser.TryParse(message, ref record, now))
+                    {
+                        Malformed++;
+                        continue;
+                    }
 
-                Matched++;
-                if (record.Type == ConntrackEventType.New)
-                {
-                    MatchedNew++;
-                    Interlocked.Increment(ref _matchedNewShared);
-                    _summary?.Add(ref record.Entry);
-                }
+                    Received++;
+                    _byType[(int)record.Type]++;
+                    if (filtered && !filter.Matches(ref record.Entry))
+                    {
+                        continue;
+                    }
 
-                if (!visitor(ref record, received))
-                {
-                    EndedBy = "Stopped";
-                    return;
-                }
+                    Matched++;
+                    if (record.Type == ConntrackEventType.New)
+                    {
+                        MatchedNew++;
+                        Interlocked.Increment(ref _matchedNewShared);
+                        _summary?.Add(ref record.Entry);
+                    }
 
-                if (_options.Count is { } count && Matched >= count)
-                {
-                    EndedBy = "Count";
-                    return;
+                    if (!visitor(ref record, received))
+                    {
+                        EndedBy = "Stopped";
+                        return;
+                    }
+
+                    if (Matched >= count)
+                    {
+                        EndedBy = "Count";
+                        return;
+                    }
                 }
             }
         }
@@ -296,11 +368,23 @@ internal sealed class EventListener : IDisposable
         }
     }
 
-    private long? ReadCount() => _root.TryReadInt64("proc/sys/net/netfilter/nf_conntrack_count");
+    private long? ReadCount()
+    {
+        try
+        {
+            return _root.TryReadInt64("proc/sys/net/netfilter/nf_conntrack_count");
+        }
+        catch (OperationCanceledException)
+        {
+            // After Ctrl+C the file layer reads nothing more: the summary then has no estimate, but still comes.
+            return null;
+        }
+    }
 
     public ConntrackEventSummary Summary(int top)
     {
         DateTimeOffset end = DateTimeOffset.UtcNow;
+        double? cpu = (_cpuAtEnd ?? Native.ProcessCpuSeconds()) - _cpuAtStart;
         double seconds = Math.Max(1e-6, (end - StartTime).TotalSeconds);
         long? estimate = null;
         bool both = _options.Types.Contains(ConntrackEventType.New) && _options.Types.Contains(ConntrackEventType.Destroy);
@@ -340,6 +424,9 @@ internal sealed class EventListener : IDisposable
             Exact = who?.Exact ?? true,
             MaxCountError = who?.MaxCountError ?? 0,
             Filter = _options.Filter.Description,
+            KernelFilter = KernelFilter,
+            KernelFilterInstructions = KernelFilterInstructions,
+            CpuSeconds = cpu is { } c ? Math.Round(c, 4) : null,
             Root = _root.Path,
         };
     }

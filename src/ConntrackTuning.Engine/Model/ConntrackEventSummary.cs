@@ -24,7 +24,7 @@ public sealed class ConntrackEventSummary
     /// <summary>The event groups listened to.</summary>
     public IReadOnlyList<ConntrackEventType> EventTypes { get; init; } = [];
 
-    /// <summary>Events received from the kernel, before the filters.</summary>
+    /// <summary>Events received from the kernel, before the user-space filters (after the kernel-side one, see KernelFilter).</summary>
     public long Received { get; init; }
 
     /// <summary>Events that passed the filters (the ones written, or summarized).</summary>
@@ -90,6 +90,23 @@ public sealed class ConntrackEventSummary
 
     /// <summary>The filters applied, in words (in user space; the event types are chosen in the kernel).</summary>
     public string Filter { get; init; } = "";
+
+    /// <summary>
+    /// What the socket filter (classic BPF, SO_ATTACH_FILTER) decided in the kernel, such as "event type, protocol,
+    /// destination port": events it rejected were never queued, so they are not in Received and cannot overflow
+    /// the queue. Empty when no filter was attached (no -Protocol, -Source, -Destination, port, mark or status filter).
+    /// </summary>
+    public string KernelFilter { get; init; } = "";
+
+    /// <summary>The length of that program as the kernel reported it back (SO_GET_FILTER); 0 when none is attached.</summary>
+    public int KernelFilterInstructions { get; init; }
+
+    /// <summary>
+    /// CPU seconds (user + system, every thread) this process used from the subscription until it stopped
+    /// listening (getrusage): the cost of receiving, without PowerShell's start-up or the summary's making. Null
+    /// where it cannot be read.
+    /// </summary>
+    public double? CpuSeconds { get; init; }
 
     public string Root { get; init; } = "/";
 }

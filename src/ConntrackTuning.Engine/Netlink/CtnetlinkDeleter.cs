@@ -21,14 +21,20 @@ internal delegate void DeleteObserver(ref EntryRecord entry, DeleteResult result
 
 /// <summary>
 /// Deletes entries with IPCTNL_MSG_CT_DELETE, many per datagram: a batch of delete messages (each with its own
-/// seq and NLM_F_ACK) goes out in one send, the kernel handles them one after another and queues one ACK or
-/// error per message, which are then read back. A delete names the original tuple, the zone and, when known, the
-/// id (ctnetlink_del_conntrack answers ENOENT when the tuple now belongs to a newer entry with another id), so
+/// seq) goes out in one send, and the kernel handles them one after another inside that send. Only the last
+/// message asks for an ACK: the kernel answers every failed message anyway (netlink_rcv_skb acks on error), so
+/// one answer per batch plus one per failure is read back instead of one per entry, and with NETLINK_CAP_ACK an
+/// error answer does not echo the request. A delete names the original tuple, the zone and, when known, the id
+/// (ctnetlink_del_conntrack answers ENOENT when the tuple now belongs to a newer entry with another id), so
 /// exactly the entries that were dumped go, never a successor that reused the tuple. Memory is the batch.
 /// </summary>
 internal sealed class CtnetlinkDeleter : IDisposable
 {
-    public const int DefaultBatchSize = 128;
+    /// <summary>512 deletes (about 45 KiB for IPv4) per send: well under the socket's send limit (wmem_default).</summary>
+    public const int DefaultBatchSize = 512;
+
+    private const int SolNetlink = 270;
+    private const int NetlinkCapAck = 10;
 
     // Largest delete message: header 20 + orig tuple (4 + IP 4+2*20 + proto 4+5 attrs*8 + zone 8) + zone 8 + id 8.
     private const int MaxMessageLength = 160;
@@ -41,6 +47,7 @@ internal sealed class CtnetlinkDeleter : IDisposable
     private readonly DeleteObserver? _observer;
     private int _count;
     private int _sendLength;
+    private int _lastOffset;
     private uint _seq;
 
     public CtnetlinkDeleter(INetlinkTransport transport, int batchSize = DefaultBatchSize, DeleteObserver? observer = null)
@@ -55,8 +62,10 @@ internal sealed class CtnetlinkDeleter : IDisposable
         _seq = (uint)Environment.TickCount ^ 0x5a5a0000;
         if (transport is NetlinkSocket socket)
         {
-            // One ACK datagram per delete is queued before we read any: leave room for a whole batch.
+            // Answers are queued before we read any (one per failure at worst): leave room for a whole batch of them,
+            // and keep each one short (no echo of the request).
             _ = socket.TrySetReceiveBuffer(Math.Max(1 << 20, batchSize * 2048));
+            _ = socket.TrySetOption(SolNetlink, NetlinkCapAck, 1);
         }
     }
 
@@ -75,7 +84,8 @@ internal sealed class CtnetlinkDeleter : IDisposable
     public void Add(ref EntryRecord entry)
     {
         _batch[_count] = entry;
-        _sendLength += WriteDelete(_send.AsSpan(_sendLength), _seq + (uint)_count, ref entry);
+        _lastOffset = _sendLength;
+        _sendLength += WriteDelete(_send.AsSpan(_sendLength), _seq + (uint)_count, ref entry, ack: false);
         _count++;
         if (_count == _batch.Length)
         {
@@ -93,12 +103,17 @@ internal sealed class CtnetlinkDeleter : IDisposable
 
         uint first = _seq;
         int count = _count;
-        _errors.AsSpan(0, count).Fill(int.MinValue);
+        uint last = first + (uint)(count - 1);
+        // No answer means deleted: only failures and the last message's ACK come back.
+        _errors.AsSpan(0, count).Clear();
+        Span<byte> flags = _send.AsSpan(_lastOffset + 6, 2);
+        NetlinkWire.WriteH16(flags, (ushort)(NetlinkWire.H16(flags) | NetlinkWire.FlagAck));
         _transport.Send(_send.AsSpan(0, _sendLength));
-        int answered = 0;
         try
         {
-            while (answered < count)
+            // The kernel answers in order, so the last message's answer comes after every earlier failure's.
+            bool done = false;
+            while (!done)
             {
                 int n = _transport.Receive(_receive);
                 if (n > _receive.Length)
@@ -106,7 +121,7 @@ internal sealed class CtnetlinkDeleter : IDisposable
                     throw new NetlinkProtocolException($"The kernel sent a {n}-byte datagram, larger than the {_receive.Length}-byte buffer.");
                 }
 
-                answered += ReadAnswers(_receive.AsSpan(0, n), first, count);
+                done = ReadAnswers(_receive.AsSpan(0, n), first, count, last);
             }
         }
         finally
@@ -148,9 +163,10 @@ internal sealed class CtnetlinkDeleter : IDisposable
         Array.Clear(_batch, 0, count);
     }
 
-    private int ReadAnswers(ReadOnlySpan<byte> datagram, uint first, int count)
+    // Records the errors of one datagram of answers; true once the answer to the last message was among them.
+    private bool ReadAnswers(ReadOnlySpan<byte> datagram, uint first, int count, uint last)
     {
-        int answered = 0;
+        bool sawLast = false;
         for (int off = 0; off + NetlinkWire.HeaderLength <= datagram.Length;)
         {
             int len = (int)NetlinkWire.H32(datagram[off..]);
@@ -161,31 +177,29 @@ internal sealed class CtnetlinkDeleter : IDisposable
 
             ReadOnlySpan<byte> message = datagram.Slice(off, len);
             off += NetlinkWire.Align4(len);
-            uint index = NetlinkWire.H32(message[8..]) - first;
+            uint seq = NetlinkWire.H32(message[8..]);
+            uint index = seq - first;
             if (NetlinkWire.H16(message[4..]) != NetlinkWire.NlmsgError || index >= (uint)count || len < NetlinkWire.HeaderLength + 4)
             {
                 continue;
             }
 
-            if (_errors[index] == int.MinValue)
-            {
-                _errors[index] = -(int)NetlinkWire.H32(message[16..]);
-                answered++;
-            }
+            _errors[index] = -(int)NetlinkWire.H32(message[16..]);
+            sawLast |= seq == last;
         }
 
-        return answered;
+        return sawLast;
     }
 
     /// <summary>
     /// One IPCTNL_MSG_CT_DELETE for an entry: the original tuple (with its one-direction zone), CTA_ZONE for a
     /// zone both directions share, CTA_ID when the entry has one. Returns the bytes written.
     /// </summary>
-    internal static int WriteDelete(Span<byte> b, uint seq, ref EntryRecord r)
+    internal static int WriteDelete(Span<byte> b, uint seq, ref EntryRecord r, bool ack = true)
     {
         b[..NetlinkWire.AttributesStart].Clear();
         NetlinkWire.WriteH16(b[4..], NetlinkWire.CtDelete);
-        NetlinkWire.WriteH16(b[6..], NetlinkWire.FlagRequest | NetlinkWire.FlagAck);
+        NetlinkWire.WriteH16(b[6..], ack ? (ushort)(NetlinkWire.FlagRequest | NetlinkWire.FlagAck) : NetlinkWire.FlagRequest);
         NetlinkWire.WriteH32(b[8..], seq);
         b[16] = r.Family;
         int o = NetlinkWire.AttributesStart;

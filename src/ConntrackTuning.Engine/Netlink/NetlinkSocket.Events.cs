@@ -27,6 +27,8 @@ internal enum EventReceiveStatus
 internal sealed partial class NetlinkSocket
 {
     private const int SoRcvbufForce = 33;
+    private const int SoAttachFilter = 26; // also SO_GET_FILTER
+    private const int MsgWaitForOne = 0x10000;
 
     /// <summary>The socket(2) call of every netlink socket here: the socket belongs for life to the namespace it is made in.</summary>
     private static int CreateDescriptor()
@@ -45,8 +47,16 @@ internal sealed partial class NetlinkSocket
     /// NFNLGRP_CONNTRACK_NEW = 1 ... EXP_DESTROY = 6), with a receive queue of <paramref name="bufferBytes"/> and a
     /// receive timeout of <paramref name="wake"/> so a blocked read notices a stop signal.
     /// </summary>
-    public static NetlinkSocket OpenSubscriber(uint groups, int bufferBytes, TimeSpan wake, out EventBufferSize size)
+    /// <remarks>
+    /// A <paramref name="program"/> (classic BPF) is attached before the groups are joined, so no event arrives
+    /// unfiltered; <paramref name="filterInstructions"/> is its length as the kernel reports it back, 0 with the
+    /// reason in <paramref name="filterFailure"/> when the kernel refused it (the caller then filters alone).
+    /// </remarks>
+    internal static NetlinkSocket OpenSubscriber(uint groups, int bufferBytes, TimeSpan wake, Native.SockFilter[]? program,
+        out EventBufferSize size, out int filterInstructions, out string? filterFailure)
     {
+        filterInstructions = 0;
+        filterFailure = null;
         var socket = new NetlinkSocket(CreateDescriptor(), wake, default);
         try
         {
@@ -57,6 +67,18 @@ internal sealed partial class NetlinkSocket
             }
 
             size = socket.Resize(bufferBytes);
+            if (program is not null)
+            {
+                try
+                {
+                    filterInstructions = socket.AttachFilter(program);
+                }
+                catch (NetlinkErrnoException e)
+                {
+                    filterFailure = e.Message;
+                }
+            }
+
             socket.Join(groups);
             return socket;
         }
@@ -114,35 +136,117 @@ internal sealed partial class NetlinkSocket
         }
     }
 
-    /// <summary>One recv: a datagram (its full length, larger than the buffer when truncated), a timeout or an overrun.</summary>
-    public unsafe EventReceiveStatus ReceiveEvents(Span<byte> buffer, out int length)
+    /// <summary>
+    /// Attaches a classic BPF program (SO_ATTACH_FILTER): the kernel runs it on every event before queuing it and
+    /// drops the ones it rejects. Returns the instruction count the kernel reports back (SO_GET_FILTER), which is
+    /// what proves the socket carries the program.
+    /// </summary>
+    public unsafe int AttachFilter(ReadOnlySpan<Native.SockFilter> program)
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
-        fixed (byte* p = buffer)
+        fixed (Native.SockFilter* p = program)
         {
-            while (true)
+            var fprog = new Native.SockFprog { Length = (ushort)program.Length, Filter = p };
+            if (Native.SetSockOpt(_fd, SolSocket, SoAttachFilter, &fprog, sizeof(Native.SockFprog)) != 0)
             {
-                nint n = Native.Recv(_fd, p, buffer.Length, MsgTrunc);
-                if (n >= 0)
-                {
-                    length = (int)n;
-                    return EventReceiveStatus.Data;
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
-                length = 0;
-                switch (errno)
-                {
-                    case Errno.EINTR:
-                        continue;
-                    case Errno.EAGAIN:
-                        return EventReceiveStatus.Timeout;
-                    case Errno.ENOBUFS:
-                        return EventReceiveStatus.Overrun;
-                    default:
-                        throw new NetlinkErrnoException("recv", errno);
-                }
+                throw new NetlinkErrnoException("setsockopt(SO_ATTACH_FILTER)", Marshal.GetLastPInvokeError());
             }
         }
+
+        return FilterInstructions();
+    }
+
+    /// <summary>The length of the socket's BPF program as the kernel holds it (SO_GET_FILTER with no buffer); 0 when none.</summary>
+    public unsafe int FilterInstructions()
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        // With a zero length the kernel answers the program's length, in instructions, in the length itself.
+        int length = 0;
+        byte none = 0;
+        return Native.GetSockOpt(_fd, SolSocket, SoAttachFilter, &none, ref length) == 0
+            ? length
+            : throw new NetlinkErrnoException("getsockopt(SO_GET_FILTER)", Marshal.GetLastPInvokeError());
+    }
+
+    /// <summary>
+    /// One recvmmsg: every datagram queued, up to the batch's slots, waiting (up to the wake interval) only for
+    /// the first. <paramref name="count"/> datagrams are then in the batch's slots.
+    /// </summary>
+    public unsafe EventReceiveStatus ReceiveEvents(EventBatch batch, out int count)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        while (true)
+        {
+            int n = Native.RecvMmsg(_fd, batch.Headers, (uint)batch.Slots, MsgTrunc | MsgWaitForOne, null);
+            if (n >= 0)
+            {
+                count = n;
+                return EventReceiveStatus.Data;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            count = 0;
+            switch (errno)
+            {
+                case Errno.EINTR:
+                    continue;
+                case Errno.EAGAIN:
+                    return EventReceiveStatus.Timeout;
+                case Errno.ENOBUFS:
+                    return EventReceiveStatus.Overrun;
+                default:
+                    throw new NetlinkErrnoException("recvmmsg", errno);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The receive slots of an event socket, allocated once outside the managed heap: <see cref="Slots"/> datagrams
+/// of up to <see cref="SlotBytes"/> each (an event message is well under 2 KiB), with their iovecs and mmsghdrs.
+/// </summary>
+internal sealed unsafe class EventBatch : IDisposable
+{
+    public const int DefaultSlots = 64;
+    public const int SlotBytes = 8192;
+
+    private byte* _data;
+    private Native.IoVec* _iov;
+
+    public EventBatch(int slots = DefaultSlots)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
+        Slots = slots;
+        _data = (byte*)NativeMemory.AllocZeroed((nuint)slots * SlotBytes);
+        _iov = (Native.IoVec*)NativeMemory.AllocZeroed((nuint)slots, (nuint)sizeof(Native.IoVec));
+        Headers = (Native.MMsgHdr*)NativeMemory.AllocZeroed((nuint)slots, (nuint)sizeof(Native.MMsgHdr));
+        for (int i = 0; i < slots; i++)
+        {
+            _iov[i].Base = _data + ((long)i * SlotBytes);
+            _iov[i].Length = SlotBytes;
+            Headers[i].Header.Iov = _iov + i;
+            Headers[i].Header.IovLength = 1;
+        }
+    }
+
+    public int Slots { get; }
+
+    internal Native.MMsgHdr* Headers { get; private set; }
+
+    /// <summary>The full length of the datagram in slot <paramref name="i"/> (more than <see cref="SlotBytes"/> when it was cut).</summary>
+    public int Length(int i) => (int)Headers[i].Length;
+
+    /// <summary>The bytes of slot <paramref name="i"/> that were received.</summary>
+    public ReadOnlySpan<byte> Datagram(int i) => new(_data + ((long)i * SlotBytes), Math.Min(SlotBytes, Length(i)));
+
+    public void Dispose()
+    {
+        NativeMemory.Free(_data);
+        NativeMemory.Free(_iov);
+        NativeMemory.Free(Headers);
+        _data = null;
+        _iov = null;
+        Headers = null;
     }
 }

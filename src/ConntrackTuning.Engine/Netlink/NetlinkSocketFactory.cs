@@ -14,14 +14,33 @@ namespace ConntrackTuning.Engine.Netlink;
 internal static class NetlinkSocketFactory
 {
     /// <summary>A socket whose receives observe <paramref name="cancellation"/> (the stop signal of the invocation).</summary>
-    public static NetlinkSocket Open(TimeSpan receiveTimeout, string? networkNamespace = null, CancellationToken cancellation = default)
+    public static NetlinkSocket Open(TimeSpan receiveTimeout, string? networkNamespace = null, CancellationToken cancellation = default) =>
+        Create(() => NetlinkSocket.Open(receiveTimeout, cancellation), networkNamespace);
+
+    /// <summary>
+    /// An event subscriber (the ctnetlink multicast groups in <paramref name="groups"/>), created in the current
+    /// namespace of the invocation (<see cref="Namespaces.NamespaceContext.Current"/>), in
+    /// <paramref name="networkNamespace"/> when given, or else in this process's.
+    /// </summary>
+    /// <remarks>The BPF <paramref name="program"/>, when given, is attached before the groups are joined (see <see cref="NetlinkSocket.OpenSubscriber"/>).</remarks>
+    public static NetlinkSocket OpenSubscriber(uint groups, int bufferBytes, TimeSpan wake, Native.SockFilter[]? program,
+        out EventBufferSize size, out int filterInstructions, out string? filterFailure, string? networkNamespace = null)
+    {
+        EventBufferSize granted = default!;
+        int instructions = 0;
+        string? failure = null;
+        NetlinkSocket socket = Create(() => NetlinkSocket.OpenSubscriber(groups, bufferBytes, wake, program, out granted, out instructions, out failure), networkNamespace);
+        size = granted;
+        filterInstructions = instructions;
+        filterFailure = failure;
+        return socket;
+    }
+
+    private static NetlinkSocket Create(Func<NetlinkSocket> open, string? networkNamespace)
     {
         if (string.IsNullOrEmpty(networkNamespace))
         {
-            // A cmdlet's -NetworkNamespace makes a namespace current for the whole invocation.
-            return Namespaces.NamespaceContext.Current is { } current
-                ? current.Invoke(() => NetlinkSocket.Open(receiveTimeout, cancellation))
-                : NetlinkSocket.Open(receiveTimeout, cancellation);
+            return Namespaces.NamespaceContext.Current is { } current ? current.Invoke(open) : open();
         }
 
         NetlinkSocket? socket = null;
@@ -30,7 +49,7 @@ internal static class NetlinkSocketFactory
         {
             try
             {
-                socket = OpenInside(receiveTimeout, networkNamespace, cancellation);
+                socket = Inside(networkNamespace, open);
             }
 #pragma warning disable CA1031 // handed to the calling thread, which rethrows it
             catch (Exception e)
@@ -48,7 +67,8 @@ internal static class NetlinkSocketFactory
         return failure is null ? socket! : throw failure;
     }
 
-    private static NetlinkSocket OpenInside(TimeSpan receiveTimeout, string networkNamespace, CancellationToken cancellation)
+    // On a thread of its own that ends afterwards: setns(2) into the namespace, then create the socket there.
+    private static NetlinkSocket Inside(string networkNamespace, Func<NetlinkSocket> open)
     {
         int fd = Native.Open(networkNamespace, Native.O_RDONLY | Native.O_CLOEXEC);
         if (fd < 0)
@@ -63,7 +83,7 @@ internal static class NetlinkSocketFactory
                 throw new NetlinkErrnoException("setns(" + networkNamespace + ")", Marshal.GetLastPInvokeError());
             }
 
-            return NetlinkSocket.Open(receiveTimeout, cancellation);
+            return open();
         }
         finally
         {

@@ -108,6 +108,13 @@ internal sealed partial class NetlinkSocket : INetlinkTransport
         return Native.SetSockOptInt(_fd, SolSocket, SoRcvbuf, ref bytes, sizeof(int)) == 0;
     }
 
+    /// <summary>Sets an integer socket option; false when refused (an older kernel without it).</summary>
+    public bool TrySetOption(int level, int name, int value)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        return Native.SetSockOptInt(_fd, level, name, ref value, sizeof(int)) == 0;
+    }
+
     public unsafe void Send(ReadOnlySpan<byte> request)
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);

@@ -219,6 +219,72 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
     internal static unsafe partial int Bind(int fd, void* address, int length);
+
+    // The event subscriber reads every queued datagram in one call (recvmmsg with MSG_WAITFORONE): one system
+    // call per burst instead of one per event. The layouts are the LP64 ones of glibc and musl.
+    [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
+    internal static unsafe partial int RecvMmsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
+
+    /// <summary>getrusage(2): the CPU time the process (RUSAGE_SELF, 0) or the calling thread (RUSAGE_THREAD, 1) has used.</summary>
+    [LibraryImport("libc", EntryPoint = "getrusage", SetLastError = true)]
+    private static unsafe partial int GetRusage(int who, void* usage);
+
+    /// <summary>User plus system CPU seconds of this process so far (every thread), or null when getrusage fails.</summary>
+    internal static double? ProcessCpuSeconds()
+    {
+        // struct rusage starts with ru_utime and ru_stime, two struct timeval (C longs); 144 bytes on LP64.
+        long* usage = stackalloc long[32];
+        if (GetRusage(0, usage) != 0)
+        {
+            return null;
+        }
+
+        return usage[0] + usage[2] + ((usage[1] + usage[3]) / 1e6);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MMsgHdr
+    {
+        public MsgHdr Header;
+        public uint Length;
+    }
+
+    /// <summary>struct sock_filter: one classic BPF instruction (SO_ATTACH_FILTER).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SockFilter
+    {
+        public ushort Code;
+        public byte JumpTrue;
+        public byte JumpFalse;
+        public uint K;
+    }
+
+    /// <summary>struct sock_fprog: the program handed to SO_ATTACH_FILTER.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SockFprog
+    {
+        public ushort Length;
+        public SockFilter* Filter;
+    }
 }
 
 /// <summary>bpf(2), which libc does not wrap: reached through syscall(2) with the number of this architecture.</summary>

@@ -10,8 +10,9 @@ namespace ConntrackTuning.Engine.Removal;
 
 /// <summary>
 /// One removal from the live table of one network namespace, over two ctnetlink sockets: one streams the
-/// (kernel-filtered) dump, the other deletes the matches in batches as they arrive, so memory is one batch at
-/// any table size. Entries handed in one by one (from the pipeline) go through the same batches.
+/// (kernel-filtered) dump on a reader thread (<see cref="DumpPipeline"/>), the other deletes the matches in
+/// batches on the calling thread as they arrive, so memory is a few batches at any table size. Entries handed in
+/// one by one (from the pipeline) go through the same batches.
 /// </summary>
 internal sealed class RemovalSession : IDisposable
 {
@@ -107,27 +108,13 @@ internal sealed class RemovalSession : IDisposable
             ? "Dumping the whole conntrack table over ctnetlink and deleting every entry."
             : $"Dumping the conntrack table over ctnetlink; the kernel is asked to filter by {(notes.Count == 0 ? "nothing" : string.Join(", ", notes))}, and every entry is checked here against: {filter.Description}.");
         long seen = 0;
-        EntryVisitor visitor = (ref EntryRecord r) =>
-        {
-            if ((++seen & 0x3FF) == 0)
-            {
-                _cancellation.ThrowIfCancellationRequested();
-                progress?.Invoke(seen);
-            }
-
-            if (filter.Matches(ref r))
-            {
-                Add(ref r);
-            }
-
-            return true;
-        };
-
+        EntryVisitor matches = filter.Matches;
         while (true)
         {
             try
             {
-                DumpOutcome outcome = _control.DumpEntries(kernelFilter, visitor);
+                // The dump streams on a reader thread while this one deletes: both halves of the kernel's work overlap.
+                DumpOutcome outcome = DumpPipeline.Run(_control, kernelFilter, matches, Add, progress, _cancellation, out seen);
                 if (outcome.Malformed > 0)
                 {
                     root.Log.Warning($"Skipped {outcome.Malformed} damaged ctnetlink message(s); those entries were not considered for deletion.");
@@ -135,7 +122,7 @@ internal sealed class RemovalSession : IDisposable
 
                 break;
             }
-            catch (NetlinkErrnoException e) when (seen == 0 && e.Number is Errno.EINVAL or Errno.EOPNOTSUPP && !kernelFilter.IsEmpty)
+            catch (NetlinkErrnoException e) when (seen == 0 && _matched == 0 && e.Number is Errno.EINVAL or Errno.EOPNOTSUPP && !kernelFilter.IsEmpty)
             {
                 root.Log.Verbose($"The kernel rejected the dump filter ({Errno.Describe(e.Number)}); dumping unfiltered and filtering here.");
                 kernelFilter = KernelFilter.None;
