@@ -118,14 +118,8 @@ internal static class EventSocketFilter
 
         if (protocols)
         {
-            int pass = a.Label(), unknown = a.Label(), found = a.Label();
-            a.Emit(LdMem, MemProto);
-            a.Emit(LdxImm, 1); // CTA_PROTO_NUM
-            a.Emit(LdAbsW, NlAttrNest);
-            a.Jump(JeqK, 0, unknown, found);
-            a.Place(unknown);
-            a.Emit(RetK, Accept);
-            a.Place(found);
+            int pass = a.Label();
+            FindNested(a, MemProto, 1); // CTA_PROTO_NUM
             a.Emit(Tax);
             a.Emit(LdIndB, 4);
             AnyOf(a, filter.Protocols.Select(p => (uint)p), pass);
@@ -195,6 +189,14 @@ internal static class EventSocketFilter
     // M[to] = the offset of the attribute of type `type` in the nest at M[from]; a message without it is accepted.
     private static void LocateNested(Assembler a, uint from, uint type, uint to)
     {
+        FindNested(a, from, type);
+        a.Emit(St, to);
+    }
+
+    // A = the offset of the attribute of type `type` in the nest at M[from]; a message without it is accepted
+    // (user space decides it).
+    private static void FindNested(Assembler a, uint from, uint type)
+    {
         int unknown = a.Label(), found = a.Label();
         a.Emit(LdMem, from);
         a.Emit(LdxImm, type);
@@ -203,7 +205,6 @@ internal static class EventSocketFilter
         a.Place(unknown);
         a.Emit(RetK, Accept);
         a.Place(found);
-        a.Emit(St, to);
     }
 
     // Jumps to `pass` when A equals one of the values; falls through otherwise.
@@ -269,14 +270,7 @@ internal static class EventSocketFilter
             return;
         }
 
-        int found = a.Label(), missing = a.Label();
-        a.Emit(LdMem, MemIp);
-        a.Emit(LdxImm, attribute);
-        a.Emit(LdAbsW, NlAttrNest);
-        a.Jump(JeqK, 0, missing, found);
-        a.Place(missing);
-        a.Emit(RetK, Accept);
-        a.Place(found);
+        FindNested(a, MemIp, attribute);
         a.Emit(Tax);
         foreach (AddressBlock b in blocks)
         {
