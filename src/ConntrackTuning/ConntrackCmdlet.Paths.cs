@@ -1,10 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Management.Automation;
-using ConntrackTuning.Engine;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Commands;
 
 /// <summary>What a path parameter names: it picks the stable error id, the wording and the advice of its errors.</summary>

@@ -1,12 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Threading;
-using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Namespaces;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
 

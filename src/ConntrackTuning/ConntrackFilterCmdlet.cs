@@ -1,5 +1,3 @@
-using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
 
 namespace ConntrackTuning.Commands;

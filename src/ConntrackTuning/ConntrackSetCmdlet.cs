@@ -1,7 +1,3 @@
-using System;
-using System.Linq;
-using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Writers;

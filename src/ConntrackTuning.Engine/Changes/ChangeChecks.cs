@@ -1,6 +1,4 @@
-using System;
 using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Changes;
 

@@ -1,10 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
-using System.Text;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Changes;

@@ -1,9 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-using System.Text;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Changes;
 

@@ -1,11 +1,6 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Changes;

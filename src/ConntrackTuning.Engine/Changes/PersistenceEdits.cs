@@ -1,8 +1,5 @@
-using System;
-using System.Collections.Generic;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Changes;
 

@@ -1,8 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Settings;
 
 namespace ConntrackTuning.Engine.Changes;

@@ -1,5 +1,3 @@
-using System;
-
 namespace ConntrackTuning.Engine.Entries;
 
 /// <summary>An address and its family as a dictionary key, with a cheap multiplicative hash.</summary>

@@ -1,6 +1,4 @@
-using System;
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 

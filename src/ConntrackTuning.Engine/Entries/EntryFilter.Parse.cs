@@ -1,8 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
-
 namespace ConntrackTuning.Engine.Entries;
 
 /// <summary>The filter's construction: the user's values, validated, each wrong one an InvalidEntryFilter error naming it.</summary>

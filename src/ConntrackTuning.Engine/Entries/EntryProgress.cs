@@ -1,5 +1,3 @@
-using System;
-using System.Globalization;
 using ConntrackTuning.Engine.Progress;
 
 namespace ConntrackTuning.Engine.Entries;

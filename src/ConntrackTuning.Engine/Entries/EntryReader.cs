@@ -1,9 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Progress;
 
 namespace ConntrackTuning.Engine.Entries;

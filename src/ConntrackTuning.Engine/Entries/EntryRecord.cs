@@ -1,5 +1,3 @@
-using System;
-
 namespace ConntrackTuning.Engine.Entries;
 
 /// <summary>One direction of a connection: addresses, ports (or ICMP type/code/id, or GRE keys) and zone.</summary>

@@ -1,5 +1,3 @@
-using System;
-
 namespace ConntrackTuning.Engine.Entries;
 
 /// <summary>What one line of a table file turned out to be.</summary>

@@ -1,11 +1,6 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Linq;
-using System.Threading;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Events;
 

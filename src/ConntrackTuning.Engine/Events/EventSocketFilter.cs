@@ -1,8 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using ConntrackTuning.Engine.Entries;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Events;
 

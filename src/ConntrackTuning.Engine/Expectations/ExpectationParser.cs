@@ -1,8 +1,4 @@
-using System;
 using System.Buffers.Binary;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Text;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
 

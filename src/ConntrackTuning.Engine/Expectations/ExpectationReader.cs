@@ -1,7 +1,4 @@
-using System;
-using System.IO;
 using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Expectations;
 

@@ -1,8 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
-
 using static ConntrackTuning.Engine.Health.HealthText;
 
 namespace ConntrackTuning.Engine.Health;

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-
 namespace ConntrackTuning.Engine.Health;
 
 /// <summary>How bad a finding is. The order is the point: a larger value is worse.</summary>

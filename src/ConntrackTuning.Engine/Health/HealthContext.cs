@@ -1,10 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using ConntrackTuning.Engine.KernelLog;
 using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Sizing;
 using ConntrackTuning.Engine.Statistics;
 

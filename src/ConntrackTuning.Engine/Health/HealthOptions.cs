@@ -1,5 +1,3 @@
-using System;
-using System.Globalization;
 using ConntrackTuning.Engine.KernelLog;
 
 namespace ConntrackTuning.Engine.Health;

@@ -1,6 +1,3 @@
-using System;
-using System.Globalization;
-
 namespace ConntrackTuning.Engine.Health;
 
 /// <summary>How the checks word numbers, counts and durations, so every finding reads the same.</summary>

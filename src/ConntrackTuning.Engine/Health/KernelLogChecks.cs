@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using ConntrackTuning.Engine.KernelLog;
 
 using static ConntrackTuning.Engine.Health.HealthText;

@@ -1,9 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
 using ConntrackTuning.Engine.Namespaces;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Health;
 

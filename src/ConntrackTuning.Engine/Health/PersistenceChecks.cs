@@ -1,10 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Platform;
 
 using static ConntrackTuning.Engine.Health.HealthText;
 

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
 using ConntrackTuning.Engine.Health;
 using ConntrackTuning.Engine.Sizing;
 

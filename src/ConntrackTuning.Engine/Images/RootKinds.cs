@@ -1,8 +1,3 @@
-using System;
-using System.IO;
-using System.Linq;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Engine.Images;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Collections.Generic;
-
 namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>

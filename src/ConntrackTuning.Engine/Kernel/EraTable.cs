@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-
 namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>Kernel history as data. Adding an era or a vendor quirk is adding a row here.</summary>

@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-
 namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>The two connection trackers Linux has had.</summary>

@@ -1,7 +1,4 @@
-using System;
-using System.Linq;
 using ConntrackTuning.Engine.Images;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Kernel;
 

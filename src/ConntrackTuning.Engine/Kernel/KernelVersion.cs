@@ -1,6 +1,3 @@
-using System;
-using System.Globalization;
-
 namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>

@@ -1,8 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Engine.Kernel;
 
 /// <summary>

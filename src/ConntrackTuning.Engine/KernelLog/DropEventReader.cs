@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>Reads drop events from log inputs, one input after another, through one scanner.</summary>

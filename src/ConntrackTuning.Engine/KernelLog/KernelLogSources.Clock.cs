@@ -1,7 +1,3 @@
-using System;
-using System.Globalization;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>The clock of the running kernel's ring buffer, to date /dev/kmsg records on the wall clock.</summary>

@@ -1,12 +1,5 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Globalization;
-using System.IO;
-using System.Linq;
 using System.Text.RegularExpressions;
-using System.Threading;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Progress;
 
 namespace ConntrackTuning.Engine.KernelLog;

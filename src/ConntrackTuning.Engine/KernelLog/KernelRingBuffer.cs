@@ -1,8 +1,4 @@
-using System;
-using System.Collections.Generic;
 using System.Runtime.InteropServices;
-using System.Text;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.KernelLog;
 

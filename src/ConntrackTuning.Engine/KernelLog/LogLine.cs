@@ -1,5 +1,3 @@
-using System;
-
 namespace ConntrackTuning.Engine.KernelLog;
 
 /// <summary>The layouts a kernel log line comes in; each event says which one it was read from.</summary>

@@ -1,7 +1,4 @@
-using System;
-using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
 
 namespace ConntrackTuning.Engine.KernelLog;

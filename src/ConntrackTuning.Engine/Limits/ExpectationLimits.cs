@@ -1,8 +1,5 @@
-using System;
-using System.Linq;
 using ConntrackTuning.Engine.Expectations;
 using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Limits;

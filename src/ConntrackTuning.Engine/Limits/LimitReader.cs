@@ -1,10 +1,6 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Limits;

@@ -1,10 +1,6 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using System.Text.RegularExpressions;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Limits;
 

@@ -1,11 +1,6 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.IO;
-using System.Linq;
 using ConntrackTuning.Engine.KernelLog;
 using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Metrics;

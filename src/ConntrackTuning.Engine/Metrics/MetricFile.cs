@@ -1,8 +1,3 @@
-using System;
-using System.IO;
-using System.Text;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Engine.Metrics;
 
 /// <summary>

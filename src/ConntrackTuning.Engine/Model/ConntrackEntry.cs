@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using ConntrackTuning.Engine.Entries;
 
 namespace ConntrackTuning;

@@ -1,6 +1,4 @@
-using System.Collections.Generic;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning;
 

@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using ConntrackTuning.Engine.Metrics;
 
 namespace ConntrackTuning;

@@ -1,9 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Engine.Namespaces;
 
 /// <summary>

@@ -1,8 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using ConntrackTuning.Engine.KernelLog;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Namespaces;

@@ -1,8 +1,3 @@
-using System;
-using System.Globalization;
-using System.Linq;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Engine.Namespaces;
 
 /// <summary>A network namespace named by -NetworkNamespace: its inode, the nsfs path to enter it by, and whether it is this process's own.</summary>

@@ -1,9 +1,6 @@
-using System;
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
-using System.Threading;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Namespaces;
 

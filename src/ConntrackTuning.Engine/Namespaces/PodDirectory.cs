@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using ConntrackTuning.Engine.Platform;
-
 namespace ConntrackTuning.Engine.Namespaces;
 
 /// <summary>A pod's Kubernetes namespace and name, as the node's own files show them (no API server is asked).</summary>

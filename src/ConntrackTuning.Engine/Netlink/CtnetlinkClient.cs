@@ -1,7 +1,4 @@
-using System;
 using System.Buffers.Binary;
-using System.Collections.Generic;
-using System.Globalization;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Statistics;
 

@@ -1,7 +1,5 @@
-using System;
 using System.Buffers.Binary;
 using ConntrackTuning.Engine.Entries;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Netlink;
 

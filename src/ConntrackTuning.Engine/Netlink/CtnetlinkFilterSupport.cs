@@ -1,5 +1,3 @@
-using System.Collections.Generic;
-using System.Linq;
 using ConntrackTuning.Engine.Kernel;
 
 namespace ConntrackTuning.Engine.Netlink;

@@ -1,5 +1,3 @@
-using System;
-
 namespace ConntrackTuning.Engine.Netlink;
 
 /// <summary>How a dump went, beyond the entries it delivered.</summary>

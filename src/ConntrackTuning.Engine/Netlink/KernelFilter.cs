@@ -1,5 +1,3 @@
-using System;
-
 namespace ConntrackTuning.Engine.Netlink;
 
 /// <summary>What a dump asks the kernel to filter. The kernel ignores what it does not know, so callers re-check.</summary>

@@ -1,5 +1,3 @@
-using System;
-
 namespace ConntrackTuning.Engine.Netlink;
 
 /// <summary>The kernel's reply broke the netlink framing rules: a truncated datagram, a length past the end, an overrun.</summary>

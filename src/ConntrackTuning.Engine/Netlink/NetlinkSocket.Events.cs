@@ -1,6 +1,4 @@
-using System;
 using System.Runtime.InteropServices;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Netlink;
 

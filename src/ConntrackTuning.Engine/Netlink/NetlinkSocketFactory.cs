@@ -1,7 +1,4 @@
-using System;
 using System.Runtime.InteropServices;
-using System.Threading;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Netlink;
 

@@ -1,10 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.IO;
 using System.Runtime.InteropServices;
-using ConntrackTuning.Engine.Platform;
-using System.Threading;
 
 namespace ConntrackTuning.Engine.Netlink;
 

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Text;
-
 namespace ConntrackTuning.Engine.Persistence;
 
 /// <summary>One physical line of a configuration file: its text and the terminator it had ("\n", "\r\n" or none).</summary>

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-
 namespace ConntrackTuning.Engine.Persistence;
 
 /// <summary>One key to set in a sysctl file, with the other names of the same kernel variable.</summary>

@@ -1,6 +1,3 @@
-using System;
-using System.Threading;
-
 namespace ConntrackTuning.Engine.Platform;
 
 /// <summary>

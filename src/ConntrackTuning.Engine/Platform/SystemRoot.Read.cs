@@ -1,8 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
-using System.Text;
 using Microsoft.Win32.SafeHandles;
 
 namespace ConntrackTuning.Engine.Platform;

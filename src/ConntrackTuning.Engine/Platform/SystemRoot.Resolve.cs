@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using Microsoft.Win32.SafeHandles;
 
 namespace ConntrackTuning.Engine.Platform;

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-
 namespace ConntrackTuning.Engine.Platform;
 
 /// <summary>A sosreport's captured 'sysctl -a', standing in for the proc/sys it did not capture.</summary>

@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-
 namespace ConntrackTuning.Engine.Platform;
 
 /// <summary>The undo of a change that failed half-way: the files and folders it created go again, through descriptors.</summary>

@@ -1,4 +1,3 @@
-using System.Text;
 using ConntrackTuning.Engine.Namespaces;
 
 namespace ConntrackTuning.Engine.Platform;

@@ -1,9 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.IO;
-using System.Linq;
-using System.Threading;
 using ConntrackTuning.Engine.Namespaces;
 
 namespace ConntrackTuning.Engine.Platform;

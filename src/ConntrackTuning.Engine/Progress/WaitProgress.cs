@@ -1,7 +1,3 @@
-using System;
-using System.Globalization;
-using System.Threading;
-
 namespace ConntrackTuning.Engine.Progress;
 
 /// <summary>

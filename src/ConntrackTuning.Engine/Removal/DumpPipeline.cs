@@ -1,8 +1,6 @@
-using System;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
-using System.Threading;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
 

@@ -1,5 +1,3 @@
-using System;
-using System.Text;
 using ConntrackTuning.Engine.Entries;
 
 namespace ConntrackTuning.Engine.Removal;

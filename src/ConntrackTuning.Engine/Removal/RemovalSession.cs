@@ -1,10 +1,6 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Threading;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Removal;
 

@@ -1,8 +1,6 @@
-using System;
 using System.Diagnostics;
 using ConntrackTuning.Engine.Expectations;
 using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Removal;
 

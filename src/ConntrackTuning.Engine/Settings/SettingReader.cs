@@ -1,10 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Persistence;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Settings;
 

@@ -1,7 +1,4 @@
-using System;
-using System.Globalization;
 using ConntrackTuning.Engine.Kernel;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Sizing;
 

@@ -1,4 +1,3 @@
-using System;
 using ConntrackTuning.Engine.Kernel;
 
 namespace ConntrackTuning.Engine.Sizing;

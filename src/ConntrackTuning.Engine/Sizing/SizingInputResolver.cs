@@ -1,9 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 using static ConntrackTuning.Engine.Sizing.KernelDefaults;
 
 namespace ConntrackTuning.Engine.Sizing;

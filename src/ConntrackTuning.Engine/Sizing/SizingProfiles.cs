@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using ConntrackTuning.Engine.Kernel;
 using static ConntrackTuning.Engine.Sizing.KernelDefaults;
 

@@ -1,9 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
 using System.Text.RegularExpressions;
 using ConntrackTuning.Engine.KernelLog;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Sizing;
 

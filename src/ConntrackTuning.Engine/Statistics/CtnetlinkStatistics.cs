@@ -1,8 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.Threading;
 using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Statistics;
 

@@ -1,9 +1,4 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using ConntrackTuning.Engine.Limits;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Statistics;
 

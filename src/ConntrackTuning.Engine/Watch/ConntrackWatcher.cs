@@ -1,11 +1,6 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Linq;
-using System.Threading;
 using ConntrackTuning.Engine.Events;
 using ConntrackTuning.Engine.Metrics;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Engine.Watch;

@@ -1,10 +1,5 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.IO;
-using System.Linq;
 using System.Runtime.InteropServices;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Engine.Writers;
 

@@ -1,6 +1,3 @@
-using System;
-using System.Globalization;
-using System.Management.Automation;
 using ConntrackTuning.Engine.Removal;
 
 namespace ConntrackTuning.Commands;

@@ -1,8 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Metrics;
 
 namespace ConntrackTuning.Commands;

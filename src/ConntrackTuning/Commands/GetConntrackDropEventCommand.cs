@@ -1,11 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.KernelLog;
 using ConntrackTuning.Engine.Namespaces;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
 

@@ -1,8 +1,4 @@
-using System;
 using System.Diagnostics;
-using System.Globalization;
-using System.Linq;
-using System.Management.Automation;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Events;
 using ConntrackTuning.Engine.Limits;

@@ -1,6 +1,3 @@
-using System;
-using System.Linq;
-using System.Management.Automation;
 using ConntrackTuning.Engine.Expectations;
 using ConntrackTuning.Engine.Limits;
 

@@ -1,9 +1,4 @@
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
-using System.Management.Automation;
 using ConntrackTuning.Engine.Namespaces;
-using ConntrackTuning.Engine.Platform;
 
 namespace ConntrackTuning.Commands;
 

@@ -1,5 +1,3 @@
-using System;
-using System.Management.Automation;
 using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Commands;

@@ -1,12 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
-using System.Management.Automation;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
-using ConntrackTuning.Engine.Platform;
 using ConntrackTuning.Engine.Removal;
 
 namespace ConntrackTuning.Commands;

@@ -1,4 +1,3 @@
-using System.Management.Automation;
 using ConntrackTuning.Engine.Changes;
 
 namespace ConntrackTuning.Commands;

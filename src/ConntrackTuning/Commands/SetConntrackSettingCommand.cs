@@ -1,4 +1,3 @@
-using System.Management.Automation;
 using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Changes;
 

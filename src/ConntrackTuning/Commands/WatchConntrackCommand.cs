@@ -1,10 +1,4 @@
-using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Globalization;
-using System.Management.Automation;
-using System.Text;
-using ConntrackTuning.Engine;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Metrics;
 using ConntrackTuning.Engine.Watch;

@@ -1,7 +1,4 @@
 using System.Collections;
-using System.Collections.Generic;
-using System.Linq;
-using System.Management.Automation;
 using System.Management.Automation.Language;
 using ConntrackTuning.Commands;
 using ConntrackTuning.Engine.Kernel;
