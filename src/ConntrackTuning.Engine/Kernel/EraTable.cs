@@ -26,9 +26,15 @@ internal static class EraTable
     private const string NfHashParam = "sys/module/nf_conntrack/parameters/hashsize";
 
     /// <summary>Every era, oldest first, ip_conntrack rows before nf_conntrack rows.</summary>
-    public static IReadOnlyList<KernelEra> Eras { get; } =
-    [
-        new()
+    public static IReadOnlyList<KernelEra> Eras { get; } = BuildEras();
+
+    /// <summary>
+    /// The first row is written out in full; every later row is the one before it with what changed at its boundary
+    /// (the first nf_conntrack row, the ip_conntrack of its day), so a row says exactly what its version changed.
+    /// </summary>
+    private static KernelEra[] BuildEras()
+    {
+        KernelEra ip2_4_0 = new()
         {
             Id = "2.4.0", Description = "ip_conntrack 2.4.0, additive hash, no size caps",
             Tracker = Tracker.IpConntrack, From = V2_4_0, Until = new(2, 4, 1),
@@ -37,65 +43,48 @@ internal static class EraTable
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListUncapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
             EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
-        },
-        new()
+        };
+        KernelEra ip2_4Additive = ip2_4_0 with
         {
             Id = "2.4-additive", Description = "ip_conntrack 2.4 before 2.4.21, additive hash",
-            Tracker = Tracker.IpConntrack, From = new(2, 4, 1), Until = new(2, 4, 21),
-            MaxPaths = IpMax24, CountPaths = [], BucketsPaths = IpBuckets, TablePaths = IpTable,
-            MaxSysctlKey = "net.ipv4.ip_conntrack_max",
-            HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
-            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
-        },
-        new()
+            From = new(2, 4, 1), Until = new(2, 4, 21),
+            Sizing = SizingRule.ListCapped,
+        };
+        KernelEra ip2_4Jenkins = ip2_4Additive with
         {
             Id = "2.4-jenkins", Description = "ip_conntrack 2.4.21 to 2.4.22, Jenkins hash, no netfilter sysctl folder",
-            Tracker = Tracker.IpConntrack, From = new(2, 4, 21), Until = new(2, 4, 23),
-            MaxPaths = IpMax24, CountPaths = [], BucketsPaths = IpBuckets, TablePaths = IpTable,
-            MaxSysctlKey = "net.ipv4.ip_conntrack_max",
-            HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
-            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
-        },
-        new()
+            From = new(2, 4, 21), Until = new(2, 4, 23),
+            HashShape = HashShape.PowerOfTwo,
+        };
+        KernelEra ip2_4Netfilter = ip2_4Jenkins with
         {
             Id = "2.4-netfilter", Description = "ip_conntrack 2.4.23 and later 2.4, sysctls under net.ipv4.netfilter",
-            Tracker = Tracker.IpConntrack, From = new(2, 4, 23), Until = new(2, 5, 0),
-            MaxPaths = IpMax, CountPaths = [], BucketsPaths = IpBuckets, TablePaths = IpTable,
+            From = new(2, 4, 23), Until = new(2, 5, 0),
+            MaxPaths = IpMax,
             TimeoutDirectory = "proc/sys/net/ipv4/netfilter", TimeoutPrefix = "ip_conntrack_",
             MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
-            HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
-            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
-        },
-        new()
+        };
+        KernelEra ip2_6 = ip2_4Netfilter with
         {
             Id = "2.6-ip_conntrack", Description = "ip_conntrack 2.6 before 2.6.14, hash size fixed after load",
-            Tracker = Tracker.IpConntrack, From = new(2, 5, 0), Until = new(2, 6, 14),
-            MaxPaths = IpMax, CountPaths = IpCount, BucketsPaths = IpBuckets, TablePaths = IpTable,
+            From = new(2, 5, 0), Until = new(2, 6, 14),
+            CountPaths = IpCount,
             HashSizeParameterPath = IpHashParam,
-            TimeoutDirectory = "proc/sys/net/ipv4/netfilter", TimeoutPrefix = "ip_conntrack_",
             StatisticsPath = "proc/net/stat/ip_conntrack",
-            MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.None, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
-            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 400,
-        },
-        new()
+            HashPersistence = HashPersistence.ModuleOptionOrBootParameter,
+            EstimatedEntrySize64 = 400,
+        };
+        KernelEra ip2_6_14 = ip2_6 with
         {
             Id = "2.6.14-ip_conntrack", Description = "ip_conntrack 2.6.14 to 2.6.21 (RHEL 5), hash size writable in sysfs",
-            Tracker = Tracker.IpConntrack, From = new(2, 6, 14), Until = new(2, 6, 22),
-            MaxPaths = IpMax, CountPaths = IpCount, BucketsPaths = IpBuckets, TablePaths = IpTable,
-            HashSizeParameterPath = IpHashParam,
-            TimeoutDirectory = "proc/sys/net/ipv4/netfilter", TimeoutPrefix = "ip_conntrack_",
-            StatisticsPath = "proc/net/stat/ip_conntrack",
-            MaxSysctlKey = "net.ipv4.netfilter.ip_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            From = new(2, 6, 14), Until = new(2, 6, 22),
+            HashResize = HashResize.ModuleParameter,
             EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 304,
-        },
-        new()
+        };
+
+        // nf_conntrack began as ip_conntrack's tracker under new names and paths (layer-3 independent); the hash,
+        // its sizing and how it is resized and persisted were those of ip_conntrack at the time.
+        KernelEra nf2_6 = ip2_6_14 with
         {
             Id = "2.6-nf_conntrack", Description = "nf_conntrack 2.6.15 to 2.6.23, list buckets, ip_conntrack compatibility files",
             Tracker = Tracker.NfConntrack, From = new(2, 6, 15), Until = new(2, 6, 24),
@@ -104,104 +93,60 @@ internal static class EraTable
             TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
             StatisticsPath = "proc/net/stat/nf_conntrack",
             MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.ListCapped,
-            BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
-            EstimatedEntrySize32 = 228, EstimatedEntrySize64 = 320,
-        },
-        new()
+            EstimatedEntrySize64 = 320,
+        };
+        KernelEra nf2_6_24 = nf2_6 with
         {
             Id = "2.6.24-nf_conntrack", Description = "nf_conntrack 2.6.24 to 2.6.26, hlist buckets, max = 4 x buckets",
-            Tracker = Tracker.NfConntrack, From = new(2, 6, 24), Until = new(2, 6, 27),
-            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
-            HashSizeParameterPath = NfHashParam,
-            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
-            StatisticsPath = "proc/net/stat/nf_conntrack",
-            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
+            From = new(2, 6, 24), Until = new(2, 6, 27),
+            Sizing = SizingRule.HlistCapped, BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple,
             EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
-        },
-        new()
+        };
+
+        // The 2.6.27 boundary is the network-namespace conversion of conntrack; 2.6.32 and 3.10 are read, the
+        // exact first release is believed, not verified (KERNEL-FACTS §3).
+        KernelEra nf2_6_27 = nf2_6_24 with
         {
-            // The 2.6.27 boundary is the network-namespace conversion of conntrack; 2.6.32 and 3.10 are read, the
-            // exact first release is believed, not verified (KERNEL-FACTS §3).
             Id = "2.6.27-nf_conntrack", Description = "nf_conntrack 2.6.27 to 3.x, a hash table per network namespace, max = 4 x buckets",
-            Tracker = Tracker.NfConntrack, From = new(2, 6, 27), Until = new(4, 0, 0),
-            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
-            HashSizeParameterPath = NfHashParam,
-            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
-            StatisticsPath = "proc/net/stat/nf_conntrack",
-            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistCapped,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
-            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 320,
-        },
-        new()
+            From = new(2, 6, 27), Until = new(4, 0, 0),
+            BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
+            EstimatedEntrySize64 = 320,
+        };
+        KernelEra nf4_0 = nf2_6_27 with
         {
             Id = "4.0-nf_conntrack", Description = "nf_conntrack 4.0 to 4.6, 65536 buckets over 4 GiB, a hash table per network namespace",
-            Tracker = Tracker.NfConntrack, From = new(4, 0, 0), Until = new(4, 7, 0),
-            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
-            HashSizeParameterPath = NfHashParam,
-            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
-            StatisticsPath = "proc/net/stat/nf_conntrack",
-            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
-            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
-        },
-        new()
+            From = new(4, 0, 0), Until = new(4, 7, 0),
+            Sizing = SizingRule.HlistTiered,
+            EstimatedEntrySize64 = 312,
+        };
+        KernelEra nf4_7 = nf4_0 with
         {
             Id = "4.7-nf_conntrack", Description = "nf_conntrack 4.7, one hash table shared by every network namespace",
-            Tracker = Tracker.NfConntrack, From = new(4, 7, 0), Until = new(4, 8, 0),
-            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
-            HashSizeParameterPath = NfHashParam,
-            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
-            StatisticsPath = "proc/net/stat/nf_conntrack",
-            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionOrBootParameter, HashResize = HashResize.ModuleParameter, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
-            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 312,
-        },
-        new()
+            From = new(4, 7, 0), Until = new(4, 8, 0),
+            BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false,
+        };
+        KernelEra nf4_8 = nf4_7 with
         {
             Id = "4.8-nf_conntrack", Description = "nf_conntrack 4.8, buckets sysctl writable, last with compatibility files",
-            Tracker = Tracker.NfConntrack, From = new(4, 8, 0), Until = new(4, 9, 0),
-            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
-            HashSizeParameterPath = NfHashParam,
-            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
-            StatisticsPath = "proc/net/stat/nf_conntrack",
-            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
-            EstimatedEntrySize32 = 200, EstimatedEntrySize64 = 304,
-        },
-        new()
+            From = new(4, 8, 0), Until = new(4, 9, 0),
+            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl,
+            EstimatedEntrySize64 = 304,
+        };
+        KernelEra nf4_9 = nf4_8 with
         {
             Id = "4.9-nf_conntrack", Description = "nf_conntrack 4.9 to 5.14, compatibility files removed",
-            Tracker = Tracker.NfConntrack, From = new(4, 9, 0), Until = new(5, 15, 0),
-            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
-            HashSizeParameterPath = NfHashParam,
-            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
-            StatisticsPath = "proc/net/stat/nf_conntrack",
-            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.HlistTiered,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
+            From = new(4, 9, 0), Until = new(5, 15, 0),
             EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
-        },
-        new()
+        };
+        KernelEra nf5_15 = nf4_9 with
         {
             Id = "5.15-nf_conntrack", Description = "nf_conntrack 5.15 onward, max defaults to the bucket count",
-            Tracker = Tracker.NfConntrack, From = new(5, 15, 0), Until = null,
-            MaxPaths = NfMax, CountPaths = NfCount, BucketsPaths = NfBuckets, TablePaths = NfTable,
-            HashSizeParameterPath = NfHashParam,
-            TimeoutDirectory = "proc/sys/net/netfilter", TimeoutPrefix = "nf_conntrack_",
-            StatisticsPath = "proc/net/stat/nf_conntrack",
-            MaxSysctlKey = "net.netfilter.nf_conntrack_max",
-            HashPersistence = HashPersistence.ModuleOptionBucketsSysctlOrBootParameter, HashResize = HashResize.ModuleParameterOrBucketsSysctl, HashShape = HashShape.PowerOfTwo, Sizing = SizingRule.Sanitized,
-            BucketHeadPointers = 1, BucketRounding = BucketRounding.PageMultiple, HashPerNamespace = false, SizesFromAllPhysicalPages = false,
-            EstimatedEntrySize32 = 184, EstimatedEntrySize64 = 256,
-        },
-    ];
+            From = new(5, 15, 0), Until = null,
+            Sizing = SizingRule.Sanitized,
+        };
+
+        return [ip2_4_0, ip2_4Additive, ip2_4Jenkins, ip2_4Netfilter, ip2_6, ip2_6_14, nf2_6, nf2_6_24, nf2_6_27, nf4_0, nf4_7, nf4_8, nf4_9, nf5_15];
+    }
 
     private static readonly KernelVersion V2_6 = new(2, 6, 0);
     private static readonly KernelVersion V6_18 = new(6, 18, 0);
