@@ -59,28 +59,20 @@ internal static partial class LogChunkReader
     /// trailer's). The trailer read is the last member's, so the length is compared only when the file holds one
     /// gzip header (logrotate writes one member per file); concatenated members are read as before.
     /// </summary>
-    private sealed class DamageGuard(Stream inner, HeaderCounter headers, string name, uint? expectedSize) : Stream
+    private sealed class DamageGuard(Stream inner, HeaderCounter headers, string name, uint? expectedSize) : ReadOnlyStreamView(inner)
     {
         private long _total;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
 
         public override long Length => throw new NotSupportedException();
 
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
             int n;
             try
             {
-                n = inner.Read(buffer);
+                n = Inner.Read(buffer);
             }
             catch (InvalidDataException e)
             {
@@ -118,48 +110,18 @@ internal static partial class LogChunkReader
         private ConntrackException Damaged(string why, Exception? inner) => new(ErrorIds.FileReadFailed, ErrorKind.InvalidData,
             $"The compressed log '{name}' is damaged or cut off: {why}.", name,
             "Check it with 'gzip -t'; the events before the damage were read, and the other files still are.", inner);
-
-        public override void Flush() { }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 
     /// <summary>Counts the gzip member headers (1f 8b 08) in the compressed bytes as they pass, a possible one split across reads included.</summary>
-    private sealed class HeaderCounter(Stream inner) : Stream
+    private sealed class HeaderCounter(Stream inner) : ReadOnlyStreamView(inner)
     {
         private int _tail;
 
         public int Count { get; private set; }
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => inner.Length;
-
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer)
         {
-            int n = inner.Read(buffer);
+            int n = Inner.Read(buffer);
             ReadOnlySpan<byte> read = buffer[..n];
             // _tail: how many bytes of the signature ended the previous read (0, 1 or 2).
             if (_tail == 1 && read.Length >= 2 && read[0] == 0x8b && read[1] == 0x08 || _tail == 2 && read.Length >= 1 && read[0] == 0x08)
@@ -180,24 +142,6 @@ internal static partial class LogChunkReader
 
             _tail = n >= 2 && read[^2] == 0x1f && read[^1] == 0x8b ? 2 : n >= 1 && read[^1] == 0x1f ? 1 : 0;
             return n;
-        }
-
-        public override void Flush() { }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
     }
 }
