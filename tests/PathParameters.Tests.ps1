@@ -148,3 +148,126 @@ Describe '-Root taken as written' {
         $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
     }
 }
+
+Describe 'Get-ConntrackBpfMap -Path and -LiteralPath' {
+    BeforeAll {
+        $script:bpfCmd = 'ConntrackTuning.Commands.GetConntrackBpfMapCommand'
+        # Not a bpffs: a plain file named like Cilium's map is found by name, and BPF_OBJ_GET then fails on it, so
+        # the object that comes back carries the path the folder was resolved to, and its Error.
+        $script:bfolder = Join-Path $TestDrive 'bpf [1] maps'
+        $null = New-Item -ItemType Directory -Path "$bfolder/tc/globals"
+        $null = New-Item -ItemType File -Path "$bfolder/tc/globals/cilium_ct4_global"
+        $script:mapFile = Join-Path $bfolder 'tc/globals/cilium_ct4_global'
+    }
+
+    It '-LiteralPath searches a folder whose name holds brackets, relative to the location and through a PSDrive' {
+        Push-Location -LiteralPath (Split-Path $bfolder)
+        try { $maps = @(Get-ConntrackBpfMap -LiteralPath './bpf [1] maps' 3>$null) }
+        finally { Pop-Location }
+        $maps.Count | Should -Be 1
+        $maps[0].Path | Should -Be $mapFile
+        $maps[0].Error | Should -Match 'BPF_OBJ_GET failed'
+        $null = New-PSDrive -Name CttBpf -PSProvider FileSystem -Root $bfolder -Scope Global
+        try { (Get-ConntrackBpfMap -LiteralPath 'CttBpf:/tc' 3>$null).Path | Should -Be $mapFile }
+        finally { Remove-PSDrive CttBpf -Scope Global }
+    }
+
+    It '-Path expands wildcards (brackets are a class there) and resolves a provider path' {
+        Push-Location -LiteralPath (Split-Path $bfolder)
+        try { (Get-ConntrackBpfMap -Path 'bpf ?1? m*' 3>$null).Path | Should -Be $mapFile }
+        finally { Pop-Location }
+        $null = New-PSDrive -Name CttBpf -PSProvider FileSystem -Root $bfolder -Scope Global
+        try { (Get-ConntrackBpfMap -Path 'CttBpf:/t?' 3>$null).Path | Should -Be $mapFile }
+        finally { Remove-PSDrive CttBpf -Scope Global }
+    }
+
+    It 'names a folder that is not there in BpfPathNotFound (ObjectNotFound, the absolute path as target) and searches the others' {
+        Push-Location -LiteralPath (Split-Path $bfolder)
+        try {
+            $maps = @(Get-ConntrackBpfMap -LiteralPath 'gone [2]', './bpf [1] maps' -ErrorAction SilentlyContinue -ErrorVariable err 3>$null)
+            $maps.Path | Should -Be $mapFile
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -Be "BpfPathNotFound,$bpfCmd"
+            $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            $err[0].TargetObject | Should -Be (Join-Path (Split-Path $bfolder) 'gone [2]')
+            Get-ConntrackBpfMap -Path 'bpf[1]*' -ErrorAction SilentlyContinue -ErrorVariable err2 | Should -BeNullOrEmpty
+            $err2[0].FullyQualifiedErrorId | Should -Be "BpfPathNotFound,$bpfCmd"
+        }
+        finally { Pop-Location }
+    }
+}
+
+Describe 'The metrics file of Export-ConntrackMetric and Watch-Conntrack: -Path, -MetricsPath and -LiteralPath' {
+    BeforeAll {
+        $script:mroot = Copy-Fixture linux-6.18-builtin
+        $script:exportCmd = 'ConntrackTuning.Commands.ExportConntrackMetricCommand'
+        function New-MetricFolder { $d = Join-Path $TestDrive ('prom [x] ' + [guid]::NewGuid().ToString('n').Substring(0, 6)); $null = New-Item -ItemType Directory -Path $d; $d }
+        # The text written for the root has the limit as its entries_limit line.
+        function Assert-Metrics([string] $File) {
+            [IO.File]::Exists($File) | Should -BeTrue -Because "$File is the file named"
+            [IO.File]::ReadAllText($File) | Should -Match '(?m)^conntrack_tuning_entries_limit(\{[^}]*\})? 262144$'
+        }
+    }
+
+    It '<Command> -LiteralPath creates [1].prom by that name, relative to the location' -TestCases @(
+        @{ Command = 'Export-ConntrackMetric'; Extra = @{} }
+        @{ Command = 'Watch-Conntrack'; Extra = @{ Interval = 0.2; Count = 1; AsObject = $true } }
+    ) {
+        $dir = New-MetricFolder
+        Push-Location -LiteralPath $dir
+        try { $null = & $Command -Root $mroot -LiteralPath '[1].prom' @Extra 3>$null }
+        finally { Pop-Location }
+        Assert-Metrics (Join-Path $dir '[1].prom')
+        @(Get-ChildItem -LiteralPath $dir -Force).Name | Should -Be '[1].prom'
+    }
+
+    It '<Command> <Parameter> resolves a path on a PSDrive of the file system, and a wildcard to the one file it matches' -TestCases @(
+        @{ Command = 'Export-ConntrackMetric'; Parameter = 'Path'; Extra = @{} }
+        @{ Command = 'Watch-Conntrack'; Parameter = 'MetricsPath'; Extra = @{ Interval = 0.2; Count = 1; AsObject = $true } }
+    ) {
+        $dir = New-MetricFolder
+        $null = New-PSDrive -Name CttProm -PSProvider FileSystem -Root $dir -Scope Global
+        try {
+            $named = @{ $Parameter = 'CttProm:/conntrack.prom' }
+            $null = & $Command -Root $mroot @named @Extra 3>$null
+            Assert-Metrics (Join-Path $dir 'conntrack.prom')
+            [IO.File]::WriteAllText((Join-Path $dir 'conntrack.prom'), 'old')
+            $matching = @{ $Parameter = 'CttProm:/conn*.prom' }
+            $null = & $Command -Root $mroot @matching @Extra 3>$null
+            Assert-Metrics (Join-Path $dir 'conntrack.prom')
+            @(Get-ChildItem -LiteralPath $dir -Force).Name | Should -Be 'conntrack.prom'
+        }
+        finally { Remove-PSDrive CttProm -Scope Global }
+    }
+
+    It 'Export-ConntrackMetric -Path with wildcards that match no file, or two, is MetricPathInvalid and writes nothing' {
+        $dir = New-MetricFolder
+        Push-Location -LiteralPath $dir
+        try {
+            $err = $null
+            try { Export-ConntrackMetric -Root $mroot -Path '[1].prom' } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be "MetricPathInvalid,$exportCmd"
+            $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            "$err" | Should -Match '-LiteralPath'
+            Set-Content -LiteralPath a.prom, b.prom -Value 'old'
+            $err = $null
+            try { Export-ConntrackMetric -Root $mroot -Path '?.prom' } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be "MetricPathInvalid,$exportCmd"
+            $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            @(Get-ChildItem -LiteralPath $dir -Force).Name | Should -Be 'a.prom', 'b.prom'
+            Get-Content -LiteralPath a.prom | Should -Be 'old'
+        }
+        finally { Pop-Location }
+    }
+
+    It 'takes the metrics file by <Parameter> alias PSPath and LP, and refuses -MetricsPath with -LiteralPath' -TestCases @(
+        @{ Parameter = 'LiteralPath' }
+    ) {
+        foreach ($name in 'Export-ConntrackMetric', 'Watch-Conntrack') {
+            (Get-Command $name).Parameters[$Parameter].Aliases | Should -Be 'PSPath', 'LP'
+        }
+        $dir = New-MetricFolder
+        { Watch-Conntrack -Root $mroot -Count 1 -MetricsPath "$dir/a.prom" -LiteralPath "$dir/b.prom" } | Should -Throw -ErrorId 'AmbiguousParameterSet,ConntrackTuning.Commands.WatchConntrackCommand'
+        @(Get-ChildItem -LiteralPath $dir -Force) | Should -BeNullOrEmpty
+    }
+}

@@ -186,4 +186,7 @@ public static class ErrorIds
 
     /// <summary>Get-ConntrackEvent or Watch-Conntrack was given (or piped) more than one network namespace: a listener runs in one.</summary>
     public const string NamespaceOneAtATime = "NamespaceOneAtATime";
+
+    /// <summary>Get-ConntrackBpfMap -Path or -LiteralPath names no folder (a wildcard that matches nothing, a path that does not exist).</summary>
+    public const string BpfPathNotFound = "BpfPathNotFound";
 }

@@ -12,8 +12,11 @@ internal enum PathUse
     /// <summary>-Root: RootPathInvalid (whether it exists is SystemRoot's RootNotFound).</summary>
     Root,
 
-    /// <summary>Export-ConntrackMetric -Path, Watch-Conntrack -MetricsPath: MetricPathInvalid.</summary>
+    /// <summary>Export-ConntrackMetric -Path/-LiteralPath, Watch-Conntrack -MetricsPath/-LiteralPath: MetricPathInvalid.</summary>
     MetricFile,
+
+    /// <summary>Get-ConntrackBpfMap -Path/-LiteralPath: BpfPathNotFound.</summary>
+    BpfFolder,
 }
 
 /// <summary>
@@ -61,6 +64,10 @@ public abstract partial class ConntrackCmdlet
         }
     }
 
+    /// <summary>Every value of a -Path and a -LiteralPath that may be given together, in that order, each with whether it is literal.</summary>
+    private protected static IEnumerable<(string Path, bool Literal)> PathsAsGiven(string[]? paths, string[]? literalPaths) =>
+        (paths ?? []).Select(p => (p, false)).Concat((literalPaths ?? []).Select(p => (p, true)));
+
     /// <summary>
     /// A path taken as written (-LiteralPath, -Root, a file to create) as an absolute file-system path; whether it
     /// exists is the caller's question. A path off the file system, or one holding NUL, is the id of <paramref name="use"/>.
@@ -78,6 +85,41 @@ public abstract partial class ConntrackCmdlet
         {
             throw PathError(use, ErrorKind.InvalidArgument, $"'{path}' is not a file-system path ({e.Message})", path);
         }
+    }
+
+    /// <summary>
+    /// A file to create or replace, named by -Path (<paramref name="literal"/> false) or -LiteralPath, taken the way
+    /// Out-File and Export-Csv take theirs: a -Path with wildcards names the one existing file it matches (none, or
+    /// several, is the id of <paramref name="use"/>); a -Path without any is the file to create, with its `
+    /// escapes removed; a -LiteralPath is taken as written.
+    /// </summary>
+    private protected string ResolveDestinationPath(string path, bool literal, PathUse use)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (literal)
+        {
+            return ResolveLiteralPath(path, use);
+        }
+
+        RejectNul(path, use);
+        if (!WildcardPattern.ContainsWildcardCharacters(path))
+        {
+            return ResolveLiteralPath(WildcardPattern.Unescape(path), use);
+        }
+
+        IReadOnlyList<string> found;
+        try
+        {
+            found = ResolveExistingPaths(path, literal: false, use);
+        }
+        catch (ConntrackException e) when (e.Kind == ErrorKind.ObjectNotFound)
+        {
+            throw PathError(use, ErrorKind.ObjectNotFound,
+                $"-Path '{path}' holds wildcard characters and matches no file. Give -LiteralPath to create a file whose name holds [brackets], * or ?.", e.Target ?? path);
+        }
+
+        return found.Count == 1 ? found[0] : throw PathError(use, ErrorKind.InvalidArgument,
+            $"-Path '{path}' matches {found.Count} files ({string.Join(", ", found)}); one file is written.", path);
     }
 
     /// <summary>-Root as an absolute path, resolved like a -LiteralPath; a NUL is the engine's RootPathInvalid, not PowerShell's ArgumentException.</summary>
@@ -113,6 +155,7 @@ public abstract partial class ConntrackCmdlet
         PathUse.LogFile => "log file",
         PathUse.SavedTable => "saved table",
         PathUse.Root => "root folder",
+        PathUse.BpfFolder => "bpffs folder",
         _ => "file",
     };
 
@@ -125,6 +168,8 @@ public abstract partial class ConntrackCmdlet
             "Give -Path a saved copy of /proc/net/nf_conntrack or the output of 'conntrack -L' (-LiteralPath for a name with brackets)."),
         PathUse.Root => new ConntrackException(ErrorIds.RootPathInvalid, kind, message, target,
             "Give -Root a folder of the file system (a path such as /mnt/image or ./sosreport, or a FileSystem drive)."),
+        PathUse.BpfFolder => new ConntrackException(ErrorIds.BpfPathNotFound, kind, message, target,
+            "Give -Path a folder where a bpffs is mounted (findmnt -t bpf lists them), or leave it out to search every bpffs mount (-LiteralPath for a name with brackets)."),
         _ => new ConntrackException(ErrorIds.MetricPathInvalid, kind, message, target,
             "Give a file path such as /var/lib/prometheus/node-exporter/conntrack.prom, or leave the path out to get the samples as objects."),
     };

@@ -148,6 +148,20 @@ internal readonly record struct AddressBlock(bool IPv6, UInt128 Network, UInt128
 
     public bool Contains(bool ipv6, UInt128 address) => ipv6 == IPv6 && (address & Mask) == Network;
 
+    /// <summary>Whether any of the blocks holds the address (a filter's list of -Source or -NatAddress values).</summary>
+    public static bool AnyContains(AddressBlock[] blocks, bool ipv6, UInt128 address)
+    {
+        foreach (AddressBlock b in blocks)
+        {
+            if (b.Contains(ipv6, address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Parses "address" or "address/prefix". Host bits after the prefix are ignored, as ip route does.</summary>
     public static bool TryParse(string text, out AddressBlock block)
     {

@@ -84,11 +84,11 @@ internal sealed partial class EntryFilter
             d.Add("state " + string.Join("|", o.States.Select(c => StateNames.Name(c))));
         }
 
-        AddBlocks(sources, o.Sources, "Source", d);
-        AddBlocks(destinations, o.Destinations, "Destination", d);
-        AddPorts(ports, o.Ports, "Port", d);
-        AddPorts(sourcePorts, o.SourcePorts, "SourcePort", d);
-        AddPorts(destinationPorts, o.DestinationPorts, "DestinationPort", d);
+        AddBlocks(sources, o.Sources, "Source", d, "source");
+        AddBlocks(destinations, o.Destinations, "Destination", d, "destination");
+        AddPorts(ports, o.Ports, "Port", d, "port");
+        AddPorts(sourcePorts, o.SourcePorts, "SourcePort", d, "sourceport");
+        AddPorts(destinationPorts, o.DestinationPorts, "DestinationPort", d, "destinationport");
         if (!string.IsNullOrWhiteSpace(mark))
         {
             o.Mark = ParseMark(mark);
@@ -119,7 +119,11 @@ internal sealed partial class EntryFilter
         return new EntryFilter(o, d);
     }
 
-    private static void AddBlocks(IEnumerable<string>? values, List<AddressBlock> into, string name, List<string> d)
+    /// <summary>
+    /// Validates the address blocks given to the parameter <paramref name="name"/> into <paramref name="into"/>, and
+    /// adds "label a|b" (the label defaults to the parameter's name) to the description when there are any. Shared with the removal filter's reply and NAT values.
+    /// </summary>
+    internal static void AddBlocks(IEnumerable<string>? values, List<AddressBlock> into, string name, List<string> d, string? label = null)
     {
         foreach (string v in values ?? [])
         {
@@ -133,11 +137,12 @@ internal sealed partial class EntryFilter
 
         if (into.Count > 0)
         {
-            d.Add(name.ToLowerInvariant() + " " + string.Join("|", into.Select(b => b.Text)));
+            d.Add((label ?? name) + " " + string.Join("|", into.Select(b => b.Text)));
         }
     }
 
-    private static void AddPorts(IEnumerable<int>? values, List<ushort> into, string name, List<string> d)
+    /// <summary>The ports given to <paramref name="name"/>, as <see cref="AddBlocks"/> does addresses.</summary>
+    internal static void AddPorts(IEnumerable<int>? values, List<ushort> into, string name, List<string> d, string? label = null)
     {
         foreach (int v in values ?? [])
         {
@@ -151,7 +156,7 @@ internal sealed partial class EntryFilter
 
         if (into.Count > 0)
         {
-            d.Add(name.ToLowerInvariant() + " " + string.Join("|", into));
+            d.Add((label ?? name) + " " + string.Join("|", into));
         }
     }
 
@@ -182,7 +187,7 @@ internal sealed partial class EntryFilter
             : uint.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 
-    private static ConntrackException Invalid(string parameter, string value, string action) =>
+    internal static ConntrackException Invalid(string parameter, string value, string action) =>
         new(ErrorIds.InvalidEntryFilter, ErrorKind.InvalidArgument,
             $"-{parameter} '{value}' is not a valid filter value.", value, action);
 }

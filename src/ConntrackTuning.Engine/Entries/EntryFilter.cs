@@ -124,12 +124,12 @@ internal sealed partial class EntryFilter
             return false;
         }
 
-        if (_sources is not null && !AnyContains(_sources, r.IsIPv6, r.Original.Source))
+        if (_sources is not null && !AddressBlock.AnyContains(_sources, r.IsIPv6, r.Original.Source))
         {
             return false;
         }
 
-        if (_destinations is not null && !AnyContains(_destinations, r.IsIPv6, r.Original.Destination))
+        if (_destinations is not null && !AddressBlock.AnyContains(_destinations, r.IsIPv6, r.Original.Destination))
         {
             return false;
         }
@@ -161,19 +161,6 @@ internal sealed partial class EntryFilter
         }
 
         return (!Unreplied || r.Unreplied) && (!Assured || r.Assured);
-    }
-
-    private static bool AnyContains(AddressBlock[] blocks, bool ipv6, UInt128 address)
-    {
-        foreach (AddressBlock b in blocks)
-        {
-            if (b.Contains(ipv6, address))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>

@@ -36,22 +36,10 @@ internal struct EventRecord
 /// </summary>
 internal static class EventParser
 {
-    private const ushort FlagExcl = 0x200;
-    private const ushort FlagCreate = 0x400;
-    private const int CtaTimestampEvent = 27;
-
-    // enum ctattr_expect
-    private const int CtaExpectMaster = 1;
-    private const int CtaExpectTuple = 2;
-    private const int CtaExpectTimeout = 4;
-    private const int CtaExpectId = 5;
-    private const int CtaExpectHelpName = 6;
-    private const int CtaExpectZone = 7;
-
     /// <summary>The event a message type and its flags stand for, or null for anything else (control messages, other subsystems).</summary>
     public static ConntrackEventType? Classify(ushort type, ushort flags)
     {
-        bool created = (flags & (FlagCreate | FlagExcl)) != 0;
+        bool created = (flags & (NetlinkWire.FlagCreate | NetlinkWire.FlagExcl)) != 0;
         return (type >> 8, type & 0xFF) switch
         {
             (1, 0) => created ? ConntrackEventType.New : ConntrackEventType.Update,
@@ -90,7 +78,7 @@ internal static class EventParser
         var attrs = new AttributeReader(message[NetlinkWire.AttributesStart..]);
         while (attrs.Next())
         {
-            if (attrs.Type == CtaTimestampEvent && attrs.Payload.Length >= 8)
+            if (attrs.Type == NetlinkWire.CtaTimestampEvent && attrs.Payload.Length >= 8)
             {
                 e.EventNs = BinaryPrimitives.ReadUInt64BigEndian(attrs.Payload);
             }
@@ -135,7 +123,7 @@ internal static class EventParser
             ReadOnlySpan<byte> p = attrs.Payload;
             switch (attrs.Type)
             {
-                case CtaExpectTuple:
+                case NetlinkWire.CtaExpectTuple:
                     if (!CtnetlinkTupleParser.TryTuple(p, r.Family, ref r.Original, out byte protocol))
                     {
                         return false;
@@ -144,7 +132,7 @@ internal static class EventParser
                     r.Protocol = protocol;
                     hasTuple = true;
                     break;
-                case CtaExpectMaster:
+                case NetlinkWire.CtaExpectMaster:
                     e.Master.Zone = -1;
                     if (!CtnetlinkTupleParser.TryTuple(p, r.Family, ref e.Master, out _))
                     {
@@ -153,17 +141,17 @@ internal static class EventParser
 
                     e.HasMaster = true;
                     break;
-                case CtaExpectTimeout when p.Length >= 4:
+                case NetlinkWire.CtaExpectTimeout when p.Length >= 4:
                     r.Timeout = BinaryPrimitives.ReadUInt32BigEndian(p);
                     break;
-                case CtaExpectId when p.Length >= 4:
+                case NetlinkWire.CtaExpectId when p.Length >= 4:
                     r.Id = BinaryPrimitives.ReadUInt32BigEndian(p);
                     r.HasId = true;
                     break;
-                case CtaExpectZone when p.Length >= 2:
+                case NetlinkWire.CtaExpectZone when p.Length >= 2:
                     r.Zone = BinaryPrimitives.ReadUInt16BigEndian(p);
                     break;
-                case CtaExpectHelpName:
+                case NetlinkWire.CtaExpectHelpName:
                     int nul = p.IndexOf((byte)0);
                     r.Helper = System.Text.Encoding.UTF8.GetString(nul < 0 ? p : p[..nul]);
                     break;

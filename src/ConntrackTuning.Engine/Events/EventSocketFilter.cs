@@ -1,4 +1,5 @@
 using ConntrackTuning.Engine.Entries;
+using ConntrackTuning.Engine.Netlink;
 
 namespace ConntrackTuning.Engine.Events;
 
@@ -19,8 +20,6 @@ internal static class EventSocketFilter
     private const int MaxBlocks6 = 8;
 
     private const uint Accept = uint.MaxValue;
-    private const int AttributesStart = 20;
-    private const int FamilyOffset = 16;
 
     private const ushort LdImm = 0x00, LdxImm = 0x01, St = 0x02, LdMem = 0x60;
     private const ushort LdAbsW = 0x20, LdAbsB = 0x30, LdIndW = 0x40, LdIndH = 0x48, LdIndB = 0x50;
@@ -31,8 +30,9 @@ internal static class EventSocketFilter
     private const uint NlAttr = 0xFFFFF000u + 12;
     private const uint NlAttrNest = 0xFFFFF000u + 16;
 
-    // Scratch memory: M[0] CTA_TUPLE_ORIG, M[1] its CTA_TUPLE_PROTO, M[2] its CTA_TUPLE_IP (offsets).
-    private const uint MemOrig = 0, MemProto = 1, MemIp = 2;
+    // Scratch memory: M[0] CTA_TUPLE_ORIG, M[1] its CTA_TUPLE_PROTO, M[2] its CTA_TUPLE_IP (offsets). TopLevel,
+    // no slot, says an attribute is looked for among the message's own.
+    private const uint MemOrig = 0, MemProto = 1, MemIp = 2, TopLevel = uint.MaxValue;
 
     /// <summary>
     /// The program for these event types and this filter, and what it decides ("protocol, source port"), or null
@@ -80,7 +80,7 @@ internal static class EventSocketFilter
         if (family != 0)
         {
             int pass = a.Label(), reject = a.Label();
-            a.Emit(LdAbsB, FamilyOffset);
+            a.Emit(LdAbsB, NetlinkWire.FamilyOffset);
             a.Jump(JeqK, family, pass, reject);
             a.Place(reject);
             a.Emit(RetK, 0);
@@ -96,26 +96,18 @@ internal static class EventSocketFilter
         bool destinations = Fits(filter.Destinations);
         if (protocols || sports || dports || ports || sources || destinations)
         {
-            int unknown = a.Label(), found = a.Label();
-            a.Emit(LdImm, AttributesStart);
-            a.Emit(LdxImm, 1); // CTA_TUPLE_ORIG
-            a.Emit(LdAbsW, NlAttr);
-            a.Jump(JeqK, 0, unknown, found);
-            a.Place(unknown);
-            a.Emit(RetK, Accept);
-            a.Place(found);
-            a.Emit(St, MemOrig);
+            Locate(a, TopLevel, NetlinkWire.CtaTupleOrig, MemOrig);
         }
 
         if (protocols || sports || dports || ports)
         {
-            LocateNested(a, MemOrig, 2, MemProto); // CTA_TUPLE_PROTO
+            Locate(a, MemOrig, NetlinkWire.CtaTupleProto, MemProto);
         }
 
         if (protocols)
         {
             int pass = a.Label();
-            FindNested(a, MemProto, 1); // CTA_PROTO_NUM
+            Find(a, MemProto, NetlinkWire.CtaProtoNum);
             a.Emit(Tax);
             a.Emit(LdIndB, 4);
             AnyOf(a, filter.Protocols.Select(p => (uint)p), pass);
@@ -126,25 +118,25 @@ internal static class EventSocketFilter
 
         if (sports)
         {
-            PortClause(a, [2], filter.SourcePorts);
+            PortClause(a, [NetlinkWire.CtaProtoSrcPort], filter.SourcePorts);
             decided.Add("source port");
         }
 
         if (dports)
         {
-            PortClause(a, [3], filter.DestinationPorts);
+            PortClause(a, [NetlinkWire.CtaProtoDstPort], filter.DestinationPorts);
             decided.Add("destination port");
         }
 
         if (ports)
         {
-            PortClause(a, [2, 3], filter.Ports);
+            PortClause(a, [NetlinkWire.CtaProtoSrcPort, NetlinkWire.CtaProtoDstPort], filter.Ports);
             decided.Add("port");
         }
 
         if (sources || destinations)
         {
-            LocateNested(a, MemOrig, 1, MemIp); // CTA_TUPLE_IP
+            Locate(a, MemOrig, NetlinkWire.CtaTupleIp, MemIp);
         }
 
         if (sources)
@@ -162,7 +154,7 @@ internal static class EventSocketFilter
         if (filter.Mark is { } mark)
         {
             // Events carry CTA_MARK only when the mark is set: absent is 0.
-            TopLevelMaskClause(a, 8, mark.Value, mark.Mask);
+            TopLevelMaskClause(a, NetlinkWire.CtaMark, mark.Value, mark.Mask);
             decided.Add("mark");
         }
 
@@ -170,7 +162,7 @@ internal static class EventSocketFilter
         {
             uint mask = (filter.Unreplied ? EntryRecord.StatusSeenReply : 0) | (filter.Assured ? EntryRecord.StatusAssured : 0);
             uint value = filter.Assured ? EntryRecord.StatusAssured : 0;
-            TopLevelMaskClause(a, 3, value, mask); // CTA_STATUS
+            TopLevelMaskClause(a, NetlinkWire.CtaStatus, value, mask);
             decided.Add("status");
         }
 
@@ -182,25 +174,40 @@ internal static class EventSocketFilter
     private static bool Fits(IReadOnlyList<AddressBlock> blocks) =>
         blocks.Count > 0 && blocks.Count(b => !b.IPv6) <= MaxBlocks4 && blocks.Count(b => b.IPv6) <= MaxBlocks6;
 
-    // M[to] = the offset of the attribute of type `type` in the nest at M[from]; a message without it is accepted.
-    private static void LocateNested(Assembler a, uint from, uint type, uint to)
+    // M[to] = the offset of the attribute of type `type` (see Find); a message without it is accepted.
+    private static void Locate(Assembler a, uint from, int type, uint to)
     {
-        FindNested(a, from, type);
+        Find(a, from, type);
         a.Emit(St, to);
     }
 
-    // A = the offset of the attribute of type `type` in the nest at M[from]; a message without it is accepted
-    // (user space decides it).
-    private static void FindNested(Assembler a, uint from, uint type)
+    // A = the offset of the attribute of type `type` (see Load); a message without it is accepted (user space decides it).
+    private static void Find(Assembler a, uint from, int type)
     {
         int unknown = a.Label(), found = a.Label();
-        a.Emit(LdMem, from);
-        a.Emit(LdxImm, type);
-        a.Emit(LdAbsW, NlAttrNest);
+        Load(a, from, type);
         a.Jump(JeqK, 0, unknown, found);
         a.Place(unknown);
         a.Emit(RetK, Accept);
         a.Place(found);
+    }
+
+    // A = the offset of the attribute of type `type` among the message's own attributes (from = TopLevel) or in
+    // the nest whose offset is in M[from]; 0 when there is none.
+    private static void Load(Assembler a, uint from, int type)
+    {
+        if (from == TopLevel)
+        {
+            a.Emit(LdImm, NetlinkWire.AttributesStart);
+            a.Emit(LdxImm, (uint)type);
+            a.Emit(LdAbsW, NlAttr);
+        }
+        else
+        {
+            a.Emit(LdMem, from);
+            a.Emit(LdxImm, (uint)type);
+            a.Emit(LdAbsW, NlAttrNest);
+        }
     }
 
     // Jumps to `pass` when A equals one of the values; falls through otherwise.
@@ -216,15 +223,13 @@ internal static class EventSocketFilter
 
     // A port in one of the CTA_PROTO_*_PORT attributes (2 source, 3 destination) is one of the values. No port
     // attribute at all is a reject, as in user space (a port filter admits only entries that have ports).
-    private static void PortClause(Assembler a, uint[] attributes, IReadOnlyList<ushort> values)
+    private static void PortClause(Assembler a, int[] attributes, IReadOnlyList<ushort> values)
     {
         int pass = a.Label();
-        foreach (uint attribute in attributes)
+        foreach (int attribute in attributes)
         {
             int found = a.Label(), next = a.Label();
-            a.Emit(LdMem, MemProto);
-            a.Emit(LdxImm, attribute);
-            a.Emit(LdAbsW, NlAttrNest);
+            Load(a, MemProto, attribute);
             a.Jump(JeqK, 0, next, found);
             a.Place(found);
             a.Emit(Tax);
@@ -241,7 +246,7 @@ internal static class EventSocketFilter
     private static void AddressClause(Assembler a, IReadOnlyList<AddressBlock> blocks, bool source)
     {
         int pass = a.Label(), reject = a.Label(), v4 = a.Label(), notV4 = a.Label(), v6 = a.Label(), unknown = a.Label();
-        a.Emit(LdAbsB, FamilyOffset);
+        a.Emit(LdAbsB, NetlinkWire.FamilyOffset);
         a.Jump(JeqK, 2, v4, notV4);
         a.Place(notV4);
         a.Jump(JeqK, 10, v6, unknown);
@@ -249,15 +254,15 @@ internal static class EventSocketFilter
         a.Emit(RetK, Accept);
 
         a.Place(v4);
-        AddressFamilyBlocks(a, blocks.Where(b => !b.IPv6).ToArray(), source ? 1u : 2u, 1, pass, reject);
+        AddressFamilyBlocks(a, blocks.Where(b => !b.IPv6).ToArray(), source ? NetlinkWire.CtaIpV4Src : NetlinkWire.CtaIpV4Dst, 1, pass, reject);
         a.Place(v6);
-        AddressFamilyBlocks(a, blocks.Where(b => b.IPv6).ToArray(), source ? 3u : 4u, 4, pass, reject);
+        AddressFamilyBlocks(a, blocks.Where(b => b.IPv6).ToArray(), source ? NetlinkWire.CtaIpV6Src : NetlinkWire.CtaIpV6Dst, 4, pass, reject);
         a.Place(reject);
         a.Emit(RetK, 0);
         a.Place(pass);
     }
 
-    private static void AddressFamilyBlocks(Assembler a, AddressBlock[] blocks, uint attribute, int words, int pass, int reject)
+    private static void AddressFamilyBlocks(Assembler a, AddressBlock[] blocks, int attribute, int words, int pass, int reject)
     {
         if (blocks.Length == 0)
         {
@@ -266,7 +271,7 @@ internal static class EventSocketFilter
             return;
         }
 
-        FindNested(a, MemIp, attribute);
+        Find(a, MemIp, attribute);
         a.Emit(Tax);
         foreach (AddressBlock b in blocks)
         {
@@ -296,12 +301,10 @@ internal static class EventSocketFilter
     }
 
     // A top-level 32-bit attribute (CTA_MARK, CTA_STATUS) with (value & mask) == expected; absent counts as 0.
-    private static void TopLevelMaskClause(Assembler a, uint attribute, uint expected, uint mask)
+    private static void TopLevelMaskClause(Assembler a, int attribute, uint expected, uint mask)
     {
         int pass = a.Label(), reject = a.Label(), absent = a.Label(), found = a.Label();
-        a.Emit(LdImm, AttributesStart);
-        a.Emit(LdxImm, attribute);
-        a.Emit(LdAbsW, NlAttr);
+        Load(a, TopLevel, attribute);
         a.Jump(JeqK, 0, absent, found);
         a.Place(absent);
         a.Jump(Ja, 0, expected == 0 ? pass : reject, reject);

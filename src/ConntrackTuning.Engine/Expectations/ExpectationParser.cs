@@ -13,16 +13,6 @@ namespace ConntrackTuning.Engine.Expectations;
 /// </summary>
 internal static class ExpectationParser
 {
-    private const int CtaExpectMaster = 1;
-    private const int CtaExpectTuple = 2;
-    private const int CtaExpectMask = 3;
-    private const int CtaExpectTimeout = 4;
-    private const int CtaExpectId = 5;
-    private const int CtaExpectHelpName = 6;
-    private const int CtaExpectZone = 7;
-    private const int CtaExpectFlags = 8;
-    private const int CtaExpectClass = 9;
-
     private static readonly string[] FlagNames = ["Permanent", "Inactive", "Userspace"];
 
     public static ConntrackExpectation? TryParse(ReadOnlySpan<byte> message)
@@ -56,7 +46,7 @@ internal static class ExpectationParser
             ReadOnlySpan<byte> p = attrs.Payload;
             switch (attrs.Type)
             {
-                case CtaExpectTuple:
+                case NetlinkWire.CtaExpectTuple:
                     tuple.Zone = -1;
                     hasTuple = CtnetlinkTupleParser.TryTuple(p, family, ref tuple, out protocol);
                     if (!hasTuple)
@@ -65,25 +55,25 @@ internal static class ExpectationParser
                     }
 
                     break;
-                case CtaExpectMask:
+                case NetlinkWire.CtaExpectMask:
                     hasMask = CtnetlinkTupleParser.TryTuple(p, family, ref mask, out _);
                     break;
-                case CtaExpectMaster:
+                case NetlinkWire.CtaExpectMaster:
                     hasMaster = CtnetlinkTupleParser.TryTuple(p, family, ref master, out masterProtocol);
                     break;
-                case CtaExpectTimeout when p.Length >= 4:
+                case NetlinkWire.CtaExpectTimeout when p.Length >= 4:
                     timeout = BinaryPrimitives.ReadUInt32BigEndian(p);
                     break;
-                case CtaExpectId when p.Length >= 4:
+                case NetlinkWire.CtaExpectId when p.Length >= 4:
                     id = BinaryPrimitives.ReadUInt32BigEndian(p);
                     break;
-                case CtaExpectHelpName:
+                case NetlinkWire.CtaExpectHelpName:
                     helper = Encoding.ASCII.GetString(p.IndexOf((byte)0) is >= 0 and var nul ? p[..nul] : p);
                     break;
-                case CtaExpectZone when p.Length >= 2:
+                case NetlinkWire.CtaExpectZone when p.Length >= 2:
                     zone = BinaryPrimitives.ReadUInt16BigEndian(p);
                     break;
-                case CtaExpectFlags when p.Length >= 4:
+                case NetlinkWire.CtaExpectFlags when p.Length >= 4:
                     uint bits = BinaryPrimitives.ReadUInt32BigEndian(p);
                     for (int i = 0; i < FlagNames.Length; i++)
                     {
@@ -94,7 +84,7 @@ internal static class ExpectationParser
                     }
 
                     break;
-                case CtaExpectClass when p.Length >= 4:
+                case NetlinkWire.CtaExpectClass when p.Length >= 4:
                     cls = (int)BinaryPrimitives.ReadUInt32BigEndian(p);
                     break;
                 default:

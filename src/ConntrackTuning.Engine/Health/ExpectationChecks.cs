@@ -1,3 +1,5 @@
+using static ConntrackTuning.Engine.Health.HealthText;
+
 namespace ConntrackTuning.Engine.Health;
 
 /// <summary>
@@ -21,9 +23,7 @@ internal static class ExpectationChecks
             yield break;
         }
 
-        HealthSeverity severity = usage >= c.Options.CriticalPercent ? HealthSeverity.Critical
-            : usage >= c.Options.WarningPercent ? HealthSeverity.Warning
-            : HealthSeverity.Ok;
+        HealthSeverity severity = c.Options.UsageSeverity(usage);
         string figures = $"{N(limit.ExpectCount!.Value)} of {N(max)}";
         string message = severity switch
         {
@@ -37,8 +37,4 @@ internal static class ExpectationChecks
             : null;
         yield return new(severity, message, fix, evidence);
     }
-
-    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
-
-    private static string P(double value) => value.ToString("0.##", CultureInfo.InvariantCulture);
 }

@@ -44,17 +44,7 @@ internal static class HealthChecks
 
             foreach (HealthResult r in check.Run(context))
             {
-                yield return new ConntrackHealthFinding
-                {
-                    Severity = r.Severity.ToString(),
-                    SeverityLevel = (int)r.Severity,
-                    Check = check.Name,
-                    Message = r.Message,
-                    Recommendation = r.Recommendation,
-                    Evidence = r.Evidence,
-                    NetworkNamespace = context.Kernel.NetworkNamespace,
-                    Root = context.Kernel.Root,
-                };
+                yield return r.ToFinding(check.Name, context.Kernel);
             }
         }
     }

@@ -15,6 +15,12 @@ internal sealed record HealthOptions
     /// <summary>The time the log is searched over; null for the checks' default (this boot when live, the whole log of a tree).</summary>
     public TimeWindow? LogWindow { get; init; }
 
+    /// <summary>How bad a table this full is (the connection table and the expectation table share the thresholds).</summary>
+    public HealthSeverity UsageSeverity(double usagePercent) =>
+        usagePercent >= CriticalPercent ? HealthSeverity.Critical
+        : usagePercent >= WarningPercent ? HealthSeverity.Warning
+        : HealthSeverity.Ok;
+
     public void Validate()
     {
         static ConntrackException Bad(string message, string target, string action) =>

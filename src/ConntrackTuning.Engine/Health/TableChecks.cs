@@ -57,9 +57,7 @@ internal static class TableChecks
             yield break;
         }
 
-        HealthSeverity severity = usage >= c.Options.CriticalPercent ? HealthSeverity.Critical
-            : usage >= c.Options.WarningPercent ? HealthSeverity.Warning
-            : HealthSeverity.Ok;
+        HealthSeverity severity = c.Options.UsageSeverity(usage);
         string message = severity switch
         {
             HealthSeverity.Critical => $"The table is {P(usage)} % full ({N(limit.Count!.Value)} of {N(limit.Max!.Value)}), at or above the critical {P(c.Options.CriticalPercent)} %: new connections are dropped once it is full.{c.OnHost}",

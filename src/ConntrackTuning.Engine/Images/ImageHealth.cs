@@ -18,16 +18,8 @@ internal static class ImageHealth
         ArgumentNullException.ThrowIfNull(kernel);
         foreach ((string check, HealthSeverity severity, string message, string? fix, string? evidence) in Checks(kernel))
         {
-            yield return new ConntrackHealthFinding
-            {
-                Severity = severity.ToString(),
-                SeverityLevel = (int)severity,
-                Check = check,
-                Message = message,
-                Recommendation = fix,
-                Evidence = evidence,
-                Root = kernel.Root,
-            };
+            // An image has no network namespace of its own: the finding names none.
+            yield return new HealthResult(severity, message, fix, evidence).ToFinding(check, kernel);
         }
     }
 

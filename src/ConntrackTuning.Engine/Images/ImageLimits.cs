@@ -37,7 +37,7 @@ internal static class ImageLimits
             ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
             : null;
         PersistedValue? loadTime = TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, tracker, "hashsize") : null;
-        long? atLoad = Number(root, loadTime);
+        long? atLoad = BootConfig.NumberOrWarn(root, loadTime);
         long? roundedAtLoad = atLoad is { } a ? HashSizeMath.RoundHashSize(kernel, a) : null;
 
         int bits = kernel.PointerBits == 32 ? 32 : 64;
@@ -51,7 +51,7 @@ internal static class ImageLimits
         var skipped = new List<string>();
         long? max = null, hash = null;
         string? maxSource = null, hashSource = null;
-        if (Number(root, buckets) is { } b && sysctlApplies)
+        if (BootConfig.NumberOrWarn(root, buckets) is { } b && sysctlApplies)
         {
             (hash, hashSource) = (HashSizeMath.RoundHashSize(kernel, b), buckets!.Source);
         }
@@ -64,7 +64,7 @@ internal static class ImageLimits
             (hash, hashSource) = (kd?.HashSize, defaultWords);
         }
 
-        if (Number(root, maxLine) is { } persistedMax && sysctlApplies)
+        if (BootConfig.NumberOrWarn(root, maxLine) is { } persistedMax && sysctlApplies)
         {
             (max, maxSource) = (persistedMax, maxLine!.Source);
         }
@@ -89,9 +89,9 @@ internal static class ImageLimits
             RootKind = kernel.RootKind,
             IsInitialNamespace = true,
             MemoryBytes = kernel.MemoryBytes,
-            PersistedMax = sysctlApplies ? Number(root, maxLine) ?? (roundedAtLoad is { } pm ? 8 * pm : null) : roundedAtLoad is { } lm ? 8 * lm : null,
+            PersistedMax = sysctlApplies ? BootConfig.NumberOrWarn(root, maxLine) ?? (roundedAtLoad is { } pm ? 8 * pm : null) : roundedAtLoad is { } lm ? 8 * lm : null,
             PersistedMaxSource = sysctlApplies && maxLine is not null ? maxLine.Source : roundedAtLoad is not null ? loadTime!.Source : null,
-            PersistedHashSize = sysctlApplies && Number(root, buckets) is { } pb ? HashSizeMath.RoundHashSize(kernel, pb) : roundedAtLoad,
+            PersistedHashSize = sysctlApplies && BootConfig.NumberOrWarn(root, buckets) is { } pb ? HashSizeMath.RoundHashSize(kernel, pb) : roundedAtLoad,
             PersistedHashSizeSource = sysctlApplies && buckets is not null ? buckets.Source : loadTime?.Source,
             NextBootMax = max,
             NextBootMaxSource = maxSource,
@@ -120,22 +120,6 @@ internal static class ImageLimits
             return $"{g} GiB: max {d.Max.ToString(CultureInfo.InvariantCulture)}, hash size {d.HashSize.ToString(CultureInfo.InvariantCulture)}";
         });
         return $"The kernel sizes the table from the RAM it boots with (era {era.Id}); {string.Join("; ", examples)}. Give -MemoryBytes (the RAM the image will run with, as MemTotal counts it) for the exact value.";
-    }
-
-    private static long? Number(SystemRoot root, PersistedValue? value)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (value.Number is { } n)
-        {
-            return n;
-        }
-
-        root.Log.Warning($"{value.Source} holds '{value.Value}', which is not a whole number; the kernel will reject it at boot.");
-        return null;
     }
 
     private static string Mib(long bytes) => (bytes / 1048576.0).ToString("0.#", CultureInfo.InvariantCulture);

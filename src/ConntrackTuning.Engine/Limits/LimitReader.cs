@@ -116,27 +116,11 @@ internal static class LimitReader
         PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
             ?? (TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
 
-        long? Number(PersistedValue? value)
-        {
-            if (value is null)
-            {
-                return null;
-            }
-
-            if (value.Number is { } n)
-            {
-                return n;
-            }
-
-            root.Log.Warning($"{value.Source} holds '{value.Value}', which is not a whole number; the kernel will reject it at boot.");
-            return null;
-        }
-
-        long? hash = Number(buckets) ?? Number(loadTime);
-        PersistedValue? hashSource = Number(buckets) is not null ? buckets : loadTime;
-        long? max = Number(maxLine);
+        long? hash = BootConfig.NumberOrWarn(root, buckets) ?? BootConfig.NumberOrWarn(root, loadTime);
+        PersistedValue? hashSource = BootConfig.NumberOrWarn(root, buckets) is not null ? buckets : loadTime;
+        long? max = BootConfig.NumberOrWarn(root, maxLine);
         string? maxSource = maxLine?.Source;
-        if (max is null && Number(loadTime) is { } atLoad)
+        if (max is null && BootConfig.NumberOrWarn(root, loadTime) is { } atLoad)
         {
             long rounded = HashSizeMath.RoundHashSize(kernel, atLoad);
             max = 8 * rounded;
@@ -144,7 +128,7 @@ internal static class LimitReader
         }
 
         return new Persisted(max, maxSource, hash is { } hv ? HashSizeMath.RoundHashSize(kernel, hv) : null, hashSource?.Source,
-            BootDefault(kernel, Number(loadTime)));
+            BootDefault(kernel, BootConfig.NumberOrWarn(root, loadTime)));
     }
 
     /// <summary>

@@ -83,11 +83,9 @@ internal sealed class CtnetlinkClient : IDisposable
         _transport.Send(request);
         while (true)
         {
-            ReadOnlySpan<byte> datagram = ReceiveDatagram();
-            for (int off = 0; off < datagram.Length;)
+            foreach (ReadOnlySpan<byte> message in ReceiveReplies(seq))
             {
-                ReadOnlySpan<byte> message = NextMessage(datagram, ref off);
-                if (NetlinkWire.H32(message[8..]) == seq && NetlinkWire.H16(message[4..]) == NetlinkWire.NlmsgError)
+                if (NetlinkWire.H16(message[4..]) == NetlinkWire.NlmsgError)
                 {
                     ThrowIfError(message);
                     return;
@@ -137,15 +135,8 @@ internal sealed class CtnetlinkClient : IDisposable
         bool acked = false;
         while (!acked)
         {
-            ReadOnlySpan<byte> datagram = ReceiveDatagram();
-            for (int off = 0; off < datagram.Length;)
+            foreach (ReadOnlySpan<byte> message in ReceiveReplies(seq))
             {
-                ReadOnlySpan<byte> message = NextMessage(datagram, ref off);
-                if (NetlinkWire.H32(message[8..]) != seq)
-                {
-                    continue;
-                }
-
                 ushort type = NetlinkWire.H16(message[4..]);
                 if (type == NetlinkWire.NlmsgError)
                 {
@@ -234,15 +225,8 @@ internal sealed class CtnetlinkClient : IDisposable
         _transport.Send(request);
         while (true)
         {
-            ReadOnlySpan<byte> datagram = ReceiveDatagram();
-            for (int off = 0; off < datagram.Length;)
+            foreach (ReadOnlySpan<byte> message in ReceiveReplies(seq))
             {
-                ReadOnlySpan<byte> message = NextMessage(datagram, ref off);
-                if (NetlinkWire.H32(message[8..]) != seq)
-                {
-                    continue;
-                }
-
                 ushort type = NetlinkWire.H16(message[4..]);
                 ushort flags = NetlinkWire.H16(message[6..]);
                 if ((flags & NetlinkWire.FlagDumpInterrupted) != 0)
@@ -284,6 +268,9 @@ internal sealed class CtnetlinkClient : IDisposable
         }
     }
 
+    /// <summary>The messages of the next datagram that answer request <paramref name="seq"/>.</summary>
+    private Replies ReceiveReplies(uint seq) => new(ReceiveDatagram(), seq);
+
     private ReadOnlySpan<byte> ReceiveDatagram()
     {
         int n = _transport.Receive(_buffer);
@@ -295,7 +282,7 @@ internal sealed class CtnetlinkClient : IDisposable
         return _buffer.AsSpan(0, n);
     }
 
-    private static ReadOnlySpan<byte> NextMessage(ReadOnlySpan<byte> datagram, ref int off)
+    private static ReadOnlySpan<byte> NextMessage(ReadOnlySpan<byte> datagram, scoped ref int off)
     {
         if (datagram.Length - off < NetlinkWire.HeaderLength)
         {
@@ -324,6 +311,43 @@ internal sealed class CtnetlinkClient : IDisposable
         if (error != 0)
         {
             throw new NetlinkErrnoException("ctnetlink request", -error);
+        }
+    }
+
+    /// <summary>
+    /// Walks the messages of one datagram, in order, and yields those carrying the request's seq: a late answer to
+    /// an earlier request (one abandoned mid-dump, say) is skipped rather than taken for this one's.
+    /// </summary>
+    private ref struct Replies
+    {
+        private readonly ReadOnlySpan<byte> _datagram;
+        private readonly uint _seq;
+        private int _offset;
+
+        public Replies(ReadOnlySpan<byte> datagram, uint seq)
+        {
+            _datagram = datagram;
+            _seq = seq;
+            _offset = 0;
+            Current = default;
+        }
+
+        public ReadOnlySpan<byte> Current { get; private set; }
+
+        public readonly Replies GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            while (_offset < _datagram.Length)
+            {
+                Current = NextMessage(_datagram, ref _offset);
+                if (NetlinkWire.H32(Current[8..]) == _seq)
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
     }
 }

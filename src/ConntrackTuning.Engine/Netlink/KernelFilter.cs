@@ -59,35 +59,15 @@ internal sealed record KernelFilter
             if (src is not null || dst is not null)
             {
                 b.BeginNest(NetlinkWire.CtaTupleIp);
-                if (src is { } s)
-                {
-                    b.BigEndian32(NetlinkWire.CtaIpV4Src, s);
-                    flags |= NetlinkWire.FilterIpSrc;
-                }
-
-                if (dst is { } d)
-                {
-                    b.BigEndian32(NetlinkWire.CtaIpV4Dst, d);
-                    flags |= NetlinkWire.FilterIpDst;
-                }
-
+                flags |= FilterField(b, NetlinkWire.CtaIpV4Src, src, NetlinkWire.FilterIpSrc);
+                flags |= FilterField(b, NetlinkWire.CtaIpV4Dst, dst, NetlinkWire.FilterIpDst);
                 b.EndNest();
             }
 
             b.BeginNest(NetlinkWire.CtaTupleProto);
             b.U8(NetlinkWire.CtaProtoNum, protocol);
-            if (SourcePort is { } sp)
-            {
-                b.BigEndian16(NetlinkWire.CtaProtoSrcPort, sp);
-                flags |= NetlinkWire.FilterSrcPort;
-            }
-
-            if (DestinationPort is { } dp)
-            {
-                b.BigEndian16(NetlinkWire.CtaProtoDstPort, dp);
-                flags |= NetlinkWire.FilterDstPort;
-            }
-
+            flags |= FilterField(b, NetlinkWire.CtaProtoSrcPort, SourcePort, NetlinkWire.FilterSrcPort);
+            flags |= FilterField(b, NetlinkWire.CtaProtoDstPort, DestinationPort, NetlinkWire.FilterDstPort);
             b.EndNest();
             b.EndNest();
             b.BeginNest(NetlinkWire.CtaFilter);
@@ -97,6 +77,30 @@ internal sealed record KernelFilter
         }
 
         return b.ToArray();
+    }
+
+    // A tuple field goes out only when it is given, and then with its CTA_FILTER flag: the kernel compares the
+    // flagged fields only. These return the flag to add (0 for a field not given).
+    private static uint FilterField(RequestBuilder b, int type, uint? value, uint flag)
+    {
+        if (value is not { } v)
+        {
+            return 0;
+        }
+
+        b.BigEndian32(type, v);
+        return flag;
+    }
+
+    private static uint FilterField(RequestBuilder b, int type, ushort? value, uint flag)
+    {
+        if (value is not { } v)
+        {
+            return 0;
+        }
+
+        b.BigEndian16(type, v);
+        return flag;
     }
 }
 

@@ -13,6 +13,9 @@ internal static class NetlinkWire
     public const int NfgenLength = 4;
     public const int AttributesStart = HeaderLength + NfgenLength;
 
+    // nfgenmsg.nfgen_family, the first byte after the header.
+    public const int FamilyOffset = HeaderLength;
+
     public const ushort NlmsgNoop = 1;
     public const ushort NlmsgError = 2;
     public const ushort NlmsgDone = 3;
@@ -24,6 +27,10 @@ internal static class NetlinkWire
     public const ushort FlagAck = 0x004;
     public const ushort FlagDumpInterrupted = 0x010;
     public const ushort FlagDump = 0x300;
+
+    // In a NEW message (an event): NLM_F_EXCL | NLM_F_CREATE mark a new entry, an update has neither.
+    public const ushort FlagExcl = 0x200;
+    public const ushort FlagCreate = 0x400;
 
     public const ushort CtNew = 0x0100;
     public const ushort CtGet = 0x0101;
@@ -55,6 +62,18 @@ internal static class NetlinkWire
     public const int CtaLabels = 22;
     public const int CtaFilter = 25;
     public const int CtaStatusMask = 26;
+    public const int CtaTimestampEvent = 27;
+
+    // enum ctattr_expect
+    public const int CtaExpectMaster = 1;
+    public const int CtaExpectTuple = 2;
+    public const int CtaExpectMask = 3;
+    public const int CtaExpectTimeout = 4;
+    public const int CtaExpectId = 5;
+    public const int CtaExpectHelpName = 6;
+    public const int CtaExpectZone = 7;
+    public const int CtaExpectFlags = 8;
+    public const int CtaExpectClass = 9;
 
     // enum ctattr_tuple, ctattr_ip, ctattr_l4proto
     public const int CtaTupleIp = 1;

@@ -36,6 +36,27 @@ internal static class BootConfig
     /// <summary>Old single files that hold "options" lines: module-init-tools' modprobe.conf and 2.4 modutils' modules.conf.</summary>
     private static readonly string[] LegacyModprobeFiles = ["etc/modprobe.conf", "etc/modules.conf"];
 
+    /// <summary>
+    /// The whole number a boot-time value sets, or null; a value that is not one is warned about, since the
+    /// kernel rejects it at boot and the readers go on as if it were not set.
+    /// </summary>
+    internal static long? NumberOrWarn(SystemRoot root, PersistedValue? value)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (value.Number is { } n)
+        {
+            return n;
+        }
+
+        root.Log.Warning($"{value.Source} holds '{value.Value}', which is not a whole number; the kernel will reject it at boot.");
+        return null;
+    }
+
     internal static string OwnHeader(string what) =>
         $"# Written by the ConntrackTuning PowerShell module ({what}).\n" +
         "# Set-ConntrackLimit, Set-ConntrackHashSize and Set-ConntrackTimeout update the values here in place;\n" +

@@ -3,6 +3,9 @@ namespace ConntrackTuning.Engine.Persistence;
 /// <summary>One physical line of a configuration file: its text and the terminator it had ("\n", "\r\n" or none).</summary>
 internal readonly record struct ConfigLine(string Content, string Ending);
 
+/// <summary>A line of a systemd drop-in that holds something: its number from 1, and where its text starts and ends.</summary>
+internal readonly record struct ContentLine(int Number, string Content, int Start, int End);
+
 /// <summary>
 /// Splitting and joining configuration text so that joining the lines gives back the input exactly. The
 /// rewriters work on these lines and touch only the ones they must; everything else round-trips byte for byte.
@@ -102,6 +105,30 @@ internal static class ConfigLines
         }
 
         return end;
+    }
+
+    /// <summary>
+    /// The lines of a systemd drop-in (sysctl.d, modules-load.d) that hold a setting, once binary content is
+    /// refused: blank lines and comments ("#" or ";" first) are passed over, as systemd does.
+    /// </summary>
+    internal static IEnumerable<ContentLine> SettingLines(List<ConfigLine> lines, string path, string format)
+    {
+        RejectBinary(lines, path, format);
+        return Settings(lines);
+
+        static IEnumerable<ContentLine> Settings(List<ConfigLine> lines)
+        {
+            for (int n = 0; n < lines.Count; n++)
+            {
+                string content = lines[n].Content;
+                int start = ContentStart(content, n == 0);
+                int end = ContentEnd(content);
+                if (start < end && content[start] != '#' && content[start] != ';')
+                {
+                    yield return new ContentLine(n + 1, content, start, end);
+                }
+            }
+        }
     }
 
     /// <summary>

@@ -11,22 +11,13 @@ internal static class ModulesLoadFile
     {
         ArgumentNullException.ThrowIfNull(text);
         List<ConfigLine> lines = ConfigLines.Split(text);
-        ConfigLines.RejectBinary(lines, path, "a list of module names");
         var modules = new List<string>();
-        for (int n = 0; n < lines.Count; n++)
+        foreach ((int number, string content, int start, int end) in ConfigLines.SettingLines(lines, path, "a list of module names"))
         {
-            string content = lines[n].Content;
-            int start = ConfigLines.ContentStart(content, n == 0);
-            int end = ConfigLines.ContentEnd(content);
-            if (start >= end || content[start] == '#' || content[start] == ';')
-            {
-                continue;
-            }
-
             string name = content[start..end];
             if (name.Any(c => c == ' ' || c == '\t'))
             {
-                throw ConfigLines.Invalid(path, n + 1, $"('{name}') is not one module name");
+                throw ConfigLines.Invalid(path, number, $"('{name}') is not one module name");
             }
 
             modules.Add(ModprobeFile.NormalizeModule(name));

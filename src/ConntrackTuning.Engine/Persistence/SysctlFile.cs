@@ -130,18 +130,9 @@ internal static class SysctlFile
 
     private static List<(SysctlAssignment Assignment, int ValueStart, int ValueEnd)> Analyse(List<ConfigLine> lines, string path, List<string>? skipped = null)
     {
-        ConfigLines.RejectBinary(lines, path, "sysctl settings");
         var result = new List<(SysctlAssignment, int, int)>();
-        for (int n = 0; n < lines.Count; n++)
+        foreach ((int number, string content, int start, int end) in ConfigLines.SettingLines(lines, path, "sysctl settings"))
         {
-            string content = lines[n].Content;
-            int start = ConfigLines.ContentStart(content, n == 0);
-            int end = ConfigLines.ContentEnd(content);
-            if (start >= end || content[start] == '#' || content[start] == ';')
-            {
-                continue;
-            }
-
             bool ignoreFailure = content[start] == '-';
             int keyStart = ignoreFailure ? start + 1 : start;
             int equals = content.IndexOf('=', keyStart);
@@ -150,7 +141,7 @@ internal static class SysctlFile
                 // "-key" alone excludes the key from a glob assignment (systemd 254); anything else is skipped alone, as systemd does.
                 if (!ignoreFailure || content[keyStart..end].Trim(' ', '\t') is not { Length: > 0 } excluded || excluded.Any(c => c == ' ' || c == '\t'))
                 {
-                    Skip(skipped, path, n + 1, $"('{Shorten(content[start..end])}') is not a 'key = value' assignment");
+                    Skip(skipped, path, number, $"('{Shorten(content[start..end])}') is not a 'key = value' assignment");
                 }
 
                 continue;
@@ -159,7 +150,7 @@ internal static class SysctlFile
             string key = content[keyStart..equals].Trim(' ', '\t');
             if (key.Length == 0 || key.Any(c => c == ' ' || c == '\t'))
             {
-                Skip(skipped, path, n + 1, $"('{Shorten(content[start..end])}') has no valid key before '='");
+                Skip(skipped, path, number, $"('{Shorten(content[start..end])}') has no valid key before '='");
                 continue;
             }
 
@@ -170,7 +161,7 @@ internal static class SysctlFile
             }
 
             int valueEnd = Math.Max(valueStart, end);
-            result.Add((new SysctlAssignment(n + 1, NormalizeKey(key), content[valueStart..valueEnd], ignoreFailure), valueStart, valueEnd));
+            result.Add((new SysctlAssignment(number, NormalizeKey(key), content[valueStart..valueEnd], ignoreFailure), valueStart, valueEnd));
         }
 
         return result;

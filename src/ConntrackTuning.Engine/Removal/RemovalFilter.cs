@@ -66,12 +66,12 @@ internal sealed class RemovalFilter
     public bool MatchesRest(ref EntryRecord r)
     {
         bool v6 = r.IsIPv6;
-        if (_replySources is not null && !AnyContains(_replySources, v6, r.Reply.Source))
+        if (_replySources is not null && !AddressBlock.AnyContains(_replySources, v6, r.Reply.Source))
         {
             return false;
         }
 
-        if (_replyDestinations is not null && !AnyContains(_replyDestinations, v6, r.Reply.Destination))
+        if (_replyDestinations is not null && !AddressBlock.AnyContains(_replyDestinations, v6, r.Reply.Destination))
         {
             return false;
         }
@@ -127,27 +127,14 @@ internal sealed class RemovalFilter
         bool snat = r.HasFullStatus ? (r.Status & EntryRecord.StatusSrcNat) != 0 : r.Reply.Destination != r.Original.Source;
         bool dnat = r.HasFullStatus ? (r.Status & EntryRecord.StatusDstNat) != 0 : r.Reply.Source != r.Original.Destination;
         bool v6 = r.IsIPv6;
-        bool snatTo = snat && (_natAddresses is null || AnyContains(_natAddresses, v6, r.Reply.Destination));
-        bool dnatTo = dnat && (_natAddresses is null || AnyContains(_natAddresses, v6, r.Reply.Source));
+        bool snatTo = snat && (_natAddresses is null || AddressBlock.AnyContains(_natAddresses, v6, r.Reply.Destination));
+        bool dnatTo = dnat && (_natAddresses is null || AddressBlock.AnyContains(_natAddresses, v6, r.Reply.Source));
         return Nat switch
         {
             NatMatch.Source => snatTo,
             NatMatch.Destination => dnatTo,
             _ => snatTo || dnatTo,
         };
-    }
-
-    private static bool AnyContains(AddressBlock[] blocks, bool ipv6, UInt128 address)
-    {
-        foreach (AddressBlock b in blocks)
-        {
-            if (b.Contains(ipv6, address))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>
@@ -209,11 +196,11 @@ internal sealed class RemovalFilter
             d.Add(entries.Description);
         }
 
-        Blocks(replySources, o.ReplySources, "ReplySource", d);
-        Blocks(replyDestinations, o.ReplyDestinations, "ReplyDestination", d);
-        Ports(replySourcePorts, o.ReplySourcePorts, "ReplySourcePort", d);
-        Ports(replyDestinationPorts, o.ReplyDestinationPorts, "ReplyDestinationPort", d);
-        Blocks(natAddresses, o.NatAddresses, "NatAddress", d);
+        EntryFilter.AddBlocks(replySources, o.ReplySources, "ReplySource", d);
+        EntryFilter.AddBlocks(replyDestinations, o.ReplyDestinations, "ReplyDestination", d);
+        EntryFilter.AddPorts(replySourcePorts, o.ReplySourcePorts, "ReplySourcePort", d);
+        EntryFilter.AddPorts(replyDestinationPorts, o.ReplyDestinationPorts, "ReplyDestinationPort", d);
+        EntryFilter.AddBlocks(natAddresses, o.NatAddresses, "NatAddress", d);
         o.Nat = nat == NatMatch.None && o.NatAddresses.Count > 0 ? NatMatch.Any : nat;
         if (o.Nat != NatMatch.None)
         {
@@ -229,7 +216,7 @@ internal sealed class RemovalFilter
         {
             if (t < 0)
             {
-                throw Invalid("TimeoutBelow", t.ToString(CultureInfo.InvariantCulture), "Give a number of seconds, 0 or more.");
+                throw EntryFilter.Invalid("TimeoutBelow", t.ToString(CultureInfo.InvariantCulture), "Give a number of seconds, 0 or more.");
             }
 
             d.Add("timeout below " + t.ToString(CultureInfo.InvariantCulture) + " s");
@@ -239,7 +226,7 @@ internal sealed class RemovalFilter
         {
             if (age < TimeSpan.Zero)
             {
-                throw Invalid("OlderThan", age.ToString(), "Give a positive duration such as 00:10:00 or (New-TimeSpan -Hours 2).");
+                throw EntryFilter.Invalid("OlderThan", age.ToString(), "Give a positive duration such as 00:10:00 or (New-TimeSpan -Hours 2).");
             }
 
             o.MinimumAgeSeconds = (long)Math.Ceiling(age.TotalSeconds);
@@ -248,43 +235,4 @@ internal sealed class RemovalFilter
 
         return new RemovalFilter(entries, o, string.Join(", ", d));
     }
-
-    private static void Blocks(IEnumerable<string>? values, List<AddressBlock> into, string name, List<string> d)
-    {
-        foreach (string v in values ?? [])
-        {
-            if (!AddressBlock.TryParse(v, out AddressBlock block))
-            {
-                throw Invalid(name, v, "Give an IPv4 or IPv6 address, optionally with a prefix length: 10.0.0.0/8, 192.0.2.7, fe80::/10.");
-            }
-
-            into.Add(block);
-        }
-
-        if (into.Count > 0)
-        {
-            d.Add(name + " " + string.Join("|", into.Select(b => b.Text)));
-        }
-    }
-
-    private static void Ports(IEnumerable<int>? values, List<ushort> into, string name, List<string> d)
-    {
-        foreach (int v in values ?? [])
-        {
-            if (v < 0 || v > ushort.MaxValue)
-            {
-                throw Invalid(name, v.ToString(CultureInfo.InvariantCulture), "Ports are numbers from 0 to 65535.");
-            }
-
-            into.Add((ushort)v);
-        }
-
-        if (into.Count > 0)
-        {
-            d.Add(name + " " + string.Join("|", into));
-        }
-    }
-
-    private static ConntrackException Invalid(string parameter, string value, string action) =>
-        new(ErrorIds.InvalidEntryFilter, ErrorKind.InvalidArgument, $"-{parameter} '{value}' is not a valid filter value.", value, action);
 }

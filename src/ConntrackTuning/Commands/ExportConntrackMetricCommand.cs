@@ -9,24 +9,39 @@ namespace ConntrackTuning.Commands;
 /// roots it is given (by value too, so folders from Get-ChildItem work); the one file it writes is -Path.
 /// </summary>
 [Cmdlet(VerbsData.Export, "ConntrackMetric", SupportsShouldProcess = true, DefaultParameterSetName = ObjectSet)]
-[OutputType(typeof(ConntrackMetric), ParameterSetName = [ObjectSet, PathSet])]
+[OutputType(typeof(ConntrackMetric), ParameterSetName = [ObjectSet, PathSet, LiteralPathSet])]
 [OutputType(typeof(string), ParameterSetName = [TextSet])]
 public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
 {
     private const string ObjectSet = "Object";
     private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
     private const string TextSet = "Text";
 
     private string? _fullPath;
     private string? _firstRoot;
 
-    /// <summary>The .prom file to replace, in the folder node_exporter's --collector.textfile.directory names. Taken literally (no wildcards); the folder must exist.</summary>
+    /// <summary>
+    /// The .prom file to replace, in the folder node_exporter's --collector.textfile.directory names; the folder must
+    /// exist. Wildcards name the one existing file they match.
+    /// </summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
+    /// <summary>
+    /// The .prom file to replace, named exactly as written (brackets, * and ? are part of the name). Not bound from
+    /// the pipeline: piped folders bind to -Root by value.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string LiteralPath { get; set; } = "";
+
     /// <summary>Also write the samples as objects after writing the file (under -WhatIf too, showing what would be written).</summary>
     [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
     public SwitchParameter PassThru { get; set; }
 
     /// <summary>Write the exposition format as lines of text, for a pipe or Out-File, instead of objects.</summary>
@@ -44,7 +59,8 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
 
     protected override void BeginProcessing()
     {
-        if (ParameterSetName != PathSet)
+        bool literal = ParameterSetName == LiteralPathSet;
+        if (!literal && ParameterSetName != PathSet)
         {
             return;
         }
@@ -52,7 +68,7 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
         string full;
         try
         {
-            full = ResolveDestination(Path);
+            full = ResolveDestinationPath(literal ? LiteralPath : Path, literal, PathUse.MetricFile);
             MetricFile.CheckDestination(full);
         }
         catch (ConntrackException e)
@@ -88,7 +104,7 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
                 }
 
                 break;
-            case PathSet:
+            case PathSet or LiteralPathSet:
                 WriteFile(kernel, export);
                 break;
             default:
@@ -133,7 +149,4 @@ public sealed class ExportConntrackMetricCommand : ConntrackReadCmdlet
             WriteObject(sample);
         }
     }
-
-    /// <summary>The absolute file-system path of -Path, taken as written and resolved against the current location like any PowerShell path.</summary>
-    private string ResolveDestination(string path) => ResolveLiteralPath(path, PathUse.MetricFile);
 }

@@ -11,10 +11,20 @@ namespace ConntrackTuning.Commands;
 [OutputType(typeof(ConntrackBpfMap))]
 public sealed class GetConntrackBpfMapCommand : ConntrackReadCmdlet
 {
-    /// <summary>bpffs folders to search; by default every bpf mount of this system (else /sys/fs/bpf).</summary>
+    /// <summary>bpffs folders to search (wildcards allowed); by default every bpf mount of this system (else /sys/fs/bpf).</summary>
     [Parameter(Position = 0)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[]? Path { get; set; }
+
+    /// <summary>
+    /// bpffs folders to search, named exactly as written. Not bound from the pipeline: a piped folder binds to -Root
+    /// by value, as for every reading cmdlet.
+    /// </summary>
+    [Parameter]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string[]? LiteralPath { get; set; }
 
     /// <summary>How long the fill of one map may be counted, in seconds, before the count stops as a lower bound.</summary>
     [Parameter]
@@ -35,9 +45,12 @@ public sealed class GetConntrackBpfMapCommand : ConntrackReadCmdlet
             return;
         }
 
-        IReadOnlyList<string> folders = Path is { Length: > 0 }
-            ? Path.Select(p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)).ToList()
-            : BpfMaps.MountPoints(root);
+        IReadOnlyList<string> folders = Path is null && LiteralPath is null ? BpfMaps.MountPoints(root) : ResolveFolders();
+        if (folders.Count == 0)
+        {
+            return;
+        }
+
         WriteVerbose($"Searching {string.Join(", ", folders)} for Cilium and Calico conntrack maps.");
         var progress = new ProgressRecord(2, "Get-ConntrackBpfMap", "Counting the entries of each map");
         foreach (string path in BpfMaps.FindPinned(folders))
@@ -61,4 +74,16 @@ public sealed class GetConntrackBpfMapCommand : ConntrackReadCmdlet
         progress.RecordType = ProgressRecordType.Completed;
         WriteProgress(progress);
     });
+
+    // Each folder that names nothing is its own error; the folders that resolve are still searched.
+    private List<string> ResolveFolders()
+    {
+        var folders = new List<string>();
+        foreach ((string path, bool literal) in PathsAsGiven(Path, LiteralPath))
+        {
+            Run(() => folders.AddRange(ResolveExistingPaths(path, literal, PathUse.BpfFolder)));
+        }
+
+        return folders;
+    }
 }

@@ -59,7 +59,7 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
     {
         if (Path is not null || LiteralPath is not null)
         {
-            foreach ((string path, bool literal) in (Path ?? []).Select(p => (p, false)).Concat((LiteralPath ?? []).Select(p => (p, true))))
+            foreach ((string path, bool literal) in PathsAsGiven(Path, LiteralPath))
             {
                 IReadOnlyList<string> files = [];
                 Run(() => files = ResolveExistingPaths(path, literal, PathUse.SavedTable));

@@ -11,10 +11,15 @@ namespace ConntrackTuning.Commands;
 /// In a terminal it redraws one compact view; in a pipeline (or with -AsObject) it writes one sample per
 /// interval. -MetricsPath also rewrites a node_exporter textfile at each interval.
 /// </summary>
-[Cmdlet(VerbsCommon.Watch, "Conntrack", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.Watch, "Conntrack", SupportsShouldProcess = true, DefaultParameterSetName = WatchSet)]
 [OutputType(typeof(ConntrackWatchSample))]
 public sealed class WatchConntrackCommand : ConntrackReadCmdlet
 {
+    // The metrics file by -MetricsPath or by -LiteralPath, not both: PowerShell refuses the two together.
+    private const string WatchSet = "Watch";
+    private const string MetricsPathSet = "MetricsPath";
+    private const string LiteralPathSet = "LiteralPath";
+
     /// <summary>Time between samples (seconds, or a TimeSpan).</summary>
     [Parameter(Position = 0)]
     [SecondsTransformation]
@@ -39,10 +44,17 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
     [Parameter]
     public SwitchParameter AsObject { get; set; }
 
-    /// <summary>A node_exporter textfile (.prom) to rewrite atomically at each interval.</summary>
-    [Parameter]
+    /// <summary>A node_exporter textfile (.prom) to rewrite atomically at each interval; wildcards name the one existing file they match.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = MetricsPathSet)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string? MetricsPath { get; set; }
+
+    /// <summary>The textfile of -MetricsPath named exactly as written (brackets, * and ? are part of the name).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string? LiteralPath { get; set; }
 
     /// <summary>
     /// The network namespace to watch, by ip netns name, inode, process id or nsfs path; binds by property name from
@@ -85,7 +97,12 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
             throw LimitReader.NotLoaded(kernel);
         }
 
-        string? metrics = MetricsPath is null ? null : ResolveMetricsPath(MetricsPath);
+        string? metrics = ParameterSetName switch
+        {
+            MetricsPathSet => ResolveDestinationPath(MetricsPath!, literal: false, PathUse.MetricFile),
+            LiteralPathSet => ResolveDestinationPath(LiteralPath!, literal: true, PathUse.MetricFile),
+            _ => null,
+        };
         if (metrics is not null)
         {
             MetricFile.CheckDestination(metrics);
@@ -197,6 +214,4 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
         Host!.UI?.Write(text.ToString());
         return Math.Max(lines.Count, previous);
     }
-
-    private string ResolveMetricsPath(string path) => ResolveLiteralPath(path, PathUse.MetricFile);
 }
