@@ -244,14 +244,25 @@ internal static class EntryReader
         return ReadRootFile(kernel, table!, filter, visitor, wantFigures);
     }
 
+    /// <summary>
+    /// The part of a dump's filter the kernel applies, with a verbose line that says what the kernel is asked to
+    /// filter by and what every entry is still checked against here (<paramref name="unfiltered"/> when nothing).
+    /// </summary>
+    internal static KernelFilter DumpFilter(IEngineLog log, Func<List<string>, KernelFilter> toKernelFilter, string description, string unfiltered)
+    {
+        var notes = new List<string>();
+        KernelFilter kernelFilter = toKernelFilter(notes);
+        log.Verbose(description.Length == 0
+            ? unfiltered
+            : $"Dumping the conntrack table over ctnetlink; the kernel is asked to filter by {(notes.Count == 0 ? "nothing" : string.Join(", ", notes))}, and every entry is checked here against: {description}.");
+        return kernelFilter;
+    }
+
     private static void ReadNetlink(ConntrackKernel kernel, EntryFilter filter, EntryVisitor visitor, bool wantFigures, Action? restart, EntryReadInfo info)
     {
         SystemRoot root = kernel.SystemRoot;
-        var notes = new List<string>();
-        KernelFilter kernelFilter = filter.ToKernelFilter(kernel.Version, notes);
-        root.Log.Verbose(filter.IsEmpty
-            ? "Dumping the conntrack table over ctnetlink."
-            : $"Dumping the conntrack table over ctnetlink; the kernel is asked to filter by {(notes.Count == 0 ? "nothing" : string.Join(", ", notes))}, and every entry is checked here against: {filter.Description}.");
+        KernelFilter kernelFilter = DumpFilter(root.Log, notes => filter.ToKernelFilter(kernel.Version, notes), filter.Description,
+            "Dumping the conntrack table over ctnetlink.");
 
         // Entries of the kernel's count; the count sysctl is per network namespace, as the dump is.
         long? count = kernel.CountPathFound is { } counted ? root.TryReadInt64(counted) : null;

@@ -10,9 +10,7 @@ internal sealed class EntrySummaryBuilder
     /// <summary>Distinct addresses tracked per top list: exact below it, bounded error above it (about 1.5 MiB each when full).</summary>
     public const int AddressCapacity = 16384;
 
-    private readonly long[] _protocolCount = new long[256];
-    private readonly long[] _protocolUnreplied = new long[256];
-    private readonly long[] _protocolAssured = new long[256];
+    private readonly EntryTally<long>[] _protocols = new EntryTally<long>[256];
     private readonly long[] _states = new long[65536];
     private readonly PortCounts?[] _ports = new PortCounts?[256];
     private readonly HeavyHitters _sources;
@@ -24,31 +22,21 @@ internal sealed class EntrySummaryBuilder
         _destinations = new HeavyHitters(addressCapacity);
     }
 
-    public long Entries { get; private set; }
+    private EntryTally<long> _all;
 
-    public long Unreplied { get; private set; }
+    public long Entries => _all.Count;
 
-    public long Assured { get; private set; }
+    public long Unreplied => _all.Unreplied;
+
+    public long Assured => _all.Assured;
 
     public void Add(ref EntryRecord r)
     {
         bool unreplied = r.Unreplied;
         bool assured = r.Assured;
-        Entries++;
         byte p = r.Protocol;
-        _protocolCount[p]++;
-        if (unreplied)
-        {
-            Unreplied++;
-            _protocolUnreplied[p]++;
-        }
-
-        if (assured)
-        {
-            Assured++;
-            _protocolAssured[p]++;
-        }
-
+        _all.Add(unreplied, assured);
+        _protocols[p].Add(unreplied, assured);
         _states[(p << 8) | r.State]++;
         bool v6 = r.IsIPv6;
         _sources.Add(r.Original.Source, v6, unreplied, assured);
@@ -66,15 +54,16 @@ internal sealed class EntrySummaryBuilder
         var protocols = new List<ConntrackProtocolCount>();
         for (int p = 0; p < 256; p++)
         {
-            if (_protocolCount[p] > 0)
+            EntryTally<long> t = _protocols[p];
+            if (t.Count > 0)
             {
                 protocols.Add(new ConntrackProtocolCount
                 {
                     Protocol = ProtocolNames.Name((byte)p),
-                    Count = _protocolCount[p],
-                    Percent = Share(_protocolCount[p]),
-                    Unreplied = _protocolUnreplied[p],
-                    Assured = _protocolAssured[p],
+                    Count = t.Count,
+                    Percent = Share(t.Count),
+                    Unreplied = t.Unreplied,
+                    Assured = t.Assured,
                 });
             }
         }
@@ -109,15 +98,15 @@ internal sealed class EntrySummaryBuilder
         var ports = new List<ConntrackPortCount>();
         while (best.TryDequeue(out (byte Protocol, int Port) item, out _))
         {
-            PortCounts counts = _ports[item.Protocol]!;
+            EntryTally<int> counts = _ports[item.Protocol]!.Ports[item.Port];
             ports.Add(new ConntrackPortCount
             {
                 Protocol = ProtocolNames.Name(item.Protocol),
                 DestinationPort = item.Port,
-                Count = counts.Count[item.Port],
-                Percent = Share(counts.Count[item.Port]),
-                Unreplied = counts.Unreplied[item.Port],
-                Assured = counts.Assured[item.Port],
+                Count = counts.Count,
+                Percent = Share(counts.Count),
+                Unreplied = counts.Unreplied,
+                Assured = counts.Assured,
             });
         }
 
@@ -149,31 +138,17 @@ internal sealed class EntrySummaryBuilder
     /// <summary>Exact counters for every destination port of one protocol.</summary>
     private sealed class PortCounts
     {
-        public readonly int[] Count = new int[65536];
-        public readonly int[] Unreplied = new int[65536];
-        public readonly int[] Assured = new int[65536];
+        public readonly EntryTally<int>[] Ports = new EntryTally<int>[65536];
 
-        public void Add(ushort port, bool unreplied, bool assured)
-        {
-            Count[port]++;
-            if (unreplied)
-            {
-                Unreplied[port]++;
-            }
-
-            if (assured)
-            {
-                Assured[port]++;
-            }
-        }
+        public void Add(ushort port, bool unreplied, bool assured) => Ports[port].Add(unreplied, assured);
 
         // Keeps the n largest across protocols in a min-queue: the lowest rank leaves first.
         public void CollectTop(byte protocol, int n, PriorityQueue<(byte Protocol, int Port), (int Count, int Port, string Protocol)> best)
         {
             string name = ProtocolNames.Name(protocol);
-            for (int port = 0; port < Count.Length; port++)
+            for (int port = 0; port < Ports.Length; port++)
             {
-                int c = Count[port];
+                int c = Ports[port].Count;
                 if (c == 0)
                 {
                     continue;

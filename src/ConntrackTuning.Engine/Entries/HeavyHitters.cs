@@ -7,28 +7,24 @@ namespace ConntrackTuning.Engine.Entries;
 /// so the top of a big table is right while memory stays fixed. Once full, slots sit in buckets of equal count
 /// (the paper's "stream summary"), so finding the lowest and counting up are both constant time.
 /// </summary>
+/// <remarks>
+/// A table with more distinct addresses than slots evicts on nearly every entry, and each eviction lands on
+/// memory no recent entry touched. So what one eviction reads sits together: a slot's address, counts and list
+/// links in one record, a bucket's count and links in another, and each hash cell carries the hash of the slot
+/// it points at, so a probe or a backward shift never has to look into the slot.
+/// </remarks>
 internal sealed class HeavyHitters
 {
     private readonly int _capacity;
-    private AddressKey[] _keys = new AddressKey[64];
-    private int[] _hashes = new int[64];
+    private Slot[] _slots = new Slot[64];
 
-    // Open addressing with linear probing: slot + 1 per cell, 0 for empty; kept at most half full.
-    private int[] _table = new int[128];
-    private long[] _count = new long[64];
-    private long[] _unreplied = new long[64];
-    private long[] _assured = new long[64];
+    // Open addressing with linear probing, kept at most half full.
+    private Cell[] _table = new Cell[128];
     private int _used;
 
-    // Stream summary, built at the first eviction: each bucket holds the slots of one count, buckets are linked
-    // in rising count order, slots are linked within their bucket.
-    private int[]? _slotBucket;
-    private int[]? _slotNext;
-    private int[]? _slotPrev;
-    private long[]? _bucketCount;
-    private int[]? _bucketHead;
-    private int[]? _bucketNext;
-    private int[]? _bucketPrev;
+    // Stream summary, built at the first eviction: buckets are linked in rising count order, the slots of one
+    // bucket are linked within it.
+    private Bucket[]? _buckets;
     private int _freeBucket = -1;
     private int _minBucket = -1;
 
@@ -53,14 +49,9 @@ internal sealed class HeavyHitters
 
         if (_used < _capacity)
         {
-            if (_used == _keys.Length)
+            if (_used == _slots.Length)
             {
-                int size = Math.Min(_capacity, _keys.Length * 2);
-                Array.Resize(ref _keys, size);
-                Array.Resize(ref _hashes, size);
-                Array.Resize(ref _count, size);
-                Array.Resize(ref _unreplied, size);
-                Array.Resize(ref _assured, size);
+                Array.Resize(ref _slots, Math.Min(_capacity, _slots.Length * 2));
             }
 
             slot = _used++;
@@ -69,26 +60,25 @@ internal sealed class HeavyHitters
                 Rehash(_table.Length * 2);
             }
 
-            _keys[slot] = key;
-            _hashes[slot] = hash;
-            Insert(slot);
+            _slots[slot].Key = key;
+            Insert(slot, hash);
             Bump(slot, unreplied, assured);
             return;
         }
 
-        if (_slotBucket is null)
+        if (_buckets is null)
         {
             BuildBuckets();
         }
 
-        slot = _bucketHead![_minBucket];
-        long min = _count[slot];
-        Remove(slot);
-        _keys[slot] = key;
-        _hashes[slot] = hash;
-        Insert(slot);
-        _unreplied[slot] = 0;
-        _assured[slot] = 0;
+        slot = _buckets![_minBucket].Head;
+        ref Slot evicted = ref _slots[slot];
+        long min = evicted.Tally.Count;
+        Remove(slot, evicted.Key.GetHashCode());
+        evicted.Key = key;
+        Insert(slot, hash);
+        evicted.Tally.Unreplied = 0;
+        evicted.Tally.Assured = 0;
         Bump(slot, unreplied, assured);
         Exact = false;
         MaxError = Math.Max(MaxError, min);
@@ -96,10 +86,10 @@ internal sealed class HeavyHitters
 
     public IEnumerable<(UInt128 Address, bool IPv6, long Count, long Unreplied, long Assured)> Top(int n)
     {
-        return Enumerable.Range(0, _used)
-            .OrderByDescending(i => _count[i]).ThenBy(i => _keys[i].IPv6).ThenBy(i => _keys[i].Address)
+        return _slots.Take(_used)
+            .OrderByDescending(s => s.Tally.Count).ThenBy(s => s.Key.IPv6).ThenBy(s => s.Key.Address)
             .Take(n)
-            .Select(i => (_keys[i].Address, _keys[i].IPv6, _count[i], _unreplied[i], _assured[i]))
+            .Select(s => (s.Key.Address, s.Key.IPv6, s.Tally.Count, s.Tally.Unreplied, s.Tally.Assured))
             .ToList();
     }
 
@@ -108,38 +98,37 @@ internal sealed class HeavyHitters
         int mask = _table.Length - 1;
         for (int i = hash & mask; ; i = (i + 1) & mask)
         {
-            int cell = _table[i];
-            if (cell == 0)
+            Cell cell = _table[i];
+            if (cell.SlotPlusOne == 0)
             {
                 return -1;
             }
 
-            int slot = cell - 1;
-            if (_hashes[slot] == hash && _keys[slot].Equals(key))
+            if (cell.Hash == hash && _slots[cell.SlotPlusOne - 1].Key.Equals(key))
             {
-                return slot;
+                return cell.SlotPlusOne - 1;
             }
         }
     }
 
-    private void Insert(int slot)
+    private void Insert(int slot, int hash)
     {
         int mask = _table.Length - 1;
-        int i = _hashes[slot] & mask;
-        while (_table[i] != 0)
+        int i = hash & mask;
+        while (_table[i].SlotPlusOne != 0)
         {
             i = (i + 1) & mask;
         }
 
-        _table[i] = slot + 1;
+        _table[i] = new Cell(slot + 1, hash);
     }
 
     // Linear-probing deletion by backward shift: later cells of the run move up so no lookup stops early.
-    private void Remove(int slot)
+    private void Remove(int slot, int hash)
     {
         int mask = _table.Length - 1;
-        int i = _hashes[slot] & mask;
-        while (_table[i] != slot + 1)
+        int i = hash & mask;
+        while (_table[i].SlotPlusOne != slot + 1)
         {
             i = (i + 1) & mask;
         }
@@ -148,13 +137,13 @@ internal sealed class HeavyHitters
         while (true)
         {
             j = (j + 1) & mask;
-            int cell = _table[j];
-            if (cell == 0)
+            Cell cell = _table[j];
+            if (cell.SlotPlusOne == 0)
             {
                 break;
             }
 
-            int home = _hashes[cell - 1] & mask;
+            int home = cell.Hash & mask;
             // Move the cell at j into the hole at i unless its home lies cyclically in (i, j].
             bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
             if (!stays)
@@ -164,32 +153,26 @@ internal sealed class HeavyHitters
             }
         }
 
-        _table[i] = 0;
+        _table[i] = default;
     }
 
     private void Rehash(int size)
     {
-        _table = new int[size];
-        for (int slot = 0; slot < _used - 1; slot++)
+        Cell[] old = _table;
+        _table = new Cell[size];
+        foreach (Cell cell in old)
         {
-            Insert(slot);
+            if (cell.SlotPlusOne != 0)
+            {
+                Insert(cell.SlotPlusOne - 1, cell.Hash);
+            }
         }
     }
 
     private void Bump(int slot, bool unreplied, bool assured)
     {
-        _count[slot]++;
-        if (unreplied)
-        {
-            _unreplied[slot]++;
-        }
-
-        if (assured)
-        {
-            _assured[slot]++;
-        }
-
-        if (_slotBucket is not null)
+        _slots[slot].Tally.Add(unreplied, assured);
+        if (_buckets is not null)
         {
             MoveUp(slot);
         }
@@ -198,34 +181,29 @@ internal sealed class HeavyHitters
     private void BuildBuckets()
     {
         int n = _used;
-        _slotBucket = new int[n];
-        _slotNext = new int[n];
-        _slotPrev = new int[n];
 
         // At most one bucket per slot, plus one: MoveUp makes the new bucket before it frees the old one.
         int buckets = n + 1;
-        _bucketCount = new long[buckets];
-        _bucketHead = new int[buckets];
-        _bucketNext = new int[buckets];
-        _bucketPrev = new int[buckets];
+        _buckets = new Bucket[buckets];
         for (int b = 0; b < buckets; b++)
         {
-            _bucketNext[b] = b + 1 < buckets ? b + 1 : -1;
+            _buckets[b].Next = b + 1 < buckets ? b + 1 : -1;
         }
 
         _freeBucket = 0;
-        int[] order = Enumerable.Range(0, n).OrderBy(i => _count[i]).ToArray();
+        int[] order = Enumerable.Range(0, n).OrderBy(i => _slots[i].Tally.Count).ToArray();
         int last = -1;
         foreach (int slot in order)
         {
-            if (last < 0 || _bucketCount[last] != _count[slot])
+            long count = _slots[slot].Tally.Count;
+            if (last < 0 || _buckets[last].Count != count)
             {
-                int b = NewBucket(_count[slot]);
-                _bucketPrev[b] = last;
-                _bucketNext[b] = -1;
+                int b = NewBucket(count);
+                _buckets[b].Prev = last;
+                _buckets[b].Next = -1;
                 if (last >= 0)
                 {
-                    _bucketNext[last] = b;
+                    _buckets[last].Next = b;
                 }
                 else
                 {
@@ -242,35 +220,36 @@ internal sealed class HeavyHitters
     // The slot's count just grew by one: move it from its bucket to the next one up, making that if needed.
     private void MoveUp(int slot)
     {
-        int from = _slotBucket![slot];
-        long count = _count[slot];
-        int next = _bucketNext![from];
+        Bucket[] buckets = _buckets!;
+        int from = _slots[slot].Bucket;
+        long count = _slots[slot].Tally.Count;
+        int next = buckets[from].Next;
         int to;
-        if (next >= 0 && _bucketCount![next] == count)
+        if (next >= 0 && buckets[next].Count == count)
         {
             to = next;
         }
         else
         {
             to = NewBucket(count);
-            _bucketPrev![to] = from;
-            _bucketNext[to] = next;
-            _bucketNext[from] = to;
+            buckets[to].Prev = from;
+            buckets[to].Next = next;
+            buckets[from].Next = to;
             if (next >= 0)
             {
-                _bucketPrev[next] = to;
+                buckets[next].Prev = to;
             }
         }
 
         Unlink(slot, from);
         Link(slot, to);
-        if (_bucketHead![from] < 0)
+        if (buckets[from].Head < 0)
         {
-            int prev = _bucketPrev![from];
-            int after = _bucketNext[from];
+            int prev = buckets[from].Prev;
+            int after = buckets[from].Next;
             if (prev >= 0)
             {
-                _bucketNext[prev] = after;
+                buckets[prev].Next = after;
             }
             else
             {
@@ -279,10 +258,10 @@ internal sealed class HeavyHitters
 
             if (after >= 0)
             {
-                _bucketPrev[after] = prev;
+                buckets[after].Prev = prev;
             }
 
-            _bucketNext[from] = _freeBucket;
+            buckets[from].Next = _freeBucket;
             _freeBucket = from;
         }
     }
@@ -290,42 +269,66 @@ internal sealed class HeavyHitters
     private int NewBucket(long count)
     {
         int b = _freeBucket;
-        _freeBucket = _bucketNext![b];
-        _bucketCount![b] = count;
-        _bucketHead![b] = -1;
+        ref Bucket bucket = ref _buckets![b];
+        _freeBucket = bucket.Next;
+        bucket.Count = count;
+        bucket.Head = -1;
         return b;
     }
 
     private void Link(int slot, int bucket)
     {
-        int head = _bucketHead![bucket];
-        _slotNext![slot] = head;
-        _slotPrev![slot] = -1;
+        int head = _buckets![bucket].Head;
+        ref Slot s = ref _slots[slot];
+        s.Next = head;
+        s.Prev = -1;
         if (head >= 0)
         {
-            _slotPrev[head] = slot;
+            _slots[head].Prev = slot;
         }
 
-        _bucketHead[bucket] = slot;
-        _slotBucket![slot] = bucket;
+        _buckets[bucket].Head = slot;
+        s.Bucket = bucket;
     }
 
     private void Unlink(int slot, int bucket)
     {
-        int next = _slotNext![slot];
-        int prev = _slotPrev![slot];
+        int next = _slots[slot].Next;
+        int prev = _slots[slot].Prev;
         if (prev >= 0)
         {
-            _slotNext[prev] = next;
+            _slots[prev].Next = next;
         }
         else
         {
-            _bucketHead![bucket] = next;
+            _buckets![bucket].Head = next;
         }
 
         if (next >= 0)
         {
-            _slotPrev[next] = prev;
+            _slots[next].Prev = prev;
         }
     }
+
+    /// <summary>One tracked address: its counts and, once the stream summary is built, its place in a bucket's list.</summary>
+    private struct Slot
+    {
+        public AddressKey Key;
+        public EntryTally<long> Tally;
+        public int Bucket;
+        public int Next;
+        public int Prev;
+    }
+
+    /// <summary>The slots of one count, and the buckets of the next lower and higher counts.</summary>
+    private struct Bucket
+    {
+        public long Count;
+        public int Head;
+        public int Next;
+        public int Prev;
+    }
+
+    /// <summary>A hash cell: the slot plus one (0 for empty) and that slot's hash.</summary>
+    private readonly record struct Cell(int SlotPlusOne, int Hash);
 }

@@ -98,11 +98,8 @@ internal sealed class RemovalSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(filter);
         SystemRoot root = _kernel.SystemRoot;
-        var notes = new List<string>();
-        KernelFilter kernelFilter = filter.ToKernelFilter(_kernel.Version, notes);
-        root.Log.Verbose(filter.IsEmpty
-            ? "Dumping the whole conntrack table over ctnetlink and deleting every entry."
-            : $"Dumping the conntrack table over ctnetlink; the kernel is asked to filter by {(notes.Count == 0 ? "nothing" : string.Join(", ", notes))}, and every entry is checked here against: {filter.Description}.");
+        KernelFilter kernelFilter = EntryReader.DumpFilter(root.Log, notes => filter.ToKernelFilter(_kernel.Version, notes), filter.Description,
+            "Dumping the whole conntrack table over ctnetlink and deleting every entry.");
         long seen = 0;
         EntryVisitor matches = filter.Matches;
         while (true)
