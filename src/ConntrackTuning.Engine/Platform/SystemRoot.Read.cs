@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 
 namespace ConntrackTuning.Engine.Platform;
@@ -122,28 +123,40 @@ internal sealed partial class SystemRoot
     /// <summary>The whole content of an open file, or null when it holds more than <paramref name="limit"/> bytes.</summary>
     private static byte[]? ReadBounded(SafeFileHandle handle, int limit)
     {
-        // procfs and sysfs report a size of 0 (or 4096): read until the end rather than trusting the size.
-        var buffer = new byte[Math.Min(limit + 1, 64 * 1024)];
-        int length = 0;
-        while (true)
+        // procfs and sysfs report a size of 0 (or 4096): read until the end rather than trusting the size. The
+        // buffer is pooled because a probe reads dozens of small files and the result is copied out anyway: a fresh
+        // 64 KiB array per file made one Get-ConntrackLimit allocate about 1 MiB.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limit + 1, 64 * 1024));
+        try
         {
-            if (length == buffer.Length)
+            int length = 0;
+            while (true)
             {
-                if (buffer.Length > limit)
+                if (length == buffer.Length)
                 {
-                    return null;
+                    if (buffer.Length > limit)
+                    {
+                        return null;
+                    }
+
+                    byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limit + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
                 }
 
-                Array.Resize(ref buffer, Math.Min(buffer.Length * 2, limit + 1));
-            }
+                int n = RandomAccess.Read(handle, buffer.AsSpan(length), length);
+                if (n == 0)
+                {
+                    return length > limit ? null : buffer.AsSpan(0, length).ToArray();
+                }
 
-            int n = RandomAccess.Read(handle, buffer.AsSpan(length), length);
-            if (n == 0)
-            {
-                return length > limit ? null : buffer.AsSpan(0, length).ToArray();
+                length += n;
             }
-
-            length += n;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
