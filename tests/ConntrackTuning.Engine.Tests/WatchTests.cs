@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Watch;
 using Xunit;
 
@@ -85,5 +86,52 @@ public class WatchTests
         Assert.Contains('█', spark);
         Assert.Contains('▁', spark);
         Assert.Contains(lines, l => l.Contains("full in 3 min", StringComparison.Ordinal));
+    }
+    [Fact]
+    public void WritesTheTextfileOfASampleWithEveryMetricInItsOrder()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        using var watcher = new ConntrackWatcher(KernelProbe.Probe(tree.Open()), TimeSpan.FromMinutes(5));
+        // The statistics counters come from the last sample taken; the rest from the sample given.
+        watcher.Take();
+        var full = new ConntrackWatchSample
+        {
+            Sample = 2, Time = new DateTimeOffset(2026, 12, 3, 10, 0, 0, 250, TimeSpan.Zero), Count = 64000, Max = 65536,
+            NewConnectionsTotal = 1234, LostEventsTotal = 0, TrendPerSecond = 12.5, SecondsUntilFull = 122.9, Root = tree.Path,
+        };
+        Assert.Equal(
+            [
+                "watch_timestamp_seconds 1796292000.25", "entries 64000", "entries_limit 65536", "usage_ratio 0.9765625",
+                "stat_found_total 0", "stat_invalid_total 59", "stat_ignore_total 0", "stat_insert_total 0", "stat_insert_failed_total 1",
+                "stat_drop_total 23", "stat_early_drop_total 5", "stat_icmp_error_total 0", "stat_search_restart_total 5",
+                "stat_clash_resolve_total 3", "stat_chain_too_long_total 0", "stat_new_total 0", "stat_delete_total 0",
+                "stat_expect_new_total 0", "stat_expect_create_total 0", "stat_expect_delete_total 0",
+                "new_connections_total 1234", "events_lost_total 0", "entries_trend_per_second 12.5", "seconds_until_full 122.9",
+            ],
+            Values(watcher.Metrics(full)));
+
+        // What a sample does not have is left out, not written as 0; a limit of 0 (none) has no ratio.
+        var bare = new ConntrackWatchSample { Sample = 1, Time = DateTimeOffset.UnixEpoch, Max = 0, Root = tree.Path };
+        string[] values = Values(watcher.Metrics(bare));
+        Assert.Equal(["watch_timestamp_seconds 0", "entries_limit 0"], values.Take(2));
+        Assert.All(values.Skip(2), v => Assert.StartsWith("stat_", v, StringComparison.Ordinal));
+        Assert.Equal(16, values.Length - 2);
+    }
+
+    // The sample lines of a textfile without the prefix; each family's # HELP and # TYPE come right before its first.
+    private static string[] Values(string text)
+    {
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("# HELP ", StringComparison.Ordinal))
+            {
+                string name = lines[i].Split(' ')[2];
+                Assert.Equal($"# TYPE {name} {(name.EndsWith("_total", StringComparison.Ordinal) ? "counter" : "gauge")}", lines[i + 1]);
+                Assert.StartsWith(name + " ", lines[i + 2], StringComparison.Ordinal);
+            }
+        }
+
+        return lines.Where(l => !l.StartsWith('#')).Select(l => l["conntrack_tuning_".Length..]).ToArray();
     }
 }
