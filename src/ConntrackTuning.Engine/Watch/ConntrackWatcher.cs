@@ -135,68 +135,46 @@ internal sealed class ConntrackWatcher : IDisposable
     public string Metrics(ConntrackWatchSample sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        const string Gauge = MetricCollector.Gauge;
-        const string Counter = MetricCollector.Counter;
-        ConntrackKernel k = _kernel;
-        var samples = new List<ConntrackMetric>
+        var samples = new List<ConntrackMetric>(MetricRows.Length);
+        foreach ((string name, string type, string help, Func<ConntrackWatchSample, ConntrackStatistic?, double?> value) in MetricRows)
         {
-            MetricCollector.Sample(k, "watch_timestamp_seconds", Gauge,
-                "When Watch-Conntrack took these values, in seconds since the Unix epoch. Alert when it grows old: the watch has stopped.",
-                sample.Time.ToUnixTimeMilliseconds() / 1000.0),
-        };
-        if (sample.Count is { } count)
-        {
-            samples.Add(MetricCollector.Sample(k, "entries", Gauge, "Entries in the conntrack table of this network namespace (nf_conntrack_count).", count));
-        }
-
-        if (sample.Max is { } max)
-        {
-            samples.Add(MetricCollector.Sample(k, "entries_limit", Gauge,
-                "CONNTRACK_MAX (nf_conntrack_max): the most entries the table may hold; new connections are dropped beyond it. 0 means no limit.", max));
-        }
-
-        if (sample.Max is > 0 && sample.Count is { } used)
-        {
-            samples.Add(MetricCollector.Sample(k, "usage_ratio", Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.", (double)used / sample.Max.Value));
-        }
-
-        if (_lastStatistics is { } statistics)
-        {
-            foreach ((string name, string help, Func<ConntrackStatistic, long?> value) in MetricCollector.StatCounters)
+            if (value(sample, _lastStatistics) is { } v)
             {
-                if (value(statistics) is { } v)
-                {
-                    samples.Add(MetricCollector.Sample(k, $"stat_{name}_total", Counter, help, v));
-                }
+                samples.Add(MetricCollector.Sample(_kernel, name, type, help, v));
             }
-        }
-
-        if (sample.NewConnectionsTotal is { } created)
-        {
-            samples.Add(MetricCollector.Sample(k, "new_connections_total", Counter,
-                "New connections (ctnetlink New events) received since Watch-Conntrack started; the kernel's own new counter is always 0 on current kernels. Use rate() for new connections per second.", created));
-        }
-
-        if (sample.LostEventsTotal is { } lost)
-        {
-            samples.Add(MetricCollector.Sample(k, "events_lost_total", Counter,
-                "Connection-tracking events lost since Watch-Conntrack started, at least: receive-queue overruns (ENOBUFS), each of which lost one or more events. Above 0, new_connections_total counts low.", lost));
-        }
-
-        if (sample.TrendPerSecond is { } trend)
-        {
-            samples.Add(MetricCollector.Sample(k, "entries_trend_per_second", Gauge,
-                "Growth of the entry count per second: the least-squares slope over Watch-Conntrack's forecast window.", trend));
-        }
-
-        if (sample.SecondsUntilFull is { } until)
-        {
-            samples.Add(MetricCollector.Sample(k, "seconds_until_full", Gauge,
-                "Seconds until the entry count reaches the limit at the current trend; left out while the table is not filling.", until));
         }
 
         return Exposition.Render(samples);
     }
+
+    /// <summary>
+    /// The textfile's families in the order written, each with its value from the sample and the statistics last read;
+    /// a family whose value is null is left out of that sample's file.
+    /// </summary>
+    private static readonly (string Name, string Type, string Help, Func<ConntrackWatchSample, ConntrackStatistic?, double?> Value)[] MetricRows =
+    [
+        ("watch_timestamp_seconds", MetricCollector.Gauge,
+            "When Watch-Conntrack took these values, in seconds since the Unix epoch. Alert when it grows old: the watch has stopped.",
+            (s, _) => s.Time.ToUnixTimeMilliseconds() / 1000.0),
+        ("entries", MetricCollector.Gauge, "Entries in the conntrack table of this network namespace (nf_conntrack_count).", (s, _) => s.Count),
+        ("entries_limit", MetricCollector.Gauge,
+            "CONNTRACK_MAX (nf_conntrack_max): the most entries the table may hold; new connections are dropped beyond it. 0 means no limit.",
+            (s, _) => s.Max),
+        ("usage_ratio", MetricCollector.Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.",
+            (s, _) => s.Max is > 0 && s.Count is { } used ? (double)used / s.Max.Value : null),
+        .. MetricCollector.StatCounters.Select(c => ($"stat_{c.Name}_total", MetricCollector.Counter, c.Help,
+            (Func<ConntrackWatchSample, ConntrackStatistic?, double?>)((_, statistics) => statistics is null ? null : c.Value(statistics)))),
+        ("new_connections_total", MetricCollector.Counter,
+            "New connections (ctnetlink New events) received since Watch-Conntrack started; the kernel's own new counter is always 0 on current kernels. Use rate() for new connections per second.",
+            (s, _) => s.NewConnectionsTotal),
+        ("events_lost_total", MetricCollector.Counter,
+            "Connection-tracking events lost since Watch-Conntrack started, at least: receive-queue overruns (ENOBUFS), each of which lost one or more events. Above 0, new_connections_total counts low.",
+            (s, _) => s.LostEventsTotal),
+        ("entries_trend_per_second", MetricCollector.Gauge,
+            "Growth of the entry count per second: the least-squares slope over Watch-Conntrack's forecast window.", (s, _) => s.TrendPerSecond),
+        ("seconds_until_full", MetricCollector.Gauge,
+            "Seconds until the entry count reaches the limit at the current trend; left out while the table is not filling.", (s, _) => s.SecondsUntilFull),
+    ];
 
     public void Dispose()
     {
