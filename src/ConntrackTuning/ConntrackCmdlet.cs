@@ -155,33 +155,50 @@ public abstract partial class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposabl
         return resolved.IsOwn ? null : NamespaceContext.Use(NamespaceThread.Enter(resolved.Path, resolved.Inode));
     }
 
-    /// <summary>
-    /// For the listeners (Get-ConntrackEvent, Watch-Conntrack), which run once at the end of the pipeline: enters the
-    /// one namespace given (typed, or piped by property name), refusing several different ones (NamespaceOneAtATime)
-    /// rather than silently listening in only the last.
-    /// </summary>
-    protected IDisposable? EnterOneNetworkNamespace(IReadOnlyList<string> given, string listener)
+    // The listeners run once, at the end of the pipeline; what it bound on the way is kept to refuse more than one namespace.
+    private readonly List<string> _listenerNamespaces = [];
+
+    /// <summary>For a listener's ProcessRecord: keeps each distinct -NetworkNamespace the pipeline binds.</summary>
+    protected void KeepListenerNamespace(string? networkNamespace)
     {
-        ArgumentNullException.ThrowIfNull(given);
-        if (given.Count > 1 && OpenRoot() is { IsLive: true } root)
+        if (!string.IsNullOrWhiteSpace(networkNamespace) && !_listenerNamespaces.Contains(networkNamespace))
+        {
+            _listenerNamespaces.Add(networkNamespace);
+        }
+    }
+
+    /// <summary>
+    /// For the listeners (Get-ConntrackEvent, Watch-Conntrack), which run once at the end of the pipeline: runs
+    /// <paramref name="listen"/> inside the one namespace kept (typed, or piped by property name), refusing several
+    /// different ones (NamespaceOneAtATime) rather than silently listening in only the last.
+    /// </summary>
+    protected void ListenInOneNetworkNamespace(string listener, Action listen) => Run(() =>
+    {
+        using IDisposable? inside = EnterOneNetworkNamespace(listener);
+        listen();
+    });
+
+    private IDisposable? EnterOneNetworkNamespace(string listener)
+    {
+        if (_listenerNamespaces.Count > 1 && OpenRoot() is { IsLive: true } root)
         {
             // One namespace may come by several names (its ip netns name and its inode): only distinct inodes count.
             var inodes = new HashSet<ulong>();
-            foreach (string spec in given)
+            foreach (string spec in _listenerNamespaces)
             {
                 inodes.Add(NamespaceResolver.Resolve(root, spec).Inode);
             }
 
             if (inodes.Count > 1)
             {
-                string all = string.Join(", ", given);
+                string all = string.Join(", ", _listenerNamespaces);
                 throw new ConntrackException(ErrorIds.NamespaceOneAtATime, ErrorKind.InvalidArgument,
                     $"{listener} listens in one network namespace at a time; {inodes.Count} were given ({all}).", all,
                     "Pick one (Get-ConntrackNamespace | Where-Object Name -eq NAME | ...), or run one command per namespace, for example each in Start-ThreadJob.");
             }
         }
 
-        return EnterNetworkNamespace(given.Count > 0 ? given[0] : null);
+        return EnterNetworkNamespace(_listenerNamespaces.Count > 0 ? _listenerNamespaces[0] : null);
     }
 
     /// <summary>

@@ -63,29 +63,16 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    // The listener runs once, at the end; what the pipeline bound on the way is kept to refuse more than one namespace.
-    private readonly System.Collections.Generic.List<string> _namespaces = [];
-
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
         _filter = BuildFilter();
     }
 
-    protected override void ProcessRecord()
-    {
-        if (!string.IsNullOrWhiteSpace(NetworkNamespace) && !_namespaces.Contains(NetworkNamespace))
-        {
-            _namespaces.Add(NetworkNamespace);
-        }
-    }
+    protected override void ProcessRecord() => KeepListenerNamespace(NetworkNamespace);
 
-    protected override void EndProcessing() => Run(() =>
-    {
-        // The event socket is created inside the namespace (and nf_conntrack_events is read there): only its events arrive.
-        using IDisposable? inside = EnterOneNetworkNamespace(_namespaces, "Get-ConntrackEvent");
-        Listen();
-    });
+    // The event socket is created inside the namespace (and nf_conntrack_events is read there): only its events arrive.
+    protected override void EndProcessing() => ListenInOneNetworkNamespace("Get-ConntrackEvent", Listen);
 
     private void Listen()
     {

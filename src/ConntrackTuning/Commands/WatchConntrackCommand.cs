@@ -64,23 +64,10 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    // The watch runs once, at the end; what the pipeline bound on the way is kept to refuse more than one namespace.
-    private readonly List<string> _namespaces = [];
+    protected override void ProcessRecord() => KeepListenerNamespace(NetworkNamespace);
 
-    protected override void ProcessRecord()
-    {
-        if (!string.IsNullOrWhiteSpace(NetworkNamespace) && !_namespaces.Contains(NetworkNamespace))
-        {
-            _namespaces.Add(NetworkNamespace);
-        }
-    }
-
-    protected override void EndProcessing() => Run(() =>
-    {
-        // The count and statistics files and the New-event socket are all opened inside the namespace.
-        using IDisposable? inside = EnterOneNetworkNamespace(_namespaces, "Watch-Conntrack");
-        Watch();
-    });
+    // The count and statistics files and the New-event socket are all opened inside the namespace.
+    protected override void EndProcessing() => ListenInOneNetworkNamespace("Watch-Conntrack", Watch);
 
     private void Watch()
     {
