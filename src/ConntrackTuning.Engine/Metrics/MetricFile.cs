@@ -42,12 +42,21 @@ internal static class MetricFile
     }
 
     /// <summary>Replaces the file at an absolute path with the text, atomically; a new file gets mode 0644 so node_exporter can read it.</summary>
-    public static void Write(string full, string text, IEngineLog log)
+    public static void Write(string full, string text, IEngineLog log) => Write(full, text, OpenFileSystem(log));
+
+    /// <summary>The file system a metrics file is written through: "/", the path being absolute.</summary>
+    public static SystemRoot OpenFileSystem(IEngineLog log) => SystemRoot.Open("/", log);
+
+    /// <summary>
+    /// The same through a file system opened once (<see cref="OpenFileSystem"/>), for Watch-Conntrack, which rewrites
+    /// the file at every interval: "/" is then not probed again each time.
+    /// </summary>
+    public static void Write(string full, string text, SystemRoot fileSystem)
     {
         ArgumentNullException.ThrowIfNull(full);
         ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(fileSystem);
         CheckDestination(full);
-        SystemRoot fileSystem = SystemRoot.Open("/", log);
         try
         {
             fileSystem.WriteFileAtomic(full, TextEncoding.GetBytes(text), createDirectory: false);

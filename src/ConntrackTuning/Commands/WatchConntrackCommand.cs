@@ -99,6 +99,8 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
             }
         }
 
+        SystemRoot? metricsFileSystem = metrics is null ? null : MetricFile.OpenFileSystem(this);
+
         bool draw = !AsObject && MyInvocation.PipelinePosition == MyInvocation.PipelineLength && !Console.IsOutputRedirected
             && Host?.UI?.RawUI is not null && Host.UI.SupportsVirtualTerminal && Host.Name != "Default Host";
         using var watcher = new ConntrackWatcher(kernel, ForecastWindow);
@@ -128,10 +130,10 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
                 WriteWarning($"The drop and trouble rates are left out: {s}");
             }
 
+            // The write says so itself (verbose "Wrote ... atomically"), once per interval.
             if (metrics is not null)
             {
-                MetricFile.Write(metrics, watcher.Metrics(sample), this);
-                WriteVerbose($"Wrote {metrics}.");
+                MetricFile.Write(metrics, watcher.Metrics(sample), metricsFileSystem!);
             }
 
             if (draw)
