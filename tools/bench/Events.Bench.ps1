@@ -238,7 +238,9 @@ try {
             foreach ($row in $figures.GetEnumerator()) {
                 '  {0,-62} {1,7:N3} CPU s = {2,6:N3} % of one CPU' -f $row.Key, $row.Value, (100 * $row.Value / $m.Wall)
             }
-            '  Watch-Conntrack by thread: ' + (($m.Threads | ForEach-Object { '{0} {1:N2} s' -f $_.Name, $_.Seconds }) -join ', ')
+            # A thread that ended in the window (the runtime ends its JIT thread when idle and starts a new one) is the rest.
+            $ended = $m.Watch - ($m.Threads | Measure-Object Seconds -Sum).Sum
+            '  Watch-Conntrack by thread: ' + (@($m.Threads | ForEach-Object { '{0} {1:N2} s' -f $_.Name, $_.Seconds }) + @('threads that ended {0:N2} s' -f $ended) -join ', ')
         }
     }
     finally {
