@@ -105,4 +105,15 @@ Describe 'The image parameters -KernelRelease and -MemoryBytes' {
         & $complete '6.1.' | Should -Be '6.1.0-18-amd64'
         & $complete '6' | Should -Be '6.12.9-amd64', '6.1.0-18-amd64'
     }
+
+    It 'completes -KernelRelease under a relative -Root from the session location, as the cmdlet resolves it' {
+        $null = New-Item -ItemType Directory -Force (Join-Path $TestDrive 'relative-image/lib/modules/6.6.1-relative')
+        [Environment]::CurrentDirectory | Should -Not -Be $TestDrive -Because 'the process directory must differ from the location for this to prove anything'
+        Push-Location $TestDrive
+        try {
+            $line = "Get-ConntrackLimit -Root ./relative-image -KernelRelease 6.6"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be '6.6.1-relative'
+        }
+        finally { Pop-Location }
+    }
 }

@@ -1,3 +1,4 @@
+using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Entries;
 
 namespace ConntrackTuning.Commands;

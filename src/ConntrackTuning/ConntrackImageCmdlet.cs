@@ -1,3 +1,5 @@
+using ConntrackTuning.Completers;
+
 namespace ConntrackTuning.Commands;
 
 /// <summary>

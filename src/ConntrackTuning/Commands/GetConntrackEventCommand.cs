@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Events;
 using ConntrackTuning.Engine.Limits;

@@ -1,3 +1,4 @@
+using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Statistics;
 
 namespace ConntrackTuning.Commands;

@@ -1,3 +1,4 @@
+using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
 using ConntrackTuning.Engine.Removal;

@@ -1,3 +1,4 @@
+using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Health;
 using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.KernelLog;

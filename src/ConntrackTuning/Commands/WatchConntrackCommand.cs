@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Metrics;
 using ConntrackTuning.Engine.Watch;
