@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using ConntrackTuning.Completers;
-using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Events;
-using ConntrackTuning.Engine.Limits;
 
 namespace ConntrackTuning.Commands;
 
@@ -19,7 +17,6 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     private const string EventsSet = "Events";
     private const string SummarySet = "Summary";
 
-    private EntryFilter _filter = EntryFilter.None;
     private long _lastWarnedOverruns;
     private long _lastWarnTicks;
 
@@ -67,12 +64,6 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     // The listener runs once, at the end; what the pipeline bound on the way is kept to refuse more than one namespace.
     private readonly System.Collections.Generic.List<string> _namespaces = [];
 
-    protected override void BeginProcessing()
-    {
-        base.BeginProcessing();
-        _filter = BuildFilter();
-    }
-
     protected override void ProcessRecord()
     {
         if (!string.IsNullOrWhiteSpace(NetworkNamespace) && !_namespaces.Contains(NetworkNamespace))
@@ -91,10 +82,7 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     private void Listen()
     {
         ConntrackKernel kernel = ProbeKernel();
-        if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
-        {
-            throw LimitReader.NotLoaded(kernel);
-        }
+        RequireTable(kernel);
 
         ConntrackEventType[] types = (EventType ?? (Summary ? [ConntrackEventType.New, ConntrackEventType.Destroy] : [ConntrackEventType.New, ConntrackEventType.Update, ConntrackEventType.Destroy]))
             .Distinct().Order().ToArray();
@@ -102,7 +90,7 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
         {
             Types = types,
             BufferBytes = MyInvocation.BoundParameters.ContainsKey(nameof(ReceiveBufferBytes)) ? ReceiveBufferBytes : null,
-            Filter = _filter,
+            Filter = Filter,
             Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
             Count = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : null,
             Summarize = Summary,

@@ -1,6 +1,5 @@
 using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Expectations;
-using ConntrackTuning.Engine.Limits;
 
 namespace ConntrackTuning.Commands;
 
@@ -26,27 +25,18 @@ public sealed class GetConntrackExpectationCommand : ConntrackReadCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    protected override void ProcessRecord()
+    // The dump socket (or proc/net/nf_conntrack_expect without CAP_NET_ADMIN) is opened inside the namespace.
+    protected override void ProcessRecord() => RunInNetworkNamespace(NetworkNamespace, kernel =>
     {
-        Run(() =>
+        RequireTable(kernel);
+        ExpectationReader.Read(kernel, e =>
         {
-            // The dump socket (or proc/net/nf_conntrack_expect without CAP_NET_ADMIN) is opened inside the namespace.
-            using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-            ConntrackKernel kernel = ProbeKernel();
-            if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
+            if (Helper is null || Helper.Any(h => string.Equals(h, e.Helper, StringComparison.OrdinalIgnoreCase)))
             {
-                throw LimitReader.NotLoaded(kernel);
+                WriteObject(e);
             }
 
-            ExpectationReader.Read(kernel, e =>
-            {
-                if (Helper is null || Helper.Any(h => string.Equals(h, e.Helper, StringComparison.OrdinalIgnoreCase)))
-                {
-                    WriteObject(e);
-                }
-
-                return true;
-            });
+            return true;
         });
-    }
+    });
 }

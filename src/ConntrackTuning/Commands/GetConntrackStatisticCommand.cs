@@ -23,10 +23,8 @@ public sealed class GetConntrackStatisticCommand : ConntrackReadCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    protected override void ProcessRecord() => Run(() =>
+    protected override void ProcessRecord() => RunInNetworkNamespace(NetworkNamespace, kernel =>
     {
-        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-        ConntrackKernel kernel = ProbeKernel();
         CpuStatistics statistics = StatisticsReader.Read(kernel);
         if (PerCpu)
         {

@@ -28,10 +28,9 @@ public sealed class GetConntrackTimeoutCommand : ConntrackReadCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    protected override void ProcessRecord() => Run(() =>
+    protected override void ProcessRecord() => RunInNetworkNamespace(NetworkNamespace, kernel =>
     {
-        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-        foreach (ConntrackTimeout timeout in TimeoutReader.Read(ProbeKernel()))
+        foreach (ConntrackTimeout timeout in TimeoutReader.Read(kernel))
         {
             if (Matches(Protocol, timeout.Protocol) && Matches(State, timeout.State ?? ""))
             {
