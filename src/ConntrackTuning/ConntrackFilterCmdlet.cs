@@ -1,4 +1,3 @@
-using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Entries;
 
 namespace ConntrackTuning.Commands;

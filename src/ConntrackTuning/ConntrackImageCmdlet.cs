@@ -1,5 +1,3 @@
-using ConntrackTuning.Completers;
-
 namespace ConntrackTuning.Commands;
 
 /// <summary>

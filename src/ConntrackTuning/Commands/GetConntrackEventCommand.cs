@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Events;
 
 namespace ConntrackTuning.Commands;

@@ -1,4 +1,3 @@
-using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Expectations;
 
 namespace ConntrackTuning.Commands;
@@ -10,23 +9,15 @@ namespace ConntrackTuning.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "ConntrackExpectation")]
 [OutputType(typeof(ConntrackExpectation))]
-public sealed class GetConntrackExpectationCommand : ConntrackReadCmdlet
+public sealed class GetConntrackExpectationCommand : ConntrackNamespaceReadCmdlet
 {
     /// <summary>Only expectations of these helpers (ftp, sip, h323, ...).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string[]? Helper { get; set; }
 
-    /// <summary>
-    /// The network namespace to list the expectations of, by ip netns name, inode, process id or nsfs path; binds by
-    /// property name from Get-ConntrackNamespace. The running system only.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
-
     // The dump socket (or proc/net/nf_conntrack_expect without CAP_NET_ADMIN) is opened inside the namespace.
-    protected override void ProcessRecord() => RunInNetworkNamespace(NetworkNamespace, kernel =>
+    private protected override void Read(ConntrackKernel kernel)
     {
         RequireTable(kernel);
         ExpectationReader.Read(kernel, e =>
@@ -38,5 +29,5 @@ public sealed class GetConntrackExpectationCommand : ConntrackReadCmdlet
 
             return true;
         });
-    });
+    }
 }

@@ -1,4 +1,3 @@
-using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Netlink;
 using ConntrackTuning.Engine.Removal;

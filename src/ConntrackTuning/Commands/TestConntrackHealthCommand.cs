@@ -1,4 +1,3 @@
-using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Health;
 using ConntrackTuning.Engine.Images;
 using ConntrackTuning.Engine.KernelLog;

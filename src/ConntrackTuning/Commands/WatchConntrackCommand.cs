@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Metrics;
 using ConntrackTuning.Engine.Watch;
