@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Events;
-using ConntrackTuning.Engine.Limits;
 
 namespace ConntrackTuning.Commands;
 
@@ -18,7 +16,6 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     private const string EventsSet = "Events";
     private const string SummarySet = "Summary";
 
-    private EntryFilter _filter = EntryFilter.None;
     private long _lastWarnedOverruns;
     private long _lastWarnTicks;
 
@@ -66,12 +63,6 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     // The listener runs once, at the end; what the pipeline bound on the way is kept to refuse more than one namespace.
     private readonly System.Collections.Generic.List<string> _namespaces = [];
 
-    protected override void BeginProcessing()
-    {
-        base.BeginProcessing();
-        _filter = BuildFilter();
-    }
-
     protected override void ProcessRecord()
     {
         if (!string.IsNullOrWhiteSpace(NetworkNamespace) && !_namespaces.Contains(NetworkNamespace))
@@ -90,10 +81,7 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     private void Listen()
     {
         ConntrackKernel kernel = ProbeKernel();
-        if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
-        {
-            throw LimitReader.NotLoaded(kernel);
-        }
+        RequireTable(kernel);
 
         ConntrackEventType[] types = (EventType ?? (Summary ? [ConntrackEventType.New, ConntrackEventType.Destroy] : [ConntrackEventType.New, ConntrackEventType.Update, ConntrackEventType.Destroy]))
             .Distinct().Order().ToArray();
@@ -101,7 +89,7 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
         {
             Types = types,
             BufferBytes = MyInvocation.BoundParameters.ContainsKey(nameof(ReceiveBufferBytes)) ? ReceiveBufferBytes : null,
-            Filter = _filter,
+            Filter = Filter,
             Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
             Count = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : null,
             Summarize = Summary,
