@@ -16,6 +16,12 @@ Describe '-NetworkNamespace with a capture' {
         $errs[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
     }
 
+    It 'is refused by Remove-ConntrackEntry -WhatIf typed with a capture, rather than previewing the capture' {
+        $tree = Copy-Fixture linux-6.18-entries
+        Remove-ConntrackEntry -Root $tree -NetworkNamespace somewhere -Protocol tcp -WhatIf -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs[0].FullyQualifiedErrorId | Should -Be 'NamespaceNeedsLiveRoot,ConntrackTuning.Commands.RemoveConntrackEntryCommand'
+    }
+
     It 'is ignored when it comes with an object of the capture (its own inode)' {
         $tree = Copy-Fixture linux-6.18-builtin
         $kernel = [pscustomobject]@{ Root = $tree; NetworkNamespace = '4026531840' }

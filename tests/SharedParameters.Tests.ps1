@@ -81,6 +81,42 @@ Describe 'The entry filters of Get-ConntrackEntry, Get-ConntrackEvent and Remove
     }
 }
 
+# The cmdlets with -NetworkNamespace stand on six different bases, so it is declared in eight places (once for the three
+# on ConntrackNamespaceReadCmdlet): what users get must still be one parameter.
+Describe 'The network namespace parameter -NetworkNamespace' {
+    It 'is on these cmdlets and no others' {
+        @(Get-Command -Module ConntrackTuning | Where-Object { $_.Parameters.ContainsKey('NetworkNamespace') } | ForEach-Object Name | Sort-Object) |
+            Should -Be 'Clear-ConntrackTable', 'Get-ConntrackEntry', 'Get-ConntrackEvent', 'Get-ConntrackExpectation', 'Get-ConntrackStatistic',
+            'Get-ConntrackTimeout', 'Remove-ConntrackEntry', 'Set-ConntrackTimeout', 'Test-ConntrackHealth', 'Watch-Conntrack'
+    }
+
+    It '<Command> -NetworkNamespace binds by property name (from Get-ConntrackNamespace) and completes the namespaces' -TestCases @(
+        foreach ($command in 'Clear-ConntrackTable', 'Get-ConntrackEntry', 'Get-ConntrackEvent', 'Get-ConntrackExpectation', 'Get-ConntrackStatistic',
+            'Get-ConntrackTimeout', 'Set-ConntrackTimeout', 'Test-ConntrackHealth', 'Watch-Conntrack') { @{ Command = $command } }
+    ) {
+        Get-ParameterShape $Command NetworkNamespace |
+            Should -BeExactly 'NetworkNamespace [String] sets=__AllParameterSets:False:-2147483648:False:True aliases= validate= complete=NetworkNamespaceCompleter'
+    }
+
+    It 'Remove-ConntrackEntry -NetworkNamespace is the same, but not bound from the pipeline' {
+        Get-ParameterShape Remove-ConntrackEntry NetworkNamespace |
+            Should -BeExactly 'NetworkNamespace [String] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate= complete=NetworkNamespaceCompleter'
+    }
+}
+
+# -Summary and -Top are declared on each of the two cmdlets: on a base of their own, -Top would move in the syntax of
+# Get-ConntrackEvent (PowerShell lists a base's parameters after the cmdlet's own).
+Describe 'The summary parameters -Summary and -Top' {
+    It '<Command> -<Name> is the same on both' -TestCases @(
+        foreach ($command in 'Get-ConntrackEntry', 'Get-ConntrackEvent') {
+            @{ Command = $command; Name = 'Summary'; Shape = 'Summary [SwitchParameter] sets=Summary:True:-2147483648:False:False aliases= validate= complete=' }
+            @{ Command = $command; Name = 'Top'; Shape = 'Top [Int32] sets=Summary:False:-2147483648:False:False aliases= validate=ValidateRangeAttribute(1,10000) complete=' }
+        }
+    ) {
+        Get-ParameterShape $Command $Name | Should -BeExactly $Shape
+    }
+}
+
 Describe 'The image parameters -KernelRelease and -MemoryBytes' {
     It '<Command> -KernelRelease is one declaration, completed from the installed kernels' -TestCases @(
         @{ Command = 'Get-ConntrackKernel' }, @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackRecommendation' }
@@ -104,5 +140,16 @@ Describe 'The image parameters -KernelRelease and -MemoryBytes' {
         $complete = { param($word) $line = "$Command -Root '$image' -KernelRelease $word"; (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText }
         & $complete '6.1.' | Should -Be '6.1.0-18-amd64'
         & $complete '6' | Should -Be '6.12.9-amd64', '6.1.0-18-amd64'
+    }
+
+    It 'completes -KernelRelease under a relative -Root from the session location, as the cmdlet resolves it' {
+        $null = New-Item -ItemType Directory -Force (Join-Path $TestDrive 'relative-image/lib/modules/6.6.1-relative')
+        [Environment]::CurrentDirectory | Should -Not -Be $TestDrive -Because 'the process directory must differ from the location for this to prove anything'
+        Push-Location $TestDrive
+        try {
+            $line = "Get-ConntrackLimit -Root ./relative-image -KernelRelease 6.6"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be '6.6.1-relative'
+        }
+        finally { Pop-Location }
     }
 }

@@ -64,9 +64,23 @@ public abstract partial class ConntrackCmdlet
         }
     }
 
-    /// <summary>Every value of a -Path and a -LiteralPath that may be given together, in that order, each with whether it is literal.</summary>
-    private protected static IEnumerable<(string Path, bool Literal)> PathsAsGiven(string[]? paths, string[]? literalPaths) =>
-        (paths ?? []).Select(p => (p, false)).Concat((literalPaths ?? []).Select(p => (p, true)));
+    /// <summary>
+    /// What a -Path and a -LiteralPath that may be given together name, their values in that order (see
+    /// <see cref="ResolveExistingPaths"/>). A value that names nothing is its own non-terminating error and the
+    /// others still count; the values are resolved as the caller goes, so it works on the files of one before the next.
+    /// </summary>
+    private protected IEnumerable<string> ExistingPaths(string[]? paths, string[]? literalPaths, PathUse use)
+    {
+        foreach ((string path, bool literal) in (paths ?? []).Select(p => (p, false)).Concat((literalPaths ?? []).Select(p => (p, true))))
+        {
+            IReadOnlyList<string> found = [];
+            Run(() => found = ResolveExistingPaths(path, literal, use));
+            foreach (string file in found)
+            {
+                yield return file;
+            }
+        }
+    }
 
     /// <summary>
     /// A path taken as written (-LiteralPath, -Root, a file to create) as an absolute file-system path; whether it

@@ -1,4 +1,5 @@
 using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Namespaces;
 
 namespace ConntrackTuning.Commands;
@@ -153,6 +154,34 @@ public abstract partial class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposabl
         ResolvedNamespace resolved = NamespaceResolver.Resolve(root, networkNamespace);
         WriteVerbose($"-NetworkNamespace {networkNamespace}: network namespace {resolved.Inode} ({resolved.Path}){(resolved.IsOwn ? ", this process's own" : "")}.");
         return resolved.IsOwn ? null : NamespaceContext.Use(NamespaceThread.Enter(resolved.Path, resolved.Inode));
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> inside <paramref name="networkNamespace"/> (see <see cref="EnterNetworkNamespace"/>) on the
+    /// kernel probed there: the sockets and per-namespace files the work opens are that namespace's, and the
+    /// namespace is left when the work ends, however it ends.
+    /// </summary>
+    protected void RunInNetworkNamespace(string? networkNamespace, Action<ConntrackKernel> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        Run(() =>
+        {
+            using IDisposable? inside = EnterNetworkNamespace(networkNamespace);
+            work(ProbeKernel());
+        });
+    }
+
+    /// <summary>
+    /// For the commands that read the table itself (entries, expectations, events): a running system whose tracker
+    /// is not loaded has none, which is the engine's not-loaded error rather than an empty answer. A capture is
+    /// read as it was taken.
+    /// </summary>
+    private protected static void RequireTable(ConntrackKernel kernel)
+    {
+        if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
+        {
+            throw LimitReader.NotLoaded(kernel);
+        }
     }
 
     // The listeners run once, at the end of the pipeline; what it bound on the way is kept to refuse more than one namespace.

@@ -5,9 +5,9 @@ namespace ConntrackTuning.Commands;
 /// <summary>
 /// Base of the cmdlets that select conntrack entries the way conntrack -L does (Get-ConntrackEntry,
 /// Get-ConntrackEvent, Remove-ConntrackEntry): the filter parameters with their completion and validation, and
-/// the one translation of them into an <see cref="EntryFilter"/>. The parameters are in every parameter set;
-/// a cmdlet that allows them in one set only overrides them with that set named (the virtual properties keep
-/// <see cref="BuildFilter"/> reading whichever declaration PowerShell bound).
+/// the one translation of them into an <see cref="EntryFilter"/>, <see cref="Filter"/>. The parameters are in every
+/// parameter set; a cmdlet that allows them in one set only overrides them with that set named (the virtual
+/// properties keep <see cref="BuildFilter"/> reading whichever declaration PowerShell bound).
 /// </summary>
 public abstract class ConntrackFilterCmdlet : ConntrackReadCmdlet
 {
@@ -67,11 +67,20 @@ public abstract class ConntrackFilterCmdlet : ConntrackReadCmdlet
     [Parameter]
     public virtual SwitchParameter Assured { get; set; }
 
+    /// <summary>The filter the parameters describe, built once before the first record.</summary>
+    private protected EntryFilter Filter { get; private set; } = EntryFilter.None;
+
     /// <summary>
-    /// The filter the parameters describe (zone 0 counts only when -Zone was given). A value that does not parse
-    /// spoils every record of the pipeline alike, so it ends the command before anything is read.
+    /// Builds <see cref="Filter"/> (zone 0 counts only when -Zone was given). A value that does not parse spoils
+    /// every record of the pipeline alike, so it ends the command before anything is read.
     /// </summary>
-    private protected EntryFilter BuildFilter()
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        Filter = BuildFilter();
+    }
+
+    private EntryFilter BuildFilter()
     {
         try
         {

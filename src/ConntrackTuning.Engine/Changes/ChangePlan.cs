@@ -10,6 +10,29 @@ internal sealed record FileEdit(string Relative, string? Before, string After, s
 }
 
 /// <summary>
+/// How a setting is made to survive a reboot: the key its record names, the configuration edits that persist a
+/// value (adding their warnings to the list given; null where nothing under etc/ can), and what the next boot
+/// applies given proposed file contents (or the files as they are).
+/// </summary>
+internal sealed record PlanPersistence(
+    string? Key,
+    Func<long, List<string>, IReadOnlyList<FileEdit>>? Build,
+    Func<IReadOnlyDictionary<string, string?>?, PersistedValue?> NextBoot)
+{
+    /// <summary>A sysctl in the sysctl files, read back at boot by the key or any of its aliases.</summary>
+    internal static PlanPersistence Sysctl(ConntrackKernel kernel, string key, IReadOnlyList<string> aliases, bool force, bool bucketsOnly = false)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        SystemRoot root = kernel.SystemRoot;
+        var setting = new SysctlSetting(key, aliases, "");
+        string[] keys = [key, .. aliases];
+        return new(key,
+            (value, warnings) => PersistenceEdits.Sysctl(kernel, [setting with { Value = value.ToString(CultureInfo.InvariantCulture) }], force, warnings, bucketsOnly),
+            proposed => BootConfig.LastSysctl(root, keys, proposed));
+    }
+}
+
+/// <summary>
 /// Everything a change will do, worked out from fresh reads before anything is written: the run-time file and
 /// values, the new content of every configuration file (already parsed, so a broken file stops the change
 /// before the kernel is touched), and the warnings.
@@ -48,9 +71,9 @@ internal sealed class ChangePlan
 
     /// <summary>
     /// The plan of a change that is one sysctl (the max, a timeout, another tracker setting): its run-time file
-    /// (null under -PersistOnly) and value there now, the sysctl files that persist the value and their rebuild for
-    /// the final value, and what the next boot applies, read by the key and its aliases. The planners differ only
-    /// in the checks they make before this; the warnings they gathered are reported with the plan's own.
+    /// (null under -PersistOnly) and value there now, persisted in the sysctl files under the key and its aliases.
+    /// The planners differ only in the checks they make before this; the warnings they gathered are reported with
+    /// the plan's own.
     /// </summary>
     internal static ChangePlan ForSysctl(ConntrackKernel kernel, string setting, string key, IReadOnlyList<string> aliases, long value,
         ApplyMode mode, string? runtime, long? oldValue, bool force, List<string> warnings,
@@ -58,25 +81,40 @@ internal sealed class ChangePlan
     {
         ArgumentNullException.ThrowIfNull(kernel);
         ArgumentNullException.ThrowIfNull(aliases);
+        return Assemble(kernel, setting, mode, runtime, runtimeAliases ?? [], oldValue, value, value, runtime is not null && oldValue != value,
+            PlanPersistence.Sysctl(kernel, key, aliases, force), warnings, protocol, state);
+    }
+
+    /// <summary>
+    /// The one assembly of a plan from what its planner worked out. A run-time-only change writes no configuration
+    /// file; any other builds its files now for the expected value (so a broken file stops the change before the
+    /// kernel is touched) and keeps the builder for the value the kernel really takes. The planner's warnings and
+    /// those of the files are reported with the plan.
+    /// </summary>
+    internal static ChangePlan Assemble(ConntrackKernel kernel, string setting, ApplyMode mode, string? runtime, IReadOnlyList<string> runtimeAliases,
+        long? oldValue, long requested, long expected, bool runtimeChanges, PlanPersistence persistence, List<string> warnings,
+        string? protocol = null, string? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(persistence);
         ArgumentNullException.ThrowIfNull(warnings);
-        SystemRoot root = kernel.SystemRoot;
-        var sysctl = new SysctlSetting(key, aliases, value.ToString(CultureInfo.InvariantCulture));
-        string[] keys = [key, .. aliases];
+        Func<long, List<string>, IReadOnlyList<FileEdit>>? build = mode == ApplyMode.Runtime ? null : persistence.Build;
         var plan = new ChangePlan
         {
             Kernel = kernel,
             Setting = setting,
-            Key = key,
+            Key = persistence.Key,
             Mode = mode,
             RuntimeRelative = runtime,
-            RuntimeAliases = runtimeAliases ?? [],
+            RuntimeAliases = runtimeAliases,
             OldValue = oldValue,
-            Requested = value,
-            Expected = value,
-            RuntimeChanges = runtime is not null && oldValue != value,
-            Files = mode == ApplyMode.Runtime ? [] : PersistenceEdits.Sysctl(kernel, [sysctl], force, warnings),
-            BuildFiles = mode == ApplyMode.Runtime ? null : v => PersistenceEdits.Sysctl(kernel, [sysctl with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, []),
-            NextBoot = proposed => BootConfig.LastSysctl(root, keys, proposed),
+            Requested = requested,
+            Expected = expected,
+            RuntimeChanges = runtimeChanges,
+            Files = build is null ? [] : build(expected, warnings),
+            // The rebuild comes after the plan was shown: its warnings were already given for the expected value.
+            BuildFiles = build is null ? null : v => build(v, []),
+            NextBoot = persistence.NextBoot,
             Protocol = protocol,
             State = state,
         };

@@ -57,27 +57,9 @@ internal static class HashSizePlanner
             }
         }
 
-        (string? key, Func<long, IReadOnlyList<FileEdit>>? build, Func<IReadOnlyDictionary<string, string?>?, PersistedValue?> nextBoot) =
-            HashPersistenceFor(kernel, force, warnings);
-        IReadOnlyList<FileEdit> files = mode == ApplyMode.Runtime || build is null ? [] : build(mode == ApplyMode.PersistentOnly ? rounded : expected);
-        var plan = new ChangePlan
-        {
-            Kernel = kernel,
-            Setting = setting,
-            Key = key,
-            Mode = mode,
-            RuntimeRelative = runtime,
-            RuntimeAliases = root.IsLive || runtime is null ? [] : kernel.BucketsPathsFound.Where(b => b != runtime).Take(1).ToArray(),
-            OldValue = old,
-            Requested = value,
-            Expected = mode == ApplyMode.PersistentOnly ? rounded : expected,
-            RuntimeChanges = runtimeChanges,
-            Files = files,
-            BuildFiles = mode == ApplyMode.Runtime ? null : build,
-            NextBoot = nextBoot,
-        };
-        plan.Warn(warnings);
-        return plan;
+        return ChangePlan.Assemble(kernel, setting, mode, runtime,
+            root.IsLive || runtime is null ? [] : kernel.BucketsPathsFound.Where(b => b != runtime).Take(1).ToArray(),
+            old, value, mode == ApplyMode.PersistentOnly ? rounded : expected, runtimeChanges, HashPersistenceFor(kernel, force), warnings);
     }
 
     private static void ShapeWarning(KernelEra era, long value, List<string> warnings)
@@ -92,24 +74,20 @@ internal static class HashSizePlanner
         }
     }
 
-    private static (string? Key, Func<long, IReadOnlyList<FileEdit>>? Build, Func<IReadOnlyDictionary<string, string?>?, PersistedValue?> NextBoot)
-        HashPersistenceFor(ConntrackKernel kernel, bool force, List<string> warnings)
+    private static PlanPersistence HashPersistenceFor(ConntrackKernel kernel, bool force)
     {
         SystemRoot root = kernel.SystemRoot;
         string module = kernel.EraRow.TrackerName;
         string method = TrackerModule.DecideHashPersistence(kernel, out bool assumedModule);
         if (method == "BucketsSysctl")
         {
-            var setting = new SysctlSetting(BucketsKey, [], "");
-            return (BucketsKey,
-                v => PersistenceEdits.Sysctl(kernel, [setting with { Value = v.ToString(CultureInfo.InvariantCulture) }], force, warnings, bucketsOnly: true),
-                proposed => BootConfig.LastSysctl(root, [BucketsKey], proposed));
+            return PlanPersistence.Sysctl(kernel, BucketsKey, [], force, bucketsOnly: true);
         }
 
         if (method is "KernelCommandLine" or "CompileTime")
         {
             // Built in: nothing under etc/ is read early enough; only the boot loader can pass it (from 2.6).
-            return (module + ".hashsize", _ => throw NeedsCommandLine(kernel), _ => BootConfig.CommandLineParameter(root, module, "hashsize"));
+            return new(module + ".hashsize", (_, _) => throw NeedsCommandLine(kernel), _ => BootConfig.CommandLineParameter(root, module, "hashsize"));
         }
 
         if (assumedModule)
@@ -117,7 +95,7 @@ internal static class HashSizePlanner
             root.Log.Verbose($"Whether {module} is a module or built in cannot be told from the files under {root.Path}; the hash size is persisted as a module option, which applies only if it is a module.");
         }
 
-        return (module + ".hashsize", v => ModprobeEdits(kernel, v, force, warnings), proposed =>
+        return new(module + ".hashsize", (v, warnings) => ModprobeEdits(kernel, v, force, warnings), proposed =>
             BootConfig.CommandLineParameter(root, module, "hashsize") ?? BootConfig.LastModuleOption(root, module, "hashsize", proposed));
     }
 

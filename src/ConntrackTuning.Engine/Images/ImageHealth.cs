@@ -1,4 +1,5 @@
 using ConntrackTuning.Engine.Health;
+using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Images;
@@ -107,7 +108,7 @@ internal static class ImageHealth
 
         // The established timeout the boot applies: the persisted one when the keys stick, else the kernel's 5 days.
         string establishedKey = kernel.EraRow.TimeoutDirectory is { } dir && kernel.EraRow.TimeoutPrefix is { } prefix
-            ? Limits.TimeoutKey(dir, prefix)
+            ? EraTable.SysctlKey($"{dir}/{prefix}tcp_timeout_established")!
             : "net.netfilter.nf_conntrack_tcp_timeout_established";
         SysctlLine? established = lines.LastOrDefault(l => l.Key == establishedKey);
         bool sticks = limit.LoadedBeforeSysctl != false;
@@ -126,11 +127,4 @@ internal static class ImageHealth
     private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static string Quote(string path) => "'" + path.Replace("'", "''", StringComparison.Ordinal) + "'";
-
-    /// <summary>The sysctl name of a timeout file: proc/sys/net/netfilter + nf_conntrack_ + the name.</summary>
-    private static class Limits
-    {
-        public static string TimeoutKey(string directory, string prefix) =>
-            directory.Replace("proc/sys/", "", StringComparison.Ordinal).Replace('/', '.') + "." + prefix + "tcp_timeout_established";
-    }
 }

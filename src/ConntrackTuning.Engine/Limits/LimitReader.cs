@@ -22,28 +22,7 @@ internal static class LimitReader
             throw NotLoaded(kernel);
         }
 
-        long? max = null;
-        string? maxSource = null;
-        foreach (string path in kernel.MaxPathsFound)
-        {
-            long? value = root.TryReadInt64(path, out ReadStatus status);
-            if (value is null)
-            {
-                ThrowIfUnreadable(root, path, status);
-                continue;
-            }
-
-            if (max is null)
-            {
-                (max, maxSource) = (value, root.SourceOf(path));
-            }
-            else if (value != max)
-            {
-                // Aliases share one kernel variable, so a difference means the tree was captured at two moments.
-                root.Log.Warning($"{root.SourceOf(path)} holds {value} but {maxSource} holds {max}; they are one kernel variable, so the files were captured at different times. Reporting {max}.");
-            }
-        }
-
+        (long? max, string? maxSource) = ReadMax(kernel, root);
         (long? count, string? countSource) = ReadCount(kernel, root);
         (long? hashSize, string? hashSource) = ReadHashSize(kernel, root);
         Persisted persisted = ReadPersisted(kernel);
@@ -94,6 +73,52 @@ internal static class LimitReader
             DriftReason = drift.Count > 0 ? string.Join("; ", drift) + "." : null,
             Root = kernel.Root,
         };
+    }
+
+    /// <summary>
+    /// The running table's max, hash size and count, read as <see cref="Read"/> reads them but without what the
+    /// next boot applies or the expectation table: all a recommendation compares with, at a fraction of the reads.
+    /// </summary>
+    internal static (long? Max, long? HashSize, long? Count) ReadRunning(ConntrackKernel kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        if (!kernel.IsLoaded)
+        {
+            throw NotLoaded(kernel);
+        }
+
+        SystemRoot root = kernel.SystemRoot;
+        (long? max, _) = ReadMax(kernel, root);
+        (long? count, _) = ReadCount(kernel, root);
+        (long? hashSize, _) = ReadHashSize(kernel, root);
+        return (max, hashSize, count);
+    }
+
+    private static (long? Max, string? Source) ReadMax(ConntrackKernel kernel, SystemRoot root)
+    {
+        long? max = null;
+        string? maxSource = null;
+        foreach (string path in kernel.MaxPathsFound)
+        {
+            long? value = root.TryReadInt64(path, out ReadStatus status);
+            if (value is null)
+            {
+                ThrowIfUnreadable(root, path, status);
+                continue;
+            }
+
+            if (max is null)
+            {
+                (max, maxSource) = (value, root.SourceOf(path));
+            }
+            else if (value != max)
+            {
+                // Aliases share one kernel variable, so a difference means the tree was captured at two moments.
+                root.Log.Warning($"{root.SourceOf(path)} holds {value} but {maxSource} holds {max}; they are one kernel variable, so the files were captured at different times. Reporting {max}.");
+            }
+        }
+
+        return (max, maxSource);
     }
 
     /// <param name="Default">What the kernel sizes by itself when nothing is persisted; null where that cannot be computed exactly.</param>

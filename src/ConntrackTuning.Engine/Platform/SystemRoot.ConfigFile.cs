@@ -42,26 +42,34 @@ internal sealed partial class SystemRoot
 
         using (handle)
         {
-            if (status.IsDirectory)
-            {
-                throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
-                    $"'{full}' is a folder, where a configuration file was expected; nothing was changed.", full,
-                    $"Move the folder '{full}' away (it is not something sysctl, modprobe or systemd read), then run the command again.");
-            }
-
-            if (!status.IsRegular)
-            {
-                throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
-                    $"'{full}' is {status.Kind}, not a regular file, where a configuration file was expected; it was not read and nothing was changed.", full,
-                    $"Remove '{full}' or rename it so that it does not end in .conf, then run the command again.");
-            }
-
+            RequireRegularConfigFile(status, full);
             byte[] bytes = ReadBounded(handle!, MaxWholeFileBytes)
                 ?? throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
                     $"'{full}' holds more than {MaxWholeFileBytes / 1024 / 1024} MiB, far more than any configuration file; it was not read and nothing was changed.", full,
                     $"Check what '{full}' is (a configuration file holds a few lines), and move it away.");
             Log.Verbose($"Read {full}");
             return ConfigEncoding.GetString(bytes);
+        }
+    }
+
+    /// <summary>
+    /// What stands where a configuration file is read or replaced must be a regular file: a folder (said as such, the
+    /// likely mistake) or a FIFO or device (which could block the read or lose what it is) stops the change.
+    /// </summary>
+    private static void RequireRegularConfigFile(FileStatus status, string full)
+    {
+        if (status.IsDirectory)
+        {
+            throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
+                $"'{full}' is a folder, where a configuration file was expected; nothing was changed.", full,
+                $"Move the folder '{full}' away (it is not something sysctl, modprobe or systemd read), then run the command again.");
+        }
+
+        if (!status.IsRegular)
+        {
+            throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
+                $"'{full}' is {status.Kind}, not a regular file, where a configuration file was expected; it was left as it was and nothing was changed.", full,
+                $"Remove '{full}' or rename it so that it does not end in .conf, then run the command again.");
         }
     }
 
@@ -134,13 +142,6 @@ internal sealed partial class SystemRoot
         (uint Uid, uint Gid)? owner = null;
         if (Native.Stat(directory.Fd, name, out _) is { } existing)
         {
-            if (existing.IsDirectory)
-            {
-                throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
-                    $"'{targetFull}' is a folder, where a configuration file was expected; nothing was changed.", targetFull,
-                    $"Move the folder '{targetFull}' away, then run the command again.");
-            }
-
             if (existing.IsLink)
             {
                 // The link was resolved a moment ago; one that appears now is someone racing us. Replacing it is safe
@@ -150,13 +151,7 @@ internal sealed partial class SystemRoot
                     $"Check who changes '{directoryFull}', then run the command again.");
             }
 
-            if (!existing.IsRegular)
-            {
-                throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
-                    $"'{targetFull}' is {existing.Kind}, not a regular file; it was left as it was and nothing was written.", targetFull,
-                    $"Remove '{targetFull}', then run the command again.");
-            }
-
+            RequireRegularConfigFile(existing, targetFull);
             mode = existing.Permissions;
             owner = (existing.Uid, existing.Gid);
         }

@@ -223,20 +223,8 @@ internal sealed partial class SystemRoot
     /// <summary>Names (not paths) of the files in a folder, sorted; empty when the folder is missing.</summary>
     public IReadOnlyList<string> FileNames(string relativeDirectory)
     {
-        string full = HostPath(relativeDirectory);
-        var names = new List<string>();
-        try
-        {
-            foreach (string file in InNamespace(relativeDirectory, () => Directory.GetFiles(full)))
-            {
-                names.Add(System.IO.Path.GetFileName(file));
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A missing folder may still be present in a sosreport's sysctl snapshot.
-        }
-
+        // A folder missing here may still be present in a sosreport's sysctl snapshot.
+        List<string> names = ChildNames(relativeDirectory, Directory.GetFiles);
         foreach (string name in SnapshotChildren(relativeDirectory))
         {
             if (!names.Contains(name))
@@ -252,21 +240,31 @@ internal sealed partial class SystemRoot
     /// <summary>Names (not paths) of the folders in a folder, sorted; empty when the folder is missing or unreadable.</summary>
     public IReadOnlyList<string> DirectoryNames(string relativeDirectory)
     {
+        List<string> names = ChildNames(relativeDirectory, Directory.GetDirectories);
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
+    /// <summary>The names of what <paramref name="list"/> finds in a folder, in its order; empty when the folder cannot be read.</summary>
+    private List<string> ChildNames(string relativeDirectory, Func<string, string[]> list)
+    {
         string full = HostPath(relativeDirectory);
-        var names = new List<string>();
+        string[] paths;
         try
         {
-            foreach (string dir in InNamespace(relativeDirectory, () => Directory.GetDirectories(full)))
-            {
-                names.Add(System.IO.Path.GetFileName(dir));
-            }
+            paths = InNamespace(relativeDirectory, () => list(full));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return names;
+            return [];
         }
 
-        names.Sort(StringComparer.Ordinal);
+        var names = new List<string>(paths.Length);
+        foreach (string path in paths)
+        {
+            names.Add(System.IO.Path.GetFileName(path));
+        }
+
         return names;
     }
 

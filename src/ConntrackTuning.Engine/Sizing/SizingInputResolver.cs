@@ -88,8 +88,7 @@ internal static class SizingInputResolver
         long? currentMax = null, currentHash = null, currentCount = null;
         if (kernel.IsLoaded)
         {
-            ConntrackLimit limit = LimitReader.Read(kernel);
-            (currentMax, currentHash, currentCount) = (limit.Max, limit.HashSize, limit.Count);
+            (currentMax, currentHash, currentCount) = LimitReader.ReadRunning(kernel);
         }
         else
         {

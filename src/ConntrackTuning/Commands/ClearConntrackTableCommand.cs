@@ -29,22 +29,18 @@ public sealed class ClearConntrackTableCommand : ConntrackCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    protected override void ProcessRecord()
+    // The count and flush socket is created inside the namespace: only that namespace's table is flushed.
+    protected override void ProcessRecord() => RunInNetworkNamespace(NetworkNamespace, kernel =>
     {
-        Run(() =>
+        FlushTable table = Table.Equals("Expectation", StringComparison.OrdinalIgnoreCase) ? FlushTable.Expectation : FlushTable.Connection;
+        using TableFlusher flusher = TableFlusher.Open(kernel, table, networkNamespace: null);
+        // The flusher names the namespace its socket was made in, and none when it is this process's own.
+        string where = flusher.NetworkNamespace is { } inode ? $" of network namespace {inode}" : "";
+        string what = string.Create(CultureInfo.InvariantCulture,
+            $"Flush the {table.ToString().ToLowerInvariant()} table{where}: delete all {flusher.CountBefore} entr{(flusher.CountBefore == 1 ? "y" : "ies")}");
+        if (ShouldProcess(what + ".", what + "?", "Clear-ConntrackTable"))
         {
-            // The count and flush socket is created inside the namespace: only that namespace's table is flushed.
-            using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-            ConntrackKernel kernel = ProbeKernel();
-            FlushTable table = Table.Equals("Expectation", System.StringComparison.OrdinalIgnoreCase) ? FlushTable.Expectation : FlushTable.Connection;
-            using TableFlusher flusher = TableFlusher.Open(kernel, table, networkNamespace: null);
-            string where = inside is null ? "" : $" of network namespace {flusher.NetworkNamespace}";
-            string what = string.Create(CultureInfo.InvariantCulture,
-                $"Flush the {table.ToString().ToLowerInvariant()} table{where}: delete all {flusher.CountBefore} entr{(flusher.CountBefore == 1 ? "y" : "ies")}");
-            if (ShouldProcess(what + ".", what + "?", "Clear-ConntrackTable"))
-            {
-                WriteObject(flusher.Flush());
-            }
-        });
-    }
+            WriteObject(flusher.Flush());
+        }
+    });
 }

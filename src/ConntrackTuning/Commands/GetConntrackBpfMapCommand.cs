@@ -45,7 +45,8 @@ public sealed class GetConntrackBpfMapCommand : ConntrackReadCmdlet
             return;
         }
 
-        IReadOnlyList<string> folders = Path is null && LiteralPath is null ? BpfMaps.MountPoints(root) : ResolveFolders();
+        // Each folder that names nothing is its own error; the folders that resolve are still searched.
+        IReadOnlyList<string> folders = Path is null && LiteralPath is null ? BpfMaps.MountPoints(root) : ExistingPaths(Path, LiteralPath, PathUse.BpfFolder).ToList();
         if (folders.Count == 0)
         {
             return;
@@ -74,16 +75,4 @@ public sealed class GetConntrackBpfMapCommand : ConntrackReadCmdlet
         progress.RecordType = ProgressRecordType.Completed;
         WriteProgress(progress);
     });
-
-    // Each folder that names nothing is its own error; the folders that resolve are still searched.
-    private List<string> ResolveFolders()
-    {
-        var folders = new List<string>();
-        foreach ((string path, bool literal) in PathsAsGiven(Path, LiteralPath))
-        {
-            Run(() => folders.AddRange(ResolveExistingPaths(path, literal, PathUse.BpfFolder)));
-        }
-
-        return folders;
-    }
 }

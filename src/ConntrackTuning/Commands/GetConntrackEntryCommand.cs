@@ -1,5 +1,4 @@
 using ConntrackTuning.Engine.Entries;
-using ConntrackTuning.Engine.Limits;
 
 namespace ConntrackTuning.Commands;
 
@@ -14,8 +13,6 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
 {
     private const string EntriesSet = "Entries";
     private const string SummarySet = "Summary";
-
-    private EntryFilter _filter = EntryFilter.None;
 
     /// <summary>Saved copies of the table (procfs file of any era, or conntrack -L output) to read instead of a root's table.</summary>
     [Parameter]
@@ -49,24 +46,13 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    protected override void BeginProcessing()
-    {
-        base.BeginProcessing();
-        _filter = BuildFilter();
-    }
-
     protected override void ProcessRecord()
     {
         if (Path is not null || LiteralPath is not null)
         {
-            foreach ((string path, bool literal) in PathsAsGiven(Path, LiteralPath))
+            foreach (string file in ExistingPaths(Path, LiteralPath, PathUse.SavedTable))
             {
-                IReadOnlyList<string> files = [];
-                Run(() => files = ResolveExistingPaths(path, literal, PathUse.SavedTable));
-                foreach (string file in files)
-                {
-                    Run(() => ReadSaved(file));
-                }
+                Run(() => ReadSaved(file));
             }
 
             return;
@@ -86,24 +72,18 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
             return;
         }
 
-        Run(() =>
+        // The socket (or procfs table file) is opened inside the namespace; the entries stream here.
+        RunInNetworkNamespace(NetworkNamespace, kernel =>
         {
-            // The socket (or procfs table file) is opened inside the namespace; the entries stream here.
-            using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-            ConntrackKernel kernel = ProbeKernel();
-            if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
-            {
-                throw LimitReader.NotLoaded(kernel);
-            }
-
+            RequireTable(kernel);
             if (Summary)
             {
-                WriteObject(EntryReader.Summarize((visitor, restart) => EntryReader.ReadTable(kernel, _filter, visitor, wantFigures: true, restart),
-                    _filter, Top, kernel.Root));
+                WriteObject(EntryReader.Summarize((visitor, restart) => EntryReader.ReadTable(kernel, Filter, visitor, wantFigures: true, restart),
+                    Filter, Top, kernel.Root));
             }
             else
             {
-                EntryReader.ReadTable(kernel, _filter, Emit);
+                EntryReader.ReadTable(kernel, Filter, Emit);
             }
         });
     }
@@ -114,11 +94,11 @@ public sealed class GetConntrackEntryCommand : ConntrackFilterCmdlet
         string name = System.IO.Path.GetFileName(file);
         if (Summary)
         {
-            WriteObject(EntryReader.Summarize((visitor, _) => EntryReader.ReadFile(directory, name, _filter, visitor), _filter, Top, file));
+            WriteObject(EntryReader.Summarize((visitor, _) => EntryReader.ReadFile(directory, name, Filter, visitor), Filter, Top, file));
         }
         else
         {
-            EntryReader.ReadFile(directory, name, _filter, Emit);
+            EntryReader.ReadFile(directory, name, Filter, Emit);
         }
     }
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using ConntrackTuning.Engine.Entries;
 using ConntrackTuning.Engine.Events;
-using ConntrackTuning.Engine.Limits;
 
 namespace ConntrackTuning.Commands;
 
@@ -18,7 +16,6 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     private const string EventsSet = "Events";
     private const string SummarySet = "Summary";
 
-    private EntryFilter _filter = EntryFilter.None;
     private long _lastWarnedOverruns;
     private long _lastWarnTicks;
 
@@ -63,12 +60,6 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
-    protected override void BeginProcessing()
-    {
-        base.BeginProcessing();
-        _filter = BuildFilter();
-    }
-
     protected override void ProcessRecord() => KeepListenerNamespace(NetworkNamespace);
 
     // The event socket is created inside the namespace (and nf_conntrack_events is read there): only its events arrive.
@@ -77,10 +68,7 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
     private void Listen()
     {
         ConntrackKernel kernel = ProbeKernel();
-        if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
-        {
-            throw LimitReader.NotLoaded(kernel);
-        }
+        RequireTable(kernel);
 
         ConntrackEventType[] types = (EventType ?? (Summary ? [ConntrackEventType.New, ConntrackEventType.Destroy] : [ConntrackEventType.New, ConntrackEventType.Update, ConntrackEventType.Destroy]))
             .Distinct().Order().ToArray();
@@ -88,7 +76,7 @@ public sealed class GetConntrackEventCommand : ConntrackFilterCmdlet
         {
             Types = types,
             BufferBytes = MyInvocation.BoundParameters.ContainsKey(nameof(ReceiveBufferBytes)) ? ReceiveBufferBytes : null,
-            Filter = _filter,
+            Filter = Filter,
             Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration : null,
             Count = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : null,
             Summarize = Summary,

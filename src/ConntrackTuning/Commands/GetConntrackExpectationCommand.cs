@@ -1,5 +1,4 @@
 using ConntrackTuning.Engine.Expectations;
-using ConntrackTuning.Engine.Limits;
 
 namespace ConntrackTuning.Commands;
 
@@ -10,42 +9,25 @@ namespace ConntrackTuning.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "ConntrackExpectation")]
 [OutputType(typeof(ConntrackExpectation))]
-public sealed class GetConntrackExpectationCommand : ConntrackReadCmdlet
+public sealed class GetConntrackExpectationCommand : ConntrackNamespaceReadCmdlet
 {
     /// <summary>Only expectations of these helpers (ftp, sip, h323, ...).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string[]? Helper { get; set; }
 
-    /// <summary>
-    /// The network namespace to list the expectations of, by ip netns name, inode, process id or nsfs path; binds by
-    /// property name from Get-ConntrackNamespace. The running system only.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
-
-    protected override void ProcessRecord()
+    // The dump socket (or proc/net/nf_conntrack_expect without CAP_NET_ADMIN) is opened inside the namespace.
+    private protected override void Read(ConntrackKernel kernel)
     {
-        Run(() =>
+        RequireTable(kernel);
+        ExpectationReader.Read(kernel, e =>
         {
-            // The dump socket (or proc/net/nf_conntrack_expect without CAP_NET_ADMIN) is opened inside the namespace.
-            using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-            ConntrackKernel kernel = ProbeKernel();
-            if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
+            if (Helper is null || Helper.Any(h => string.Equals(h, e.Helper, StringComparison.OrdinalIgnoreCase)))
             {
-                throw LimitReader.NotLoaded(kernel);
+                WriteObject(e);
             }
 
-            ExpectationReader.Read(kernel, e =>
-            {
-                if (Helper is null || Helper.Any(h => string.Equals(h, e.Helper, StringComparison.OrdinalIgnoreCase)))
-                {
-                    WriteObject(e);
-                }
-
-                return true;
-            });
+            return true;
         });
     }
 }

@@ -1,4 +1,3 @@
-using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Settings;
 
 namespace ConntrackTuning.Commands;

@@ -8,24 +8,14 @@ namespace ConntrackTuning.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "ConntrackStatistic")]
 [OutputType(typeof(ConntrackStatistic))]
-public sealed class GetConntrackStatisticCommand : ConntrackReadCmdlet
+public sealed class GetConntrackStatisticCommand : ConntrackNamespaceReadCmdlet
 {
     /// <summary>One object per CPU instead of the sum.</summary>
     [Parameter]
     public SwitchParameter PerCpu { get; set; }
 
-    /// <summary>
-    /// The network namespace to read the counters of, by ip netns name, inode, process id or nsfs path; binds by property name
-    /// from Get-ConntrackNamespace. The running system only.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
-
-    protected override void ProcessRecord() => Run(() =>
+    private protected override void Read(ConntrackKernel kernel)
     {
-        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-        ConntrackKernel kernel = ProbeKernel();
         CpuStatistics statistics = StatisticsReader.Read(kernel);
         if (PerCpu)
         {
@@ -38,5 +28,5 @@ public sealed class GetConntrackStatisticCommand : ConntrackReadCmdlet
         {
             WriteObject(ConntrackStatistic.Sum(statistics, kernel));
         }
-    });
+    }
 }

@@ -5,7 +5,7 @@ namespace ConntrackTuning.Commands;
 /// <summary>Get-ConntrackTimeout: every timeout the running kernel has, with its default and persisted value.</summary>
 [Cmdlet(VerbsCommon.Get, "ConntrackTimeout")]
 [OutputType(typeof(ConntrackTimeout))]
-public sealed class GetConntrackTimeoutCommand : ConntrackReadCmdlet
+public sealed class GetConntrackTimeoutCommand : ConntrackNamespaceReadCmdlet
 {
     /// <summary>Only timeouts of these protocols (wildcards allowed).</summary>
     [Parameter(Position = 0)]
@@ -19,25 +19,16 @@ public sealed class GetConntrackTimeoutCommand : ConntrackReadCmdlet
     [SupportsWildcards]
     public string[]? State { get; set; }
 
-    /// <summary>
-    /// The network namespace to read the timeouts of, by ip netns name, inode, process id or nsfs path; binds by property name
-    /// from Get-ConntrackNamespace. The running system only.
-    /// </summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string? NetworkNamespace { get; set; }
-
-    protected override void ProcessRecord() => Run(() =>
+    private protected override void Read(ConntrackKernel kernel)
     {
-        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-        foreach (ConntrackTimeout timeout in TimeoutReader.Read(ProbeKernel()))
+        foreach (ConntrackTimeout timeout in TimeoutReader.Read(kernel))
         {
             if (Matches(Protocol, timeout.Protocol) && Matches(State, timeout.State ?? ""))
             {
                 WriteObject(timeout);
             }
         }
-    });
+    }
 
     private static bool Matches(string[]? patterns, string value)
     {

@@ -144,6 +144,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
 
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();
         _whatIf = Bound("WhatIf") ?? (GetVariableValue("WhatIfPreference") is SwitchParameter s ? s.IsPresent : GetVariableValue("WhatIfPreference") is true);
         _preview = _whatIf || (Bound("Confirm") ?? (GetVariableValue("ConfirmPreference") is ConfirmImpact c && c != ConfirmImpact.None && c <= ConfirmImpact.High));
         if (ParameterSetName != FilterSet)
@@ -153,10 +154,9 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
 
         try
         {
-            EntryFilter entries = BuildFilter();
             NatMatch nat = AnyNat || (SourceNat && DestinationNat) ? NatMatch.Any : SourceNat ? NatMatch.Source : DestinationNat ? NatMatch.Destination : NatMatch.None;
             uint status = (uint)(Status ?? []).Aggregate(ConntrackEntryStatus.None, (a, f) => a | f);
-            _filter = RemovalFilter.Create(entries, ReplySource, ReplyDestination, ReplySourcePort, ReplyDestinationPort, nat, NatAddress, status,
+            _filter = RemovalFilter.Create(Filter, ReplySource, ReplyDestination, ReplySourcePort, ReplyDestinationPort, nat, NatAddress, status,
                 MyInvocation.BoundParameters.ContainsKey(nameof(TimeoutBelow)) ? TimeoutBelow : null,
                 MyInvocation.BoundParameters.ContainsKey(nameof(OlderThan)) ? OlderThan : null);
         }

@@ -1,4 +1,3 @@
-using ConntrackTuning.Completers;
 using ConntrackTuning.Engine.Changes;
 
 namespace ConntrackTuning.Commands;

@@ -69,10 +69,8 @@ public sealed class TestConntrackHealthCommand : ConntrackImageMemoryCmdlet
         }
     }
 
-    protected override void ProcessRecord() => Run(() =>
+    protected override void ProcessRecord() => RunInNetworkNamespace(NetworkNamespace, kernel =>
     {
-        using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
-        ConntrackKernel kernel = ProbeKernel();
         int minimum = (int)Enum.Parse<HealthSeverity>(MinimumSeverity, ignoreCase: true);
         // An image has no kernel behind it: only the checks that need none run there.
         List<ConntrackHealthFinding> findings = kernel.RootKind == "Image"

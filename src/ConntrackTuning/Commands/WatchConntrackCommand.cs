@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Metrics;
 using ConntrackTuning.Engine.Watch;
 
@@ -79,10 +78,7 @@ public sealed class WatchConntrackCommand : ConntrackReadCmdlet
         }
 
         ConntrackKernel kernel = ProbeKernel();
-        if (kernel.SystemRoot.IsLive && !kernel.IsLoaded)
-        {
-            throw LimitReader.NotLoaded(kernel);
-        }
+        RequireTable(kernel);
 
         string? metrics = ParameterSetName switch
         {

@@ -1,29 +1,18 @@
 using System.Collections;
-using System.Management.Automation.Language;
 using ConntrackTuning.Engine.Namespaces;
 
-namespace ConntrackTuning.Commands;
+namespace ConntrackTuning.Completers;
 
 /// <summary>
 /// Completes -NetworkNamespace with this machine's namespaces: ip netns names first, then the inodes (with the
 /// owner as the tooltip), as Get-ConntrackNamespace finds them. Nothing is entered and no table is read.
 /// </summary>
-public sealed class NetworkNamespaceCompleter : IArgumentCompleter
+public sealed class NetworkNamespaceCompleter : ConntrackCompleter
 {
-    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters)
+    private protected override IEnumerable<CompletionResult> Complete(IDictionary? bound, string prefix)
     {
-        string prefix = (wordToComplete ?? "").Trim('\'', '"');
-        List<(FoundNamespace Found, PodInfo? Pod)> found;
-        try
-        {
-            found = NamespaceReader.Find(SystemRoot.Open("/"));
-        }
-        catch (Exception e) when (e is ConntrackTuning.Engine.ConntrackException or System.IO.IOException or UnauthorizedAccessException)
-        {
-            return [];
-        }
-
+        // -NetworkNamespace names a namespace of the running system whatever -Root says.
+        List<(FoundNamespace Found, PodInfo? Pod)> found = NamespaceReader.Find(SystemRoot.Open("/"));
         var results = new List<CompletionResult>();
         foreach ((FoundNamespace ns, PodInfo? pod) in found.Where(f => f.Found.Name is not null).OrderBy(f => f.Found.Name, StringComparer.Ordinal))
         {
@@ -35,7 +24,7 @@ public sealed class NetworkNamespaceCompleter : IArgumentCompleter
 
         foreach ((FoundNamespace ns, PodInfo? pod) in found)
         {
-            string inode = ns.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string inode = ns.Inode.ToString(CultureInfo.InvariantCulture);
             if (inode.StartsWith(prefix, StringComparison.Ordinal))
             {
                 string owner = NamespaceReader.Describe(ns, ns.Owner, pod).Words;

@@ -1,14 +1,10 @@
 using System.Collections;
-using System.Management.Automation.Language;
-using ConntrackTuning.Commands;
 using ConntrackTuning.Engine.Kernel;
 
 namespace ConntrackTuning.Completers;
 
 /// <summary>Completes -Name of Get- and Set-ConntrackSetting with the settings the era table knows (tcp_be_liberal, acct, ...).</summary>
-public sealed class SettingNameCompleter : IArgumentCompleter
+public sealed class SettingNameCompleter : ConntrackCompleter
 {
-    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        ConntrackProtocolCompleter.Complete(EraSettings.Rows.Select(r => r.Name), wordToComplete);
+    private protected override IEnumerable<CompletionResult> Complete(IDictionary? bound, string prefix) => StartingWith(EraSettings.Rows.Select(r => r.Name), prefix);
 }
