@@ -17,85 +17,65 @@ internal static class CtnetlinkTupleParser
         while (attrs.Next())
         {
             ReadOnlySpan<byte> p = attrs.Payload;
-            switch (attrs.Type)
+            bool ok = attrs.Type switch
             {
-                case NetlinkWire.CtaTupleIp:
-                    if (!TryAddresses(p, family, ref t))
-                    {
-                        return false;
-                    }
-
-                    break;
-                case NetlinkWire.CtaTupleProto:
-                    if (!TryProto(p, ref t, out protocol))
-                    {
-                        return false;
-                    }
-
-                    hasProto = true;
-                    break;
-                case NetlinkWire.CtaTupleZone:
-                    if (p.Length < 2)
-                    {
-                        return false;
-                    }
-
-                    t.Zone = BinaryPrimitives.ReadUInt16BigEndian(p);
-                    break;
-                default:
-                    break;
+                NetlinkWire.CtaTupleIp => TryAddresses(p, family, ref t),
+                NetlinkWire.CtaTupleProto => hasProto = TryProto(p, ref t, out protocol),
+                NetlinkWire.CtaTupleZone => TryZone(p, ref t),
+                _ => true,
+            };
+            if (!ok)
+            {
+                return false;
             }
         }
 
         return !attrs.Malformed && hasProto && t.HasSource && t.HasDestination;
     }
 
+    private static bool TryZone(ReadOnlySpan<byte> p, ref EntryTuple t)
+    {
+        if (p.Length < 2)
+        {
+            return false;
+        }
+
+        t.Zone = BinaryPrimitives.ReadUInt16BigEndian(p);
+        return true;
+    }
+
+    /// <param name="family">2 or 10; the callers have checked it.</param>
     private static bool TryAddresses(ReadOnlySpan<byte> nest, byte family, ref EntryTuple t)
     {
+        // CTA_IP_V4_SRC and _DST (1, 2) hold 4 bytes, CTA_IP_V6_SRC and _DST (3, 4) 16; the other family's pair is skipped.
+        bool v6 = family == 10;
+        int source = v6 ? NetlinkWire.CtaIpV6Src : NetlinkWire.CtaIpV4Src;
+        int size = v6 ? 16 : 4;
         var attrs = new AttributeReader(nest);
         while (attrs.Next())
         {
-            ReadOnlySpan<byte> p = attrs.Payload;
-            switch (attrs.Type)
+            int which = attrs.Type - source;
+            if (which is not (0 or 1))
             {
-                case NetlinkWire.CtaIpV4Src when family == 2:
-                    if (p.Length != 4)
-                    {
-                        return false;
-                    }
+                continue;
+            }
 
-                    t.Source = BinaryPrimitives.ReadUInt32BigEndian(p);
-                    t.HasSource = true;
-                    break;
-                case NetlinkWire.CtaIpV4Dst when family == 2:
-                    if (p.Length != 4)
-                    {
-                        return false;
-                    }
+            ReadOnlySpan<byte> p = attrs.Payload;
+            if (p.Length != size)
+            {
+                return false;
+            }
 
-                    t.Destination = BinaryPrimitives.ReadUInt32BigEndian(p);
-                    t.HasDestination = true;
-                    break;
-                case NetlinkWire.CtaIpV6Src when family == 10:
-                    if (p.Length != 16)
-                    {
-                        return false;
-                    }
-
-                    t.Source = BinaryPrimitives.ReadUInt128BigEndian(p);
-                    t.HasSource = true;
-                    break;
-                case NetlinkWire.CtaIpV6Dst when family == 10:
-                    if (p.Length != 16)
-                    {
-                        return false;
-                    }
-
-                    t.Destination = BinaryPrimitives.ReadUInt128BigEndian(p);
-                    t.HasDestination = true;
-                    break;
-                default:
-                    break;
+            UInt128 address = v6 ? BinaryPrimitives.ReadUInt128BigEndian(p) : BinaryPrimitives.ReadUInt32BigEndian(p);
+            if (which == 0)
+            {
+                t.Source = address;
+                t.HasSource = true;
+            }
+            else
+            {
+                t.Destination = address;
+                t.HasDestination = true;
             }
         }
 
