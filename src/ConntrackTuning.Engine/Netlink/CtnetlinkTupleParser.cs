@@ -111,11 +111,8 @@ internal static class CtnetlinkTupleParser
                     hasNum = true;
                     break;
                 case NetlinkWire.CtaProtoSrcPort:
-                    t.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(p);
-                    t.HasPorts = true;
-                    break;
                 case NetlinkWire.CtaProtoDstPort:
-                    t.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    (type == NetlinkWire.CtaProtoSrcPort ? ref t.SourcePort : ref t.DestinationPort) = BinaryPrimitives.ReadUInt16BigEndian(p);
                     t.HasPorts = true;
                     break;
                 case NetlinkWire.CtaProtoIcmpId:
@@ -125,12 +122,9 @@ internal static class CtnetlinkTupleParser
                     break;
                 case NetlinkWire.CtaProtoIcmpType:
                 case NetlinkWire.CtaProtoIcmpv6Type:
-                    t.IcmpType = p[0];
-                    t.HasIcmp = true;
-                    break;
                 case NetlinkWire.CtaProtoIcmpCode:
                 case NetlinkWire.CtaProtoIcmpv6Code:
-                    t.IcmpCode = p[0];
+                    (type is NetlinkWire.CtaProtoIcmpType or NetlinkWire.CtaProtoIcmpv6Type ? ref t.IcmpType : ref t.IcmpCode) = p[0];
                     t.HasIcmp = true;
                     break;
                 default:
@@ -146,26 +140,21 @@ internal static class CtnetlinkTupleParser
         var attrs = new AttributeReader(nest);
         while (attrs.Next())
         {
-            ReadOnlySpan<byte> p = attrs.Payload;
-            switch (attrs.Type)
+            // CTA_COUNTERS_PACKETS and _BYTES (1, 2) are 64-bit, the older _PACKETS32 and _BYTES32 (3, 4) 32-bit.
+            int type = attrs.Type;
+            if (type is < 1 or > 4)
             {
-                case 1 when p.Length >= 8:
-                    t.Packets = BinaryPrimitives.ReadUInt64BigEndian(p);
-                    break;
-                case 2 when p.Length >= 8:
-                    t.Bytes = BinaryPrimitives.ReadUInt64BigEndian(p);
-                    break;
-                case 3 when p.Length >= 4:
-                    t.Packets = BinaryPrimitives.ReadUInt32BigEndian(p);
-                    break;
-                case 4 when p.Length >= 4:
-                    t.Bytes = BinaryPrimitives.ReadUInt32BigEndian(p);
-                    break;
-                case >= 1 and <= 4:
-                    return false;
-                default:
-                    break;
+                continue;
             }
+
+            ReadOnlySpan<byte> p = attrs.Payload;
+            bool wide = type <= 2;
+            if (p.Length < (wide ? 8 : 4))
+            {
+                return false;
+            }
+
+            (type % 2 == 1 ? ref t.Packets : ref t.Bytes) = wide ? BinaryPrimitives.ReadUInt64BigEndian(p) : BinaryPrimitives.ReadUInt32BigEndian(p);
         }
 
         t.HasCounters = true;
