@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ConntrackTuning.Engine.Entries;
 
@@ -53,7 +54,9 @@ internal static class CtnetlinkEntryParser
         return !attrs.Malformed && hasOrig && hasReply;
     }
 
-    // The attributes that are not nests; a payload too short for its type makes the message malformed.
+    // The attributes that are not nests; a payload too short for its type makes the message malformed. Inlined:
+    // most attributes of every entry of a dump come here.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryValue(int type, ReadOnlySpan<byte> p, ref EntryRecord r)
     {
         int need = type switch
