@@ -55,7 +55,7 @@ internal static class EntryTextParser
             return LineKind.Malformed;
         }
 
-        if (!EntryTokens.TryNumber(EntryTokens.Next(line, ref pos), out ulong protocol) || protocol > 255)
+        if (!EntryTokens.TryNumber(EntryTokens.Next(line, ref pos), byte.MaxValue, out ulong protocol))
         {
             return LineKind.Malformed;
         }
@@ -170,16 +170,11 @@ internal static class EntryTextParser
 
                     t.HasDestination = true;
                     break;
-                case 5 when key.SequenceEqual("sport"u8):
-                    if (!EntryTokens.TryPort(value, out t.SourcePort))
-                    {
-                        return LineKind.Malformed;
-                    }
-
-                    t.HasPorts = true;
-                    break;
-                case 5 when key.SequenceEqual("dport"u8):
-                    if (!EntryTokens.TryPort(value, out t.DestinationPort))
+                case 5 when key.SequenceEqual("sport"u8) || key.SequenceEqual("dport"u8):
+                case 6 when key.SequenceEqual("srckey"u8) || key.SequenceEqual("dstkey"u8):
+                    // GRE's keys stand where the ports do, in hex; the first letter tells source from destination.
+                    ref ushort port = ref key[0] == (byte)'s' ? ref t.SourcePort : ref t.DestinationPort;
+                    if (!(key.Length == 5 ? EntryTokens.TryPort(value, out port) : EntryTokens.TryHex16(value, out port)))
                     {
                         return LineKind.Malformed;
                     }
@@ -187,15 +182,8 @@ internal static class EntryTextParser
                     t.HasPorts = true;
                     break;
                 case 7 when key.SequenceEqual("packets"u8):
-                    if (!EntryTokens.TryNumber(value, out t.Packets))
-                    {
-                        return LineKind.Malformed;
-                    }
-
-                    t.HasCounters = true;
-                    break;
                 case 5 when key.SequenceEqual("bytes"u8):
-                    if (!EntryTokens.TryNumber(value, out t.Bytes))
+                    if (!EntryTokens.TryNumber(value, out (key.Length == 7 ? ref t.Packets : ref t.Bytes)))
                     {
                         return LineKind.Malformed;
                     }
@@ -203,7 +191,7 @@ internal static class EntryTextParser
                     t.HasCounters = true;
                     break;
                 case 4 when key.SequenceEqual("mark"u8):
-                    if (!EntryTokens.TryNumber(value, out ulong mark) || mark > uint.MaxValue)
+                    if (!EntryTokens.TryNumber(value, uint.MaxValue, out ulong mark))
                     {
                         return LineKind.Malformed;
                     }
@@ -212,7 +200,7 @@ internal static class EntryTextParser
                     r.HasMark = true;
                     break;
                 case 4 when key.SequenceEqual("zone"u8):
-                    if (!EntryTokens.TryNumber(value, out ulong zone) || zone > ushort.MaxValue)
+                    if (!EntryTokens.TryNumber(value, ushort.MaxValue, out ulong zone))
                     {
                         return LineKind.Malformed;
                     }
@@ -235,27 +223,18 @@ internal static class EntryTextParser
 
                     r.Age = (long)Math.Min(age, long.MaxValue);
                     break;
-                case 4 when key.SequenceEqual("type"u8):
-                    if (!EntryTokens.TryNumber(value, out ulong type) || type > 255)
+                case 4 when key.SequenceEqual("type"u8) || key.SequenceEqual("code"u8):
+                    if (!EntryTokens.TryNumber(value, byte.MaxValue, out ulong icmp))
                     {
                         return LineKind.Malformed;
                     }
 
-                    t.IcmpType = (byte)type;
+                    (key[0] == (byte)'t' ? ref t.IcmpType : ref t.IcmpCode) = (byte)icmp;
                     t.HasIcmp = true;
-                    break;
-                case 4 when key.SequenceEqual("code"u8):
-                    if (!EntryTokens.TryNumber(value, out ulong code) || code > 255)
-                    {
-                        return LineKind.Malformed;
-                    }
-
-                    t.IcmpCode = (byte)code;
-                    t.HasIcmp = true;
-                    lastWasCode = true;
+                    lastWasCode = key[0] == (byte)'c';
                     break;
                 case 2 when key.SequenceEqual("id"u8):
-                    if (!EntryTokens.TryNumber(value, out ulong id) || id > uint.MaxValue)
+                    if (!EntryTokens.TryNumber(value, uint.MaxValue, out ulong id))
                     {
                         return LineKind.Malformed;
                     }
@@ -277,37 +256,14 @@ internal static class EntryTextParser
                     }
 
                     break;
-                case 6 when key.SequenceEqual("srckey"u8):
-                    if (!EntryTokens.TryHex16(value, out t.SourcePort))
-                    {
-                        return LineKind.Malformed;
-                    }
-
-                    t.HasPorts = true;
-                    break;
-                case 6 when key.SequenceEqual("dstkey"u8):
-                    if (!EntryTokens.TryHex16(value, out t.DestinationPort))
-                    {
-                        return LineKind.Malformed;
-                    }
-
-                    t.HasPorts = true;
-                    break;
                 case 9 when key.SequenceEqual("zone-orig"u8):
-                    if (!EntryTokens.TryNumber(value, out ulong zo) || zo > ushort.MaxValue)
-                    {
-                        return LineKind.Malformed;
-                    }
-
-                    r.Original.Zone = (int)zo;
-                    break;
                 case 10 when key.SequenceEqual("zone-reply"u8):
-                    if (!EntryTokens.TryNumber(value, out ulong zr) || zr > ushort.MaxValue)
+                    if (!EntryTokens.TryNumber(value, ushort.MaxValue, out ulong directionZone))
                     {
                         return LineKind.Malformed;
                     }
 
-                    r.Reply.Zone = (int)zr;
+                    (key.Length == 9 ? ref r.Original : ref r.Reply).Zone = (int)directionZone;
                     break;
                 case 6 when key.SequenceEqual("secctx"u8):
                     r.SecurityContext = EntryTokens.Ascii(value);

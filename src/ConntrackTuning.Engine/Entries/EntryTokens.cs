@@ -112,16 +112,14 @@ internal static class EntryTokens
         return true;
     }
 
+    /// <summary>A decimal number no larger than <paramref name="max"/>, the largest value of the field it goes into.</summary>
+    internal static bool TryNumber(ReadOnlySpan<byte> s, ulong max, out ulong value) => TryNumber(s, out value) && value <= max;
+
     internal static bool TryPort(ReadOnlySpan<byte> s, out ushort port)
     {
-        port = 0;
-        if (!TryNumber(s, out ulong v) || v > ushort.MaxValue)
-        {
-            return false;
-        }
-
-        port = (ushort)v;
-        return true;
+        bool ok = TryNumber(s, ushort.MaxValue, out ulong v);
+        port = ok ? (ushort)v : (ushort)0;
+        return ok;
     }
 
     internal static bool TryHex16(ReadOnlySpan<byte> s, out ushort value)

@@ -75,7 +75,7 @@ internal static class EventParser
 
         // Events carry CTA_MARK only when it is set or changed: absent means 0 (CTNETLINK.md §4.1).
         e.Entry.HasMark = true;
-        var attrs = new AttributeReader(message[NetlinkWire.AttributesStart..]);
+        var attrs = AttributeReader.OfMessage(message);
         while (attrs.Next())
         {
             if (attrs.Type == NetlinkWire.CtaTimestampEvent && attrs.Payload.Length >= 8)
@@ -117,29 +117,28 @@ internal static class EventParser
         }
 
         bool hasTuple = false;
-        var attrs = new AttributeReader(message[NetlinkWire.AttributesStart..]);
+        var attrs = AttributeReader.OfMessage(message);
         while (attrs.Next())
         {
             ReadOnlySpan<byte> p = attrs.Payload;
             switch (attrs.Type)
             {
                 case NetlinkWire.CtaExpectTuple:
-                    if (!CtnetlinkTupleParser.TryTuple(p, r.Family, ref r.Original, out byte protocol))
+                    hasTuple = CtnetlinkTupleParser.TryTuple(p, r.Family, ref r.Original, out r.Protocol);
+                    if (!hasTuple)
                     {
                         return false;
                     }
 
-                    r.Protocol = protocol;
-                    hasTuple = true;
                     break;
                 case NetlinkWire.CtaExpectMaster:
                     e.Master.Zone = -1;
-                    if (!CtnetlinkTupleParser.TryTuple(p, r.Family, ref e.Master, out _))
+                    e.HasMaster = CtnetlinkTupleParser.TryTuple(p, r.Family, ref e.Master, out _);
+                    if (!e.HasMaster)
                     {
                         return false;
                     }
 
-                    e.HasMaster = true;
                     break;
                 case NetlinkWire.CtaExpectTimeout when p.Length >= 4:
                     r.Timeout = BinaryPrimitives.ReadUInt32BigEndian(p);

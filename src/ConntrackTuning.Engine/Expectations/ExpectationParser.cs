@@ -40,7 +40,7 @@ internal static class ExpectationParser
         int zone = 0;
         int? cls = null;
         var flags = new List<string>();
-        var attrs = new AttributeReader(message[NetlinkWire.AttributesStart..]);
+        var attrs = AttributeReader.OfMessage(message);
         while (attrs.Next())
         {
             ReadOnlySpan<byte> p = attrs.Payload;

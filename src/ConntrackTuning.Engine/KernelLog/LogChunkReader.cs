@@ -143,45 +143,28 @@ internal static partial class LogChunkReader
     /// <summary>
     /// Where the first of the needles starts: "conntrack", "suppressed", or journald's "MESSAGE":[ (a message
     /// that is not valid UTF-8 comes as an array of byte values, in which "conntrack" cannot be seen as text).
-    /// Each needle is spotted by its first byte and one byte further on, 32 positions at a time, and each
-    /// candidate is then compared whole: one pass over the block for all three.
+    /// Each needle is spotted by its first byte and one byte further on, a vector's width of positions at a time
+    /// (32 with AVX2, 16 with SSE2 or Arm's AdvSimd), and each candidate is then compared whole: one pass over the
+    /// block for all three.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int IndexOfNeedle(ReadOnlySpan<byte> text)
     {
         int i = 0;
-        ref byte start = ref MemoryMarshal.GetReference(text);
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            Vector256<byte> c = Vector256.Create((byte)'c'), k = Vector256.Create((byte)'k');
-            Vector256<byte> s = Vector256.Create((byte)'s'), d = Vector256.Create((byte)'d');
-            Vector256<byte> q = Vector256.Create((byte)'"'), b = Vector256.Create((byte)'[');
-            for (; i <= text.Length - Vector256<byte>.Count - 10; i += Vector256<byte>.Count)
+            ref byte start = ref MemoryMarshal.GetReference(text);
+            Vector<byte> c = new((byte)'c'), k = new((byte)'k');
+            Vector<byte> s = new((byte)'s'), d = new((byte)'d');
+            Vector<byte> q = new((byte)'"'), b = new((byte)'[');
+            for (; i <= text.Length - Vector<byte>.Count - 10; i += Vector<byte>.Count)
             {
-                Vector256<byte> at0 = Vector256.LoadUnsafe(ref start, (nuint)i);
-                Vector256<byte> candidates =
-                    (Vector256.Equals(at0, c) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 8)), k))
-                    | (Vector256.Equals(at0, s) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 9)), d))
-                    | (Vector256.Equals(at0, q) & Vector256.Equals(Vector256.LoadUnsafe(ref start, (nuint)(i + 10)), b));
-                if (candidates != Vector256<byte>.Zero && FirstNeedle(text, i, candidates.ExtractMostSignificantBits()) is int hit and >= 0)
-                {
-                    return hit;
-                }
-            }
-        }
-        else if (Vector128.IsHardwareAccelerated)
-        {
-            Vector128<byte> c = Vector128.Create((byte)'c'), k = Vector128.Create((byte)'k');
-            Vector128<byte> s = Vector128.Create((byte)'s'), d = Vector128.Create((byte)'d');
-            Vector128<byte> q = Vector128.Create((byte)'"'), b = Vector128.Create((byte)'[');
-            for (; i <= text.Length - Vector128<byte>.Count - 10; i += Vector128<byte>.Count)
-            {
-                Vector128<byte> at0 = Vector128.LoadUnsafe(ref start, (nuint)i);
-                Vector128<byte> candidates =
-                    (Vector128.Equals(at0, c) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 8)), k))
-                    | (Vector128.Equals(at0, s) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 9)), d))
-                    | (Vector128.Equals(at0, q) & Vector128.Equals(Vector128.LoadUnsafe(ref start, (nuint)(i + 10)), b));
-                if (candidates != Vector128<byte>.Zero && FirstNeedle(text, i, candidates.ExtractMostSignificantBits()) is int hit and >= 0)
+                Vector<byte> at0 = Vector.LoadUnsafe(ref start, (nuint)i);
+                Vector<byte> candidates =
+                    (Vector.Equals(at0, c) & Vector.Equals(Vector.LoadUnsafe(ref start, (nuint)(i + 8)), k))
+                    | (Vector.Equals(at0, s) & Vector.Equals(Vector.LoadUnsafe(ref start, (nuint)(i + 9)), d))
+                    | (Vector.Equals(at0, q) & Vector.Equals(Vector.LoadUnsafe(ref start, (nuint)(i + 10)), b));
+                if (candidates != Vector<byte>.Zero && FirstNeedle(text, i, MostSignificantBits(candidates)) is int hit and >= 0)
                 {
                     return hit;
                 }
@@ -199,7 +182,16 @@ internal static partial class LogChunkReader
         return -1;
     }
 
-    private static int FirstNeedle(ReadOnlySpan<byte> text, int offset, uint candidates)
+    // Vector<T> has no ExtractMostSignificantBits on net8; its width is a constant to the JIT, so one arm remains.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong MostSignificantBits(Vector<byte> v) => Vector<byte>.Count switch
+    {
+        16 => Vector128.AsVector128(v).ExtractMostSignificantBits(),
+        32 => Vector256.AsVector256(v).ExtractMostSignificantBits(),
+        _ => Vector512.AsVector512(v).ExtractMostSignificantBits(),
+    };
+
+    private static int FirstNeedle(ReadOnlySpan<byte> text, int offset, ulong candidates)
     {
         while (candidates != 0)
         {

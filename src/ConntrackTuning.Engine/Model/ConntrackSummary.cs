@@ -61,19 +61,27 @@ public sealed class ConntrackSummary
     public string Root { get; init; } = "/";
 }
 
-/// <summary>Entries of one protocol.</summary>
-public sealed class ConntrackProtocolCount
+/// <summary>
+/// A group of what a summary counted (entries, or the connections of events): how many, their share of the whole,
+/// and how many of them are unreplied or assured. The protocol counts and the top lists group by different keys,
+/// which each declares; the key comes first in the output, these four after it.
+/// </summary>
+public abstract class ConntrackShare
 {
-    public string Protocol { get; init; } = "";
-
     public long Count { get; init; }
 
-    /// <summary>Share of the summarized entries, in percent.</summary>
+    /// <summary>Share of all counted, in percent.</summary>
     public double Percent { get; init; }
 
     public long Unreplied { get; init; }
 
     public long Assured { get; init; }
+}
+
+/// <summary>Entries of one protocol.</summary>
+public sealed class ConntrackProtocolCount : ConntrackShare
+{
+    public string Protocol { get; init; } = "";
 }
 
 /// <summary>Entries of one protocol in one state; State is null for protocols without states.</summary>
@@ -89,45 +97,21 @@ public sealed class ConntrackStateCount
 }
 
 /// <summary>Entries whose original direction comes from one address.</summary>
-public sealed class ConntrackSourceCount
+public sealed class ConntrackSourceCount : ConntrackShare
 {
     public string Source { get; init; } = "";
-
-    public long Count { get; init; }
-
-    public double Percent { get; init; }
-
-    public long Unreplied { get; init; }
-
-    public long Assured { get; init; }
 }
 
 /// <summary>Entries whose original direction goes to one address.</summary>
-public sealed class ConntrackDestinationCount
+public sealed class ConntrackDestinationCount : ConntrackShare
 {
     public string Destination { get; init; } = "";
-
-    public long Count { get; init; }
-
-    public double Percent { get; init; }
-
-    public long Unreplied { get; init; }
-
-    public long Assured { get; init; }
 }
 
 /// <summary>Entries going to one destination port of one protocol.</summary>
-public sealed class ConntrackPortCount
+public sealed class ConntrackPortCount : ConntrackShare
 {
     public string Protocol { get; init; } = "";
 
     public int DestinationPort { get; init; }
-
-    public long Count { get; init; }
-
-    public double Percent { get; init; }
-
-    public long Unreplied { get; init; }
-
-    public long Assured { get; init; }
 }

@@ -145,7 +145,7 @@ internal sealed class CtnetlinkClient : IDisposable
                 }
                 else if (type == NetlinkWire.CtGetStats && message.Length >= NetlinkWire.AttributesStart)
                 {
-                    var attrs = new AttributeReader(message[NetlinkWire.AttributesStart..]);
+                    var attrs = AttributeReader.OfMessage(message);
                     while (attrs.Next())
                     {
                         if (attrs.Payload.Length >= 4 && attrs.Type is 1 or 2)
@@ -189,7 +189,7 @@ internal sealed class CtnetlinkClient : IDisposable
 
         int cpu = BinaryPrimitives.ReadUInt16BigEndian(message[18..]);
         var values = new Dictionary<string, long>(StringComparer.Ordinal);
-        var attrs = new AttributeReader(message[NetlinkWire.AttributesStart..]);
+        var attrs = AttributeReader.OfMessage(message);
         while (attrs.Next())
         {
             if (attrs.Payload.Length < 4)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ConntrackTuning.Engine.Entries;
 
@@ -30,116 +31,80 @@ internal static class CtnetlinkEntryParser
 
         bool hasOrig = false;
         bool hasReply = false;
-        var attrs = new AttributeReader(message[NetlinkWire.AttributesStart..]);
+        var attrs = AttributeReader.OfMessage(message);
         while (attrs.Next())
         {
             ReadOnlySpan<byte> p = attrs.Payload;
-            switch (attrs.Type)
+            bool ok = attrs.Type switch
             {
-                case NetlinkWire.CtaTupleOrig:
-                    if (!CtnetlinkTupleParser.TryTuple(p, r.Family, ref r.Original, out byte protocol))
-                    {
-                        return false;
-                    }
-
-                    r.Protocol = protocol;
-                    hasOrig = true;
-                    break;
-                case NetlinkWire.CtaTupleReply:
-                    if (!CtnetlinkTupleParser.TryTuple(p, r.Family, ref r.Reply, out _))
-                    {
-                        return false;
-                    }
-
-                    hasReply = true;
-                    break;
-                case NetlinkWire.CtaStatus:
-                    if (p.Length < 4)
-                    {
-                        return false;
-                    }
-
-                    r.Status = BinaryPrimitives.ReadUInt32BigEndian(p);
-                    r.HasFullStatus = true;
-                    break;
-                case NetlinkWire.CtaTimeout:
-                    if (p.Length < 4)
-                    {
-                        return false;
-                    }
-
-                    r.Timeout = BinaryPrimitives.ReadUInt32BigEndian(p);
-                    break;
-                case NetlinkWire.CtaMark:
-                    if (p.Length < 4)
-                    {
-                        return false;
-                    }
-
-                    r.Mark = BinaryPrimitives.ReadUInt32BigEndian(p);
-                    r.HasMark = true;
-                    break;
-                case NetlinkWire.CtaId:
-                    if (p.Length < 4)
-                    {
-                        return false;
-                    }
-
-                    // The kernel writes the id without htonl; conntrack -o id reads it as big-endian, and so do we.
-                    r.Id = BinaryPrimitives.ReadUInt32BigEndian(p);
-                    r.HasId = true;
-                    break;
-                case NetlinkWire.CtaZone:
-                    if (p.Length < 2)
-                    {
-                        return false;
-                    }
-
-                    r.Zone = BinaryPrimitives.ReadUInt16BigEndian(p);
-                    break;
-                case NetlinkWire.CtaProtoinfo:
-                    if (!TryProtoinfo(p, ref r))
-                    {
-                        return false;
-                    }
-
-                    break;
-                case NetlinkWire.CtaCountersOrig:
-                    if (!CtnetlinkTupleParser.TryCounters(p, ref r.Original))
-                    {
-                        return false;
-                    }
-
-                    break;
-                case NetlinkWire.CtaCountersReply:
-                    if (!CtnetlinkTupleParser.TryCounters(p, ref r.Reply))
-                    {
-                        return false;
-                    }
-
-                    break;
-                case NetlinkWire.CtaTimestamp:
-                    if (!TryTimestamp(p, ref r, nowUnixSeconds))
-                    {
-                        return false;
-                    }
-
-                    break;
-                case NetlinkWire.CtaLabels:
-                    r.LabelBits = Labels(p);
-                    break;
-                case NetlinkWire.CtaSecctx:
-                    r.SecurityContext = NestedString(p, 1);
-                    break;
-                case NetlinkWire.CtaHelp:
-                    r.Helper = NestedString(p, 1);
-                    break;
-                default:
-                    break;
+                NetlinkWire.CtaTupleOrig => hasOrig = CtnetlinkTupleParser.TryTuple(p, r.Family, ref r.Original, out r.Protocol),
+                NetlinkWire.CtaTupleReply => hasReply = CtnetlinkTupleParser.TryTuple(p, r.Family, ref r.Reply, out _),
+                NetlinkWire.CtaProtoinfo => TryProtoinfo(p, ref r),
+                NetlinkWire.CtaCountersOrig => CtnetlinkTupleParser.TryCounters(p, ref r.Original),
+                NetlinkWire.CtaCountersReply => CtnetlinkTupleParser.TryCounters(p, ref r.Reply),
+                NetlinkWire.CtaTimestamp => TryTimestamp(p, ref r, nowUnixSeconds),
+                _ => TryValue(attrs.Type, p, ref r),
+            };
+            if (!ok)
+            {
+                return false;
             }
         }
 
         return !attrs.Malformed && hasOrig && hasReply;
+    }
+
+    // The attributes that are not nests; a payload too short for its type makes the message malformed. Inlined:
+    // most attributes of every entry of a dump come here.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryValue(int type, ReadOnlySpan<byte> p, ref EntryRecord r)
+    {
+        int need = type switch
+        {
+            NetlinkWire.CtaStatus or NetlinkWire.CtaTimeout or NetlinkWire.CtaMark or NetlinkWire.CtaId => 4,
+            NetlinkWire.CtaZone => 2,
+            _ => 0,
+        };
+        if (p.Length < need)
+        {
+            return false;
+        }
+
+        switch (type)
+        {
+            case NetlinkWire.CtaStatus:
+                r.Status = BinaryPrimitives.ReadUInt32BigEndian(p);
+                r.HasFullStatus = true;
+                break;
+            case NetlinkWire.CtaTimeout:
+                r.Timeout = BinaryPrimitives.ReadUInt32BigEndian(p);
+                break;
+            case NetlinkWire.CtaMark:
+                r.Mark = BinaryPrimitives.ReadUInt32BigEndian(p);
+                r.HasMark = true;
+                break;
+            case NetlinkWire.CtaId:
+                // The kernel writes the id without htonl; conntrack -o id reads it as big-endian, and so do we.
+                r.Id = BinaryPrimitives.ReadUInt32BigEndian(p);
+                r.HasId = true;
+                break;
+            case NetlinkWire.CtaZone:
+                r.Zone = BinaryPrimitives.ReadUInt16BigEndian(p);
+                break;
+            case NetlinkWire.CtaLabels:
+                r.LabelBits = Labels(p);
+                break;
+            case NetlinkWire.CtaSecctx:
+                r.SecurityContext = NestedString(p, 1);
+                break;
+            case NetlinkWire.CtaHelp:
+                r.Helper = NestedString(p, 1);
+                break;
+            default:
+                break;
+        }
+
+        return true;
     }
 
     private static bool TryProtoinfo(ReadOnlySpan<byte> nest, ref EntryRecord r)

@@ -162,6 +162,9 @@ internal ref struct AttributeReader
 
     public bool Malformed { get; private set; }
 
+    /// <summary>The top level of a ctnetlink message: what follows its netlink header and nfgenmsg.</summary>
+    public static AttributeReader OfMessage(ReadOnlySpan<byte> message) => new(message[NetlinkWire.AttributesStart..]);
+
     public bool Next()
     {
         if (_offset >= _data.Length || Malformed)
