@@ -1,4 +1,5 @@
 using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Sizing;
 
@@ -97,7 +98,7 @@ internal static class ImageLimits
             NextBootMaxSource = maxSource,
             NextBootHashSize = hash,
             NextBootHashSizeSource = hashSource,
-            EntriesPerBucket = max is not null && hash is > 0 ? Math.Round((double)max.Value / hash.Value, 2) : null,
+            EntriesPerBucket = TableRatios.EntriesPerBucket(max, hash),
             LoadedBeforeSysctl = early,
             LoadedBeforeSysctlSource = earlySource,
             SkippedAtBoot = skipped,
