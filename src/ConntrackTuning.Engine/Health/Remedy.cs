@@ -1,4 +1,5 @@
 using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Health;
@@ -86,7 +87,8 @@ internal static class Remedy
         }
 
         string command = SetMax(max);
-        if (context.Limit?.HashSize is { } hash && hash > 0 && (double)max / hash > context.Options.MaxEntriesPerBucket)
+        // The ratio the EntriesPerBucket check will judge once the new max is in place, rounded as it is there.
+        if (TableRatios.EntriesPerBucket(max, context.Limit?.HashSize) > context.Options.MaxEntriesPerBucket)
         {
             command += "; " + SetHashSize(SuggestHashSize(max, context), context.Kernel);
         }
