@@ -48,6 +48,18 @@ public class TableRatiosTests
     }
 
     [Fact]
+    public void UsageRatioIsUnroundedAndLeftOutWithoutALimit()
+    {
+        Assert.Equal(1.0 / 3, TableRatios.UsageRatio(1, 3));
+        Assert.Equal(310.0 / 262144, TableRatios.UsageRatio(310, 262144));
+        Assert.Equal(1.5, TableRatios.UsageRatio(3, 2));
+        Assert.Null(TableRatios.UsageRatio(310, 0));
+        Assert.Null(TableRatios.UsageRatio(310, null));
+        Assert.Null(TableRatios.UsageRatio(null, 262144));
+        Assert.Equal(1, TableRatios.UsageRatio(long.MaxValue, long.MaxValue));
+    }
+
+    [Fact]
     public void ShareOfNothingIsZero()
     {
         Assert.Equal(0, TableRatios.Share(0, 0));
