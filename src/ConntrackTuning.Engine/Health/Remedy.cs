@@ -1,6 +1,7 @@
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Sizing;
+using ConntrackTuning.Engine.Writers;
 
 namespace ConntrackTuning.Engine.Health;
 
@@ -12,7 +13,7 @@ namespace ConntrackTuning.Engine.Health;
 internal static class Remedy
 {
     /// <summary>The established timeout to suggest: kube-proxy's 24 hours keeps idle but live connections (SSH, database pools) tracked.</summary>
-    public const int TcpEstablishedSeconds = 86400;
+    public const int TcpEstablishedSeconds = (int)KubeProxy.DefaultEstablished;
 
     public static string SetMax(long max) => $"Set-ConntrackLimit -Max {max.ToString(CultureInfo.InvariantCulture)} -Persist";
 

@@ -41,7 +41,7 @@ internal static class ImageLimits
         long? atLoad = BootConfig.NumberOrWarn(root, loadTime);
         long? roundedAtLoad = atLoad is { } a ? HashSizeMath.RoundHashSize(kernel, a) : null;
 
-        int bits = kernel.PointerBits == 32 ? 32 : 64;
+        int bits = KernelDefaults.PointerBits(kernel);
         KernelDefault? kd = kernel.MemoryBytes is { } memory && !era.SizesFromAllPhysicalPages
             ? KernelDefaults.Compute(memory, bits, era, atLoad)
             : null;

@@ -152,13 +152,19 @@ internal static class EraTable
     private static readonly KernelVersion V6_18 = new(6, 18, 0);
 
     /// <summary>
+    /// The TCP established timeout, 5 days, in every tree read (2.4.27 to 6.18): the one default the health checks
+    /// judge a setting against, on a running kernel and on an image whose version may be unknown.
+    /// </summary>
+    public const int TcpEstablishedDefaultSeconds = 432000;
+
+    /// <summary>
     /// Timeout defaults by sysctl name, each for the versions the evidence covers (KERNEL-FACTS §2.4). Outside
     /// them the default is reported as unknown rather than guessed: udp_timeout_stream was 180 s up to 4.7 and
     /// is 120 s on 6.18, and the release that changed it is not confirmed.
     /// </summary>
     public static IReadOnlyList<TimeoutDefault> TimeoutDefaults { get; } =
     [
-        new("tcp_timeout_established", 432000, null, null, "every tree read, 2.4.27 to 6.18 [CODE][LIVE]"),
+        new("tcp_timeout_established", TcpEstablishedDefaultSeconds, null, null, "every tree read, 2.4.27 to 6.18 [CODE][LIVE]"),
         new("tcp_timeout_close_wait", 60, null, null, "every vanilla tree read [CODE][LIVE]"),
         new("tcp_timeout_syn_sent", 120, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),
         new("tcp_timeout_syn_recv", 60, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),

@@ -170,7 +170,7 @@ internal static class LimitReader
 
         try
         {
-            return KernelDefaults.Compute(memory, kernel.PointerBits == 32 ? 32 : 64, kernel.EraRow, hashSizeAtLoad);
+            return KernelDefaults.Compute(memory, KernelDefaults.PointerBits(kernel), kernel.EraRow, hashSizeAtLoad);
         }
         catch (ConntrackException)
         {
@@ -261,7 +261,7 @@ internal static class LimitReader
             // 2.6.27 to 4.6 keep the size asked for in the parameter while each namespace allocates it rounded up
             // to whole pages, which the buckets sysctl shows: that is the table's real size, and no disagreement.
             if (buckets is not null && buckets != param
-                && buckets == KernelDefaults.AllocatedBuckets(param.Value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64))
+                && buckets == KernelDefaults.AllocatedBuckets(param.Value, kernel.EraRow, KernelDefaults.PointerBits(kernel)))
             {
                 root.Log.Verbose($"{root.Full(kernel.HashSizeParameterFound!)} holds the {param} buckets asked for; the table was allocated rounded up to whole pages, {buckets} ({root.Full(bucketsPath!)}).");
                 return (buckets, root.SourceOf(bucketsPath!));

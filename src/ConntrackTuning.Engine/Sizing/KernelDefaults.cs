@@ -26,6 +26,16 @@ internal static class KernelDefaults
 
     private const long GiB = 1L << 30;
 
+    /// <summary>The pointer size a kernel's rules are worked out for: the rules know 32 and 64 bits, and an unknown size is taken as 64.</summary>
+    internal static int PointerBits(ConntrackKernel kernel) => kernel.PointerBits == 32 ? 32 : 64;
+
+    /// <summary>
+    /// The page size of a root's kernel, with where it came from: on the running kernel this process's, so a 64 KiB-page
+    /// arm64 host is predicted right; under a root nothing states it and <see cref="DefaultPageSize"/> is assumed.
+    /// </summary>
+    internal static (int Bytes, string Source) RootPageSize(SystemRoot root) =>
+        root.IsLive ? (Environment.SystemPageSize, "this machine") : (DefaultPageSize, "assumed; nothing under the root states it");
+
     /// <summary>The kernel's divisor: a bucket head for every 16 KiB of RAM ("use 1/16384 of memory").</summary>
     private const long BytesPerBucketHead = 16384;
 

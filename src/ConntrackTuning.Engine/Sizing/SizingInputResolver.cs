@@ -65,7 +65,7 @@ internal static class SizingInputResolver
         string bitsSource = request.PointerBits is null ? kernel.PointerBitsSource ?? "the probe" : "given";
         (int pageSize, string pageSource) = request.PageSize is { } givenPage
             ? (givenPage, "given")
-            : root.IsLive ? (Environment.SystemPageSize, "this machine") : (DefaultPageSize, "assumed; nothing under the root states it");
+            : RootPageSize(root);
 
         EntrySize entry;
         if (request.EntrySize is { } givenEntry)
