@@ -217,10 +217,10 @@ internal static class SizingInputResolver
                 r.ReservedMemoryBytes.Value, "Give the reserve in bytes, such as 128MB (the seed's figure for a console firewall).");
         }
 
-        if (r.EntriesPerBucket is { } epb && (epb < 1 || epb > 8))
+        if (r.EntriesPerBucket is { } epb && (epb < 1 || epb > ClassicEntriesPerBucket))
         {
-            throw Invalid($"{epb} entries per bucket was given; the seed recommends 1 and the kernel's historical default is 8.", epb,
-                "Give a whole number from 1 to 8.");
+            throw Invalid($"{epb} entries per bucket was given; the seed recommends 1 and the kernel's historical default is {ClassicEntriesPerBucket}.", epb,
+                $"Give a whole number from 1 to {ClassicEntriesPerBucket}.");
         }
     }
 }
