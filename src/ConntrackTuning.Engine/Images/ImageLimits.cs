@@ -35,7 +35,7 @@ internal static class ImageLimits
         Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
         PersistedValue? maxLine = BootConfig.LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray());
         PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
-            ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
+            ? BootConfig.LastOf(sysctl, [EraTable.BucketsSysctlKey])
             : null;
         PersistedValue? loadTime = TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, tracker, "hashsize") : null;
         long? atLoad = BootConfig.NumberOrWarn(root, loadTime);

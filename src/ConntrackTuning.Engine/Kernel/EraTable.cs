@@ -22,6 +22,12 @@ internal static class EraTable
         ["proc/sys/net/netfilter/nf_conntrack_count", "proc/sys/net/ipv4/netfilter/ip_conntrack_count"];
     private static readonly string[] NfBuckets =
         ["proc/sys/net/netfilter/nf_conntrack_buckets", "proc/sys/net/ipv4/netfilter/ip_conntrack_buckets"];
+
+    /// <summary>
+    /// The buckets sysctl a 4.8 or later kernel also takes at boot (HashPersistence.ModuleOptionBucketsSysctlOrBootParameter):
+    /// what the next boot is read from and what Set-ConntrackHashSize persists there.
+    /// </summary>
+    public static readonly string BucketsSysctlKey = SysctlKey(NfBuckets[0])!;
     private static readonly string[] NfTable = ["proc/net/nf_conntrack", "proc/net/ip_conntrack"];
     private const string NfHashParam = "sys/module/nf_conntrack/parameters/hashsize";
 

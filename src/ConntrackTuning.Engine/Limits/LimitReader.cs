@@ -136,7 +136,7 @@ internal static class LimitReader
         Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
         PersistedValue? maxLine = BootConfig.LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray());
         PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
-            ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
+            ? BootConfig.LastOf(sysctl, [EraTable.BucketsSysctlKey])
             : null;
         PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
             ?? (TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
