@@ -174,6 +174,23 @@ public class HealthTests
         Assert.Equal(65536, Remedy.SuggestMax(context));
     }
 
+    /// <summary>The fix names a hash size exactly when the EntriesPerBucket check, on its rounded ratio, would warn at the new max.</summary>
+    [Theory]
+    [InlineData(131006, false)] // 1,048,576 / 131,006 = 8.004: 8 in two decimals, not over 8
+    [InlineData(130000, true)] // 8.066: 8.07
+    public void The_fix_adds_a_hash_size_when_the_check_would_warn_at_the_new_max(long buckets, bool addsHashSize)
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_buckets", $"{buckets}\n");
+        tree.Write("sys/module/nf_conntrack/parameters/hashsize", $"{buckets}\n");
+        var context = new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions());
+        Assert.Equal(1048576, Remedy.SuggestMax(context));
+        Assert.Equal(addsHashSize ? RaiseToBalanced : "Set-ConntrackLimit -Max 1048576 -Persist", Remedy.RaiseMax(context));
+
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_max", "1048576\n");
+        Only(Run(tree), "EntriesPerBucket", addsHashSize ? "Warning" : "Ok");
+    }
+
     [Fact]
     public void A_max_below_the_kernels_own_default_is_a_warning()
     {

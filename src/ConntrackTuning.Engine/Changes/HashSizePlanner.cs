@@ -10,8 +10,6 @@ namespace ConntrackTuning.Engine.Changes;
 /// </summary>
 internal static class HashSizePlanner
 {
-    private const string BucketsKey = "net.netfilter.nf_conntrack_buckets";
-
     internal static ChangePlan Plan(ConntrackKernel kernel, long value, ApplyMode mode, bool force)
     {
         ArgumentNullException.ThrowIfNull(kernel);
@@ -81,7 +79,7 @@ internal static class HashSizePlanner
         string method = TrackerModule.DecideHashPersistence(kernel, out bool assumedModule);
         if (method == "BucketsSysctl")
         {
-            return PlanPersistence.Sysctl(kernel, BucketsKey, [], force, bucketsOnly: true);
+            return PlanPersistence.Sysctl(kernel, EraTable.BucketsSysctlKey, [], force, bucketsOnly: true);
         }
 
         if (method is "KernelCommandLine" or "CompileTime")

@@ -1,16 +1,20 @@
 using ConntrackTuning.Engine.KernelLog;
+using ConntrackTuning.Engine.Sizing;
 
 namespace ConntrackTuning.Engine.Health;
 
 /// <summary>The thresholds of the checks, from Test-ConntrackHealth's parameters.</summary>
 internal sealed record HealthOptions
 {
+    /// <summary>The thresholds when none is given: Test-ConntrackHealth's parameters default to these.</summary>
+    public static HealthOptions Defaults { get; } = new();
+
     public double WarningPercent { get; init; } = 75;
 
     public double CriticalPercent { get; init; } = 90;
 
     /// <summary>The seed's advice: at most 8 entries per bucket when the table is full.</summary>
-    public double MaxEntriesPerBucket { get; init; } = 8;
+    public double MaxEntriesPerBucket { get; init; } = KernelDefaults.ClassicEntriesPerBucket;
 
     /// <summary>The time the log is searched over; null for the checks' default (this boot when live, the whole log of a tree).</summary>
     public TimeWindow? LogWindow { get; init; }
@@ -31,20 +35,20 @@ internal sealed record HealthOptions
             if (double.IsNaN(value) || value <= 0 || value > 100)
             {
                 throw Bad($"-{name} {value.ToString(CultureInfo.InvariantCulture)} is not a percentage above 0 and at most 100.", name,
-                    $"Give -{name} a value such as {(name == "WarningPercent" ? 75 : 90)}.");
+                    $"Give -{name} a value such as {HealthText.P(name == "WarningPercent" ? Defaults.WarningPercent : Defaults.CriticalPercent)}.");
             }
         }
 
         if (WarningPercent > CriticalPercent)
         {
             throw Bad($"-WarningPercent {WarningPercent.ToString(CultureInfo.InvariantCulture)} is above -CriticalPercent {CriticalPercent.ToString(CultureInfo.InvariantCulture)}; a table would be critical before it is a warning.",
-                "WarningPercent", "Give a -WarningPercent no higher than -CriticalPercent (the defaults are 75 and 90).");
+                "WarningPercent", $"Give a -WarningPercent no higher than -CriticalPercent (the defaults are {HealthText.P(Defaults.WarningPercent)} and {HealthText.P(Defaults.CriticalPercent)}).");
         }
 
         if (double.IsNaN(MaxEntriesPerBucket) || MaxEntriesPerBucket <= 0)
         {
             throw Bad($"-MaxEntriesPerBucket {MaxEntriesPerBucket.ToString(CultureInfo.InvariantCulture)} must be above 0.", "MaxEntriesPerBucket",
-                "Give -MaxEntriesPerBucket a value such as 8 (the classic default) or 1 (one entry per bucket).");
+                $"Give -MaxEntriesPerBucket a value such as {HealthText.P(Defaults.MaxEntriesPerBucket)} (the classic default) or 1 (one entry per bucket).");
         }
     }
 }

@@ -1,4 +1,7 @@
+using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Namespaces;
+
+using static ConntrackTuning.Engine.Health.HealthText;
 
 namespace ConntrackTuning.Engine.Health;
 
@@ -43,11 +46,9 @@ internal static class NamespaceHealth
         if (c.Limit?.Max is { } max && max > 0 && counts.Count > 0)
         {
             var top = counts.OrderByDescending(n => n.Count).ThenBy(n => n.Inode, StringComparer.Ordinal).Take(Shown).ToList();
-            double share = 100.0 * top[0].Count / max;
-            HealthSeverity severity = share >= c.Options.CriticalPercent ? HealthSeverity.Critical
-                : share >= c.Options.WarningPercent ? HealthSeverity.Warning
-                : HealthSeverity.Ok;
-            string list = string.Join("; ", top.Select(n => $"{directory.Label(n.Inode)}: {N(n.Count)} entries ({Percent(n.Count, max)} %)"));
+            // The figure Get-ConntrackNamespace shows as UsagePercent, judged as the Usage check judges the host's table.
+            HealthSeverity severity = c.Options.UsageSeverity(TableRatios.UsagePercent(top[0].Count, max)!.Value);
+            string list = string.Join("; ", top.Select(n => $"{directory.Label(n.Inode)}: {N(n.Count)} entries ({P(TableRatios.UsagePercent(n.Count, max)!.Value)} %)"));
             yield return new(severity,
                 $"Closest to the limit of {N(max)} (each network namespace may hold up to it): {list}. {counts.Count} namespaces were read.",
                 severity >= HealthSeverity.Warning ? $"Get-ConntrackEntry -NetworkNamespace {top[0].Inode} -Summary; {Remedy.RaiseMax(c)}" : null,
@@ -67,8 +68,4 @@ internal static class NamespaceHealth
             }
         }
     }
-
-    private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
-
-    private static string Percent(long count, long max) => (100.0 * count / max).ToString("0.##", CultureInfo.InvariantCulture);
 }

@@ -1,5 +1,7 @@
 using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Sizing;
+using ConntrackTuning.Engine.Writers;
 
 namespace ConntrackTuning.Engine.Health;
 
@@ -11,7 +13,7 @@ namespace ConntrackTuning.Engine.Health;
 internal static class Remedy
 {
     /// <summary>The established timeout to suggest: kube-proxy's 24 hours keeps idle but live connections (SSH, database pools) tracked.</summary>
-    public const int TcpEstablishedSeconds = 86400;
+    public const int TcpEstablishedSeconds = (int)KubeProxy.DefaultEstablished;
 
     public static string SetMax(long max) => $"Set-ConntrackLimit -Max {max.ToString(CultureInfo.InvariantCulture)} -Persist";
 
@@ -86,7 +88,8 @@ internal static class Remedy
         }
 
         string command = SetMax(max);
-        if (context.Limit?.HashSize is { } hash && hash > 0 && (double)max / hash > context.Options.MaxEntriesPerBucket)
+        // The ratio the EntriesPerBucket check will judge once the new max is in place, rounded as it is there.
+        if (TableRatios.EntriesPerBucket(max, context.Limit?.HashSize) > context.Options.MaxEntriesPerBucket)
         {
             command += "; " + SetHashSize(SuggestHashSize(max, context), context.Kernel);
         }

@@ -1,3 +1,5 @@
+using ConntrackTuning.Engine.Kernel;
+
 using static ConntrackTuning.Engine.Health.HealthText;
 
 namespace ConntrackTuning.Engine.Health;
@@ -13,7 +15,7 @@ internal static class TimeoutChecks
         }
 
         string evidence = $"{seconds.ToString(CultureInfo.InvariantCulture)} s in {c.TcpEstablishedTimeoutSource}";
-        if (seconds < 432000)
+        if (seconds < EraTable.TcpEstablishedDefaultSeconds)
         {
             yield return new(HealthSeverity.Ok, $"Established TCP entries are kept {FormatDuration(seconds)} after the last packet.", null, evidence);
             yield break;

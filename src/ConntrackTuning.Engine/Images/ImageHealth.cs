@@ -12,8 +12,6 @@ namespace ConntrackTuning.Engine.Images;
 /// </summary>
 internal static class ImageHealth
 {
-    private const long KernelEstablishedDefault = 432000;
-
     public static IEnumerable<ConntrackHealthFinding> Run(ConntrackKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
@@ -88,7 +86,7 @@ internal static class ImageHealth
         // A persisted max below what the kernel would choose for the RAM shrinks the table.
         if (kernel.MemoryBytes is { } memory && !kernel.EraRow.SizesFromAllPhysicalPages)
         {
-            KernelDefault kd = KernelDefaults.Compute(memory, kernel.PointerBits == 32 ? 32 : 64, kernel.EraRow);
+            KernelDefault kd = KernelDefaults.Compute(memory, KernelDefaults.PointerBits(kernel), kernel.EraRow);
             if (limit.NextBootMax is { } next && next < kd.Max && limit.NextBootMaxSource != null && !limit.NextBootMaxSource.StartsWith("the kernel's default", StringComparison.Ordinal))
             {
                 yield return ("KernelDefault", HealthSeverity.Warning,
@@ -112,9 +110,9 @@ internal static class ImageHealth
             : "net.netfilter.nf_conntrack_tcp_timeout_established";
         SysctlLine? established = lines.LastOrDefault(l => l.Key == establishedKey);
         bool sticks = limit.LoadedBeforeSysctl != false;
-        long seconds = established is not null && sticks && long.TryParse(established.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long s) ? s : KernelEstablishedDefault;
+        long seconds = established is not null && sticks && long.TryParse(established.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long s) ? s : EraTable.TcpEstablishedDefaultSeconds;
         string fix = $"Set-ConntrackTimeout -Root {root} -Protocol tcp -State established -Seconds {Remedy.TcpEstablishedSeconds.ToString(CultureInfo.InvariantCulture)} -PersistOnly";
-        yield return seconds < KernelEstablishedDefault
+        yield return seconds < EraTable.TcpEstablishedDefaultSeconds
             ? ("TcpEstablishedTimeout", HealthSeverity.Ok, $"The boot keeps established TCP entries {N(seconds)} s after the last packet.", null, established?.Source)
             : ("TcpEstablishedTimeout", HealthSeverity.Info,
                 $"The boot keeps established TCP entries {N(seconds)} s (5 days, the kernel default{(established is not null && !sticks ? $"; {established.Source} is skipped at boot" : "")}), so connections that died without a FIN or RST stay in the table for days.",

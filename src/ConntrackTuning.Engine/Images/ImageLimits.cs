@@ -1,4 +1,5 @@
 using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Sizing;
 
@@ -34,13 +35,13 @@ internal static class ImageLimits
         Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
         PersistedValue? maxLine = BootConfig.LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray());
         PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
-            ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
+            ? BootConfig.LastOf(sysctl, [EraTable.BucketsSysctlKey])
             : null;
         PersistedValue? loadTime = TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, tracker, "hashsize") : null;
         long? atLoad = BootConfig.NumberOrWarn(root, loadTime);
         long? roundedAtLoad = atLoad is { } a ? HashSizeMath.RoundHashSize(kernel, a) : null;
 
-        int bits = kernel.PointerBits == 32 ? 32 : 64;
+        int bits = KernelDefaults.PointerBits(kernel);
         KernelDefault? kd = kernel.MemoryBytes is { } memory && !era.SizesFromAllPhysicalPages
             ? KernelDefaults.Compute(memory, bits, era, atLoad)
             : null;
@@ -97,7 +98,7 @@ internal static class ImageLimits
             NextBootMaxSource = maxSource,
             NextBootHashSize = hash,
             NextBootHashSizeSource = hashSource,
-            EntriesPerBucket = max is not null && hash is > 0 ? Math.Round((double)max.Value / hash.Value, 2) : null,
+            EntriesPerBucket = TableRatios.EntriesPerBucket(max, hash),
             LoadedBeforeSysctl = early,
             LoadedBeforeSysctlSource = earlySource,
             SkippedAtBoot = skipped,

@@ -22,6 +22,12 @@ internal static class EraTable
         ["proc/sys/net/netfilter/nf_conntrack_count", "proc/sys/net/ipv4/netfilter/ip_conntrack_count"];
     private static readonly string[] NfBuckets =
         ["proc/sys/net/netfilter/nf_conntrack_buckets", "proc/sys/net/ipv4/netfilter/ip_conntrack_buckets"];
+
+    /// <summary>
+    /// The buckets sysctl a 4.8 or later kernel also takes at boot (HashPersistence.ModuleOptionBucketsSysctlOrBootParameter):
+    /// what the next boot is read from and what Set-ConntrackHashSize persists there.
+    /// </summary>
+    public static readonly string BucketsSysctlKey = SysctlKey(NfBuckets[0])!;
     private static readonly string[] NfTable = ["proc/net/nf_conntrack", "proc/net/ip_conntrack"];
     private const string NfHashParam = "sys/module/nf_conntrack/parameters/hashsize";
 
@@ -152,13 +158,19 @@ internal static class EraTable
     private static readonly KernelVersion V6_18 = new(6, 18, 0);
 
     /// <summary>
+    /// The TCP established timeout, 5 days, in every tree read (2.4.27 to 6.18): the one default the health checks
+    /// judge a setting against, on a running kernel and on an image whose version may be unknown.
+    /// </summary>
+    public const int TcpEstablishedDefaultSeconds = 432000;
+
+    /// <summary>
     /// Timeout defaults by sysctl name, each for the versions the evidence covers (KERNEL-FACTS §2.4). Outside
     /// them the default is reported as unknown rather than guessed: udp_timeout_stream was 180 s up to 4.7 and
     /// is 120 s on 6.18, and the release that changed it is not confirmed.
     /// </summary>
     public static IReadOnlyList<TimeoutDefault> TimeoutDefaults { get; } =
     [
-        new("tcp_timeout_established", 432000, null, null, "every tree read, 2.4.27 to 6.18 [CODE][LIVE]"),
+        new("tcp_timeout_established", TcpEstablishedDefaultSeconds, null, null, "every tree read, 2.4.27 to 6.18 [CODE][LIVE]"),
         new("tcp_timeout_close_wait", 60, null, null, "every vanilla tree read [CODE][LIVE]"),
         new("tcp_timeout_syn_sent", 120, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),
         new("tcp_timeout_syn_recv", 60, V2_6, null, "6.18 [LIVE]; unchanged in the 2.6 tcp_timeouts table"),

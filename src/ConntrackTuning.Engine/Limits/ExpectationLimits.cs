@@ -7,7 +7,7 @@ namespace ConntrackTuning.Engine.Limits;
 /// <summary>The expectation table's limit and count, each with where it came from.</summary>
 internal sealed record ExpectationFigures(long? Max, string? MaxSource, long? Count, string? CountSource)
 {
-    public double? UsagePercent => Max is > 0 && Count is { } c ? Math.Round(100.0 * c / Max.Value, 2) : null;
+    public double? UsagePercent => TableRatios.UsagePercent(Count, Max);
 }
 
 /// <summary>

@@ -53,8 +53,8 @@ internal static class LimitReader
             Max = max,
             Count = count,
             HashSize = hashSize,
-            UsagePercent = max is > 0 && count is not null ? Math.Round(100.0 * count.Value / max.Value, 2) : null,
-            EntriesPerBucket = max is not null && hashSize is > 0 ? Math.Round((double)max.Value / hashSize.Value, 2) : null,
+            UsagePercent = TableRatios.UsagePercent(count, max),
+            EntriesPerBucket = TableRatios.EntriesPerBucket(max, hashSize),
             Tracker = kernel.Tracker,
             KernelRelease = kernel.KernelRelease,
             MaxSource = maxSource,
@@ -136,7 +136,7 @@ internal static class LimitReader
         Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
         PersistedValue? maxLine = BootConfig.LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray());
         PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
-            ? BootConfig.LastOf(sysctl, ["net.netfilter.nf_conntrack_buckets"])
+            ? BootConfig.LastOf(sysctl, [EraTable.BucketsSysctlKey])
             : null;
         PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
             ?? (TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
@@ -170,7 +170,7 @@ internal static class LimitReader
 
         try
         {
-            return KernelDefaults.Compute(memory, kernel.PointerBits == 32 ? 32 : 64, kernel.EraRow, hashSizeAtLoad);
+            return KernelDefaults.Compute(memory, KernelDefaults.PointerBits(kernel), kernel.EraRow, hashSizeAtLoad);
         }
         catch (ConntrackException)
         {
@@ -261,7 +261,7 @@ internal static class LimitReader
             // 2.6.27 to 4.6 keep the size asked for in the parameter while each namespace allocates it rounded up
             // to whole pages, which the buckets sysctl shows: that is the table's real size, and no disagreement.
             if (buckets is not null && buckets != param
-                && buckets == KernelDefaults.AllocatedBuckets(param.Value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64))
+                && buckets == KernelDefaults.AllocatedBuckets(param.Value, kernel.EraRow, KernelDefaults.PointerBits(kernel)))
             {
                 root.Log.Verbose($"{root.Full(kernel.HashSizeParameterFound!)} holds the {param} buckets asked for; the table was allocated rounded up to whole pages, {buckets} ({root.Full(bucketsPath!)}).");
                 return (buckets, root.SourceOf(bucketsPath!));

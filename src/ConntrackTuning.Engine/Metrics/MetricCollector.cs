@@ -148,9 +148,9 @@ internal static partial class MetricCollector
                 "CONNTRACK_MAX (nf_conntrack_max): the most entries the table may hold; new connections are dropped beyond it. 0 means no limit.", max));
         }
 
-        if (limit.Max is > 0 and { } m && limit.Count is { } c)
+        if (TableRatios.UsageRatio(limit.Count, limit.Max) is { } ratio)
         {
-            added.Add(Sample(kernel, "usage_ratio", Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.", (double)c / m));
+            added.Add(Sample(kernel, "usage_ratio", Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.", ratio));
         }
 
         if (limit.ExpectCount is { } expectations)

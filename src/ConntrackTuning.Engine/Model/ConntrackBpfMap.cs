@@ -1,3 +1,5 @@
+using ConntrackTuning.Engine.Limits;
+
 namespace ConntrackTuning;
 
 /// <summary>
@@ -45,7 +47,7 @@ public sealed class ConntrackBpfMap
     /// <summary>True when every key was walked.</summary>
     public bool EntriesComplete { get; init; }
 
-    public double? UsagePercent => Entries is { } e && MaxEntries > 0 ? System.Math.Round(100.0 * e / MaxEntries, 2) : null;
+    public double? UsagePercent => TableRatios.UsagePercent(Entries, MaxEntries);
 
     /// <summary>Why the map could not be read, when it could not.</summary>
     public string? Error { get; init; }

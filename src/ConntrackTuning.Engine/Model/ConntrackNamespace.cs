@@ -1,3 +1,5 @@
+using ConntrackTuning.Engine.Limits;
+
 namespace ConntrackTuning;
 
 /// <summary>A process in a network namespace.</summary>
@@ -59,7 +61,7 @@ public sealed class ConntrackNamespace
     public long? Max { get; init; }
 
     /// <summary>Count as a percentage of the global max.</summary>
-    public double? UsagePercent => Count is { } c && Max is > 0 ? Math.Round(100.0 * c / Max.Value, 2) : null;
+    public double? UsagePercent => TableRatios.UsagePercent(Count, Max);
 
     /// <summary>Why the count is missing, when it is.</summary>
     public string? CountError { get; init; }

@@ -1,3 +1,5 @@
+using ConntrackTuning.Engine.Limits;
+
 namespace ConntrackTuning;
 
 /// <summary>
@@ -18,9 +20,9 @@ public sealed class ConntrackSummary
     public long Other => Entries - Unreplied - Assured;
 
     /// <summary>Unreplied as a percentage of Entries.</summary>
-    public double UnrepliedPercent => Entries == 0 ? 0 : System.Math.Round(100.0 * Unreplied / Entries, 2);
+    public double UnrepliedPercent => TableRatios.Share(Unreplied, Entries);
 
-    public double AssuredPercent => Entries == 0 ? 0 : System.Math.Round(100.0 * Assured / Entries, 2);
+    public double AssuredPercent => TableRatios.Share(Assured, Entries);
 
     /// <summary>The kernel's own count at the time (conntrack -C, or the count sysctl); null for a saved file.</summary>
     public long? KernelCount { get; init; }

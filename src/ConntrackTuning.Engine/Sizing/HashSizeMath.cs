@@ -100,10 +100,8 @@ internal static class HashSizeMath
     {
         ArgumentNullException.ThrowIfNull(kernel);
         // PAGE_SIZE / sizeof(bucket head): 512 on 64-bit and 1024 on 32-bit with 4 KiB pages (KernelDefaults holds the
-        // rule for the recommendation too). On the running kernel the page size is this process's, as
-        // Get-ConntrackRecommendation takes it, so a 64 KiB-page arm64 host is predicted right; under a root nothing
-        // states it and 4 KiB is assumed. Either way the value read back is what counts.
-        int pageSize = kernel.SystemRoot.IsLive ? Environment.SystemPageSize : KernelDefaults.DefaultPageSize;
-        return KernelDefaults.AllocatedBuckets(value, kernel.EraRow, kernel.PointerBits == 32 ? 32 : 64, pageSize);
+        // rule for the recommendation too), on the page size Get-ConntrackRecommendation takes. Either way the value
+        // read back is what counts.
+        return KernelDefaults.AllocatedBuckets(value, kernel.EraRow, KernelDefaults.PointerBits(kernel), KernelDefaults.RootPageSize(kernel.SystemRoot).Bytes);
     }
 }

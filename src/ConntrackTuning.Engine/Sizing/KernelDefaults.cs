@@ -26,8 +26,25 @@ internal static class KernelDefaults
 
     private const long GiB = 1L << 30;
 
-    /// <summary>The kernel's divisor: a bucket head for every 16 KiB of RAM ("use 1/16384 of memory").</summary>
-    private const long BytesPerBucketHead = 16384;
+    /// <summary>The pointer size a kernel's rules are worked out for: the rules know 32 and 64 bits, and an unknown size is taken as 64.</summary>
+    internal static int PointerBits(ConntrackKernel kernel) => kernel.PointerBits == 32 ? 32 : 64;
+
+    /// <summary>
+    /// The page size of a root's kernel, with where it came from: on the running kernel this process's, so a 64 KiB-page
+    /// arm64 host is predicted right; under a root nothing states it and <see cref="DefaultPageSize"/> is assumed.
+    /// </summary>
+    internal static (int Bytes, string Source) RootPageSize(SystemRoot root) =>
+        root.IsLive ? (Environment.SystemPageSize, "this machine") : (DefaultPageSize, "assumed; nothing under the root states it");
+
+    /// <summary>The kernel's divisor: a bucket head for every 16 KiB of RAM ("use 1/16384 of memory"), which the seed guide's formula keeps.</summary>
+    internal const long BytesPerBucketHead = 16384;
+
+    /// <summary>
+    /// Max = 8 x buckets: the kernel's ratio up to 2.6.23 and, in every era, when a hash size is given (the rules' given
+    /// factor below). The seed guide kept it as HASHSIZE = CONNTRACK_MAX / 8, and it is the most entries per bucket
+    /// Test-ConntrackHealth accepts by default and Get-ConntrackRecommendation takes.
+    /// </summary>
+    internal const int ClassicEntriesPerBucket = 8;
 
     /// <summary>A tier: when RAM is over OverBytes (compared in pages), the bucket count is set to Buckets.</summary>
     private sealed record Tier(long OverBytes, long Buckets, bool Only64Bit);

@@ -79,7 +79,7 @@ internal static class Recommender
             Profile = profile.ToString(),
             Max = max,
             HashSize = hash,
-            EntriesPerBucket = Math.Round((double)max / hash, 2),
+            EntriesPerBucket = TableRatios.EntriesPerBucket(max, hash),
             EstimatedMemoryBytes = memory,
             EntrySize = inputs.EntrySize.Bytes,
             EntrySizeSource = inputs.EntrySize.Source,

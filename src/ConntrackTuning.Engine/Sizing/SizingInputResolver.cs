@@ -65,7 +65,7 @@ internal static class SizingInputResolver
         string bitsSource = request.PointerBits is null ? kernel.PointerBitsSource ?? "the probe" : "given";
         (int pageSize, string pageSource) = request.PageSize is { } givenPage
             ? (givenPage, "given")
-            : root.IsLive ? (Environment.SystemPageSize, "this machine") : (DefaultPageSize, "assumed; nothing under the root states it");
+            : RootPageSize(root);
 
         EntrySize entry;
         if (request.EntrySize is { } givenEntry)
@@ -217,10 +217,10 @@ internal static class SizingInputResolver
                 r.ReservedMemoryBytes.Value, "Give the reserve in bytes, such as 128MB (the seed's figure for a console firewall).");
         }
 
-        if (r.EntriesPerBucket is { } epb && (epb < 1 || epb > 8))
+        if (r.EntriesPerBucket is { } epb && (epb < 1 || epb > ClassicEntriesPerBucket))
         {
-            throw Invalid($"{epb} entries per bucket was given; the seed recommends 1 and the kernel's historical default is 8.", epb,
-                "Give a whole number from 1 to 8.");
+            throw Invalid($"{epb} entries per bucket was given; the seed recommends 1 and the kernel's historical default is {ClassicEntriesPerBucket}.", epb,
+                $"Give a whole number from 1 to {ClassicEntriesPerBucket}.");
         }
     }
 }

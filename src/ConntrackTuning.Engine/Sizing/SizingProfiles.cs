@@ -27,7 +27,7 @@ internal static class SizingProfiles
     {
         const long guideFloor = 128;
         long divisor = inputs.PointerBits / 32;
-        long max = inputs.MemoryBytes / 16384 / divisor;
+        long max = inputs.MemoryBytes / BytesPerBucketHead / divisor;
         reasons.Add($"Guide: the seed guide's formula without its caps, max = RAM / 16384 / (pointer bits / 32) = {F(inputs.MemoryBytes)} / 16384 / {divisor} = {F(max)}.");
         if (inputs.MemoryBytes > 1L << 30)
         {
@@ -40,8 +40,8 @@ internal static class SizingProfiles
             max = guideFloor;
         }
 
-        int epb = inputs.EntriesPerBucket ?? 8;
-        long hash = HashForMax(inputs, max, epb, reasons, epb == 8 && inputs.EntriesPerBucket is null ? "the guide's HASHSIZE = CONNTRACK_MAX / 8" : $"-EntriesPerBucket {epb}");
+        int epb = inputs.EntriesPerBucket ?? ClassicEntriesPerBucket;
+        long hash = HashForMax(inputs, max, epb, reasons, inputs.EntriesPerBucket is null ? $"the guide's HASHSIZE = CONNTRACK_MAX / {epb}" : $"-EntriesPerBucket {epb}");
         return (max, hash);
     }
 

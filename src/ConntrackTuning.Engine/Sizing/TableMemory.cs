@@ -13,14 +13,14 @@ internal static class TableMemory
     internal static EntrySize EntrySize(ConntrackKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
-        return EntrySizeProbe.Measure(kernel.SystemRoot, kernel.TrackerKind) ?? EntrySizeProbe.Estimate(kernel.EraRow, PointerBits(kernel));
+        return EntrySizeProbe.Measure(kernel.SystemRoot, kernel.TrackerKind) ?? EntrySizeProbe.Estimate(kernel.EraRow, KernelDefaults.PointerBits(kernel));
     }
 
     /// <summary>The bytes of one hash bucket head on this kernel.</summary>
     internal static int BucketBytes(ConntrackKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
-        return KernelDefaults.BucketSize(kernel.EraRow, PointerBits(kernel));
+        return KernelDefaults.BucketSize(kernel.EraRow, KernelDefaults.PointerBits(kernel));
     }
 
     /// <summary>Kernel memory of a full table: max entries of the given size and the hash table's bucket heads.</summary>
@@ -36,6 +36,4 @@ internal static class TableMemory
         ArgumentNullException.ThrowIfNull(entry);
         return Math.Max(0, bytes) / (entry.Bytes + BucketBytes(kernel));
     }
-
-    private static int PointerBits(ConntrackKernel kernel) => kernel.PointerBits == 32 ? 32 : 64;
 }

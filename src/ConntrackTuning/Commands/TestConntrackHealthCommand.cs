@@ -17,15 +17,15 @@ public sealed class TestConntrackHealthCommand : ConntrackImageMemoryCmdlet
 
     /// <summary>Usage of the max, in percent, from which the Usage check warns.</summary>
     [Parameter]
-    public double WarningPercent { get; set; } = 75;
+    public double WarningPercent { get; set; } = HealthOptions.Defaults.WarningPercent;
 
     /// <summary>Usage of the max, in percent, from which the Usage check is critical.</summary>
     [Parameter]
-    public double CriticalPercent { get; set; } = 90;
+    public double CriticalPercent { get; set; } = HealthOptions.Defaults.CriticalPercent;
 
     /// <summary>The most entries per hash bucket a full table may hold before the EntriesPerBucket check warns.</summary>
     [Parameter]
-    public double MaxEntriesPerBucket { get; set; } = 8;
+    public double MaxEntriesPerBucket { get; set; } = HealthOptions.Defaults.MaxEntriesPerBucket;
 
     /// <summary>Searches the kernel log from this time on (default: since boot on this machine, all of it under -Root).</summary>
     [Parameter]
