@@ -1,3 +1,5 @@
+using ConntrackTuning.Engine.Limits;
+
 namespace ConntrackTuning.Engine.Entries;
 
 /// <summary>
@@ -49,7 +51,7 @@ internal sealed class EntrySummaryBuilder
 
     public ConntrackSummary Build(int top, string source, string filter, long? kernelCount, long? max, string root)
     {
-        double Share(long count) => Entries == 0 ? 0 : Math.Round(100.0 * count / Entries, 2);
+        double Share(long count) => TableRatios.Share(count, Entries);
 
         var protocols = new List<ConntrackProtocolCount>();
         for (int p = 0; p < 256; p++)
@@ -120,7 +122,7 @@ internal sealed class EntrySummaryBuilder
             Assured = Assured,
             KernelCount = kernelCount,
             Max = max,
-            UsagePercent = max is > 0 && used is { } u ? Math.Round(100.0 * u / max.Value, 2) : null,
+            UsagePercent = TableRatios.UsagePercent(used, max),
             ByProtocol = protocols.OrderByDescending(p => p.Count).ToList(),
             ByState = states,
             TopSources = sources,

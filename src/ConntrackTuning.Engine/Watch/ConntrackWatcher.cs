@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ConntrackTuning.Engine.Events;
+using ConntrackTuning.Engine.Limits;
 using ConntrackTuning.Engine.Metrics;
 using ConntrackTuning.Engine.Statistics;
 
@@ -104,7 +105,7 @@ internal sealed class ConntrackWatcher : IDisposable
             Seconds = Math.Round(first ? 0 : seconds, 3),
             Count = count,
             Max = max,
-            UsagePercent = max is > 0 && count is { } u ? Math.Round(100.0 * u / max.Value, 2) : null,
+            UsagePercent = TableRatios.UsagePercent(count, max),
             GrowthPerSecond = Rate(count, _lastCount),
             TrendPerSecond = _trend.Fit() is { } fit ? Math.Round(fit.Slope, 2) : null,
             NewPerSecond = newTotal is null ? null : Rate(newTotal, _lastNew),
@@ -161,7 +162,7 @@ internal sealed class ConntrackWatcher : IDisposable
             "CONNTRACK_MAX (nf_conntrack_max): the most entries the table may hold; new connections are dropped beyond it. 0 means no limit.",
             (s, _) => s.Max),
         ("usage_ratio", MetricCollector.Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.",
-            (s, _) => s.Max is > 0 && s.Count is { } used ? (double)used / s.Max.Value : null),
+            (s, _) => TableRatios.UsageRatio(s.Count, s.Max)),
         .. MetricCollector.StatCounters.Select(c => ($"stat_{c.Name}_total", MetricCollector.Counter, c.Help,
             (Func<ConntrackWatchSample, ConntrackStatistic?, double?>)((_, statistics) => statistics is null ? null : c.Value(statistics)))),
         ("new_connections_total", MetricCollector.Counter,
