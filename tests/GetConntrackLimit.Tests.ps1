@@ -89,3 +89,13 @@ Describe 'Get-ConntrackLimit on this machine' -Tag RealKernel -Skip:([bool]$real
         $result.Kernel.CanSetTimeouts | Should -BeTrue
     }
 }
+
+Describe 'Get-ConntrackLimit and Get-ConntrackRecommendation on the running machine' -Skip:(-not $IsLinux -or -not (Test-Path /proc/sys/net/netfilter/nf_conntrack_max)) {
+    It 'predict the same kernel default for the next boot (same RAM, pointer size and page size)' {
+        $limit = Get-ConntrackLimit -WarningAction SilentlyContinue
+        $default = Get-ConntrackRecommendation -Profile KernelDefault -WarningAction SilentlyContinue
+        if ($null -eq $limit.PersistedMax) { $limit.NextBootMax | Should -Be $default.Max }
+        if ($null -eq $limit.PersistedHashSize) { $limit.NextBootHashSize | Should -Be $default.HashSize }
+        $default.PageSize | Should -Be ([Environment]::SystemPageSize)
+    }
+}

@@ -170,7 +170,10 @@ internal static class LimitReader
 
         try
         {
-            return KernelDefaults.Compute(memory, KernelDefaults.PointerBits(kernel), kernel.EraRow, hashSizeAtLoad);
+            // The live machine's page size, as Get-ConntrackRecommendation's KernelDefault profile takes it: on a
+            // 64 KiB-page arm64 host a 4096-byte guess would predict another next-boot default than it shows.
+            return KernelDefaults.Compute(memory, KernelDefaults.PointerBits(kernel), kernel.EraRow, hashSizeAtLoad,
+                KernelDefaults.RootPageSize(kernel.SystemRoot).Bytes);
         }
         catch (ConntrackException)
         {
@@ -261,7 +264,7 @@ internal static class LimitReader
             // 2.6.27 to 4.6 keep the size asked for in the parameter while each namespace allocates it rounded up
             // to whole pages, which the buckets sysctl shows: that is the table's real size, and no disagreement.
             if (buckets is not null && buckets != param
-                && buckets == KernelDefaults.AllocatedBuckets(param.Value, kernel.EraRow, KernelDefaults.PointerBits(kernel)))
+                && buckets == HashSizeMath.RoundHashSize(kernel, param.Value))
             {
                 root.Log.Verbose($"{root.Full(kernel.HashSizeParameterFound!)} holds the {param} buckets asked for; the table was allocated rounded up to whole pages, {buckets} ({root.Full(bucketsPath!)}).");
                 return (buckets, root.SourceOf(bucketsPath!));
