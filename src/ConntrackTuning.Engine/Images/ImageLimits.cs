@@ -33,10 +33,7 @@ internal static class ImageLimits
         bool sysctlApplies = early != false;
 
         Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
-        PersistedValue? maxLine = BootConfig.LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray());
-        PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
-            ? BootConfig.LastOf(sysctl, [EraTable.BucketsSysctlKey])
-            : null;
+        (PersistedValue? maxLine, PersistedValue? buckets) = BootConfig.TableSizeLines(sysctl, era);
         PersistedValue? loadTime = TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, tracker, "hashsize") : null;
         long? atLoad = BootConfig.NumberOrWarn(root, loadTime);
         long? roundedAtLoad = atLoad is { } a ? HashSizeMath.RoundHashSize(kernel, a) : null;

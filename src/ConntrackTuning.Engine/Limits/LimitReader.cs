@@ -134,10 +134,7 @@ internal static class LimitReader
         SystemRoot root = kernel.SystemRoot;
         KernelEra era = kernel.EraRow;
         Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
-        PersistedValue? maxLine = BootConfig.LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray());
-        PersistedValue? buckets = era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter
-            ? BootConfig.LastOf(sysctl, [EraTable.BucketsSysctlKey])
-            : null;
+        (PersistedValue? maxLine, PersistedValue? buckets) = BootConfig.TableSizeLines(sysctl, era);
         PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
             ?? (TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
 

@@ -1,3 +1,5 @@
+using ConntrackTuning.Engine.Kernel;
+
 namespace ConntrackTuning.Engine.Persistence;
 
 /// <summary>A value some boot-time configuration sets, with the file and line that set it last.</summary>
@@ -111,6 +113,14 @@ internal static class BootConfig
     internal static PersistedValue? LastOf(Dictionary<string, PersistedValue> all, IReadOnlyCollection<string> keys) =>
         all.Where(kv => keys.Contains(kv.Key)).Select(kv => kv.Value).MaxBy(v => v.Sequence)
         ?? all.Where(kv => SysctlFile.IsGlob(kv.Key) && keys.Any(k => SysctlFile.GlobMatches(kv.Key, k))).Select(kv => kv.Value).MaxBy(v => v.Sequence);
+
+    /// <summary>
+    /// The sysctl lines the next boot takes the table's size from: the max under any of the era's names, and the
+    /// buckets sysctl where the era has a writable one (null where the hash size persists otherwise).
+    /// </summary>
+    internal static (PersistedValue? Max, PersistedValue? Buckets) TableSizeLines(Dictionary<string, PersistedValue> sysctl, KernelEra era) =>
+        (LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray()),
+         era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter ? LastOf(sysctl, [EraTable.BucketsSysctlKey]) : null);
 
     /// <summary>The last assignment of every key (normalised) across the sysctl files, in one pass.</summary>
     internal static Dictionary<string, PersistedValue> AllSysctl(SystemRoot root, IReadOnlyDictionary<string, string?>? proposed = null)
