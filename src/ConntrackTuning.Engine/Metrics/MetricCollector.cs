@@ -54,6 +54,13 @@ internal static partial class MetricCollector
     /// <summary>The sources, in the order they are read and listed.</summary>
     internal static readonly string[] SourceNames = ["limits", "statistics", "kernel_log"];
 
+    // The help of the table's size families, which Export-ConntrackMetric and Watch-Conntrack's textfile both write.
+    internal const string EntriesHelp = "Entries in the conntrack table of this network namespace (nf_conntrack_count).";
+
+    internal const string EntriesLimitHelp = "CONNTRACK_MAX (nf_conntrack_max): the most entries the table may hold; new connections are dropped beyond it. 0 means no limit.";
+
+    internal const string UsageRatioHelp = "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.";
+
     private const string StatHelpTail = " Per network namespace, from 0 when it was created; the sum over the CPUs, or one series per CPU (label cpu) with -PerCpu.";
 
     /// <summary>
@@ -139,18 +146,17 @@ internal static partial class MetricCollector
         var added = new List<ConntrackMetric>();
         if (limit.Count is { } count)
         {
-            added.Add(Sample(kernel, "entries", Gauge, "Entries in the conntrack table of this network namespace (nf_conntrack_count).", count));
+            added.Add(Sample(kernel, "entries", Gauge, EntriesHelp, count));
         }
 
         if (limit.Max is { } max)
         {
-            added.Add(Sample(kernel, "entries_limit", Gauge,
-                "CONNTRACK_MAX (nf_conntrack_max): the most entries the table may hold; new connections are dropped beyond it. 0 means no limit.", max));
+            added.Add(Sample(kernel, "entries_limit", Gauge, EntriesLimitHelp, max));
         }
 
         if (TableRatios.UsageRatio(limit.Count, limit.Max) is { } ratio)
         {
-            added.Add(Sample(kernel, "usage_ratio", Gauge, "Entries as a fraction of the limit (entries / entries_limit); left out when there is no limit.", ratio));
+            added.Add(Sample(kernel, "usage_ratio", Gauge, UsageRatioHelp, ratio));
         }
 
         if (limit.ExpectCount is { } expectations)
