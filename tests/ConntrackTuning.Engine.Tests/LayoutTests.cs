@@ -38,6 +38,19 @@ public class LayoutTests
     }
 
     [Fact]
+    public void Engine_types_are_internal_but_the_output_types_and_the_top_level_error_contract()
+    {
+        // A user sees the Model types (namespace ConntrackTuning) and the error contract at the top level; the
+        // feature folders are the engine's own business, reached by the cmdlets through InternalsVisibleTo.
+        string[] exposed = typeof(ConntrackException).Assembly.GetExportedTypes()
+            .Where(t => t.Namespace is not ("ConntrackTuning" or "ConntrackTuning.Engine"))
+            .Select(t => t.FullName!)
+            .ToArray();
+
+        Assert.True(exposed.Length == 0, "public outside Model and the top level: " + string.Join(", ", exposed));
+    }
+
+    [Fact]
     public void Architecture_names_every_engine_folder()
     {
         string architecture = File.ReadAllText(Path.Combine(Repo, "docs", "ARCHITECTURE.md"));
