@@ -255,6 +255,22 @@ public class ChangeEraTests
         Assert.Equal(tree.File("etc/sysctl.d/50-conntrack.conf") + ":2", limit.PersistedMaxSource);
         Assert.True(limit.Drift);
         Assert.Contains("524288", limit.DriftReason, StringComparison.Ordinal);
+        // A sosreport is a capture, not this machine, and the next boot's max is the persisted line, so said.
+        Assert.Equal("Capture", limit.RootKind);
+        Assert.Equal(limit.PersistedMaxSource, limit.NextBootMaxSource);
+    }
+
+    [Fact]
+    public void A_next_boot_value_that_nothing_persists_names_the_kernel_default_it_comes_from()
+    {
+        using var tree = new FixtureTree("centos7-3.10-nf_conntrack");
+        ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Null(limit.PersistedMax);
+        Assert.Null(limit.PersistedHashSize);
+        Assert.Equal(65536, limit.NextBootMax);
+        Assert.Matches(@"^the kernel's default for [\d.]+ MiB of RAM \(.*proc/meminfo.*\)$", limit.NextBootMaxSource);
+        Assert.Equal(limit.NextBootMaxSource, limit.NextBootHashSizeSource);
+        Assert.Equal("Capture", limit.RootKind);
     }
 
     [Fact]

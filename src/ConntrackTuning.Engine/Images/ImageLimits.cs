@@ -42,8 +42,8 @@ internal static class ImageLimits
         KernelDefault? kd = kernel.MemoryBytes is { } memory && !era.SizesFromAllPhysicalPages
             ? KernelDefaults.Compute(memory, bits, era, atLoad)
             : null;
-        string defaultWords = kernel.MemoryBytes is { } m
-            ? $"the kernel's default for {Mib(m)} MiB of RAM ({kernel.MemoryBytesSource ?? "given"})"
+        string defaultWords = kernel.MemoryBytes is not null
+            ? DefaultSource(kernel)
             : "the kernel's default, which depends on the RAM the image boots with (see DefaultRule)";
 
         var skipped = new List<string>();
@@ -119,6 +119,10 @@ internal static class ImageLimits
         });
         return $"The kernel sizes the table from the RAM it boots with (era {era.Id}); {string.Join("; ", examples)}. Give -MemoryBytes (the RAM the image will run with, as MemTotal counts it) for the exact value.";
     }
+
+    /// <summary>Where a next-boot value that nothing persists comes from: the kernel's own sizing for the root's RAM.</summary>
+    internal static string DefaultSource(ConntrackKernel kernel) =>
+        $"the kernel's default for {Mib(kernel.MemoryBytes ?? 0)} MiB of RAM ({kernel.MemoryBytesSource ?? "given"})";
 
     private static string Mib(long bytes) => (bytes / 1048576.0).ToString("0.#", CultureInfo.InvariantCulture);
 }

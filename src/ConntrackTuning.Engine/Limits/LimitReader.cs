@@ -67,10 +67,13 @@ internal static class LimitReader
             PersistedHashSizeSource = persisted.HashSizeSource,
             Drift = maxDrift || hashDrift,
             NextBootMax = nextMax,
+            NextBootMaxSource = persisted.MaxSource ?? (nextMax is not null ? ImageLimits.DefaultSource(kernel) : null),
             NextBootHashSize = nextHash,
+            NextBootHashSizeSource = persisted.HashSizeSource ?? (nextHash is not null ? ImageLimits.DefaultSource(kernel) : null),
             MaxDrift = maxDrift,
             HashSizeDrift = hashDrift,
             DriftReason = drift.Count > 0 ? string.Join("; ", drift) + "." : null,
+            RootKind = kernel.RootKind,
             Root = kernel.Root,
         };
     }
