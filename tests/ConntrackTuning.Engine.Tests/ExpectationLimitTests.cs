@@ -29,6 +29,41 @@ public class ExpectationLimitTests
     }
 
     [Fact]
+    public void An_ip_conntrack_kernel_s_expectations_are_read_from_ip_conntrack_expect()
+    {
+        // 2.6 ip_conntrack (RHEL 5) prints the file without "l3proto = 2": it only ever holds IPv4.
+        using var tree = new FixtureTree("rhel5-2.6.18-ip_conntrack");
+        tree.Write("proc/net/ip_conntrack_expect", "291 proto=6 src=192.0.2.7 dst=198.51.100.9 sport=0 dport=40123\n- proto=17 src=192.0.2.8 dst=198.51.100.9 sport=0 dport=5060\n");
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        var read = new List<ConntrackExpectation>();
+        string source = ConntrackTuning.Engine.Expectations.ExpectationReader.Read(kernel, e =>
+        {
+            read.Add(e);
+            return true;
+        });
+
+        Assert.Equal(tree.File("proc/net/ip_conntrack_expect"), source);
+        Assert.Equal(2, read.Count);
+        Assert.All(read, e => Assert.Equal("IPv4", e.Family));
+        Assert.Equal(("tcp", "192.0.2.7", "198.51.100.9", 40123, (long?)291), (read[0].Protocol, read[0].Source, read[0].Destination, read[0].DestinationPort!.Value, read[0].Timeout));
+        Assert.Equal(("udp", (long?)null), (read[1].Protocol, read[1].Timeout));
+        ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal(2, limit.ExpectCount);
+        Assert.Equal(tree.File("proc/net/ip_conntrack_expect"), limit.ExpectCountSource);
+    }
+
+    [Fact]
+    public void The_nf_conntrack_file_wins_over_its_ipv4_only_compatibility_copy()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("proc/net/nf_conntrack_expect", Lines(3));
+        tree.Write("proc/net/ip_conntrack_expect", "291 proto=6 src=192.0.2.7 dst=198.51.100.9 sport=0 dport=40123\n");
+        ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal(3, limit.ExpectCount);
+        Assert.Equal(tree.File("proc/net/nf_conntrack_expect"), limit.ExpectCountSource);
+    }
+
+    [Fact]
     public void Without_the_file_the_statistics_columns_give_the_count_as_creates_minus_deletes()
     {
         using var tree = new FixtureTree("linux-6.18-builtin");

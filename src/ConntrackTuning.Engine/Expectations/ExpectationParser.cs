@@ -130,7 +130,10 @@ internal static class ExpectationParser
     private static string Normal(string address) =>
         System.Net.IPAddress.TryParse(address, out System.Net.IPAddress? parsed) ? parsed.ToString() : address;
 
-    /// <summary>One line of proc/net/nf_conntrack_expect (nf_conntrack_expect.c, exp_seq_show).</summary>
+    /// <summary>
+    /// One line of proc/net/nf_conntrack_expect (nf_conntrack_expect.c, exp_seq_show), or of ip_conntrack's
+    /// proc/net/ip_conntrack_expect, which prints no l3proto because it holds IPv4 only.
+    /// </summary>
     public static ConntrackExpectation? TryParseLine(string line, string readFrom)
     {
         ArgumentNullException.ThrowIfNull(line);
@@ -152,7 +155,7 @@ internal static class ExpectationParser
         }
 
         int i = 1;
-        byte family = 0;
+        byte family = 2;
         // "l3proto = 2": the only field the kernel prints with spaces around '='.
         if (i + 2 < words.Length && words[i] == "l3proto" && words[i + 1] == "=")
         {

@@ -11,6 +11,16 @@ internal static class ExpectationReader
 {
     public const string ProcPath = "proc/net/nf_conntrack_expect";
 
+    /// <summary>
+    /// ip_conntrack's file (2.6 before 2.6.22, and nf_conntrack's IPv4 compatibility copy after it): the same lines
+    /// without "l3proto = 2", IPv4 only. Read only where the nf_conntrack file is missing.
+    /// </summary>
+    public const string IpConntrackProcPath = "proc/net/ip_conntrack_expect";
+
+    /// <summary>The expectation file this root has, nf_conntrack's first; null when it has neither.</summary>
+    public static string? FindProcFile(SystemRoot root) =>
+        root.FileExists(ProcPath) ? ProcPath : root.FileExists(IpConntrackProcPath) ? IpConntrackProcPath : null;
+
     /// <summary>Reads every expectation; returns where they came from ("ctnetlink" or the file's full path).</summary>
     public static string Read(ConntrackKernel kernel, Func<ConntrackExpectation, bool> visitor, string? networkNamespace = null)
     {
@@ -44,7 +54,7 @@ internal static class ExpectationReader
             }
             catch (NetlinkErrnoException e) when (delivered == 0 && e.Number is Errno.EPERM or Errno.EINVAL or Errno.EOPNOTSUPP or Errno.EAFNOSUPPORT or Errno.EPROTONOSUPPORT)
             {
-                if (!root.FileExists(ProcPath))
+                if (FindProcFile(root) is not { } file)
                 {
                     throw new ConntrackException(e.Number == Errno.EPERM ? ErrorIds.NetlinkPermissionDenied : ErrorIds.NetlinkUnavailable,
                         e.Number == Errno.EPERM ? ErrorKind.PermissionDenied : ErrorKind.ResourceUnavailable,
@@ -52,7 +62,7 @@ internal static class ExpectationReader
                         "ctnetlink", "Run pwsh as root (sudo pwsh) so ctnetlink can be read.", e);
                 }
 
-                root.Log.Warning($"Reading {root.Full(ProcPath)} instead of ctnetlink ({Errno.Describe(e.Number)}); the file does not show masters, masks or classes.");
+                root.Log.Warning($"Reading {root.Full(file)} instead of ctnetlink ({Errno.Describe(e.Number)}); the file does not show masters, masks or classes.");
             }
             catch (NetlinkProtocolException e)
             {
@@ -91,11 +101,12 @@ internal static class ExpectationReader
 
     private static string ReadFile(SystemRoot root, Func<ConntrackExpectation, bool> visitor)
     {
-        string full = root.Full(ProcPath);
-        using Stream stream = root.TryOpenRead(ProcPath, out ReadStatus status) ?? throw new ConntrackException(
+        string path = FindProcFile(root) ?? ProcPath;
+        string full = root.Full(path);
+        using Stream stream = root.TryOpenRead(path, out ReadStatus status) ?? throw new ConntrackException(
             ErrorIds.ExpectationTableNotFound, status == ReadStatus.AccessDenied ? ErrorKind.PermissionDenied : ErrorKind.ObjectNotFound,
-            status == ReadStatus.AccessDenied ? $"{full} cannot be read: permission denied." : $"{root.Path} holds no expectation table ({ProcPath}).",
-            full, "Read the live system as root, or capture proc/net/nf_conntrack_expect with the system.");
+            status == ReadStatus.AccessDenied ? $"{full} cannot be read: permission denied." : $"{root.Path} holds no expectation table ({ProcPath}, or {IpConntrackProcPath} on ip_conntrack kernels).",
+            full, "Read the live system as root, or capture proc/net/nf_conntrack_expect (proc/net/ip_conntrack_expect on ip_conntrack kernels) with the system.");
         root.Log.Verbose("Reading " + full + ".");
         using var reader = new StreamReader(stream);
         long malformed = 0;

@@ -51,7 +51,7 @@ internal static class ExpectationLimits
             }
         }
 
-        if (root.FileExists(ExpectationReader.ProcPath) && root.TryOpenRead(ExpectationReader.ProcPath, out _) is { } stream)
+        if (ExpectationReader.FindProcFile(root) is { } file && root.TryOpenRead(file, out _) is { } stream)
         {
             using (stream)
             using (var reader = new System.IO.StreamReader(stream))
@@ -65,7 +65,7 @@ internal static class ExpectationLimits
                     }
                 }
 
-                return (n, root.Full(ExpectationReader.ProcPath));
+                return (n, root.Full(file));
             }
         }
 
