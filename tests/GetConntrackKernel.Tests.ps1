@@ -105,6 +105,8 @@ Describe 'Get-ConntrackKernel behaviour' {
         $text = Get-ConntrackKernel -Root $root | Out-String -Width 300
         $text | Should -Match 'CanSetMax\s+: False: This is not the initial network namespace'
         $text | Should -Match 'Era\s+: 5\.15-nf_conntrack'
+        # A capture must not pass for this machine at a glance.
+        $text | Should -Match 'RootKind\s+: Capture'
     }
 }
 
