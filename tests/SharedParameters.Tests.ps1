@@ -125,11 +125,15 @@ Describe 'The image parameters -KernelRelease and -MemoryBytes' {
             Should -BeExactly 'KernelRelease [String] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateNotNullOrEmptyAttribute complete=InstalledKernelCompleter'
     }
 
-    It '<Command> -MemoryBytes accepts 1 to Int64.MaxValue' -TestCases @(
+    It '<Command> -MemoryBytes is one declaration, refusing less than 4 MiB' -TestCases @(
         @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackRecommendation' }
     ) {
         Get-ParameterShape $Command MemoryBytes |
-            Should -BeExactly "MemoryBytes [Nullable``1] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateRangeAttribute(1,$([long]::MaxValue)) complete="
+            Should -BeExactly "MemoryBytes [Nullable``1] sets=__AllParameterSets:False:-2147483648:False:False aliases= validate=ValidateMemoryBytesAttribute complete="
+        $e = { & $Command -MemoryBytes 512 -ErrorAction Stop } | Should -Throw -PassThru
+        $e.FullyQualifiedErrorId | Should -BeLike "ParameterArgumentValidationError,*"
+        $e.Exception.Message | Should -BeLike '*write the unit, as in 512MB or 512GB*'
+        { & $Command -MemoryBytes 4MB -ErrorAction Stop -WarningAction SilentlyContinue } | Should -Not -Throw
     }
 
     It 'completes -KernelRelease of <Command> with the kernels of the -Root typed' -TestCases @(

@@ -8,7 +8,7 @@ public abstract class ConntrackImageMemoryCmdlet : ConntrackImageCmdlet
 {
     /// <summary>The RAM the kernel defaults are computed for, instead of MemTotal.</summary>
     [Parameter]
-    [ValidateRange(1, long.MaxValue)]
+    [ValidateMemoryBytes]
     public long? MemoryBytes { get; set; }
 
     protected override long? MemoryBytesToProbe => MemoryBytes;

@@ -20,7 +20,7 @@ public sealed class GetConntrackRecommendationCommand : ConntrackImageCmdlet
 
     /// <summary>The RAM to size for, in bytes; MemTotal of the root when omitted.</summary>
     [Parameter]
-    [ValidateRange(1, long.MaxValue)]
+    [ValidateMemoryBytes]
     public long? MemoryBytes { get; set; }
 
     /// <summary>32 or 64; the root's kernel when omitted.</summary>
