@@ -2,10 +2,10 @@ namespace ConntrackTuning;
 
 /// <summary>
 /// A range check in the parameter's own type (Int64), with a message that names the kernel's bound and why it is
-/// one. ValidateRange with int limits on a long parameter fails 2147483648 with a message about mismatched types.
+/// one.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
-public sealed class ValidateKernelRangeAttribute : ValidateArgumentsAttribute
+public sealed class ValidateKernelRangeAttribute : ValidateInt64Attribute
 {
     public ValidateKernelRangeAttribute(long minimum, long maximum, string bound)
     {
@@ -21,10 +21,8 @@ public sealed class ValidateKernelRangeAttribute : ValidateArgumentsAttribute
     /// <summary>Why the maximum is the kernel's, as the end of a sentence ("the kernel keeps nf_conntrack_max in a signed 32-bit int").</summary>
     public string Bound { get; }
 
-    protected override void Validate(object arguments, EngineIntrinsics engineIntrinsics)
+    protected override void Validate(long number)
     {
-        object value = arguments is PSObject wrapped ? wrapped.BaseObject : arguments;
-        long number = Convert.ToInt64(value, CultureInfo.InvariantCulture);
         if (number < Minimum)
         {
             throw new ValidationMetadataException(string.Create(CultureInfo.InvariantCulture,

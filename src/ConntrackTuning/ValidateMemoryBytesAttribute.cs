@@ -6,15 +6,13 @@ namespace ConntrackTuning;
 /// MiB, so a smaller value is refused with the fix, rather than answered with a table of 128 entries.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
-public sealed class ValidateMemoryBytesAttribute : ValidateArgumentsAttribute
+public sealed class ValidateMemoryBytesAttribute : ValidateInt64Attribute
 {
     /// <summary>4 MiB: below the RAM of the smallest routers that ran ip_conntrack on 2.4.</summary>
     public const long Minimum = 4L << 20;
 
-    protected override void Validate(object arguments, EngineIntrinsics engineIntrinsics)
+    protected override void Validate(long bytes)
     {
-        object value = arguments is PSObject wrapped ? wrapped.BaseObject : arguments;
-        long bytes = Convert.ToInt64(value, CultureInfo.InvariantCulture);
         if (bytes < Minimum)
         {
             throw new ValidationMetadataException(string.Create(CultureInfo.InvariantCulture,
