@@ -22,6 +22,15 @@ Describe 'Get-ConntrackLimit on fixture trees' {
         $limit.KernelRelease | Should -Be '6.18.44-fc-v669'
     }
 
+    It 'says RootKind <Kind> for <Name>, as Get-ConntrackKernel does' -ForEach @(
+        @{ Name = 'sosreport-rhel8-4.18'; Kind = 'Capture' }
+        @{ Name = 'linux-6.18-builtin'; Kind = 'Capture' }
+    ) {
+        $root = Copy-Fixture $Name
+        (Get-ConntrackKernel -Root $root).RootKind | Should -Be $Kind
+        (Get-ConntrackLimit -Root $root).RootKind | Should -Be $Kind
+    }
+
     It 'names the log line a 2.4 hash size came from and the table file its count came from' {
         $root = Copy-Fixture linux-2.4.20-early
         $limit = Get-ConntrackLimit -Root $root
