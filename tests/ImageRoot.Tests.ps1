@@ -77,6 +77,18 @@ Describe 'An image root' {
         $limit.NextBootMaxSource | Should -BeLike "$image/etc/sysctl.d/90-conntrack-tuning.conf:*"
     }
 
+    It 'refuses a timeout the kernel does not have under -PersistOnly with TimeoutNotFound and its timeouts, not with "add -PersistOnly"' -ForEach @(
+        @{ Protocol = 'tcp'; State = 'establised' }
+        @{ Protocol = 'tcp'; State = $null }
+    ) {
+        Set-ConntrackTimeout -Root $image -Protocol $Protocol -State $State -Seconds 1200 -PersistOnly -ErrorAction SilentlyContinue -ErrorVariable err
+        $err[0].FullyQualifiedErrorId | Should -Be 'TimeoutNotFound,ConntrackTuning.Commands.SetConntrackTimeoutCommand'
+        $err[0].Exception.Message | Should -Match 'It has: .*tcp established'
+        Test-Path "$image/etc/sysctl.d/90-conntrack-tuning.conf" | Should -BeFalse
+        Set-ConntrackTimeout -Root $image -Protocol tcp -State established -Seconds 1200 -PersistOnly
+        Get-Content "$image/etc/sysctl.d/90-conntrack-tuning.conf" | Should -Contain 'net.netfilter.nf_conntrack_tcp_timeout_established = 1200'
+    }
+
     It 'plans for the machine the image will run on' {
         $r = Get-ConntrackRecommendation -Root $image -MemoryBytes 8GB -Profile KernelDefault -WarningAction SilentlyContinue
         $r.Max | Should -Be 262144

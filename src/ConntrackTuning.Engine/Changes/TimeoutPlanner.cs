@@ -46,11 +46,12 @@ internal static class TimeoutPlanner
         {
             list = TimeoutReader.List(kernel);
         }
-        catch (ConntrackException) when (mode == ApplyMode.PersistentOnly && kernel.EraRow.TimeoutDirectory is { } directory
-            && EraTable.TimeoutDefaults.Any(d => d.Name == name))
+        catch (ConntrackException) when (mode == ApplyMode.PersistentOnly && kernel.EraRow.TimeoutDirectory is { } directory)
         {
-            // An image has no running kernel to list: a timeout the era table knows is enough to write its key.
-            return new TimeoutSysctl(name, protocol.ToLowerInvariant(), state?.ToLowerInvariant(), directory + "/" + kernel.EraRow.TimeoutPrefix + name);
+            // An image has no running kernel to list: a timeout the era table knows is enough to write its key, and
+            // a name it does not know is refused with the era table's names (not with "add -PersistOnly").
+            list = [.. EraTable.TimeoutDefaults.Select(d => d.Name).Distinct()
+                .Select(n => TimeoutReader.FromName(n, directory + "/" + kernel.EraRow.TimeoutPrefix + n)!)];
         }
 
         return list.FirstOrDefault(t => t.Name == name) ?? throw new ConntrackException(ErrorIds.TimeoutNotFound, ErrorKind.ObjectNotFound,

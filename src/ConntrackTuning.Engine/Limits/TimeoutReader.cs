@@ -44,11 +44,9 @@ internal static partial class TimeoutReader
                 continue;
             }
 
-            Match m = NamePattern().Match(file[prefix.Length..]);
-            if (m.Success)
+            if (FromName(file[prefix.Length..], directory + "/" + file) is { } timeout)
             {
-                list.Add(new TimeoutSysctl(file[prefix.Length..], m.Groups["protocol"].Value,
-                    m.Groups["state"].Success ? m.Groups["state"].Value : null, directory + "/" + file));
+                list.Add(timeout);
             }
         }
 
@@ -58,6 +56,15 @@ internal static partial class TimeoutReader
         }
 
         return list;
+    }
+
+    /// <summary>The timeout a name after the tracker prefix (tcp_timeout_established) stands for; null when it names no timeout.</summary>
+    internal static TimeoutSysctl? FromName(string name, string relative)
+    {
+        Match m = NamePattern().Match(name);
+        return m.Success
+            ? new TimeoutSysctl(name, m.Groups["protocol"].Value, m.Groups["state"].Success ? m.Groups["state"].Value : null, relative)
+            : null;
     }
 
     internal static ConntrackException NotAvailable(ConntrackKernel kernel) => new(ErrorIds.TimeoutsNotAvailable, ErrorKind.ObjectNotFound,
