@@ -58,6 +58,21 @@ Describe 'Persisted values and drift in Get-ConntrackLimit' {
         $limit.PersistedMaxSource | Should -Be "$root/etc/sysctl.conf:1"
     }
 
+    It 'takes a link to /dev/null for a masked file, as systemd does, without a warning' {
+        $root = Copy-Fixture linux-6.18-builtin
+        $null = New-Item -ItemType Directory "$root/etc/sysctl.d", "$root/usr/lib/sysctl.d", "$root/dev" -Force
+        Set-Content "$root/usr/lib/sysctl.d/50-vendor.conf" 'net.netfilter.nf_conntrack_max = 1000'
+        $null = New-Item -ItemType SymbolicLink -Path "$root/etc/sysctl.d/50-vendor.conf" -Target /dev/null
+        # The root's own dev/null, as a chroot or an image with /dev has it (a FIFO stands in for the device without root).
+        if ((& id -u) -eq '0') { & mknod "$root/dev/null" c 1 3 } else { & mkfifo "$root/dev/null" }
+        $limit = Get-ConntrackLimit -Root $root -WarningVariable warnings -WarningAction SilentlyContinue
+        $limit.PersistedMax | Should -BeNullOrEmpty
+        $change = Set-ConntrackLimit -Root $root -Max 300000 -PersistOnly -PassThru -WarningVariable +warnings -WarningAction SilentlyContinue
+        $change.NextBootValue | Should -Be 300000
+        $null = Test-ConntrackHealth -Root $root -WarningVariable +warnings -WarningAction SilentlyContinue
+        $warnings | Should -BeNullOrEmpty
+    }
+
     It 'warns about, and skips, a broken line of a sysctl file it only reads (systemd-sysctl skips the line alone)' {
         $root = Copy-Fixture linux-6.18-builtin
         $null = New-Item -ItemType Directory "$root/etc/sysctl.d" -Force

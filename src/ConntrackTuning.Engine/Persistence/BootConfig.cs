@@ -59,6 +59,17 @@ internal static class BootConfig
         return null;
     }
 
+    private static bool IsMasked(SystemRoot root, string file)
+    {
+        if (root.LinkTarget(file) != "/dev/null")
+        {
+            return false;
+        }
+
+        root.Log.Verbose($"{root.Full(file)} is a link to /dev/null: it masks that name, and the next boot reads nothing from it.");
+        return true;
+    }
+
     internal static string OwnHeader(string what) =>
         $"# Written by the ConntrackTuning PowerShell module ({what}).\n" +
         "# Set-ConntrackLimit, Set-ConntrackHashSize and Set-ConntrackTimeout update the values here in place;\n" +
@@ -93,7 +104,9 @@ internal static class BootConfig
             }
         }
 
-        var list = byName.Values.ToList();
+        // A link to /dev/null masks its name (sysctl.d(5), modules-load.d(5)): it hides the same name in the later
+        // folders, as above, and has nothing to read; reading it would only warn about a character device.
+        var list = byName.Values.Where(f => extra.Contains(f) || !IsMasked(root, f)).ToList();
         var resolved = new HashSet<string>(list.Select(root.ResolveInRoot), StringComparer.Ordinal);
         var single = legacy.Where(f => (root.FileExists(f) || extra.Contains(f)) && !resolved.Contains(root.ResolveInRoot(f))).ToList();
         return legacyFirst ? [.. single, .. list] : [.. list, .. single];
