@@ -73,6 +73,16 @@ Describe 'Persisted values and drift in Get-ConntrackLimit' {
         $warnings | Should -BeNullOrEmpty
     }
 
+    It 'says a FIFO among the sysctl files was skipped, not that nothing was changed, when the change goes through' {
+        $root = Copy-Fixture linux-6.18-builtin
+        $null = New-Item -ItemType Directory "$root/etc/sysctl.d" -Force
+        & mkfifo "$root/etc/sysctl.d/40-fifo.conf"
+        $change = Set-ConntrackLimit -Root $root -Max 300000 -PersistOnly -PassThru -WarningVariable warnings -WarningAction SilentlyContinue
+        $change.Changed | Should -BeTrue
+        $warnings -join "`n" | Should -Match '40-fifo\.conf. is a FIFO .*; it was not read\. Its settings were not taken into account\.'
+        $warnings -join "`n" | Should -Not -Match 'nothing was changed'
+    }
+
     It 'warns about, and skips, a broken line of a sysctl file it only reads (systemd-sysctl skips the line alone)' {
         $root = Copy-Fixture linux-6.18-builtin
         $null = New-Item -ItemType Directory "$root/etc/sysctl.d" -Force

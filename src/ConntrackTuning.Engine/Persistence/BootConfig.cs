@@ -298,7 +298,10 @@ internal static class BootConfig
         }
         catch (ConntrackException e)
         {
-            root.Log.Warning($"{e.Message.Replace("; nothing was changed", "", StringComparison.Ordinal)} Its settings were not taken into account.");
+            // The error is worded for a rewrite that stops; this file is only read and skipped, and the command goes on.
+            string reason = e.Message.Replace("; it was left as it was and nothing was changed", "; it was not read", StringComparison.Ordinal)
+                .Replace(" and nothing was changed", "", StringComparison.Ordinal).Replace("; nothing was changed", "", StringComparison.Ordinal);
+            root.Log.Warning($"{reason} Its settings were not taken into account.");
             return null;
         }
     }
