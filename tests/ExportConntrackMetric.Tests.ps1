@@ -553,6 +553,19 @@ Describe 'Export-ConntrackMetric errors' {
         $err[0].Exception.Message | Should -Match 'is a file, not a folder'
     }
 
+    It 'PersistenceFileUnreadable: -Path is a FIFO, said without calling it a configuration file, and left as it was' {
+        $dir = New-Item -ItemType Directory -Path (Join-Path $TestDrive ([guid]::NewGuid().ToString('n')))
+        & mkfifo "$dir/conntrack.prom"
+        $err = Get-Err { Export-ConntrackMetric -Root $root -Path "$dir/conntrack.prom" }
+        $err[0].FullyQualifiedErrorId | Should -Be "PersistenceFileUnreadable,$cmd"
+        $err[0].TargetObject | Should -Be "$dir/conntrack.prom"
+        $err[0].Exception.Message | Should -Match 'is a FIFO \(named pipe\), not a regular file; it was left as it was'
+        $err[0].Exception.Message | Should -Not -Match 'configuration file'
+        $err[0].ErrorDetails.RecommendedAction | Should -Not -Match '\.conf'
+        & test -p "$dir/conntrack.prom"
+        $LASTEXITCODE | Should -Be 0
+    }
+
     It 'MetricPathIsFolder: -Path names a folder' {
         $dir = New-Item -ItemType Directory -Path (Join-Path $TestDrive ([guid]::NewGuid().ToString('n')))
         $before = Get-TreeState $dir

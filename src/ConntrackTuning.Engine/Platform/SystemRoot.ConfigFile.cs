@@ -58,18 +58,23 @@ internal sealed partial class SystemRoot
     /// </summary>
     private static void RequireRegularConfigFile(FileStatus status, string full)
     {
+        // The same check guards the metrics file Export-ConntrackMetric replaces: only a *.conf is a configuration file.
+        bool conf = full.EndsWith(".conf", StringComparison.Ordinal);
+        string expected = conf ? ", where a configuration file was expected" : "";
         if (status.IsDirectory)
         {
             throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
-                $"'{full}' is a folder, where a configuration file was expected; nothing was changed.", full,
-                $"Move the folder '{full}' away (it is not something sysctl, modprobe or systemd read), then run the command again.");
+                $"'{full}' is a folder{expected}; nothing was changed.", full,
+                conf ? $"Move the folder '{full}' away (it is not something sysctl, modprobe or systemd read), then run the command again."
+                    : $"Move the folder '{full}' away, or give the path of a file, then run the command again.");
         }
 
         if (!status.IsRegular)
         {
             throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
-                $"'{full}' is {status.Kind}, not a regular file, where a configuration file was expected; it was left as it was and nothing was changed.", full,
-                $"Remove '{full}' or rename it so that it does not end in .conf, then run the command again.");
+                $"'{full}' is {status.Kind}, not a regular file{expected}; it was left as it was and nothing was changed.", full,
+                conf ? $"Remove '{full}' or rename it so that it does not end in .conf, then run the command again."
+                    : $"Remove '{full}' (or move it away), then run the command again.");
         }
     }
 
