@@ -49,6 +49,18 @@ Describe 'Get-ConntrackSetting and Set-ConntrackSetting on a fixture' {
         Get-TreeState $root | Should -Be $before
     }
 
+    It 'persists with -PersistOnly where the tracker is not loaded yet, as Set-ConntrackTimeout does, and lists the version''s settings' {
+        $root = Copy-Fixture debian-5.10-no-conntrack
+        $timeout = Set-ConntrackTimeout -Root $root -Protocol udp -Seconds 40 -PersistOnly -PassThru -WarningAction SilentlyContinue
+        $timeout.Changed | Should -BeTrue
+        $change = Set-ConntrackSetting -Root $root -Name tcp_be_liberal -Value 1 -PersistOnly -PassThru -WarningAction SilentlyContinue
+        $change.Changed | Should -BeTrue
+        Get-Content "$root/$own" | Should -Contain 'net.netfilter.nf_conntrack_tcp_be_liberal = 1'
+        $setting = Get-ConntrackSetting -Root $root -Name tcp_be_liberal -WarningAction SilentlyContinue
+        $setting.Value | Should -BeNullOrEmpty
+        $setting.PersistedValue | Should -Be 1
+    }
+
     It 'changes nothing under -WhatIf' {
         $root = Copy-Fixture linux-6.18-builtin
         $before = Get-TreeState $root

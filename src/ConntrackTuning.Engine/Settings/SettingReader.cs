@@ -9,7 +9,11 @@ internal sealed record EraSettingFile(EraSetting Row, string Name, string Relati
 /// <summary>Lists and reads the tracker's other sysctls of a root's era (see <see cref="EraSettings"/>).</summary>
 internal static class SettingReader
 {
-    /// <summary>The settings this kernel has: those whose file exists, or (with no running kernel) those its version has.</summary>
+    /// <summary>
+    /// The settings this kernel has: those whose file exists, or (with no running tracker: an image, or a tracker not
+    /// loaded yet, whose files -PersistOnly can still write as Set-ConntrackLimit and Set-ConntrackTimeout do) those
+    /// its version has.
+    /// </summary>
     public static IReadOnlyList<EraSettingFile> List(ConntrackKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
@@ -24,7 +28,7 @@ internal static class SettingReader
         {
             string relative = directory + "/" + prefix + row.Name;
             bool exists = kernel.SystemRoot.FileExists(relative);
-            if (exists || (!kernel.SystemRoot.Exists("proc/sys") && row.ExistsIn(kernel.Version)))
+            if (exists || ((!kernel.IsLoaded || !kernel.SystemRoot.Exists("proc/sys")) && row.ExistsIn(kernel.Version)))
             {
                 list.Add(new EraSettingFile(row, prefix + row.Name, relative, EraTable.SysctlKey(relative) ?? relative));
             }
