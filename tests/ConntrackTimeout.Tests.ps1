@@ -98,6 +98,17 @@ Describe 'Set-ConntrackTimeout on fixture trees' {
         $record.NextBootValue | Should -Be 86400
     }
 
+    It 'keeps that warning in the Warnings of the record of an applied change, and writes it once' {
+        $root = Copy-Fixture linux-6.18-builtin
+        $null = New-Item -ItemType Directory "$root/etc/sysctl.d" -Force
+        Set-Content "$root/etc/sysctl.d/50-tune.conf" 'net.netfilter.nf_conntrack_tcp_timeout_established = 86400'
+        $record = Set-ConntrackTimeout -Root $root tcp established 1200 -PassThru -WarningVariable warnings -WarningAction SilentlyContinue
+        $record.Applied | Should -BeTrue
+        $record.Changed | Should -BeTrue
+        @($record.Warnings | Where-Object { $_ -match 'not persisted' }).Count | Should -Be 1
+        @($warnings | Where-Object { "$_" -match 'not persisted' }).Count | Should -Be 1
+    }
+
     It 'gives TimeoutNotFound naming what the kernel has' {
         $root = Copy-Fixture linux-6.18-builtin
         $err = Get-Err { Set-ConntrackTimeout -Root $root -Protocol dccp -State open -Seconds 60 }

@@ -62,22 +62,22 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
 
             ConntrackKernel kernel = ProbeKernel();
             ChangePlan plan = planner(kernel);
+            // The warnings given here belong to the change's record too, also to the plan made again under the lock.
+            var advices = new List<string>();
             if (inside is null && kernel.IsInitialNamespace)
             {
                 // kube-proxy rewrites the host's max and two TCP timeouts at every start: say when it will undo this one.
-                foreach (string advice in KubeProxyAdvice.ForChange(kernel.SystemRoot, plan.Setting, plan.Expected))
-                {
-                    plan.Warn(advice);
-                }
+                advices.AddRange(KubeProxyAdvice.ForChange(kernel.SystemRoot, plan.Setting, plan.Expected));
             }
 
             // A run-time change that the next boot would undo is worth saying.
             PersistedValue? persisted = plan.Mode == ApplyMode.Runtime ? plan.NextBoot?.Invoke(null) : null;
             if (persisted is not null && !plan.KeptAtBoot(persisted))
             {
-                string warning = $"{plan.Setting} is not persisted: the next boot applies {persisted.Value} from {persisted.Source}. Add -Persist to keep {plan.Expected}.";
-                plan.Warn(warning);
+                advices.Add($"{plan.Setting} is not persisted: the next boot applies {persisted.Value} from {persisted.Source}. Add -Persist to keep {plan.Expected}.");
             }
+
+            plan.Warn(advices);
 
             if (!plan.Changes)
             {
@@ -100,7 +100,12 @@ public abstract class ConntrackSetCmdlet : ConntrackCmdlet
                 return;
             }
 
-            ConntrackChange change = ChangeApplier.Apply(kernel.SystemRoot, () => planner(kernel), ChangeApplier.DefaultLockTimeout);
+            ConntrackChange change = ChangeApplier.Apply(kernel.SystemRoot, () =>
+            {
+                ChangePlan fresh = planner(kernel);
+                fresh.Warn(advices);
+                return fresh;
+            }, ChangeApplier.DefaultLockTimeout);
             if (PassThru)
             {
                 WriteObject(change);
