@@ -21,18 +21,18 @@ public sealed class ValidateKernelRangeAttribute : ValidateInt64Attribute
     /// <summary>Why the maximum is the kernel's, as the end of a sentence ("the kernel keeps nf_conntrack_max in a signed 32-bit int").</summary>
     public string Bound { get; }
 
-    protected override void Validate(long number)
+    protected override void Validate(long value)
     {
-        if (number < Minimum)
+        if (value < Minimum)
         {
             throw new ValidationMetadataException(string.Create(CultureInfo.InvariantCulture,
-                $"{number} is below the smallest value accepted, {Minimum}. Supply a value from {Minimum} to {Maximum}."));
+                $"{value} is below the smallest value accepted, {Minimum}. Supply a value from {Minimum} to {Maximum}."));
         }
 
-        if (number > Maximum)
+        if (value > Maximum)
         {
             throw new ValidationMetadataException(string.Create(CultureInfo.InvariantCulture,
-                $"{number} is above {Maximum}, the most {Bound}. Supply a value from {Minimum} to {Maximum}."));
+                $"{value} is above {Maximum}, the most {Bound}. Supply a value from {Minimum} to {Maximum}."));
         }
     }
 }

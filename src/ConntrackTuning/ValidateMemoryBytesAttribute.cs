@@ -11,12 +11,12 @@ public sealed class ValidateMemoryBytesAttribute : ValidateInt64Attribute
     /// <summary>4 MiB: below the RAM of the smallest routers that ran ip_conntrack on 2.4.</summary>
     public const long Minimum = 4L << 20;
 
-    protected override void Validate(long bytes)
+    protected override void Validate(long value)
     {
-        if (bytes < Minimum)
+        if (value < Minimum)
         {
             throw new ValidationMetadataException(string.Create(CultureInfo.InvariantCulture,
-                $"{bytes} bytes is less RAM than any machine that tracks connections (at least {Minimum} bytes, 4 MiB). The value is in bytes: write the unit, as in {Math.Max(bytes, 1)}MB or {Math.Max(bytes, 1)}GB."));
+                $"{value} bytes is less RAM than any machine that tracks connections (at least {Minimum} bytes, 4 MiB). The value is in bytes: write the unit, as in {Math.Max(value, 1)}MB or {Math.Max(value, 1)}GB."));
         }
     }
 }
