@@ -297,6 +297,25 @@ public class ChangeEraTests
         Assert.True(limit.Drift);
     }
 
+    [Fact]
+    public void Another_file_s_hash_size_is_compared_and_reported_as_the_kernel_will_round_it()
+    {
+        // 4.15 allocates whole pages of buckets: hashsize=100000 and hashsize=100352 both give 100352.
+        using var tree = new FixtureTree("ubuntu-4.15-nf_conntrack");
+        tree.Write("etc/modprobe.d/zz-local.conf", "options nf_conntrack hashsize=100000\n");
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        ConntrackChange same = Apply(kernel, () => HashSizePlanner.Plan(kernel, 100352, ApplyMode.PersistentOnly, force: false));
+        Assert.Equal(100352, same.NextBootValue);
+        Assert.Equal(tree.File("etc/modprobe.d/zz-local.conf") + ":1", same.NextBootSource);
+        Assert.Equal(LimitReader.Read(KernelProbe.Probe(tree.Open())).PersistedHashSize, same.NextBootValue);
+
+        kernel = KernelProbe.Probe(tree.Open());
+        ConntrackException e = Assert.Throws<ConntrackException>(() => Apply(kernel, () => HashSizePlanner.Plan(kernel, 131072, ApplyMode.PersistentOnly, force: false)));
+        Assert.Equal(ErrorIds.PersistenceOverridden, e.ErrorId);
+        Assert.Contains("sets nf_conntrack hashsize to 100000", e.Message, StringComparison.Ordinal);
+        Assert.Contains("the next boot would apply 100352", e.Message, StringComparison.Ordinal);
+    }
+
     private static ConntrackChange Apply(ConntrackKernel kernel, Func<ChangePlan> planner) =>
         ChangeApplier.Apply(kernel.SystemRoot, planner, TimeSpan.FromSeconds(5));
 

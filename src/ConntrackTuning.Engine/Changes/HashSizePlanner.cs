@@ -57,7 +57,7 @@ internal static class HashSizePlanner
 
         return ChangePlan.Assemble(kernel, setting, mode, runtime,
             root.IsLive || runtime is null ? [] : kernel.BucketsPathsFound.Where(b => b != runtime).Take(1).ToArray(),
-            old, value, mode == ApplyMode.PersistentOnly ? rounded : expected, runtimeChanges, HashPersistenceFor(kernel, force), warnings);
+            old, value, mode == ApplyMode.PersistentOnly ? rounded : expected, runtimeChanges, RoundedAtBoot(kernel, HashPersistenceFor(kernel, force)), warnings);
     }
 
     private static void ShapeWarning(KernelEra era, long value, List<string> warnings)
@@ -71,6 +71,17 @@ internal static class HashSizePlanner
             warnings.Add($"{value} is not a power of two. The seed's guide: since 2.4.21 conntrack \"uses jenkins2b hash algorithm which is happy with all sizes, but power of 2 works best.\"");
         }
     }
+
+    /// <summary>
+    /// The kernel rounds a hash size given at boot as it rounds one written at run time, so the record's
+    /// NextBootValue is the rounded one, as Get-ConntrackLimit's PersistedHashSize is (the source still names the line).
+    /// </summary>
+    private static PlanPersistence RoundedAtBoot(ConntrackKernel kernel, PlanPersistence persistence) => persistence with
+    {
+        NextBoot = proposed => persistence.NextBoot(proposed) is { Number: { } n } line
+            ? line with { Value = HashSizeMath.RoundHashSize(kernel, n).ToString(CultureInfo.InvariantCulture) }
+            : persistence.NextBoot(proposed),
+    };
 
     private static PlanPersistence HashPersistenceFor(ConntrackKernel kernel, bool force)
     {
@@ -133,9 +144,11 @@ internal static class HashSizePlanner
         PersistedValue? last = BootConfig.LastModuleOption(root, module, "hashsize", proposed);
         PersistedValue? cmdline = BootConfig.CommandLineParameter(root, module, "hashsize");
         PersistedValue? winner = cmdline ?? last;
-        if (winner is not null && winner.Value != text)
+        // Compared as the kernel will round it: another file's hashsize=100000 gives the same 100352 buckets as ours.
+        long? winnerBuckets = winner?.Number is { } n ? HashSizeMath.RoundHashSize(kernel, n) : null;
+        if (winner is not null && winnerBuckets != HashSizeMath.RoundHashSize(kernel, value))
         {
-            PersistenceEdits.Overridden(root, winner, $"{module} hashsize", text, force, warnings);
+            PersistenceEdits.Overridden(root, winner, $"{module} hashsize", text, force, warnings, winnerBuckets?.ToString(CultureInfo.InvariantCulture));
         }
 
         if (BootConfig.LastSysctl(root, kernel.EraRow.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray()) is null)

@@ -71,9 +71,10 @@ internal static class PersistenceEdits
         return edits;
     }
 
-    internal static void Overridden(SystemRoot root, PersistedValue winner, string what, string value, bool force, List<string> warnings)
+    /// <param name="applied">What the kernel makes of the winner's value where it rounds it (a hash size); the value itself otherwise.</param>
+    internal static void Overridden(SystemRoot root, PersistedValue winner, string what, string value, bool force, List<string> warnings, string? applied = null)
     {
-        string message = $"{winner.Source} sets {what} to {winner.Value}, and it is applied after the module's own setting of {value}, so the next boot would apply {winner.Value}.";
+        string message = $"{winner.Source} sets {what} to {winner.Value}, and it is applied after the module's own setting of {value}, so the next boot would apply {applied ?? winner.Value}.";
         if (!force)
         {
             throw new ConntrackException(ErrorIds.PersistenceOverridden, ErrorKind.InvalidOperation, message + " Nothing was changed.",
