@@ -176,3 +176,22 @@ function ConvertFrom-ConntrackStatLine([string] $Line) {
     $values.Remove('cpu')
     [pscustomobject]@{ Cpu = $cpu; Values = $values }
 }
+
+# The fenced code blocks of a markdown file, as CommonMark reads them: a fence of three or more backticks opens
+# a block (its info string is the language) and only a bare fence at least as long closes it. Line is the
+# block's first code line; Closed is False for a block still open at the end of the file.
+function Get-ReadmeBlock([string] $Path) {
+    $lines = @(Get-Content $Path)
+    $open = $null
+    for ($i = 0; $i -lt $lines.Count; $i++) {
+        if (-not $open) {
+            if ($lines[$i] -match '^ {0,3}(`{3,})\s*([^`\s]*)') { $open = @{ Fence = $Matches[1]; Language = $Matches[2]; Start = $i + 1; Code = [Collections.Generic.List[string]]::new() } }
+        }
+        elseif ($lines[$i] -match '^ {0,3}(`{3,})\s*$' -and $Matches[1].Length -ge $open.Fence.Length) {
+            [pscustomobject]@{ Line = $open.Start + 1; Language = $open.Language; Code = $open.Code -join "`n"; Closed = $true }
+            $open = $null
+        }
+        else { $open.Code.Add($lines[$i]) }
+    }
+    if ($open) { [pscustomobject]@{ Line = $open.Start + 1; Language = $open.Language; Code = $open.Code -join "`n"; Closed = $false } }
+}

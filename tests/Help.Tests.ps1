@@ -45,6 +45,9 @@ BeforeDiscovery {
             @{ Cmdlet = $name; Number = $n; Title = $title; Code = (@($example.code) -join "`n`n") }
         }
     }
+
+    # README.md's PowerShell blocks, by the line their code starts on.
+    $readmeBlocks = @(Get-ReadmeBlock (Join-Path $RepoRoot 'README.md') | Where-Object Language -eq 'powershell')
 }
 
 BeforeAll {
@@ -304,3 +307,24 @@ Describe '<Cmdlet> example <Number>: <Title>' -ForEach $examples {
         $run.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId): $_" } | Should -BeNullOrEmpty -Because "the example ran as:`n$($run.Runnable)"
     }
 }
+
+Describe 'README.md' {
+    It 'closes every code block before the text that follows it' {
+        $blocks = @(Get-ReadmeBlock (Join-Path $RepoRoot 'README.md'))
+        $blocks | Where-Object { -not $_.Closed } | ForEach-Object { "line $($_.Line)" } | Should -BeNullOrEmpty -Because 'an unclosed block swallows the rest of the file'
+        # A fence with a language inside a block is the next block's opening: the one before it was never closed.
+        $blocks | Where-Object { $_.Code -match '(?m)^ {0,3}`{3,}\S' } | ForEach-Object { "line $($_.Line)" } | Should -BeNullOrEmpty -Because 'a block that runs into the next one hides the headings and prose between them'
+    }
+
+    It 'has PowerShell blocks that parse and name only real parameters (line <Line>)' -ForEach @($readmeBlocks | ForEach-Object { @{ Line = $_.Line; Code = $_.Code } }) {
+        $parseErrors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$null, [ref]$parseErrors)
+        $parseErrors | ForEach-Object Message | Should -BeNullOrEmpty
+        foreach ($command in $ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)) {
+            if ($command.GetCommandName() -notin $exported) { continue }
+            $bound = [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($command, $true)
+            $bound.BindingExceptions.Values | ForEach-Object { "$($command.Extent.Text): $($_.BindingException.Message)" } | Should -BeNullOrEmpty
+        }
+    }
+}
+
