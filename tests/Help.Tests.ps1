@@ -48,6 +48,11 @@ BeforeDiscovery {
 
     # README.md's PowerShell blocks, by the line their code starts on.
     $readmeBlocks = @(Get-ReadmeBlock (Join-Path $RepoRoot 'README.md') | Where-Object Language -eq 'powershell')
+
+    # Every example and README block that shows a sample table ('# ' header, then '# ---' dashes).
+    $sampleTables = @(@($examples | ForEach-Object { @{ Where = "$($_.Cmdlet) example $($_.Number)"; Code = $_.Code } }) +
+        @($readmeBlocks | ForEach-Object { @{ Where = "README.md line $($_.Line)"; Code = $_.Code } }) |
+        Where-Object { $_.Code -match '(?m)^\s*#[ -]*-{3,}[ -]*$' })
 }
 
 BeforeAll {
@@ -328,3 +333,72 @@ Describe 'README.md' {
     }
 }
 
+# A sample table in '# ' comments (a header line, then a line of dashes) must show the columns the command writes:
+# those Format-Table or Select-Object names, or else the default table view of a type the command outputs (or of
+# the rows a summary prints). Values may differ from machine to machine; the columns may not.
+Describe 'The sample table in <Where>' -ForEach $sampleTables {
+    BeforeAll {
+        # The columns of every table view of the type, and of the row types of its collection properties.
+        function Get-ViewColumns([type] $Type) {
+            $rows = foreach ($p in $Type.GetProperties().PropertyType) {
+                if ($p.IsArray) { $p.GetElementType() }
+                elseif ($p.IsGenericType -and $p.GenericTypeArguments.Count -eq 1 -and [System.Collections.IEnumerable].IsAssignableFrom($p)) { $p.GenericTypeArguments[0] }
+            }
+            $types = @($Type) + @($rows)
+            foreach ($t in $types) {
+                foreach ($view in @((Get-FormatData -TypeName $t.FullName -ErrorAction Ignore).FormatViewDefinition)) {
+                    if ($view.Control -isnot [System.Management.Automation.TableControl]) { continue }
+                    $columns = $view.Control.Rows[0].Columns
+                    , @(for ($i = 0; $i -lt $view.Control.Headers.Count; $i++) {
+                        if ($view.Control.Headers[$i].Label) { $view.Control.Headers[$i].Label } else { $columns[$i].DisplayEntry.Value } })
+                }
+            }
+        }
+    }
+
+    It 'has the columns the command shows' {
+        $lines = $Code -split "`r?`n"
+        $checked = 0
+        for ($i = 1; $i -lt $lines.Count; $i++) {
+            if ($lines[$i] -notmatch '^\s*#[ -]*-{3,}[ -]*$' -or $lines[$i - 1] -notmatch '^\s*#') { continue }
+            # The labels stand over their dashes (right-aligned columns included).
+            $hash = $lines[$i].IndexOf('#')
+            $header = $lines[$i - 1].Substring([Math]::Min($hash + 1, $lines[$i - 1].Length))
+            $dashes = $lines[$i].Substring($hash + 1)
+            $shown = @([regex]::Matches($dashes, '-+') | ForEach-Object {
+                    if ($_.Index -lt $header.Length) { $header.Substring($_.Index, [Math]::Min($_.Length, $header.Length - $_.Index)).Trim() } else { '' } })
+
+            # The command: the last statement of the code before the comment.
+            $before = ($lines[0..($i - 1)] | Where-Object { $_ -notmatch '^\s*#' }) -join "`n"
+            $ast = [System.Management.Automation.Language.Parser]::ParseInput($before, [ref]$null, [ref]$null)
+            $pipeline = @($ast.EndBlock.Statements)[-1]
+            if ($pipeline -isnot [System.Management.Automation.Language.PipelineAst]) { continue }
+            # Filters and sorts pass the objects on unchanged: the table is that of the command before them.
+            $at = $pipeline.PipelineElements.Count
+            do {
+                $last = $pipeline.PipelineElements[--$at]
+                if ($last -isnot [System.Management.Automation.Language.CommandAst]) { break }
+                $info = Get-Command $last.GetCommandName() -ErrorAction Ignore | Select-Object -First 1
+                if ($info -is [System.Management.Automation.AliasInfo]) { $info = $info.ResolvedCommand }
+            } while ($at -gt 0 -and $info -and $info.Name -in 'Where-Object', 'Sort-Object')
+            if ($last -isnot [System.Management.Automation.Language.CommandAst]) { continue }
+            # Each candidate is one list of columns (a list, so that PowerShell never unrolls it).
+            $expected = [System.Collections.Generic.List[object]]::new()
+            if ($info -and $info.Name -in $exported) {
+                foreach ($type in @($info.OutputType | Where-Object Type | ForEach-Object Type)) {
+                    foreach ($columns in @(Get-ViewColumns $type)) { $expected.Add([string[]]$columns) }
+                }
+            }
+            elseif ($info -and $info.Name -in 'Format-Table', 'Select-Object') {
+                $property = [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($last, $true).BoundParameters['Property']
+                if ($property -and $property.Value -is [System.Management.Automation.Language.ArrayLiteralAst]) { $expected.Add([string[]]@($property.Value.Elements | ForEach-Object Value)) }
+                elseif ($property) { $expected.Add([string[]]@($property.Value.Value)) }
+            }
+            if ($expected.Count -eq 0) { continue }
+            $checked++
+            $candidates = @(foreach ($columns in $expected) { $columns -join ', ' })
+            $candidates | Should -Contain ($shown -join ', ') -Because "the sample after '$($last.Extent.Text)' must show one of its tables"
+        }
+        if (-not $checked) { Set-ItResult -Skipped -Because 'its sample tables follow a command whose columns are not known here' }
+    }
+}
