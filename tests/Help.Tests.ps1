@@ -211,6 +211,41 @@ Describe 'Help for <_>' -ForEach $cmdlets {
         $documented | Should -Be $real
     }
 
+    It 'names in OUTPUTS the columns of the default view, and every property where it lists the properties' {
+        # Properties a change record of this cmdlet leaves empty (Protocol and State belong to timeouts).
+        $notApplicable = @{
+            'Set-ConntrackLimit' = 'Protocol', 'State'; 'Set-ConntrackHashSize' = 'Protocol', 'State'; 'Set-ConntrackSetting' = 'Protocol', 'State'
+        }
+        foreach ($output in @($help.returnValues.returnValue | Where-Object { $_ })) {
+            $type = ($command.OutputType | Where-Object Name -eq $output.type.name).Type
+            $type | Should -Not -BeNullOrEmpty -Because "OUTPUTS names $($output.type.name), which must be one of the cmdlet's [OutputType]s"
+            $text = ($output.description.Text -join ' ')
+            $view = [regex]::Match($text, 'The default view is a (?:table|list) of (.+?)(?:;|\.(?:\s|$))')
+            if ($view.Success) {
+                $format = @((Get-FormatData -TypeName $type.FullName).FormatViewDefinition)[0].Control
+                $labels = if ($format -is [System.Management.Automation.TableControl]) {
+                    for ($i = 0; $i -lt $format.Headers.Count; $i++) { if ($format.Headers[$i].Label) { $format.Headers[$i].Label } else { $format.Rows[0].Columns[$i].DisplayEntry.Value } }
+                }
+                else { $format.Entries[0].Items | ForEach-Object { if ($_.Label) { $_.Label } else { $_.DisplayEntry.Value } } }
+                # Each column in order, by its label (a remark in brackets may follow); words such as 'the memory
+                # in MiB' stand for the column at their place.
+                $named = @($view.Groups[1].Value -split ', | and ' | ForEach-Object Trim)
+                $named.Count | Should -Be @($labels).Count -Because "'$($view.Value)' must name the $(@($labels).Count) columns $(@($labels) -join ', ')"
+                for ($i = 0; $i -lt $named.Count; $i++) {
+                    if ($named[$i] -like 'the *' -or $named[$i] -eq @($labels)[$i]) { continue }
+                    ($named[$i] -replace '\s*\(.*\)$') | Should -Be @($labels)[$i]
+                }
+            }
+            # A text that lists the properties (five or more by name) lists them all.
+            $listing = ($text -split 'The default view')[0]
+            $properties = @($type.GetProperties().Name | Where-Object { $_ -notin $notApplicable[$name] })
+            $listed = @($properties | Where-Object { $listing -match "\b$_\b" })
+            if ($listed.Count -ge 5) {
+                @($properties | Where-Object { $_ -notin $listed }) | Should -BeNullOrEmpty -Because "the OUTPUTS text of $($type.Name) lists its properties"
+            }
+        }
+    }
+
     It 'describes -<_> and states its Required flag and pipeline input as the cmdlet has them' -ForEach @(
         (Get-Command $_).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.PSCmdlet]::CommonParameters }
     ) {
