@@ -187,6 +187,35 @@ Describe 'Build-Help.ps1 on valid markdown' {
     }
 }
 
+Describe 'The default values the help shows' {
+    BeforeAll { . (Join-Path $RepoRoot 'tools/HelpMetadata.ps1') }
+
+    # A number or TimeSpan left at zero is a parameter not given (no zone filter, no limit, every namespace):
+    # 'Default value: 0' would tell the reader the opposite.
+    It 'are none for -<Parameter> of <Cmdlet>, which the cmdlet reads as not given when it holds zero' -ForEach @(
+        @{ Cmdlet = 'Get-ConntrackEntry'; Parameter = 'Zone' }
+        @{ Cmdlet = 'Remove-ConntrackEntry'; Parameter = 'OlderThan' }
+        @{ Cmdlet = 'Get-ConntrackEvent'; Parameter = 'Count' }
+        @{ Cmdlet = 'Watch-Conntrack'; Parameter = 'Duration' }
+        @{ Cmdlet = 'Get-ConntrackNamespace'; Parameter = 'Top' }
+    ) {
+        $model = Get-HelpCommandModel (Get-Command $Cmdlet)
+        ($model.Parameters | Where-Object Name -EQ $Parameter).DefaultValue | Should -BeNullOrEmpty
+        (Get-Help $Cmdlet -Parameter $Parameter).defaultValue | Should -Be 'None'
+    }
+
+    It 'are the values a new cmdlet object holds otherwise (<Cmdlet> -<Parameter> <Value>)' -ForEach @(
+        @{ Cmdlet = 'Get-ConntrackEntry'; Parameter = 'Top'; Value = '10' }
+        @{ Cmdlet = 'Watch-Conntrack'; Parameter = 'Interval'; Value = '00:00:02' }
+        @{ Cmdlet = 'Test-ConntrackHealth'; Parameter = 'WarningPercent'; Value = '75' }
+        @{ Cmdlet = 'Get-ConntrackLimit'; Parameter = 'Root'; Value = '/' }
+    ) {
+        $model = Get-HelpCommandModel (Get-Command $Cmdlet)
+        ($model.Parameters | Where-Object Name -EQ $Parameter).DefaultValue | Should -Be $Value
+        (Get-Help $Cmdlet -Parameter $Parameter).defaultValue | Should -Be $Value
+    }
+}
+
 Describe 'Build-Help.ps1 refuses' {
     It 'when <Case>' -ForEach @(
         @{ Case = 'a level-2 heading is not one of the layout''s'; Replace = @{ '## DESCRIPTION' = '## DESCRIPTON' }; Expect = "*unknown section '## DESCRIPTON'*" }

@@ -50,7 +50,10 @@ function Format-HelpPipelineInput {
 }
 
 # The value a parameter holds on a new cmdlet object, as help text; $null when there is nothing worth showing
-# (no value, an empty string or array, or a parameter that is mandatory everywhere).
+# (no value, an empty string or array, a number or TimeSpan left at zero, or a parameter that is mandatory
+# everywhere). A value type's zero is what the field holds when no one set it: the cmdlets read it as 'not
+# given' (-Zone filters nothing, -Count 0 sets no limit), so 'Default value: 0' would say the opposite. Where a
+# zero is meant, the markdown's yaml says so and the help takes its words.
 function Get-HelpDefaultValue {
     param([object] $Instance, [string] $Name, [bool] $IsSwitch, [bool] $MandatoryEverywhere)
     if ($IsSwitch) { return 'False' }
@@ -63,6 +66,7 @@ function Get-HelpDefaultValue {
     }
     catch { return $null }
     if ($null -eq $value) { return $null }
+    if ($value -is [ValueType] -and $value -isnot [enum] -and $value -isnot [bool] -and $value -eq [Activator]::CreateInstance($value.GetType())) { return $null }
     if ($value -is [string]) { if ($value.Length -eq 0) { return $null } else { return $value } }
     if ($value -is [System.Collections.IEnumerable]) {
         $items = @($value | ForEach-Object { [System.Convert]::ToString($_, [cultureinfo]::InvariantCulture) })
