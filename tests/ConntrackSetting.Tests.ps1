@@ -107,6 +107,20 @@ Describe 'Get-ConntrackSetting and Set-ConntrackSetting on a fixture' {
             (TabExpansion2 $case[0] $case[0].Length).CompletionMatches.CompletionText | Should -Contain $case[1]
         }
     }
+
+    # -Name takes the full name and the sysctl key too (as Get-ConntrackSetting writes them), so those complete.
+    It 'completes -Name typed as the full name or the sysctl key of the kernel under -Root' {
+        $root = Copy-Fixture linux-6.18-builtin
+        $old = Copy-Fixture rhel5-2.6.18-ip_conntrack
+        foreach ($case in @(
+                @("Get-ConntrackSetting -Root '$root' -Name nf_conntrack_tcp_b", 'nf_conntrack_tcp_be_liberal'),
+                @("Set-ConntrackSetting -Root '$root' -Name net.netfilter.nf_conntrack_ac", 'net.netfilter.nf_conntrack_acct'),
+                @("Get-ConntrackSetting -Root '$old' -Name ip_conntrack_tcp_l", 'ip_conntrack_tcp_loose'))) {
+            (TabExpansion2 $case[0] $case[0].Length).CompletionMatches.CompletionText | Should -Be $case[1]
+        }
+        # The bare names stay what they were: every name the era table knows.
+        @((TabExpansion2 'Get-ConntrackSetting -Name ' 27).CompletionMatches.CompletionText) | Should -Contain 'dccp_loose'
+    }
 }
 
 Describe 'Set-ConntrackSetting on this machine' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
