@@ -246,6 +246,18 @@ Describe 'Help for <_>' -ForEach $cmdlets {
         }
     }
 
+    # Sysctl names and paths are full of underscores; a pair of them must not be read as emphasis and dropped
+    # (nf_conntrack_<protocol>_timeout[_<state>] printed as nf_conntrack_<protocol>timeout[<state>]).
+    It 'prints every word of the markdown prose that holds an underscore as written' {
+        $text = (Get-Help $name -Full | Out-String -Width 100000) -replace '\s+', ' '
+        $markdown = Get-Content -Raw (Join-Path $RepoRoot "en-US/$name.md")
+        $prose = [regex]::Replace([regex]::Replace($markdown, '(?s)```.*?```', ' '), '`[^`]*`', ' ')
+        # Links ([about_X]()) and escapes print otherwise by design; every other such word is text.
+        $words = [regex]::Matches($prose, '[^\s`]*_[^\s`]*') | Where-Object Value -NotMatch '\\|\]\(' |
+            ForEach-Object { $_.Value.Trim('.', ',', ';', ':', '(', ')') } | Sort-Object -Unique
+        @($words | Where-Object { -not $text.Contains($_) }) | Should -BeNullOrEmpty
+    }
+
     It 'describes -<_> and states its Required flag and pipeline input as the cmdlet has them' -ForEach @(
         (Get-Command $_).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.PSCmdlet]::CommonParameters }
     ) {
