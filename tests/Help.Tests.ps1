@@ -368,6 +368,15 @@ Describe 'README.md' {
         $blocks | Where-Object { $_.Code -match '(?m)^ {0,3}`{3,}\S' } | ForEach-Object { "line $($_.Line)" } | Should -BeNullOrEmpty -Because 'a block that runs into the next one hides the headings and prose between them'
     }
 
+    It 'reads rotated logs oldest first where its comment says so' {
+        $lines = @(Get-Content (Join-Path $RepoRoot 'README.md') | Where-Object { $_ -match '^Get-ConntrackDropEvent|\| Get-ConntrackDropEvent' -and $_ -match '#.*oldest first' })
+        $lines.Count | Should -Be 1
+        # The line as written, on a capture's rotations (kern.log, kern.log.1, kern.log.2.gz) instead of /var/log.
+        $logs = Join-Path (Copy-Fixture linux-6.18-overflow) 'var/log'
+        $summary = & ([scriptblock]::Create(($lines[0] -replace '#.*$').Replace('/var/log', $logs)))
+        @($summary.Sources | ForEach-Object { Split-Path -Leaf $_ }) | Should -Be @('kern.log.2.gz', 'kern.log.1', 'kern.log')
+    }
+
     It 'has PowerShell blocks that parse and name only real parameters (line <Line>)' -ForEach @($readmeBlocks | ForEach-Object { @{ Line = $_.Line; Code = $_.Code } }) {
         $parseErrors = $null
         $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$null, [ref]$parseErrors)
