@@ -293,6 +293,14 @@ Describe 'about_ConntrackTuning' {
             if (-not $done) { $_ } }
         foreach ($cmdlet in $exported) { $section | Should -Contain "    $cmdlet" -Because "adding a cmdlet includes its lines in about_ConntrackTuning's CMDLETS" }
     }
+
+    It 'starts each cmdlet of CMDLETS after a blank line, as a paragraph of its own' {
+        $start = [array]::IndexOf($lines, 'CMDLETS')
+        foreach ($cmdlet in $exported) {
+            $at = [array]::IndexOf($lines, "    $cmdlet", $start)
+            $lines[$at - 1] | Should -Match '^(CMDLETS)?$' -Because "$cmdlet's entry must not run on from the one before it"
+        }
+    }
 }
 
 # The runner below must be able to fail: these prove it tells read-only from not, keeps examples off this
