@@ -20,6 +20,33 @@ Describe 'Get-ConntrackNamespace on a tree' {
 
 # Throwaway namespaces, each with its own number of loopback flows, and processes placed in cgroups named the
 # way Docker, containerd under Kubernetes and Podman name theirs. Everything is removed in AfterAll.
+Describe 'Where Get-ConntrackNamespace''s objects pipe to' {
+    # The help and the README name the cmdlets its objects pipe into: each must take -NetworkNamespace (and so
+    # the namespace) from the pipeline by property name, or the pipe fails to bind.
+    It 'is to cmdlets that take NetworkNamespace by property name, as its help lists them' {
+        $text = (Get-Help Get-ConntrackNamespace).description.Text -join "`n"
+        $list = [regex]::Match($text, 'so the objects pipe into (.+?), which then act inside').Groups[1].Value
+        $named = @([regex]::Matches($list, '\b[A-Z][a-z]+-Conntrack[A-Za-z]+') | ForEach-Object Value)
+        $named.Count | Should -BeGreaterThan 5
+        foreach ($name in $named) {
+            $parameter = (Get-Command $name).Parameters['NetworkNamespace']
+            $parameter | Should -Not -BeNullOrEmpty -Because "$name is said to act inside the piped namespace"
+            @($parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.ValueFromPipelineByPropertyName }) |
+                Should -Not -BeNullOrEmpty -Because "$name is said to take Get-ConntrackNamespace's objects from the pipeline"
+        }
+    }
+
+    It 'is to every cmdlet with -NetworkNamespace that the README does not set apart' {
+        $row = (Get-Content (Join-Path $RepoRoot 'README.md')) | Where-Object { $_.StartsWith('| `Get-ConntrackNamespace` |') }
+        $row | Should -Not -BeNullOrEmpty
+        $apart = @([regex]::Matches(($row -split 'pipes into', 2)[1], '`([A-Z][a-z]+-Conntrack[A-Za-z]+)`') | ForEach-Object { $_.Groups[1].Value })
+        foreach ($command in @(Get-Command -Module ConntrackTuning | Where-Object { $_.Parameters.ContainsKey('NetworkNamespace') -and $_.Name -notin $apart })) {
+            @($command.Parameters['NetworkNamespace'].Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.ValueFromPipelineByPropertyName }) |
+                Should -Not -BeNullOrEmpty -Because "the README says Get-ConntrackNamespace pipes into $($command.Name)"
+        }
+    }
+}
+
 Describe 'Get-ConntrackNamespace on this kernel' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
     BeforeAll {
         $script:tag = 'cttw' + [guid]::NewGuid().ToString('n').Substring(0, 8)
