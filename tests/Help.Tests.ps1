@@ -53,6 +53,11 @@ BeforeDiscovery {
     $sampleTables = @(@($examples | ForEach-Object { @{ Where = "$($_.Cmdlet) example $($_.Number)"; Code = $_.Code } }) +
         @($readmeBlocks | ForEach-Object { @{ Where = "README.md line $($_.Line)"; Code = $_.Code } }) |
         Where-Object { $_.Code -match '(?m)^\s*#[ -]*-{3,}[ -]*$' })
+
+    # Every one that shows a sample list after Format-List with named properties ('# Name : value' lines).
+    $sampleLists = @(@($examples | ForEach-Object { @{ Where = "$($_.Cmdlet) example $($_.Number)"; Code = $_.Code } }) +
+        @($readmeBlocks | ForEach-Object { @{ Where = "README.md line $($_.Line)"; Code = $_.Code } }) |
+        Where-Object { $_.Code -match '(?m)Format-List [\w, ]+\r?\n\s*# ?\w+ +: ' })
 }
 
 BeforeAll {
@@ -464,5 +469,26 @@ Describe 'The sample table in <Where>' -ForEach $sampleTables {
             $candidates | Should -Contain ($shown -join ', ') -Because "the sample after '$($last.Extent.Text)' must show one of its tables"
         }
         if (-not $checked) { Set-ItResult -Skipped -Because 'its sample tables follow a command whose columns are not known here' }
+    }
+}
+
+# A sample list after 'Format-List A, B, C' (named properties, no wildcards) shows those properties, in that order.
+Describe 'The sample list in <Where>' -ForEach $sampleLists {
+    It 'names the properties Format-List was given' {
+        $lines = $Code -split "`r?`n"
+        for ($i = 0; $i -lt $lines.Count - 1; $i++) {
+            if ($lines[$i] -match '^\s*#' -or $lines[$i + 1] -notmatch '^\s*# ?\w+ +: ') { continue }
+            $ast = [System.Management.Automation.Language.Parser]::ParseInput($lines[$i], [ref]$null, [ref]$null)
+            $last = @($ast.EndBlock.Statements)[-1].PipelineElements[-1]
+            if ($last.GetCommandName() -notin 'Format-List', 'fl') { continue }
+            $property = [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($last, $true).BoundParameters['Property'].Value
+            $names = @(if ($property -is [System.Management.Automation.Language.ArrayLiteralAst]) { $property.Elements.Value } else { $property.Value })
+            if ($names -match '[*?]') { continue }
+            # Each '# Name : value' line until the comment ends; indented lines continue a long value.
+            $shown = for ($j = $i + 1; $j -lt $lines.Count -and $lines[$j] -match '^\s*#'; $j++) {
+                if ($lines[$j] -match '^\s*# ?(\w+) +: ') { $Matches[1] }
+            }
+            @($shown) | Should -Be $names -Because "the sample after '$($lines[$i].Trim())' shows what Format-List prints"
+        }
     }
 }
