@@ -157,3 +157,32 @@ Describe 'The image parameters -KernelRelease and -MemoryBytes' {
         finally { Pop-Location }
     }
 }
+
+Describe 'The time span parameters' {
+    BeforeDiscovery {
+        . (Join-Path $PSScriptRoot 'Common.ps1')
+        $timeSpans = foreach ($command in Get-Command -Module ConntrackTuning) {
+            foreach ($p in $command.Parameters.Values | Where-Object ParameterType -EQ ([timespan])) { @{ Command = $command.Name; Name = $p.Name } }
+        }
+    }
+
+    # PowerShell reads a bare number given to a TimeSpan as ticks: -OlderThan 600 would be 60 microseconds, and
+    # Remove-ConntrackEntry would delete nearly every timestamped entry. Every TimeSpan parameter of the module
+    # takes a number as seconds, as the help of each says.
+    It 'are found: the durations of Get-ConntrackEvent and Watch-Conntrack, and -OlderThan' -TestCases @(@{ Found = @($timeSpans | ForEach-Object { "$($_.Command) -$($_.Name)" }) }) {
+        $Found | Should -Contain 'Remove-ConntrackEntry -OlderThan'
+        $Found | Should -Contain 'Watch-Conntrack -Interval'
+        $Found.Count | Should -BeGreaterOrEqual 5
+    }
+
+    It '<Command> -<Name> takes 600 as 600 seconds, and a TimeSpan or its text as it is' -TestCases $timeSpans {
+        $transforms = @((Get-Command $Command).Parameters[$Name].Attributes | Where-Object { $_ -is [System.Management.Automation.ArgumentTransformationAttribute] })
+        $transforms | Should -Not -BeNullOrEmpty
+        foreach ($case in @(@(600, [timespan]::FromSeconds(600)), @('2.5', [timespan]::FromSeconds(2.5)), @([timespan]::FromMinutes(10), [timespan]::FromMinutes(10)))) {
+            $value = $case[0]
+            foreach ($t in $transforms) { $value = $t.Transform($ExecutionContext, $value) }
+            [timespan]$value | Should -Be $case[1]
+        }
+        [timespan]($transforms[0].Transform($ExecutionContext, '00:10:00')) | Should -Be ([timespan]::FromMinutes(10))
+    }
+}

@@ -128,6 +128,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
 
     /// <summary>Only entries created at least this long ago (needs nf_conntrack_timestamp = 1 when they were created).</summary>
     [Parameter(ParameterSetName = FilterSet)]
+    [SecondsTransformation]
     public TimeSpan OlderThan { get; set; }
 
     /// <summary>Emit each deleted entry.</summary>
