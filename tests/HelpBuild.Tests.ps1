@@ -204,6 +204,14 @@ Describe 'The default values the help shows' {
         (Get-Help $Cmdlet -Parameter $Parameter).defaultValue | Should -Be 'None'
     }
 
+    # Where the code leaves the value empty and decides later, the markdown's words say what it decides.
+    It 'are the markdown''s words where the cmdlet decides when run (<Cmdlet> -<Parameter>)' -ForEach @(
+        @{ Cmdlet = 'Get-ConntrackEvent'; Parameter = 'EventType'; Value = 'New, Update, Destroy (New, Destroy with -Summary)' }
+        @{ Cmdlet = 'Get-ConntrackRecommendation'; Parameter = 'ReservedMemoryBytes'; Value = '134217728 (128 MiB)' }
+    ) {
+        (Get-Help $Cmdlet -Parameter $Parameter).defaultValue | Should -Be $Value
+    }
+
     It 'are the values a new cmdlet object holds otherwise (<Cmdlet> -<Parameter> <Value>)' -ForEach @(
         @{ Cmdlet = 'Get-ConntrackEntry'; Parameter = 'Top'; Value = '10' }
         @{ Cmdlet = 'Watch-Conntrack'; Parameter = 'Interval'; Value = '00:00:02' }
