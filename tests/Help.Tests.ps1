@@ -27,7 +27,11 @@ HOW EXAMPLES ARE RUN (the convention for everyone writing en-US/<Verb-Noun>.md)
   -ErrorVariable ..., try/catch).
 
   Sample output belongs in '# ' comments in the code or in the text after it: Build-Help.ps1 accepts only
-  PowerShell code blocks in examples.
+  PowerShell code blocks in examples. A sample table or Format-List list must show the columns or properties the
+  command prints (checked below).
+
+  README.md's PowerShell blocks are run the same way, one statement at a time, except the statements that exit,
+  enter a network namespace or name a path of this machine (/etc, /var, ...).
 #>
 
 BeforeDiscovery {
@@ -48,6 +52,14 @@ BeforeDiscovery {
 
     # README.md's PowerShell blocks, by the line their code starts on.
     $readmeBlocks = @(Get-ReadmeBlock (Join-Path $RepoRoot 'README.md') | Where-Object Language -eq 'powershell')
+
+    # README.md's statements one by one (a block mixes reading and changing ones), to run like the examples.
+    $readmeStatements = @(foreach ($block in $readmeBlocks) {
+            $ast = [System.Management.Automation.Language.Parser]::ParseInput($block.Code, [ref]$null, [ref]$null)
+            foreach ($statement in $ast.EndBlock.Statements) {
+                @{ Line = $block.Line + $statement.Extent.StartLineNumber - 1; Code = $statement.Extent.Text }
+            }
+        })
 
     # Every example and README block that shows a sample table ('# ' header, then '# ---' dashes).
     $sampleTables = @(@($examples | ForEach-Object { @{ Where = "$($_.Cmdlet) example $($_.Number)"; Code = $_.Code } }) +
@@ -79,6 +91,7 @@ BeforeAll {
     $ExampleFiles = [ordered]@{
         'cases/conntrack-dumps/web01.txt' = 'tests/ConntrackTuning.Engine.Tests/Data/dump-mixed.conntrack-L.txt'
         'cases/conntrack-dumps/web02.txt' = 'tests/ConntrackTuning.Engine.Tests/Data/dump-mixed.procfs.txt'
+        'conntrack-L.txt'                 = 'tests/ConntrackTuning.Engine.Tests/Data/dump-mixed.conntrack-L.txt'
     }
     # Commands other than ConntrackTuning's an example may use and still run: these verbs, or these names.
     $SafeCommandVerbs = @('Get', 'Select', 'Where', 'ForEach', 'Sort', 'Format', 'Group', 'Measure', 'Test',
@@ -490,5 +503,38 @@ Describe 'The sample list in <Where>' -ForEach $sampleLists {
             }
             @($shown) | Should -Be $names -Because "the sample after '$($lines[$i].Trim())' shows what Format-List prints"
         }
+    }
+}
+
+# README.md's statements that only read are run as the examples are (see the top of this file).
+Describe 'README.md line <Line>' -ForEach $readmeStatements {
+    It 'runs against the fixtures without an error when it only reads' {
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$null, [ref]$null)
+        $live = @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true) |
+            Where-Object { $_.GetCommandName() -in 'Get-ConntrackEvent', 'Watch-Conntrack' })
+        if ($live) {
+            Set-ItResult -Skipped -Because "$($live[0].GetCommandName()) listens to the running kernel's events, which no fixture has"
+            return
+        }
+        # A script's exit would end this run; a path of this machine has no stand-in among the fixtures.
+        if ($ast.Find({ $args[0] -is [System.Management.Automation.Language.ExitStatementAst] }, $true)) {
+            Set-ItResult -Skipped -Because 'it exits the script it runs in'
+            return
+        }
+        if ($ast.Find({ $args[0] -is [System.Management.Automation.Language.CommandParameterAst] -and $args[0].ParameterName -eq 'NetworkNamespace' }, $true)) {
+            Set-ItResult -Skipped -Because 'it enters a network namespace of this machine'
+            return
+        }
+        if ($Code -match '(?<![\w.$/-])/(etc|var|srv|proc|sys|run|usr)/') {
+            Set-ItResult -Skipped -Because "it names this machine's /$($Matches[1])"
+            return
+        }
+        $reason = Get-NotReadOnlyReason $ast
+        if ($reason) {
+            Set-ItResult -Skipped -Because "not read-only: $reason"
+            return
+        }
+        $run = Invoke-Example $Code $ast
+        $run.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId): $_" } | Should -BeNullOrEmpty -Because "the line ran as:`n$($run.Runnable)"
     }
 }
