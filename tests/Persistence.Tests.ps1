@@ -106,6 +106,25 @@ Describe 'Change records for scripts and Ansible' {
         Get-TreeState $root | Should -Be $before
     }
 
+    # As each Set- cmdlet's -PassThru help says: Applied is False under -WhatIf only where a change was pending;
+    # a value already there is applied, -WhatIf or not (Ansible's check mode reports it unchanged).
+    It 'under -WhatIf -PassThru, with the value already there, says <Command> changed nothing and the state is as asked' -ForEach @(
+        @{ Command = 'Set-ConntrackLimit'; Arguments = @{ Max = 300000 } }
+        @{ Command = 'Set-ConntrackHashSize'; Arguments = @{ HashSize = 131072 } }
+        @{ Command = 'Set-ConntrackTimeout'; Arguments = @{ Protocol = 'tcp'; State = 'established'; Seconds = 1200 } }
+        @{ Command = 'Set-ConntrackSetting'; Arguments = @{ Name = 'tcp_be_liberal'; Value = 1 } }
+    ) {
+        $root = Copy-Fixture linux-6.18-builtin
+        & $Command -Root $root @Arguments -PersistOnly -WarningAction SilentlyContinue
+        $before = Get-TreeState $root
+        $record = & $Command -Root $root @Arguments -PersistOnly -PassThru -WhatIf -WarningAction SilentlyContinue
+        $record.Changed | Should -BeFalse
+        $record.Applied | Should -BeTrue
+        Get-TreeState $root | Should -Be $before
+        $help = (Get-Help $Command -Parameter PassThru).description.Text -join ' '
+        $help | Should -Match 'Applied is then False where a change was pending; True where the value was already there'
+    }
+
     It 'survives ConvertTo-Json with names and numbers intact' {
         $root = Copy-Fixture rhel6-2.6.32-nf_conntrack
         $json = Set-ConntrackLimit -Root $root -Max 300000 -Persist -PassThru -WarningAction SilentlyContinue | ConvertTo-Json -Depth 4 | ConvertFrom-Json
