@@ -101,6 +101,15 @@ Describe '-NetworkNamespace on this kernel' -Tag RealKernel -Skip:([bool]$realKe
         ($findings | Where-Object Check -eq 'Usage').Message | Should -Match '\b4 of\b|\(4 of'
     }
 
+    It 'recommends a timeout fix for the namespace checked, which runs as written (no -Persist, the namespace named)' {
+        $timeout = Test-ConntrackHealth -NetworkNamespace $named | Where-Object Check -eq 'TcpEstablishedTimeout'
+        $timeout.Recommendation | Should -Be "Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -NetworkNamespace $inode"
+        $before = Get-Inside net.netfilter.nf_conntrack_tcp_timeout_established
+        Invoke-Expression "$($timeout.Recommendation) -WhatIf -ErrorVariable errs"
+        $errs | Should -BeNullOrEmpty
+        Get-Inside net.netfilter.nf_conntrack_tcp_timeout_established | Should -Be $before
+    }
+
     It 'deletes entries inside the namespace with Remove-ConntrackEntry, and only there' {
         & ip netns exec $named conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.10 --sport 6001 --dport 53 -t 300 2>&1 | Out-Null
         & conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.10 --sport 6001 --dport 53 -t 300 2>&1 | Out-Null

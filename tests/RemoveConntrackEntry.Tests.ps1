@@ -166,6 +166,21 @@ table ip nat {
             $out.ReplySourceLeft = @(& conntrack -L -d 127.0.0.23 2>$null).Count
             $out.Age = Remove-ConntrackEntry -OlderThan '00:00:01' -Protocol udp -Confirm:$false -WarningVariable ageWarning -WarningAction SilentlyContinue
             $out.AgeWarning = [string]$ageWarning[0]
+            # The same under -WhatIf, and after a confirmation prompt answered Y (the preview and the removal
+            # each read the table; the warning counts the entries once).
+            $out.Unaged = @(Get-ConntrackEntry -Protocol udp).Count
+            $null = Remove-ConntrackEntry -OlderThan '00:00:01' -Protocol udp -WhatIf -WarningVariable whatIfAgeWarning -WarningAction SilentlyContinue 6>&1
+            $out.AgeWhatIfWarning = @($whatIfAgeWarning | ForEach-Object { [string]$_ })
+            $confirmed = Join-Path ([IO.Path]::GetTempPath()) "ctt-confirm-$PID"
+            Set-Content "$confirmed.ps1" @"
+Import-Module '$((Get-Module ConntrackTuning).ModuleBase)'
+`$null = Remove-ConntrackEntry -OlderThan '00:00:01' -Protocol udp -WarningVariable w -WarningAction SilentlyContinue
+Set-Content '$confirmed.txt' @(`$w | ForEach-Object { [string]`$_ })
+"@
+            $pwsh = @(if (Test-Path (Join-Path $PSHOME 'pwsh')) { Join-Path $PSHOME 'pwsh' } else { [Environment]::ProcessPath; Join-Path $PSHOME 'pwsh.dll' })
+            $null = 'Y' | & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -File "$confirmed.ps1"
+            $out.AgeConfirmWarning = @(Get-Content "$confirmed.txt")
+            Remove-Item "$confirmed.ps1", "$confirmed.txt" -ErrorAction Ignore
 
             # With start times (per namespace): only the entries created before the pause are old enough.
             [IO.File]::WriteAllText('/proc/sys/net/netfilter/nf_conntrack_timestamp', '1')
@@ -239,6 +254,14 @@ table ip nat {
     It 'says that -OlderThan needs timestamps when entries have none' {
         $r.Age.Matched | Should -Be 0
         $r.AgeWarning | Should -Match 'nf_conntrack_timestamp'
+    }
+
+    It 'says so once, with the true count, under -WhatIf and after a confirmation prompt' {
+        $r.Unaged | Should -BeGreaterThan 0
+        $r.AgeWhatIfWarning | Should -HaveCount 1
+        $r.AgeWhatIfWarning[0] | Should -BeLike "$($r.Unaged) entries have no start time*"
+        $r.AgeConfirmWarning | Should -HaveCount 1
+        $r.AgeConfirmWarning[0] | Should -BeLike "$($r.Unaged) entries have no start time*"
     }
 
     It 'deletes by age where the kernel records start times' {

@@ -76,6 +76,29 @@ public class HealthTests
             findings.Select(f => f.Check).ToArray());
     }
 
+    [Fact]
+    public void An_expectation_table_overflow_is_not_a_full_connection_table()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("var/log/kern.log", string.Join('\n',
+            "2026-11-20T03:12:44.512309+00:00 node7 kernel: nf_conntrack: expectation table full",
+            "2026-11-20T03:12:44.513877+00:00 node7 kernel: nf_ct_sip: dropping packet: cannot add expectation for voice IN= OUT=eth0 SRC=192.0.2.1",
+            ""));
+        List<ConntrackHealthFinding> findings = Run(tree);
+        ConntrackHealthFinding events = Only(findings, "TableFullEvents", "Ok");
+        Assert.StartsWith("No table-full message", events.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(findings, f => f.Check == "TableFullEvents" && f.SeverityLevel > 0);
+
+        // Get-ConntrackDropEvent still lists both, by kind; the table-full totals (its -Summary among them) leave them out.
+        var scanner = new DropEventScanner(TimeWindow.All);
+        var context = new LogContext { YearReference = new DateTime(2026, 11, 25, 12, 0, 0, DateTimeKind.Local), DefaultHost = "thishost" };
+        string[] kinds = File.ReadAllLines(tree.File("var/log/kern.log")).Select(l => scanner.Feed(l, context, "test")).OfType<ConntrackDropEvent>().Select(e => e.Kind).ToArray();
+        Assert.Equal(["ExpectationTableFull", "HelperDrop"], kinds);
+        Assert.Empty(scanner.ByNamespace);
+        Assert.Equal(0, scanner.Summary().Logged);
+        Assert.Equal("No conntrack table-full message was logged.", scanner.Summary().Message);
+    }
+
     [Theory]
     [InlineData(52429, 75, 90, "Warning")]
     [InlineData(52429, 85, 90, "Ok")]

@@ -88,6 +88,28 @@ public class WatchTests
         Assert.Contains(lines, l => l.Contains("full in 3 min", StringComparison.Ordinal));
     }
     [Fact]
+    public void WritesRatesWithoutANegativeZeroAndNewPerSecondAsTheOtherRates()
+    {
+        var screen = new WatchScreen();
+        // The first sample: no rate yet, but events are counted (a total of 0).
+        var first = new ConntrackWatchSample { Sample = 1, Time = DateTimeOffset.UnixEpoch, Count = 1000, Max = 100_000, UsagePercent = 1, NewConnectionsTotal = 0, Forecast = "not filling", Root = "/" };
+        screen.Add(first);
+        Assert.Contains(screen.Render(first, 120, TimeSpan.FromSeconds(2)), l => l.StartsWith("growth -/s  trend -/s  new -/s  not filling", StringComparison.Ordinal));
+
+        // A flat table whose fitted slope rounds to -0, a count that fell by a hair, events not available.
+        var flat = new ConntrackWatchSample
+        {
+            Sample = 2, Time = DateTimeOffset.UnixEpoch, Count = 1000, Max = 100_000, UsagePercent = 1, GrowthPerSecond = -0.04,
+            TrendPerSecond = Math.Round(-0.001, 2), DropPerSecond = -0.0, Forecast = "not filling", Root = "/",
+        };
+        screen.Add(flat);
+        var lines = screen.Render(flat, 120, TimeSpan.FromSeconds(2));
+        Assert.Contains(lines, l => l.StartsWith("growth 0/s  trend 0/s  new n/a  not filling", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("drop 0/s  ", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains("-0", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void WritesTheTextfileOfASampleWithEveryMetricInItsOrder()
     {
         using var tree = new FixtureTree("linux-6.18-overflow");

@@ -1,5 +1,6 @@
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Namespaces;
 using ConntrackTuning.Engine.Sizing;
 using ConntrackTuning.Engine.Writers;
 
@@ -29,8 +30,21 @@ internal static class Remedy
 
     public static string PersistHashSize(long size) => $"Set-ConntrackHashSize -HashSize {size.ToString(CultureInfo.InvariantCulture)} -PersistOnly";
 
-    public static string SetTcpEstablished(long seconds) =>
-        $"Set-ConntrackTimeout -Protocol tcp -State established -Seconds {seconds.ToString(CultureInfo.InvariantCulture)} -Persist";
+    /// <summary>
+    /// Timeouts are per network namespace and the next boot's files set the initial one only: another namespace's
+    /// fix is a run-time one (Set-ConntrackTimeout refuses -Persist with -NetworkNamespace, and inside the namespace
+    /// it would persist the host's), and names the namespace when the check entered it with -NetworkNamespace.
+    /// </summary>
+    public static string SetTcpEstablished(long seconds, ConntrackKernel kernel)
+    {
+        string command = $"Set-ConntrackTimeout -Protocol tcp -State established -Seconds {seconds.ToString(CultureInfo.InvariantCulture)}";
+        if (kernel.IsInitialNamespace)
+        {
+            return command + " -Persist";
+        }
+
+        return NamespaceContext.Current is not null && kernel.NetworkNamespace is { } ns ? $"{command} -NetworkNamespace {ns}" : command;
+    }
 
     /// <summary>
     /// Room for twice the current size and twice the current count, as a power of two, but no more than a
@@ -84,7 +98,7 @@ internal static class Remedy
     {
         if (SuggestMax(context) is not { } max)
         {
-            return context.TcpEstablishedTimeout is > TcpEstablishedSeconds ? SetTcpEstablished(TcpEstablishedSeconds) : null;
+            return context.TcpEstablishedTimeout is > TcpEstablishedSeconds ? SetTcpEstablished(TcpEstablishedSeconds, context.Kernel) : null;
         }
 
         string command = SetMax(max);

@@ -27,6 +27,6 @@ internal static class TimeoutChecks
             || c.EventsHere > 0;
         yield return new(pressed ? HealthSeverity.Warning : HealthSeverity.Info,
             $"Established TCP entries are kept {FormatDuration(seconds)} after the last packet (the kernel default), so connections that died without a FIN or RST stay in the table for days{(pressed ? " while the table is under pressure" : "")}. A server rarely needs more than a day; a classic tuning note for web servers goes much shorter (1200 s).",
-            Remedy.SetTcpEstablished(Remedy.TcpEstablishedSeconds), evidence);
+            Remedy.SetTcpEstablished(Remedy.TcpEstablishedSeconds, c.Kernel), evidence);
     }
 }

@@ -16,6 +16,12 @@ internal static class DropMessage
     // 6.18:           nf_conntrack: nf_conntrack: table full in netns 4026532177, dropping packet
     private const string Marker = "_conntrack: ";
 
+    /// <summary>
+    /// Whether an event's kind says the connection table was full (TableFull, 2.4.0's LimitExceeded): the expectation
+    /// table's overflow and a helper's drop are events too, but raising the max does not help them.
+    /// </summary>
+    public static bool IsTableFull(string kind) => kind is "TableFull" or "LimitExceeded";
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryMatchDrop(string message, out string tracker, out string? networkNamespace, out string kind)
     {
@@ -207,6 +213,7 @@ internal sealed class DropEventScanner
 
     public DropEventScanner(TimeWindow window) => _window = window;
 
+    /// <summary>Table-full events fed (<see cref="DropMessage.IsTableFull"/>); Suppressed, First, Last, the namespaces and hosts are theirs too.</summary>
     public long Logged { get; private set; }
 
     public long Suppressed { get; private set; }
@@ -217,7 +224,7 @@ internal sealed class DropEventScanner
 
     public DateTime? Last { get; private set; }
 
-    /// <summary>Events per network namespace inode; "" for messages that name none (the initial namespace, or any namespace before 6.18).</summary>
+    /// <summary>Table-full events per network namespace inode; "" for messages that name none (the initial namespace, or any namespace before 6.18).</summary>
     public IReadOnlyDictionary<string, long> ByNamespace => _byNamespace;
 
     /// <summary>Notes that a source was read (it shows in the summary even when it held nothing).</summary>
@@ -300,25 +307,31 @@ internal sealed class DropEventScanner
             return null;
         }
 
-        Logged++;
-        Suppressed += before;
-        if (time is { } stamp)
+        // The totals (the summary, the health checks, the metrics) are the connection table's; the expectation
+        // table's and the helpers' drops are still events, with their kind.
+        if (DropMessage.IsTableFull(kind))
         {
-            First = First is null || stamp < First ? stamp : First;
-            Last = Last is null || stamp > Last ? stamp : Last;
+            Logged++;
+            Suppressed += before;
+            if (time is { } stamp)
+            {
+                First = First is null || stamp < First ? stamp : First;
+                Last = Last is null || stamp > Last ? stamp : Last;
+            }
+
+            if (ns is not null)
+            {
+                _namespaces.Add(ns);
+            }
+
+            if (host.Length > 0)
+            {
+                _hosts.Add(host);
+            }
+
+            _byNamespace[ns ?? ""] = (_byNamespace.TryGetValue(ns ?? "", out long n) ? n : 0) + 1;
         }
 
-        if (ns is not null)
-        {
-            _namespaces.Add(ns);
-        }
-
-        if (host.Length > 0)
-        {
-            _hosts.Add(host);
-        }
-
-        _byNamespace[ns ?? ""] = (_byNamespace.TryGetValue(ns ?? "", out long n) ? n : 0) + 1;
         return new ConntrackDropEvent
         {
             TimeStamp = time,

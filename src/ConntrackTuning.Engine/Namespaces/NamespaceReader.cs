@@ -20,6 +20,11 @@ internal sealed record TableFullLog(IReadOnlyDictionary<string, long> Counts, IR
             var scanner = new DropEventScanner(window);
             foreach (ConntrackDropEvent drop in DropEventReader.Read(DropEventReader.DefaultInputs(root, window), scanner))
             {
+                if (!DropMessage.IsTableFull(drop.Kind))
+                {
+                    continue;
+                }
+
                 string key = drop.NetworkNamespace ?? "";
                 counts[key] = counts.GetValueOrDefault(key) + 1;
                 if (drop.TimeStamp is { } t && (!last.TryGetValue(key, out DateTime seen) || t > seen))

@@ -62,6 +62,20 @@ internal sealed class RemovalFilter
 
     public bool Matches(ref EntryRecord r) => Entries.Matches(ref r) && MatchesRest(ref r);
 
+    /// <summary>
+    /// Warns how many entries the age bound skipped for want of a start time, then counts from zero again: the
+    /// -WhatIf or -Confirm preview and the removal after it each read the table once and each say it once.
+    /// </summary>
+    public void WarnWithoutAge(IEngineLog log)
+    {
+        if (MinimumAgeSeconds is not null && WithoutAge > 0)
+        {
+            log.Warning($"{WithoutAge} entries have no start time and were not matched by -OlderThan: the kernel records one only for entries created while net.netfilter.nf_conntrack_timestamp = 1.");
+        }
+
+        WithoutAge = 0;
+    }
+
     /// <summary>The checks beyond the Get-ConntrackEntry filter.</summary>
     public bool MatchesRest(ref EntryRecord r)
     {

@@ -131,10 +131,7 @@ internal sealed class RemovalSession : IDisposable
         }
 
         Flush();
-        if (filter.MinimumAgeSeconds is not null && filter.WithoutAge > 0)
-        {
-            root.Log.Warning($"{filter.WithoutAge} entries have no start time and were not matched by -OlderThan: the kernel records one only for entries created while net.netfilter.nf_conntrack_timestamp = 1.");
-        }
+        filter.WarnWithoutAge(root.Log);
     }
 
     /// <summary>Queues one entry for deletion (sent when the batch is full).</summary>

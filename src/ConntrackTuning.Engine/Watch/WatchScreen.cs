@@ -28,7 +28,8 @@ internal sealed class WatchScreen
         ArgumentNullException.ThrowIfNull(s);
         width = Math.Max(40, width);
         CultureInfo c = CultureInfo.InvariantCulture;
-        string Rate(double? v) => v is { } x ? x.ToString("0.#", c) : "-";
+        // Rounded first, so a small fall (or the -0 Math.Round leaves of one) reads 0, not "-0".
+        string Rate(double? v) => v is { } x ? (Math.Round(x, 1) is var r && r != 0 ? r : 0).ToString("0.#", c) : "-";
         double usage = s.UsagePercent ?? 0;
         string label = string.Create(c, $" {usage,6:0.00} % {s.Count:N0} / {s.Max:N0}");
         int barWidth = Math.Max(10, width - label.Length - 2);
@@ -37,7 +38,7 @@ internal sealed class WatchScreen
         {
             string.Create(c, $"conntrack {s.Root}  sample {s.Sample} at {s.Time.ToLocalTime():HH:mm:ss}  every {interval.TotalSeconds:0.#} s  (Ctrl+C ends)"),
             "[" + new string('#', filled) + new string('.', barWidth - filled) + "]" + label,
-            $"growth {Rate(s.GrowthPerSecond)}/s  trend {Rate(s.TrendPerSecond)}/s  new {(s.NewPerSecond is null ? "n/a" : Rate(s.NewPerSecond))}/s  {s.Forecast}",
+            $"growth {Rate(s.GrowthPerSecond)}/s  trend {Rate(s.TrendPerSecond)}/s  new {(s.NewConnectionsTotal is null ? "n/a" : Rate(s.NewPerSecond) + "/s")}  {s.Forecast}",
             $"drop {Rate(s.DropPerSecond)}/s  early_drop {Rate(s.EarlyDropPerSecond)}/s  insert_failed {Rate(s.InsertFailedPerSecond)}/s  invalid {Rate(s.InvalidPerSecond)}/s  search_restart {Rate(s.SearchRestartPerSecond)}/s",
             "usage " + Sparkline(width - 6, out string span) + span,
         };

@@ -246,6 +246,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
                 return true;
             });
             ConntrackSummary summary = builder.Build(PreviewGroups, "", "", null, null, kernel.Root);
+            filter.WarnWithoutAge(kernel.SystemRoot.Log);
             if (!Ask(summary.Entries, Groups(summary), Describe()))
             {
                 return;
