@@ -67,6 +67,10 @@ Describe '-NetworkNamespace on this kernel' -Tag RealKernel -Skip:([bool]$realKe
         $summary = Get-ConntrackNamespace | Where-Object Name -eq $named | Get-ConntrackEntry -Summary
         $summary.Entries | Should -Be 4
         $summary.KernelCount | Should -Be ([long](@(& ip netns exec $named conntrack -C)[0]))
+        # Several namespaces piped in give several summaries: each says whose table it counted.
+        $summary.NetworkNamespace | Should -Be $inode
+        ($summary | Out-String) | Should -Match "Entries 4 from ctnetlink in network namespace $inode;"
+        (Get-ConntrackEntry -Summary).NetworkNamespace | Should -BeNullOrEmpty -Because "this process's own table needs no name"
     }
 
     It 'reads the statistics and the timeouts of the namespace' {

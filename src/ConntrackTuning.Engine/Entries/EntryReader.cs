@@ -90,7 +90,8 @@ internal static class EntryReader
             builder.Add(ref r);
             return true;
         }, () => builder = new EntrySummaryBuilder());
-        return builder.Build(top, info.Source, filter.Description, info.KernelCount, info.Max, root);
+        return builder.Build(top, info.Source, filter.Description, info.KernelCount, info.Max, root,
+            Namespaces.NamespaceContext.Current?.Inode.ToString(CultureInfo.InvariantCulture));
     }
 
     /// <summary>Whether an absolute path names an existing file (so -Root got a saved table rather than a folder).</summary>

@@ -49,7 +49,7 @@ internal sealed class EntrySummaryBuilder
         }
     }
 
-    public ConntrackSummary Build(int top, string source, string filter, long? kernelCount, long? max, string root)
+    public ConntrackSummary Build(int top, string source, string filter, long? kernelCount, long? max, string root, string? networkNamespace = null)
     {
         double Share(long count) => TableRatios.Share(count, Entries);
 
@@ -133,6 +133,7 @@ internal sealed class EntrySummaryBuilder
             Source = source,
             Filter = filter,
             Top = top,
+            NetworkNamespace = networkNamespace,
             Root = root,
         };
     }

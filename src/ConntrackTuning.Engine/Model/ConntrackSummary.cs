@@ -60,6 +60,12 @@ public sealed class ConntrackSummary
     /// <summary>How many entries each top list shows (-Top).</summary>
     public int Top { get; init; }
 
+    /// <summary>
+    /// The inode of the network namespace whose table was read under -NetworkNamespace (or piped from
+    /// Get-ConntrackNamespace), so several summaries tell whose each is; empty for this process's own namespace.
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
+
     public string Root { get; init; } = "/";
 }
 
