@@ -238,6 +238,8 @@ for p in 7201 7202 7203 7204 7205; do ip netns exec "$1" conntrack -I -p udp -s 
         $samples[-1].Count | Should -Be (Get-InsideCount)
         $samples[-1].NewConnectionsTotal | Should -Be 5 -Because 'the 2 host inserts are not in this namespace'
         $samples[-1].Max | Should -Be ([long][IO.File]::ReadAllText('/proc/sys/net/netfilter/nf_conntrack_max')) -Because 'every namespace counts against the one global max'
+        # Samples kept or exported from several watches still say which namespace each watched.
+        $samples.NetworkNamespace | Sort-Object -Unique | Should -Be $inode
     }
 
     It 'Clear-ConntrackTable flushes the namespace''s table only, and -WhatIf flushes nothing' {

@@ -87,6 +87,19 @@ public class WatchTests
         Assert.Contains('▁', spark);
         Assert.Contains(lines, l => l.Contains("full in 3 min", StringComparison.Ordinal));
     }
+    [Theory]
+    [InlineData(-0.001, 0.0)]
+    [InlineData(-0.004, 0.0)]
+    [InlineData(-0.006, -0.01)]
+    [InlineData(12.346, 12.35)]
+    public void A_rate_is_kept_to_two_decimals_and_a_fall_that_rounds_away_is_a_positive_zero(double perSecond, double expected)
+    {
+        double rounded = ConntrackWatcher.Rounded(perSecond);
+        Assert.Equal(expected, rounded);
+        // -0 equals 0 but prints "-0" and serializes as -0 in JSON and the textfile: the sign must be gone.
+        Assert.False(expected == 0 && double.IsNegative(rounded), $"{perSecond} rounded to -0");
+    }
+
     [Fact]
     public void WritesRatesWithoutANegativeZeroAndNewPerSecondAsTheOtherRates()
     {

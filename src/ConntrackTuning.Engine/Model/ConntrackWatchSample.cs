@@ -56,5 +56,8 @@ public sealed class ConntrackWatchSample
     /// <summary>Events lost since the watch started, at least (receive-queue overruns).</summary>
     public long? LostEventsTotal { get; init; }
 
+    /// <summary>The inode of the network namespace watched under -NetworkNamespace; empty for this process's own.</summary>
+    public string? NetworkNamespace { get; init; }
+
     public string Root { get; init; } = "/";
 }

@@ -15,6 +15,7 @@ namespace ConntrackTuning.Engine.Watch;
 internal sealed class ConntrackWatcher : IDisposable
 {
     private readonly ConntrackKernel _kernel;
+    private readonly string? _networkNamespace;
     private readonly TrendForecast _trend;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly CancellationTokenSource _stop = new();
@@ -29,6 +30,7 @@ internal sealed class ConntrackWatcher : IDisposable
     public ConntrackWatcher(ConntrackKernel kernel, TimeSpan forecastWindow)
     {
         _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
+        _networkNamespace = Namespaces.NamespaceContext.Current?.Inode.ToString(CultureInfo.InvariantCulture);
         _trend = new TrendForecast(forecastWindow);
     }
 
@@ -90,7 +92,7 @@ internal sealed class ConntrackWatcher : IDisposable
         _samples++;
         double seconds = now - _lastSeconds;
         bool first = _samples == 1;
-        double? Rate(long? current, long? previous) => first || seconds <= 0 || current is null || previous is null ? null : Math.Round((current.Value - previous.Value) / seconds, 2);
+        double? Rate(long? current, long? previous) => first || seconds <= 0 || current is null || previous is null ? null : Rounded((current.Value - previous.Value) / seconds);
 
         if (count is { } counted)
         {
@@ -107,7 +109,7 @@ internal sealed class ConntrackWatcher : IDisposable
             Max = max,
             UsagePercent = TableRatios.UsagePercent(count, max),
             GrowthPerSecond = Rate(count, _lastCount),
-            TrendPerSecond = _trend.Fit() is { } fit ? Math.Round(fit.Slope, 2) : null,
+            TrendPerSecond = _trend.Fit() is { } fit ? Rounded(fit.Slope) : null,
             NewPerSecond = newTotal is null ? null : Rate(newTotal, _lastNew),
             DropPerSecond = Rate(statistics?.Drop, _lastStatistics?.Drop),
             EarlyDropPerSecond = Rate(statistics?.EarlyDrop, _lastStatistics?.EarlyDrop),
@@ -119,6 +121,7 @@ internal sealed class ConntrackWatcher : IDisposable
             Forecast = TrendForecast.Describe(untilFull),
             NewConnectionsTotal = newTotal,
             LostEventsTotal = EventsUnavailable is null ? _events?.Overruns : null,
+            NetworkNamespace = _networkNamespace,
             Root = _kernel.Root,
         };
         _lastSeconds = now;
@@ -152,6 +155,9 @@ internal sealed class ConntrackWatcher : IDisposable
     /// The textfile's families in the order written, each with its value from the sample and the statistics last read;
     /// a family whose value is null is left out of that sample's file.
     /// </summary>
+    // Two decimals, and a fall that rounds to nothing is 0, not the -0 Math.Round leaves (it prints as "-0").
+    internal static double Rounded(double perSecond) => Math.Round(perSecond, 2) is var r && r != 0 ? r : 0;
+
     private static readonly (string Name, string Type, string Help, Func<ConntrackWatchSample, ConntrackStatistic?, double?> Value)[] MetricRows =
     [
         ("watch_timestamp_seconds", MetricCollector.Gauge,

@@ -36,7 +36,7 @@ internal sealed class WatchScreen
         int filled = (int)Math.Round(barWidth * Math.Clamp(usage, 0, 100) / 100);
         var lines = new List<string>
         {
-            string.Create(c, $"conntrack {s.Root}  sample {s.Sample} at {s.Time.ToLocalTime():HH:mm:ss}  every {interval.TotalSeconds:0.#} s  (Ctrl+C ends)"),
+            string.Create(c, $"conntrack {s.Root}{(s.NetworkNamespace is { } ns ? "  network namespace " + ns : "")}  sample {s.Sample} at {s.Time.ToLocalTime():HH:mm:ss}  every {interval.TotalSeconds:0.#} s  (Ctrl+C ends)"),
             "[" + new string('#', filled) + new string('.', barWidth - filled) + "]" + label,
             $"growth {Rate(s.GrowthPerSecond)}/s  trend {Rate(s.TrendPerSecond)}/s  new {(s.NewConnectionsTotal is null ? "n/a" : Rate(s.NewPerSecond) + "/s")}  {s.Forecast}",
             $"drop {Rate(s.DropPerSecond)}/s  early_drop {Rate(s.EarlyDropPerSecond)}/s  insert_failed {Rate(s.InsertFailedPerSecond)}/s  invalid {Rate(s.InvalidPerSecond)}/s  search_restart {Rate(s.SearchRestartPerSecond)}/s",
