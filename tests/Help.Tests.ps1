@@ -109,6 +109,28 @@ BeforeAll {
     }
     $defaultRoot = Copy-Fixture linux-6.18-builtin
 
+    # Why a help example or a README statement cannot run against the fixtures, or $null when it can. README
+    # statements (-Statement) are also skipped when they would end this run or need this machine itself.
+    function Get-FixtureSkipReason {
+        param([System.Management.Automation.Language.Ast] $Ast, [string] $Code, [switch] $Statement)
+        # Events exist only on the running kernel, and a listener runs until its time is up: no fixture can
+        # stand in, so these are checked for parsing only (their behaviour has RealKernel tests).
+        $live = @($Ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true) |
+            Where-Object { $_.GetCommandName() -in 'Get-ConntrackEvent', 'Watch-Conntrack' })
+        if ($live) { return "$($live[0].GetCommandName()) listens to the running kernel's events, which no fixture has" }
+        if ($Statement) {
+            # A script's exit would end this run; a path of this machine has no stand-in among the fixtures.
+            if ($Ast.Find({ $args[0] -is [System.Management.Automation.Language.ExitStatementAst] }, $true)) { return 'it exits the script it runs in' }
+            if ($Ast.Find({ $args[0] -is [System.Management.Automation.Language.CommandParameterAst] -and $args[0].ParameterName -eq 'NetworkNamespace' }, $true)) {
+                return 'it enters a network namespace of this machine'
+            }
+            if ($Code -match '(?<![\w.$/-])/(etc|var|srv|proc|sys|run|usr)/') { return "it names this machine's /$($Matches[1])" }
+        }
+        $reason = Get-NotReadOnlyReason $Ast
+        if ($reason) { return "not read-only: $reason" }
+        $null
+    }
+
     # Why an example would not only read, or $null when it does. Aliases are resolved first.
     function Get-NotReadOnlyReason {
         param([System.Management.Automation.Language.Ast] $Ast)
@@ -368,17 +390,9 @@ Describe '<Cmdlet> example <Number>: <Title>' -ForEach $examples {
         $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$tokens, [ref]$parseErrors)
         $parseErrors | Should -BeNullOrEmpty -Because 'every help example must be valid PowerShell'
 
-        # Events exist only on the running kernel, and a listener runs until its time is up: no fixture can
-        # stand in, so these examples are checked for parsing only (their behaviour has RealKernel tests).
-        $live = @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true) |
-            Where-Object { $_.GetCommandName() -in 'Get-ConntrackEvent', 'Watch-Conntrack' })
-        if ($live) {
-            Set-ItResult -Skipped -Because "$($live[0].GetCommandName()) listens to the running kernel's events, which no fixture has"
-            return
-        }
-        $reason = Get-NotReadOnlyReason $ast
-        if ($reason) {
-            Set-ItResult -Skipped -Because "not read-only: $reason"
+        $skip = Get-FixtureSkipReason $ast $Code
+        if ($skip) {
+            Set-ItResult -Skipped -Because $skip
             return
         }
         $run = Invoke-Example $Code $ast
@@ -510,28 +524,9 @@ Describe 'The sample list in <Where>' -ForEach $sampleLists {
 Describe 'README.md line <Line>' -ForEach $readmeStatements {
     It 'runs against the fixtures without an error when it only reads' {
         $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$null, [ref]$null)
-        $live = @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true) |
-            Where-Object { $_.GetCommandName() -in 'Get-ConntrackEvent', 'Watch-Conntrack' })
-        if ($live) {
-            Set-ItResult -Skipped -Because "$($live[0].GetCommandName()) listens to the running kernel's events, which no fixture has"
-            return
-        }
-        # A script's exit would end this run; a path of this machine has no stand-in among the fixtures.
-        if ($ast.Find({ $args[0] -is [System.Management.Automation.Language.ExitStatementAst] }, $true)) {
-            Set-ItResult -Skipped -Because 'it exits the script it runs in'
-            return
-        }
-        if ($ast.Find({ $args[0] -is [System.Management.Automation.Language.CommandParameterAst] -and $args[0].ParameterName -eq 'NetworkNamespace' }, $true)) {
-            Set-ItResult -Skipped -Because 'it enters a network namespace of this machine'
-            return
-        }
-        if ($Code -match '(?<![\w.$/-])/(etc|var|srv|proc|sys|run|usr)/') {
-            Set-ItResult -Skipped -Because "it names this machine's /$($Matches[1])"
-            return
-        }
-        $reason = Get-NotReadOnlyReason $ast
-        if ($reason) {
-            Set-ItResult -Skipped -Because "not read-only: $reason"
+        $skip = Get-FixtureSkipReason $ast $Code -Statement
+        if ($skip) {
+            Set-ItResult -Skipped -Because $skip
             return
         }
         $run = Invoke-Example $Code $ast
