@@ -90,8 +90,7 @@ internal static class EntryReader
             builder.Add(ref r);
             return true;
         }, () => builder = new EntrySummaryBuilder());
-        return builder.Build(top, info.Source, filter.Description, info.KernelCount, info.Max, root,
-            Namespaces.NamespaceContext.Current?.Inode.ToString(CultureInfo.InvariantCulture));
+        return builder.Build(top, info.Source, filter.Description, info.KernelCount, info.Max, root, Namespaces.NamespaceContext.CurrentInode);
     }
 
     /// <summary>Whether an absolute path names an existing file (so -Root got a saved table rather than a folder).</summary>

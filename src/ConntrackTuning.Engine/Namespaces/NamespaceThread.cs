@@ -157,6 +157,12 @@ internal static class NamespaceContext
 
     public static NamespaceThread? Current => CurrentThread.Value;
 
+    /// <summary>
+    /// The inode of the namespace entered with -NetworkNamespace, as the records that name it carry it; null in this
+    /// process's own namespace, where the records say nothing.
+    /// </summary>
+    public static string? CurrentInode => CurrentThread.Value?.Inode.ToString(CultureInfo.InvariantCulture);
+
     /// <summary>Makes a namespace current until the returned scope is disposed (which also leaves its thread).</summary>
     public static IDisposable Use(NamespaceThread thread)
     {

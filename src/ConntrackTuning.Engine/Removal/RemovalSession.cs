@@ -23,7 +23,7 @@ internal sealed class RemovalSession : IDisposable
     {
         _kernel = kernel;
         // Inside a cmdlet's -NetworkNamespace the sockets are made in that namespace: the record names its inode.
-        NetworkNamespace = networkNamespace ?? Namespaces.NamespaceContext.Current?.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        NetworkNamespace = networkNamespace ?? Namespaces.NamespaceContext.CurrentInode;
         _cancellation = kernel.SystemRoot.Cancellation;
         _control = new CtnetlinkClient(NetlinkTransports.Open(networkNamespace));
         try

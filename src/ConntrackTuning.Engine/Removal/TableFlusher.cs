@@ -27,7 +27,7 @@ internal sealed class TableFlusher : IDisposable
         _kernel = kernel;
         Table = table;
         // Inside a cmdlet's -NetworkNamespace the socket was made in that namespace: the record names its inode.
-        NetworkNamespace = networkNamespace ?? Namespaces.NamespaceContext.Current?.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        NetworkNamespace = networkNamespace ?? Namespaces.NamespaceContext.CurrentInode;
         _client = client;
     }
 

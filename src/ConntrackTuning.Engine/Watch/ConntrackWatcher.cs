@@ -30,7 +30,7 @@ internal sealed class ConntrackWatcher : IDisposable
     public ConntrackWatcher(ConntrackKernel kernel, TimeSpan forecastWindow)
     {
         _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
-        _networkNamespace = Namespaces.NamespaceContext.Current?.Inode.ToString(CultureInfo.InvariantCulture);
+        _networkNamespace = Namespaces.NamespaceContext.CurrentInode;
         _trend = new TrendForecast(forecastWindow);
     }
 
