@@ -152,12 +152,15 @@ internal sealed class ConntrackWatcher : IDisposable
     }
 
     /// <summary>
+    /// A rate to <paramref name="digits"/> decimals, where a fall that rounds to nothing is 0, not the -0 Math.Round
+    /// leaves (which prints as "-0" on the screen, in JSON and in the textfile).
+    /// </summary>
+    internal static double Rounded(double perSecond, int digits = 2) => Math.Round(perSecond, digits) is var r && r != 0 ? r : 0;
+
+    /// <summary>
     /// The textfile's families in the order written, each with its value from the sample and the statistics last read;
     /// a family whose value is null is left out of that sample's file.
     /// </summary>
-    // Two decimals, and a fall that rounds to nothing is 0, not the -0 Math.Round leaves (it prints as "-0").
-    internal static double Rounded(double perSecond) => Math.Round(perSecond, 2) is var r && r != 0 ? r : 0;
-
     private static readonly (string Name, string Type, string Help, Func<ConntrackWatchSample, ConntrackStatistic?, double?> Value)[] MetricRows =
     [
         ("watch_timestamp_seconds", MetricCollector.Gauge,

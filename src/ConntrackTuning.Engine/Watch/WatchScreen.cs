@@ -28,8 +28,7 @@ internal sealed class WatchScreen
         ArgumentNullException.ThrowIfNull(s);
         width = Math.Max(40, width);
         CultureInfo c = CultureInfo.InvariantCulture;
-        // Rounded first, so a small fall (or the -0 Math.Round leaves of one) reads 0, not "-0".
-        string Rate(double? v) => v is { } x ? (Math.Round(x, 1) is var r && r != 0 ? r : 0).ToString("0.#", c) : "-";
+        string Rate(double? v) => v is { } x ? ConntrackWatcher.Rounded(x, 1).ToString("0.#", c) : "-";
         double usage = s.UsagePercent ?? 0;
         string label = string.Create(c, $" {usage,6:0.00} % {s.Count:N0} / {s.Max:N0}");
         int barWidth = Math.Max(10, width - label.Length - 2);
