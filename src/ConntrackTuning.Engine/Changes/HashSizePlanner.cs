@@ -78,9 +78,11 @@ internal static class HashSizePlanner
     /// </summary>
     private static PlanPersistence RoundedAtBoot(ConntrackKernel kernel, PlanPersistence persistence) => persistence with
     {
-        NextBoot = proposed => persistence.NextBoot(proposed) is { Number: { } n } line
-            ? line with { Value = HashSizeMath.RoundHashSize(kernel, n).ToString(CultureInfo.InvariantCulture) }
-            : persistence.NextBoot(proposed),
+        NextBoot = proposed => persistence.NextBoot(proposed) switch
+        {
+            { Number: { } n } line => line with { Value = HashSizeMath.RoundHashSize(kernel, n).ToString(CultureInfo.InvariantCulture) },
+            var other => other,
+        },
     };
 
     private static PlanPersistence HashPersistenceFor(ConntrackKernel kernel, bool force)
