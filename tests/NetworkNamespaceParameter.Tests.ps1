@@ -129,6 +129,65 @@ Describe '-NetworkNamespace on this kernel' -Tag RealKernel -Skip:([bool]$realKe
         }
     }
 
+    It 'deletes a piped entry in the namespace it was read from, not in the host, where the same tuple is another entry' {
+        # A pod's connection is tracked in the pod's namespace and again, by the same original tuple, in the host's:
+        # a piped entry of the pod must not cut the host's.
+        & ip netns exec $named conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.11 --sport 6002 --dport 53 -t 300 2>&1 | Out-Null
+        & conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.11 --sport 6002 --dport 53 -t 300 2>&1 | Out-Null
+        try {
+            $inside = @(Get-ConntrackEntry -NetworkNamespace $named -Protocol udp -Destination 127.0.0.11)
+            $inside.Count | Should -Be 1
+            $inside[0].NetworkNamespace | Should -Be $inode
+            @(Get-ConntrackEntry -Protocol udp -Destination 127.0.0.11)[0].NetworkNamespace | Should -BeNullOrEmpty -Because 'this process''s own table needs no name'
+
+            # A typed namespace that is not the entry's is refused, and nothing is deleted anywhere.
+            $out = @($inside | Remove-ConntrackEntry -NetworkNamespace "$PID" -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue)
+            $errs[0].FullyQualifiedErrorId | Should -Be 'EntryNamespaceMismatch,ConntrackTuning.Commands.RemoveConntrackEntryCommand'
+            $errs[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $errs[0].TargetObject | Should -Be 'udp 127.0.0.1:6002 -> 127.0.0.11:53'
+            $out | Should -BeNullOrEmpty
+            @(& ip netns exec $named conntrack -L -p udp -d 127.0.0.11 2>$null).Count | Should -Be 1
+            @(& conntrack -L -p udp -d 127.0.0.11 2>$null).Count | Should -Be 1
+
+            $result = $inside | Remove-ConntrackEntry -Confirm:$false
+            $result.Deleted | Should -Be 1
+            $result.NetworkNamespace | Should -Be $inode
+            @(& ip netns exec $named conntrack -L -p udp -d 127.0.0.11 2>$null).Count | Should -Be 0
+            @(& conntrack -L -p udp -d 127.0.0.11 2>$null).Count | Should -Be 1 -Because 'the host''s entry of the same tuple is not the piped one'
+
+            # Entries of two tables in one pipeline: each deleted in its own, one record for each.
+            & ip netns exec $named conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.11 --sport 6002 --dport 53 -t 300 2>&1 | Out-Null
+            $both = @(Get-ConntrackEntry -NetworkNamespace $named -Protocol udp -Destination 127.0.0.11) + @(Get-ConntrackEntry -Protocol udp -Destination 127.0.0.11)
+            $results = @($both | Remove-ConntrackEntry -Confirm:$false)
+            $results.Count | Should -Be 2
+            ($results | Where-Object NetworkNamespace -eq $inode).Deleted | Should -Be 1
+            ($results | Where-Object { -not $_.NetworkNamespace }).Deleted | Should -Be 1
+            @(& ip netns exec $named conntrack -L -p udp -d 127.0.0.11 2>$null).Count | Should -Be 0
+            @(& conntrack -L -p udp -d 127.0.0.11 2>$null).Count | Should -Be 0
+        }
+        finally {
+            & conntrack -D -p udp -s 127.0.0.1 -d 127.0.0.11 2>&1 | Out-Null
+        }
+    }
+
+    It 'says once when the namespace piped entries came from is gone, and counts the rest in a warning' {
+        $gone = 'cttg' + [guid]::NewGuid().ToString('n').Substring(0, 8)
+        & ip netns add $gone
+        try {
+            foreach ($i in 1..3) { & ip netns exec $gone conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.12 --sport (7000 + $i) --dport 53 -t 300 2>&1 | Out-Null }
+            $entries = @(Get-ConntrackEntry -NetworkNamespace $gone -Protocol udp)
+            $entries.Count | Should -Be 3
+        }
+        finally {
+            & ip netns delete $gone 2>$null
+        }
+        $out = @($entries | Remove-ConntrackEntry -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue)
+        $out | Should -BeNullOrEmpty
+        @($errs).Count | Should -Be 1 -Because 'one error for the namespace, not one per entry'
+        $errs[0].FullyQualifiedErrorId | Should -Be 'NamespaceNotFound,ConntrackTuning.Commands.RemoveConntrackEntryCommand'
+        $warns | Should -Be "2 more piped entries of network namespace $($entries[0].NetworkNamespace) were not deleted: it could not be entered (see the error)."
+    }
+
     It 'says when no namespace has that name (NamespaceNotFound)' {
         Get-ConntrackStatistic -NetworkNamespace 'cttw-no-such-namespace' -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs[0].FullyQualifiedErrorId | Should -Be 'NamespaceNotFound,ConntrackTuning.Commands.GetConntrackStatisticCommand'

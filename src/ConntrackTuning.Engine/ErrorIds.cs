@@ -84,6 +84,9 @@ public static class ErrorIds
     /// <summary>A Get-ConntrackEntry filter value (protocol, state, address, port, mark, zone, family) is not valid.</summary>
     public const string InvalidEntryFilter = "InvalidEntryFilter";
 
+    /// <summary>An entry piped to Remove-ConntrackEntry was read in another network namespace than the -NetworkNamespace typed.</summary>
+    public const string EntryNamespaceMismatch = "EntryNamespaceMismatch";
+
     /// <summary>A change to the running system was asked for by a user who is not root.</summary>
     public const string RootRequired = "RootRequired";
 

@@ -65,6 +65,7 @@ public sealed class ConntrackEntry
         Labels = LabelList(ref r);
         SecurityContext = r.SecurityContext;
         Helper = r.Helper;
+        NetworkNamespace = Engine.Namespaces.NamespaceContext.CurrentInode;
     }
 
     /// <summary>IPv4 or IPv6.</summary>
@@ -156,6 +157,12 @@ public sealed class ConntrackEntry
 
     /// <summary>The conntrack helper attached (ftp, sip, ...), when conntrack -L showed one.</summary>
     public string? Helper { get; }
+
+    /// <summary>
+    /// The inode of the network namespace whose table the entry was read from with -NetworkNamespace; null for this
+    /// process's own. Remove-ConntrackEntry deletes a piped entry in that namespace.
+    /// </summary>
+    public string? NetworkNamespace { get; }
 
     private static IReadOnlyList<string> LabelList(ref EntryRecord r)
     {

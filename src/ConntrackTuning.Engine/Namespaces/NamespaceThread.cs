@@ -22,6 +22,7 @@ internal sealed class NamespaceThread : IDisposable
     private NamespaceThread(int fd, ulong inode, string path)
     {
         Inode = inode;
+        InodeText = inode.ToString(CultureInfo.InvariantCulture);
         Path = path;
         _thread = new Thread(() => Loop(fd)) { IsBackground = true, Name = "netns " + inode };
         _thread.Start();
@@ -30,6 +31,9 @@ internal sealed class NamespaceThread : IDisposable
 
     /// <summary>The namespace's inode.</summary>
     public ulong Inode { get; }
+
+    /// <summary>The inode as the records carry it, made once: every entry read inside the namespace names it.</summary>
+    public string InodeText { get; }
 
     /// <summary>The nsfs path it was entered from.</summary>
     public string Path { get; }
@@ -161,7 +165,7 @@ internal static class NamespaceContext
     /// The inode of the namespace entered with -NetworkNamespace, as the records that name it carry it; null in this
     /// process's own namespace, where the records say nothing.
     /// </summary>
-    public static string? CurrentInode => CurrentThread.Value?.Inode.ToString(CultureInfo.InvariantCulture);
+    public static string? CurrentInode => CurrentThread.Value?.InodeText;
 
     /// <summary>Makes a namespace current until the returned scope is disposed (which also leaves its thread).</summary>
     public static IDisposable Use(NamespaceThread thread)

@@ -8,6 +8,14 @@ namespace ConntrackTuning.Engine.Removal;
 /// </summary>
 internal static class EntryKey
 {
+    /// <summary>An entry as the messages about it name it: protocol, source and destination with ports, and a zone other than 0.</summary>
+    public static string Describe(ConntrackEntry e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return $"{e.Protocol} {e.Source}{(e.SourcePort is { } sp ? ":" + sp.ToString(CultureInfo.InvariantCulture) : "")} -> {e.Destination}{(e.DestinationPort is { } dp ? ":" + dp.ToString(CultureInfo.InvariantCulture) : "")}"
+            + (e.Zone != 0 ? " zone " + e.Zone.ToString(CultureInfo.InvariantCulture) : "");
+    }
+
     public static bool TryFromEntry(ConntrackEntry entry, ref EntryRecord r, out string? problem)
     {
         ArgumentNullException.ThrowIfNull(entry);

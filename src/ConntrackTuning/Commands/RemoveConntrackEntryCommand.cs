@@ -17,11 +17,10 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
     private const string FilterSet = "Filter";
     private const string InputSet = "InputObject";
     private const int ErrorsWritten = 10;
-    private const int PreviewGroups = 3;
 
     private RemovalFilter? _filter;
     private RemovalSession? _session;
-    private readonly Queue<ConntrackEntry> _pendingInput = new();
+    private PipedRemoval? _piped;
     private readonly List<ConntrackEntry> _held = [];
     private bool _preview;
     private bool _whatIf;
@@ -137,7 +136,8 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
 
     /// <summary>
     /// The network namespace whose entries are deleted, by ip netns name, inode, process id or nsfs path: its
-    /// dump and delete sockets are created inside it. The running system only.
+    /// dump and delete sockets are created inside it. Piped entries need none: each is deleted in the namespace
+    /// it was read from. The running system only.
     /// </summary>
     [Parameter]
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
@@ -171,7 +171,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
     {
         if (ParameterSetName == FilterSet)
         {
-            Guard(RemoveByFilter);
+            Guard(RemoveByFilter, NetworkNamespace);
             return;
         }
 
@@ -188,7 +188,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
                     Delete(entry);
                 }
             }
-        });
+        }, null);
     }
 
     protected override void EndProcessing()
@@ -202,7 +202,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
         {
             if (_preview)
             {
-                if (!Ask(_held.Count, PipedGroups(), "piped entries"))
+                if (!Ask(_held.Count, RemovalPreview.Groups(_held), "piped entries"))
                 {
                     return;
                 }
@@ -213,15 +213,23 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
                 }
             }
 
-            if (_session is null)
+            if (_piped is null)
             {
                 return;
             }
 
-            _session.Flush();
-            Finish(_session.Result("piped entries"));
+            foreach ((string ns, long entries) in _piped.Skipped)
+            {
+                WriteWarning(string.Create(CultureInfo.InvariantCulture, $"{entries} more piped entries of network namespace {ns} were not deleted: it could not be entered (see the error)."));
+            }
+
+            foreach (ConntrackRemoval result in _piped.Finish("piped entries"))
+            {
+                Finish(result);
+            }
+
             CloseSession();
-        });
+        }, null);
     }
 
     private void RemoveByFilter()
@@ -245,16 +253,16 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
 
                 return true;
             });
-            ConntrackSummary summary = builder.Build(PreviewGroups, "", "", null, null, kernel.Root);
+            ConntrackSummary summary = builder.Build(RemovalPreview.GroupsShown, "", "", null, null, kernel.Root);
             filter.WarnWithoutAge(kernel.SystemRoot.Log);
-            if (!Ask(summary.Entries, Groups(summary), Describe()))
+            if (!Ask(summary.Entries, RemovalPreview.Groups(summary), Describe()))
             {
                 return;
             }
         }
 
         RemovalSession.RequireLive(kernel.SystemRoot, "delete conntrack entries");
-        RemovalSession session = RemovalSession.Open(kernel, NetworkNamespacePath, Observe);
+        RemovalSession session = RemovalSession.Open(kernel, NetworkNamespacePath, ObserveFiltered);
         _session = session;
         var progress = new ProgressRecord(1, "Removing conntrack entries", "Dumping the table");
         session.RemoveMatching(_filter!, seen =>
@@ -273,35 +281,46 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
 
     private void Delete(ConntrackEntry entry)
     {
-        var record = default(EntryRecord);
-        if (!EntryKey.TryFromEntry(entry, ref record, out string? problem))
+        _piped ??= new PipedRemoval(OpenPipedSession, Observe);
+        bool typed = !string.IsNullOrWhiteSpace(NetworkNamespace);
+        try
         {
-            WriteError(ToErrorRecord(new ConntrackException(ErrorIds.InvalidEntryFilter, ErrorKind.InvalidArgument,
-                $"The entry {Text(entry)} cannot be deleted: {problem}.", Text(entry),
-                "Pipe entries read from the live table (Get-ConntrackEntry without -Path).")));
-            return;
+            _piped.Add(entry, typed ? NetworkNamespace : entry.NetworkNamespace, typed);
         }
-
-        if (_session is null)
+        catch (ConntrackException e)
         {
-            ConntrackKernel kernel = ProbeKernel();
-            _session = RemovalSession.Open(kernel, NetworkNamespacePath, Observe);
+            // One entry's fault (no ports, its namespace gone, a mismatch) is that entry's error: the rest still go.
+            WriteError(ToErrorRecord(e));
         }
-
-        _pendingInput.Enqueue(entry);
-        _session.Add(ref record);
     }
 
-    private void Observe(ref EntryRecord entry, DeleteResult result, int errno)
+    /// <summary>
+    /// A delete session for the piped entries of one namespace: its sockets are made inside it, and it keeps them
+    /// when the namespace is left, so the entries that follow need no second entry into it.
+    /// </summary>
+    private RemovalSession OpenPipedSession(string? networkNamespace, DeleteObserver observer)
     {
-        ConntrackEntry? input = _pendingInput.Count > 0 ? _pendingInput.Dequeue() : null;
+        using IDisposable? inside = EnterNetworkNamespace(networkNamespace);
+        return RemovalSession.Open(ProbeKernel(), NetworkNamespacePath, observer);
+    }
+
+    private void ObserveFiltered(ref EntryRecord entry, DeleteResult result, int errno)
+    {
+        if ((result == DeleteResult.Deleted && PassThru) || result == DeleteResult.Failed)
+        {
+            Observe(new ConntrackEntry(ref entry), result, errno);
+        }
+    }
+
+    private void Observe(ConntrackEntry entry, DeleteResult result, int errno)
+    {
         if (result == DeleteResult.Deleted && PassThru)
         {
-            WriteObject(input ?? new ConntrackEntry(ref entry));
+            WriteObject(entry);
         }
         else if (result == DeleteResult.Failed && _errorsWritten++ < ErrorsWritten)
         {
-            string text = input is not null ? Text(input) : Text(new ConntrackEntry(ref entry));
+            string text = EntryKey.Describe(entry);
             WriteError(ToErrorRecord(new ConntrackException(ErrorIds.EntryDeleteFailed, ErrorKind.InvalidOperation,
                 $"The kernel refused to delete {text}: {Errno.Describe(errno)}.", text,
                 "Check the kernel log; run the command again to retry the entries that remain.")));
@@ -327,40 +346,19 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
 
     private string Describe() => _filter is null || _filter.IsEmpty ? "every entry" : _filter.Description;
 
-    private static string Groups(ConntrackSummary s)
-    {
-        var parts = new List<string>();
-        parts.AddRange(s.ByProtocol.Take(PreviewGroups).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Protocol} {p.Count}")));
-        parts.AddRange(s.TopDestinations.Take(PreviewGroups).Select(d => string.Create(CultureInfo.InvariantCulture, $"to {d.Destination} {d.Count}")));
-        parts.AddRange(s.TopDestinationPorts.Take(PreviewGroups).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Protocol} port {p.DestinationPort} {p.Count}")));
-        return string.Join(", ", parts);
-    }
-
-    private string PipedGroups()
-    {
-        static IEnumerable<string> Top<T>(IEnumerable<T> items, Func<T, string> key) =>
-            items.GroupBy(key).OrderByDescending(g => g.Count()).Take(PreviewGroups).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key} {g.Count()}"));
-        return string.Join(", ", Top(_held, e => e.Protocol)
-            .Concat(Top(_held, e => "to " + e.Destination))
-            .Concat(Top(_held.Where(e => e.DestinationPort is not null), e => e.Protocol + " port " + e.DestinationPort!.Value.ToString(CultureInfo.InvariantCulture))));
-    }
-
-    private static string Text(ConntrackEntry e) =>
-        $"{e.Protocol} {e.Source}{(e.SourcePort is { } sp ? ":" + sp.ToString(CultureInfo.InvariantCulture) : "")} -> {e.Destination}{(e.DestinationPort is { } dp ? ":" + dp.ToString(CultureInfo.InvariantCulture) : "")}"
-        + (e.Zone != 0 ? " zone " + e.Zone.ToString(CultureInfo.InvariantCulture) : "");
-
     private bool? Bound(string name) =>
         MyInvocation.BoundParameters.TryGetValue(name, out object? value) ? value is SwitchParameter s ? s.IsPresent : value is true : null;
 
     // Ctrl+C cancels the engine's token; the engine throws OperationCanceledException, which is a stop, not an error.
-    private void Guard(Action work)
+    private void Guard(Action work, string? networkNamespace)
     {
         try
         {
             Run(() =>
             {
-                // The sockets (the preview's dump, the session's dump and deletes) are created inside -NetworkNamespace.
-                using IDisposable? inside = EnterNetworkNamespace(NetworkNamespace);
+                // The filter's sockets (the preview's dump, the session's dump and deletes) are created inside
+                // -NetworkNamespace; piped entries enter each one's own as its session opens.
+                using IDisposable? inside = EnterNetworkNamespace(networkNamespace);
                 work();
             });
         }
@@ -385,5 +383,7 @@ public sealed class RemoveConntrackEntryCommand : ConntrackFilterCmdlet
     {
         _session?.Dispose();
         _session = null;
+        _piped?.Dispose();
+        _piped = null;
     }
 }
