@@ -188,6 +188,28 @@ Describe '-NetworkNamespace on this kernel' -Tag RealKernel -Skip:([bool]$realKe
         $warns | Should -Be "2 more piped entries of network namespace $($entries[0].NetworkNamespace) were not deleted: it could not be entered (see the error)."
     }
 
+    It 'runs the next command of the pipeline in its own namespace, not in the one the previous command entered' {
+        # The next command's ProcessRecord runs inside the WriteObject call: it must not inherit -NetworkNamespace.
+        $seen = Get-ConntrackTimeout -NetworkNamespace $named -Protocol udp -State '' | ForEach-Object { (Get-ConntrackTimeout -Protocol udp -State '').Seconds }
+        $seen | Should -Be ([long]$hostUdp)
+    }
+
+    It 'pipes a timeout read in the namespace to Set-ConntrackTimeout, which changes it there, also when the objects were saved first' {
+        $before = Get-Inside net.netfilter.nf_conntrack_udp_timeout
+        try {
+            $saved = Get-ConntrackTimeout -NetworkNamespace $named -Protocol udp -State ''
+            $saved.NetworkNamespace | Should -Be $inode
+            (Get-ConntrackTimeout -Protocol udp -State '').NetworkNamespace | Should -BeNullOrEmpty -Because 'this process''s own needs no name'
+            $change = $saved | Set-ConntrackTimeout -Seconds 66 -Confirm:$false -PassThru
+            $change.Applied | Should -BeTrue
+            Get-Inside net.netfilter.nf_conntrack_udp_timeout | Should -Be '66'
+            [IO.File]::ReadAllText('/proc/sys/net/netfilter/nf_conntrack_udp_timeout').Trim() | Should -Be $hostUdp -Because 'the host''s timeout is not touched'
+        }
+        finally {
+            & ip netns exec $named sysctl -q -w "net.netfilter.nf_conntrack_udp_timeout=$before"
+        }
+    }
+
     It 'says when no namespace has that name (NamespaceNotFound)' {
         Get-ConntrackStatistic -NetworkNamespace 'cttw-no-such-namespace' -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs[0].FullyQualifiedErrorId | Should -Be 'NamespaceNotFound,ConntrackTuning.Commands.GetConntrackStatisticCommand'

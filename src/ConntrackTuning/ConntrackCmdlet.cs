@@ -259,6 +259,29 @@ public abstract partial class ConntrackCmdlet : PSCmdlet, IEngineLog, IDisposabl
         }
     }
 
+    /// <summary>
+    /// Writes to the pipeline outside -NetworkNamespace: the next command runs inside this call, on this thread,
+    /// and would otherwise inherit the namespace entered here, so that `Get-ConntrackTimeout -NetworkNamespace X |
+    /// Set-ConntrackTimeout` changed X when streamed but the host when the objects were saved first.
+    /// </summary>
+    protected new void WriteObject(object? sendToPipeline)
+    {
+        if (NamespaceContext.Current is null)
+        {
+            base.WriteObject(sendToPipeline);
+            return;
+        }
+
+        using NamespaceContext.SuspendedScope outside = NamespaceContext.Suspend();
+        base.WriteObject(sendToPipeline);
+    }
+
+    protected new void WriteObject(object? sendToPipeline, bool enumerateCollection)
+    {
+        using NamespaceContext.SuspendedScope outside = NamespaceContext.Suspend();
+        base.WriteObject(sendToPipeline, enumerateCollection);
+    }
+
     protected static ErrorRecord ToErrorRecord(ConntrackException exception)
     {
         ArgumentNullException.ThrowIfNull(exception);

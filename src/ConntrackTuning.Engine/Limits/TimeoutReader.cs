@@ -88,6 +88,7 @@ internal static partial class TimeoutReader
         IReadOnlyList<TimeoutSysctl> list = List(kernel);
         SystemRoot root = kernel.SystemRoot;
         Dictionary<string, PersistedValue> persisted = BootConfig.AllSysctl(root);
+        string? networkNamespace = Namespaces.NamespaceContext.CurrentInode;
         return list.Select(t =>
         {
             PersistedValue? p = BootConfig.LastOf(persisted, [t.Key, .. AliasKeys(kernel, t)]);
@@ -102,6 +103,7 @@ internal static partial class TimeoutReader
                 Key = t.Key,
                 Path = root.Full(t.Relative),
                 Root = kernel.Root,
+                NetworkNamespace = networkNamespace,
             };
         }).ToList();
     }

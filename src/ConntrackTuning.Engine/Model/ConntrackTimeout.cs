@@ -31,4 +31,10 @@ public sealed class ConntrackTimeout
     public string Path { get; init; } = "";
 
     public string Root { get; init; } = "/";
+
+    /// <summary>
+    /// The inode of the network namespace read with -NetworkNamespace; null for this process's own. Binds by
+    /// property name to Set-ConntrackTimeout, which then changes the timeout there.
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
 }

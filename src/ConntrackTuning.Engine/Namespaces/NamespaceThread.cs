@@ -175,6 +175,24 @@ internal static class NamespaceContext
         return new Scope(previous, thread);
     }
 
+    /// <summary>
+    /// Leaves the current namespace until the returned scope is disposed, without ending it: a cmdlet's output runs
+    /// the next command of the pipeline on this thread, inside the call that writes it, and that command must
+    /// start in the process's own namespace rather than read and change the one this command entered.
+    /// </summary>
+    public static SuspendedScope Suspend()
+    {
+        NamespaceThread? previous = CurrentThread.Value;
+        CurrentThread.Value = null;
+        return new SuspendedScope(previous);
+    }
+
+    /// <summary>Puts the suspended namespace back.</summary>
+    public readonly struct SuspendedScope(NamespaceThread? previous) : IDisposable
+    {
+        public void Dispose() => CurrentThread.Value = previous;
+    }
+
     /// <summary>Whether a root-relative path answers differently in each network namespace.</summary>
     public static bool IsPerNamespace(string relative)
     {
