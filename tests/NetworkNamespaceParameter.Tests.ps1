@@ -374,6 +374,7 @@ sys.stdin.readline()
             $listed.Helper | Should -Be 'ftp', 'ftp'
             $listed.MasterDestinationPort | Should -Be 21, 21
             $listed[0].ReadFrom | Should -Be 'ctnetlink'
+            $listed.NetworkNamespace | Should -Be $inode, $inode -Because 'expectations of several namespaces say whose each is'
             @(& ip netns exec $named conntrack -L expect 2>$null).Count | Should -Be 2
             @(Get-ConntrackExpectation | Where-Object { $_.Helper -eq 'ftp' -and $_.MasterDestinationPort -eq 21 -and $_.DestinationPort -in 20000, 20001 }).Count |
                 Should -Be 0 -Because 'the host''s expectation table does not hold them'

@@ -62,4 +62,10 @@ public sealed class ConntrackExpectation
 
     /// <summary>"ctnetlink", or the full path of the file read.</summary>
     public string ReadFrom { get; init; } = "";
+
+    /// <summary>
+    /// The inode of the network namespace read with -NetworkNamespace (or piped from Get-ConntrackNamespace); null
+    /// for this process's own, so that expectations of several namespaces say whose each is.
+    /// </summary>
+    public string? NetworkNamespace { get; init; } = Engine.Namespaces.NamespaceContext.CurrentInode;
 }
