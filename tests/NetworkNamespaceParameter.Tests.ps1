@@ -412,6 +412,17 @@ ip netns exec "$1" conntrack -I -p udp -s 127.0.0.1 -d 127.0.0.23 --sport 7404 -
         Get-InsideCount | Should -Be 0
     }
 
+    It 'Clear-ConntrackTable flushes a namespace once, with one question, however many of its records are piped' {
+        Add-Entries 127.0.0.24 (7501..7503)
+        $records = @(Get-ConntrackEntry -NetworkNamespace $named -Protocol udp -Destination 127.0.0.24)
+        $records.Count | Should -Be 3
+        $results = @($records | Clear-ConntrackTable -Confirm:$false)
+        $results.Count | Should -Be 1 -Because 'three records of one namespace name one table'
+        $results[0].Matched | Should -Be 3
+        $results[0].NetworkNamespace | Should -Be $inode
+        Get-InsideCount | Should -Be 0
+    }
+
     It 'refuses more than one namespace piped into a listener (NamespaceOneAtATime), and takes one by two names' {
         $two = @(Get-ConntrackNamespace | Where-Object Name -in $named, $other)
         $two.Count | Should -Be 2

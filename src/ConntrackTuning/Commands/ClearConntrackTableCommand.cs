@@ -1,3 +1,4 @@
+using ConntrackTuning.Engine.Namespaces;
 using ConntrackTuning.Engine.Removal;
 
 namespace ConntrackTuning.Commands;
@@ -29,10 +30,20 @@ public sealed class ClearConntrackTableCommand : ConntrackCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+    // Every record of a namespace (an entry, a health finding, a statistic) binds -NetworkNamespace by property
+    // name: many piped records of one namespace flush its table once, with one question, not once each.
+    private readonly HashSet<string> _asked = new(StringComparer.Ordinal);
+
     // The count and flush socket is created inside the namespace: only that namespace's table is flushed.
     protected override void ProcessRecord() => RunInNetworkNamespace(NetworkNamespace, kernel =>
     {
         FlushTable table = Table.Equals("Expectation", StringComparison.OrdinalIgnoreCase) ? FlushTable.Expectation : FlushTable.Connection;
+        if (!_asked.Add(NamespaceContext.CurrentInode ?? ""))
+        {
+            WriteVerbose($"The {table.ToString().ToLowerInvariant()} table of {NamespaceContext.CurrentInode ?? "this process's network namespace"} was flushed (or asked about) once already by this command.");
+            return;
+        }
+
         using TableFlusher flusher = TableFlusher.Open(kernel, table, networkNamespace: null);
         // The flusher names the namespace its socket was made in, and none when it is this process's own.
         string where = flusher.NetworkNamespace is { } inode ? $" of network namespace {inode}" : "";
