@@ -29,7 +29,7 @@ public sealed class ConntrackStatistic
         new("EarlyDrop", ["early_drop"], s => s.EarlyDrop, "unassured entries evicted to make room in a full table"),
         new("IcmpError", ["icmp_error", "error"], s => s.IcmpError, "packets refused on the protocol's error path"),
         new("SearchRestart", ["search_restart"], s => s.SearchRestart, "lookups restarted because the table changed under them (from 2.6.35)"),
-        new("ClashResolve", ["clashres", "clash_resolve"], s => s.ClashResolve, "insert clashes resolved without a drop (from 5.9)"),
+        new("ClashResolve", ["clashres", "clash_resolve"], s => s.ClashResolve, "insert clashes resolved without a drop (from 5.10)"),
         new("ChainTooLong", ["chainlength", "chaintoolong"], s => s.ChainTooLong, "inserts refused because a hash chain grew too long (from 5.15)"),
         new("Searched", ["searched"], s => s.Searched, "lookups made (kernels before 5.10)"),
         new("New", ["new"], s => s.New, "entries created (always 0 on current kernels)"),
@@ -77,7 +77,7 @@ public sealed class ConntrackStatistic
     /// <summary>search_restart: lookups restarted because the table moved under them (resizes, concurrent deletes). From 2.6.35.</summary>
     public long? SearchRestart { get; private init; }
 
-    /// <summary>clashres (clash_resolve in 'conntrack -S'): clashes resolved without a drop. From 5.9.</summary>
+    /// <summary>clashres (clash_resolve in 'conntrack -S'): clashes resolved without a drop. From 5.10.</summary>
     public long? ClashResolve { get; private init; }
 
     /// <summary>chainlength (chaintoolong in 'conntrack -S'): inserts refused because a hash chain grew too long. From 5.15.</summary>
