@@ -143,6 +143,22 @@ Describe 'Get-ConntrackEntry on fixture trees and saved files' {
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be $Expected
     }
 
+    It 'completes -State with the states of the -Protocol already typed: <Line>' -TestCases @(
+        @{ Line = 'Get-ConntrackEntry -Protocol sctp -State SHUT'; Expected = 'SHUTDOWN_SENT', 'SHUTDOWN_RECD', 'SHUTDOWN_ACK_SENT' }
+        @{ Line = 'Get-ConntrackEntry -Protocol dccp -State TIME'; Expected = @('TIMEWAIT') }
+        @{ Line = 'Get-ConntrackEntry -Protocol tcp -State TIME'; Expected = @('TIME_WAIT') }
+        @{ Line = 'Remove-ConntrackEntry -Protocol 132 -State COOKIE'; Expected = 'COOKIE_WAIT', 'COOKIE_ECHOED' }
+        @{ Line = 'Get-ConntrackEntry -Protocol tcp,dccp -State TIME'; Expected = 'TIME_WAIT', 'TIMEWAIT' }
+    ) {
+        param($Line, $Expected)
+        (TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches.CompletionText | Should -Be $Expected
+    }
+
+    It 'offers no TCP state for a protocol that has none' {
+        $line = 'Get-ConntrackEntry -Protocol udp -State E'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Not -Contain 'ESTABLISHED'
+    }
+
     It 'names the root without a table copy in an EntryTableNotFound error' {
         $bare = Copy-Fixture linux-6.18-builtin
         Remove-Item "$bare/proc/net/nf_conntrack" -Force

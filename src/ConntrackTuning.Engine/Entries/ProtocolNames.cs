@@ -145,6 +145,43 @@ internal static class StateNames
         return [.. all];
     }
 
+    /// <summary>
+    /// The state names of the protocols given (names or numbers, as -Protocol takes them), in the kernel's order;
+    /// every state when none is given or none can be read. A protocol without states (udp, icmp) adds none, so
+    /// "-Protocol udp -State" offers nothing rather than TCP's states.
+    /// </summary>
+    public static IReadOnlyList<string> CompletableFor(IEnumerable<string>? protocols)
+    {
+        var numbers = new List<byte>();
+        foreach (string p in protocols ?? [])
+        {
+            if (ProtocolNames.TryParse(p, out byte number))
+            {
+                numbers.Add(number);
+            }
+        }
+
+        if (numbers.Count == 0)
+        {
+            return Completable;
+        }
+
+        var names = new List<string>();
+        foreach (byte number in numbers)
+        {
+            string[] states = number switch
+            {
+                ProtocolNames.Tcp => Tcp,
+                ProtocolNames.Sctp => Sctp,
+                ProtocolNames.Dccp => Dccp,
+                _ => [],
+            };
+            names.AddRange(states.Where(s => !names.Contains(s)));
+        }
+
+        return names;
+    }
+
     public static string? Name(byte code)
     {
         if (code == None)
