@@ -33,6 +33,32 @@ Describe 'Get-ConntrackSetting and Set-ConntrackSetting on a fixture' {
         (Get-ConntrackSetting -Root $root -Name acct, net.netfilter.nf_conntrack_checksum).Name | Should -Be 'nf_conntrack_acct', 'nf_conntrack_checksum'
     }
 
+    # The captures are of real kernels: each kernel's own expect_max at load, against the module's expect_hashsize
+    # parameter that reads rounded up to a page of buckets (512) and so is not the hash the max was computed from.
+    It 'gives expect_max the default its kernel computed at load: <Fixture>' -TestCases @(
+        @{ Fixture = 'linux-6.18-builtin'; Expected = 4096 }
+        @{ Fixture = 'debian-5.10.223-module-1g'; Expected = 128 }
+        @{ Fixture = 'debian-6.1.176-module-256m'; Expected = 32 }
+        @{ Fixture = 'debian-6.12.117-module-hashsize'; Expected = 1568 }
+    ) {
+        param($Fixture, $Expected)
+        $root = Copy-Fixture $Fixture
+        $setting = Get-ConntrackSetting -Root $root -Name expect_max
+        $setting.Default | Should -Be $Expected
+        $setting.Value | Should -Be ([long](Get-Content "$root/proc/sys/net/netfilter/nf_conntrack_expect_max"))
+    }
+
+    It 'takes expect_max''s default from an expect_hashsize the kernel command line or modprobe.d gives' {
+        $root = Copy-Fixture linux-6.18-builtin
+        Set-Content -LiteralPath "$root/proc/cmdline" -Value 'BOOT_IMAGE=/vmlinuz root=/dev/vda1 nf_conntrack.expect_hashsize=100'
+        (Get-ConntrackSetting -Root $root -Name expect_max).Default | Should -Be 400
+
+        $module = Copy-Fixture debian-5.10.223-module-1g
+        New-Item -ItemType Directory -Force "$module/etc/modprobe.d" | Out-Null
+        Set-Content -LiteralPath "$module/etc/modprobe.d/ct.conf" -Value 'options nf_conntrack expect_hashsize=50'
+        (Get-ConntrackSetting -Root $module -Name expect_max).Default | Should -Be 200
+    }
+
     It 'persists a value with -PersistOnly, reports it truthfully, and a rerun changes nothing' {
         $root = Copy-Fixture linux-6.18-builtin
         $first = Set-ConntrackSetting -Root $root -Name tcp_be_liberal -Value 1 -PersistOnly -PassThru -Confirm:$false

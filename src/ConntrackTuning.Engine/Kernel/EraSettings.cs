@@ -7,7 +7,7 @@ namespace ConntrackTuning.Engine.Kernel;
 /// has its own, and what it does (after the kernel's Documentation/networking/nf_conntrack-sysctl.rst).
 /// </summary>
 /// <param name="Until">The first kernel without it; null while it exists.</param>
-/// <param name="Default">The kernel's default; null when it is computed (expect_max: four times the expectation hash size).</param>
+/// <param name="Default">The kernel's default; null when it is computed (expect_max: four times the expectation hash size, see SettingReader.ExpectMaxDefault).</param>
 /// <param name="DefaultSince">A later default and the kernel it changed in (events: 2 from 5.19; helper: 0 from 4.7).</param>
 internal sealed record EraSetting(string Name, KernelVersion Since, KernelVersion? Until, long? Default, long Min, long Max, bool PerNamespace, string Meaning,
     (KernelVersion Since, long Value)? DefaultSince = null)

@@ -15,7 +15,11 @@ public sealed class ConntrackSetting
     /// <summary>The running kernel's value; null when the root has no running kernel or the file cannot be read.</summary>
     public long? Value { get; init; }
 
-    /// <summary>The kernel's default on this kernel; null where it is computed (expect_max).</summary>
+    /// <summary>
+    /// The kernel's default on this kernel. expect_max's is computed as the kernel does when the tracker loads: 4 ×
+    /// (the connection hash's buckets / 256), or 4 × expect_hashsize where the kernel command line or a modprobe option sets it; null
+    /// where the bucket count cannot be read.
+    /// </summary>
     public long? Default { get; init; }
 
     /// <summary>What it does, in one line.</summary>

@@ -64,7 +64,7 @@ internal static class SettingReader
             Name = s.Name,
             Key = s.Key,
             Value = value,
-            Default = s.Row.DefaultFor(kernel.Version),
+            Default = s.Row.Name == "expect_max" ? ExpectMaxDefault(kernel) : s.Row.DefaultFor(kernel.Version),
             Meaning = s.Row.Meaning,
             Scope = s.Row.PerNamespace ? "PerNamespace" : "Global",
             Writable = writable,
@@ -76,6 +76,27 @@ internal static class SettingReader
             Path = root.Full(s.Relative),
             Root = kernel.Root,
         };
+    }
+
+    /// <summary>
+    /// What the kernel sets nf_conntrack_expect_max to when the tracker loads: four per bucket of the expectation
+    /// hash, whose size is the expect_hashsize option when the command line or modprobe.d gives one, else the connection hash's buckets / 256
+    /// (at least 1). sys/module/nf_conntrack/parameters/expect_hashsize cannot stand in for it: the kernel rounds the
+    /// hash up to a page of buckets after the max is computed (512 buckets with 4 KiB pages, so a 1 GiB host reads
+    /// 512 there and has a max of 128). Null where the hash size is unknown.
+    /// </summary>
+    internal static long? ExpectMaxDefault(ConntrackKernel kernel)
+    {
+        SystemRoot root = kernel.SystemRoot;
+        PersistedValue? option = BootConfig.CommandLineParameter(root, "nf_conntrack", "expect_hashsize")
+            ?? BootConfig.LastModuleOption(root, "nf_conntrack", "expect_hashsize");
+        if (option is not null && long.TryParse(option.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long given) && given > 0)
+        {
+            return 4 * given;
+        }
+
+        long? buckets = kernel.BucketsPathsFound.Count > 0 ? root.TryReadInt64(kernel.BucketsPathsFound[0]) : null;
+        return buckets is > 0 ? 4 * Math.Max(1, buckets.Value / 256) : null;
     }
 
     /// <summary>Whether the running value can be changed here, and why not.</summary>
