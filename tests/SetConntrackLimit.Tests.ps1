@@ -384,8 +384,12 @@ Describe 'Set-ConntrackLimit on this machine' -Tag RealKernel -Skip:([bool]$real
         $result = Invoke-InNetns -ScriptBlock {
             Set-ConntrackLimit -Max 300000 -ErrorAction SilentlyContinue -ErrorVariable e1
             Set-ConntrackHashSize -HashSize 65536 -ErrorAction SilentlyContinue -ErrorVariable e2
-            [pscustomobject]@{ Id1 = $e1[0].FullyQualifiedErrorId; Id2 = $e2[0].FullyQualifiedErrorId; Message = $e1[0].Exception.Message; Category = "$($e1[0].CategoryInfo.Category)" }
+            [pscustomobject]@{ Id1 = $e1[0].FullyQualifiedErrorId; Id2 = $e2[0].FullyQualifiedErrorId; Message = $e1[0].Exception.Message; Category = "$($e1[0].CategoryInfo.Category)"
+                Target1 = $e1[0].TargetObject; Target2 = $e2[0].TargetObject }
         }
+        # Both name the file that holds the setting, so a script can report either refusal the same way.
+        $result.Target1 | Should -Be '/proc/sys/net/netfilter/nf_conntrack_max'
+        $result.Target2 | Should -Be '/sys/module/nf_conntrack/parameters/hashsize'
         $result.Id1 | Should -Be 'HostOwnedSetting,ConntrackTuning.Commands.SetConntrackLimitCommand'
         $result.Id2 | Should -Be 'HostOwnedSetting,ConntrackTuning.Commands.SetConntrackHashSizeCommand'
         $result.Category | Should -Be 'PermissionDenied'

@@ -41,7 +41,9 @@ internal static class HashSizePlanner
                     kernel.Root, $"Use -PersistOnly to set it for the next load of {era.TrackerName} (options {era.TrackerName} hashsize={value}), then reload the module or reboot.");
             }
 
-            runtime = ChangeChecks.RequireRuntime(kernel, kernel.CanSetHashSize, kernel.HashSizeReadOnlyReason, kernel.HashSizeWriteRelative, setting, hostOwned: true);
+            // Where no file is writable, the refusal still names the file that holds the hash size, as the max's does.
+            string? holder = kernel.HashSizeWriteRelative ?? kernel.HashSizeParameterFound ?? (kernel.BucketsPathsFound.Count > 0 ? kernel.BucketsPathsFound[0] : null);
+            runtime = ChangeChecks.RequireRuntime(kernel, kernel.CanSetHashSize, kernel.HashSizeReadOnlyReason, holder, setting, hostOwned: true);
             old = root.TryReadInt64(runtime);
             runtimeChanges = old != value && !(rounds && old == rounded);
             // A fixture or image has no kernel to round: the value written is the value read back.
