@@ -442,7 +442,8 @@ Describe 'The sample table in <Where>' -ForEach $sampleTables {
             }
             $types = @($Type) + @($rows)
             foreach ($t in $types) {
-                foreach ($view in @((Get-FormatData -TypeName $t.FullName -ErrorAction Ignore).FormatViewDefinition)) {
+                # With the views of its decorated names too (ConntrackLimit#Image), which a cmdlet gives some of its objects.
+                foreach ($view in @((Get-FormatData -TypeName $t.FullName, "$($t.FullName)#*" -ErrorAction Ignore).FormatViewDefinition)) {
                     if ($view.Control -isnot [System.Management.Automation.TableControl]) { continue }
                     $columns = $view.Control.Rows[0].Columns
                     , @(for ($i = 0; $i -lt $view.Control.Headers.Count; $i++) {

@@ -64,6 +64,19 @@ Describe 'An image root' {
         $finding.Recommendation | Should -Be "Set-ConntrackLimit -Root '$image' -Max 131072 -PersistOnly"
     }
 
+    It 'shows an image in a table of what its next boot applies, not of the running values it has none of' {
+        Set-Content "$image/etc/sysctl.d/50-x.conf" -Value 'net.netfilter.nf_conntrack_max = 131072'
+        $lines = @((Get-ConntrackLimit -Root $image | Out-String -Width 200) -split "`r?`n" | Where-Object { $_.Trim() })
+        $lines[0] -split '\s+' | Where-Object { $_ } | Should -Be 'KernelRelease', 'NextBootMax', 'NextBootHashSize', 'LoadedBeforeSysctl', 'SkippedAtBoot'
+        $lines[2] -split '\s+' | Where-Object { $_ } | Should -Be '6.1.0-50-amd64', 'by', 'RAM', 'by', 'RAM', 'False', '1'
+        $sized = @((Get-ConntrackLimit -Root $image -MemoryBytes 1GB | Out-String -Width 200) -split "`r?`n" | Where-Object { $_.Trim() })
+        $sized[2] -split '\s+' | Where-Object { $_ } | Should -Be '6.1.0-50-amd64', '8192', '8192', 'False', '1'
+        # A capture keeps the running values' table.
+        $capture = @((Get-ConntrackLimit -Root (Copy-Fixture linux-6.18-builtin) | Out-String -Width 200) -split "`r?`n" | Where-Object { $_.Trim() })
+        $capture[0] | Should -Match '^\s*Max\s+Count\s+Usage %'
+        (Get-ConntrackLimit -Root $image) | Should -BeOfType ([ConntrackTuning.ConntrackLimit])
+    }
+
     It 'takes -PersistOnly, after which the next boot applies the value, and refuses a run-time change' {
         Set-ConntrackLimit -Root $image -Max 131072 -ErrorAction SilentlyContinue -ErrorVariable err
         $err[0].FullyQualifiedErrorId | Should -Be 'NoRunningKernel,ConntrackTuning.Commands.SetConntrackLimitCommand'
