@@ -298,6 +298,9 @@ ip netns exec "$1" bash -c 'echo x > /dev/udp/127.0.0.1/7100'
         @($events | Where-Object DestinationPort -eq 7100).Count | Should -Be 1 -Because 'the datagram sent inside the namespace is tracked there'
         $events.SourcePort | Should -Not -Contain 7009
         Get-HostLines 127.0.0.20 | Should -HaveCount 1 -Because 'the host did get its own entry'
+        # Listeners of several namespaces (one job each) merge into one stream that says whose each event is.
+        @($events.NetworkNamespace | Sort-Object -Unique) | Should -Be @($inode)
+        (Get-ConntrackEvent -NetworkNamespace $named -Summary -Duration 0.5).NetworkNamespace | Should -Be $inode
     }
 
     It 'Watch-Conntrack samples the namespace''s count and counts only its new connections' {

@@ -41,6 +41,7 @@ public sealed class ConntrackEvent
         ref EntryRecord r = ref e.Entry;
         bool v6 = r.IsIPv6;
         Type = e.Type;
+        NetworkNamespace = Engine.Namespaces.NamespaceContext.CurrentInode;
         Time = received;
         KernelTime = e.EventNs != 0 ? FromNs(e.EventNs) : e.StopNs != 0 ? FromNs(e.StopNs) : null;
         StartTime = e.StartNs != 0 ? FromNs(e.StartNs) : null;
@@ -193,6 +194,11 @@ public sealed class ConntrackEvent
     public int? MasterSourcePort { get; }
 
     public int? MasterDestinationPort { get; }
+
+    /// <summary>
+    /// The inode of the network namespace the event was heard in with -NetworkNamespace; null for this process's own.
+    /// </summary>
+    public string? NetworkNamespace { get; }
 
     private static DateTimeOffset FromNs(ulong ns) => DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks((long)(ns / 100));
 

@@ -105,5 +105,11 @@ public sealed class ConntrackEventSummary
     /// </summary>
     public double? CpuSeconds { get; init; }
 
+    /// <summary>
+    /// The inode of the network namespace listened in with -NetworkNamespace; null for this process's own, so that
+    /// summaries of one listener per namespace (each in its own job) say whose each is.
+    /// </summary>
+    public string? NetworkNamespace { get; init; } = Engine.Namespaces.NamespaceContext.CurrentInode;
+
     public string Root { get; init; } = "/";
 }
