@@ -7,20 +7,18 @@ namespace ConntrackTuning.Commands;
 [OutputType(typeof(ConntrackLimit))]
 public sealed class GetConntrackLimitCommand : ConntrackImageMemoryCmdlet
 {
-    /// <summary>The view an image's limits are shown in: an image has no running values, only what its next boot applies.</summary>
-    internal const string ImageTypeName = "ConntrackTuning.ConntrackLimit#Image";
+    protected override void ProcessRecord() => Run(() => WriteObject(Shown(LimitReader.Read(ProbeKernel()))));
 
-    protected override void ProcessRecord() => Run(() =>
+    // An image has no running values, only what its next boot applies: its own view (Format.ps1xml) shows those.
+    private static object Shown(ConntrackLimit limit)
     {
-        ConntrackLimit limit = LimitReader.Read(ProbeKernel());
         if (limit.RootKind != "Image")
         {
-            WriteObject(limit);
-            return;
+            return limit;
         }
 
         var shown = PSObject.AsPSObject(limit);
-        shown.TypeNames.Insert(0, ImageTypeName);
-        WriteObject(shown);
-    });
+        shown.TypeNames.Insert(0, "ConntrackTuning.ConntrackLimit#Image");
+        return shown;
+    }
 }
