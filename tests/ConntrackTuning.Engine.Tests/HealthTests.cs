@@ -368,6 +368,40 @@ public class HealthTests
         Assert.Contains("built into the kernel", Only(Run(tree), "BootOrder", "Ok").Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Before systemd (no etc/sysctl.d: 2.4, RHEL 5 and 6) the boot scripts apply etc/sysctl.conf, and a fix that
+    /// persists the max again only rewrites that file: no modules-load.d to list the tracker in, and no systemd-sysctl.
+    /// </summary>
+    [Theory]
+    [InlineData("rhel6-2.6.32-nf_conntrack", "net.netfilter.nf_conntrack_max", "nf_conntrack")]
+    [InlineData("rhel5-2.6.18-ip_conntrack", "net.ipv4.netfilter.ip_conntrack_max", "ip_conntrack")]
+    [InlineData("linux-2.4.27-netfilter", "net.ipv4.netfilter.ip_conntrack_max", "ip_conntrack")]
+    public void Without_sysctl_d_the_boot_order_fix_loads_the_module_before_sysctl_conf(string fixture, string key, string tracker)
+    {
+        using var tree = new FixtureTree(fixture);
+        System.IO.File.AppendAllText(tree.File("etc/sysctl.conf"), key + " = 131072\n");
+        ConntrackHealthFinding f = Only(Run(tree), "BootOrder", "Warning");
+        Assert.StartsWith(key + " (in " + tree.File("etc/sysctl.conf") + ":", f.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("systemd", f.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("modules-load.d", f.Message, StringComparison.Ordinal);
+        Assert.Contains(tree.File("etc/sysctl.conf"), f.Message, StringComparison.Ordinal);
+        // Set-ConntrackLimit -PersistOnly would find the value already persisted and change nothing.
+        Assert.DoesNotContain("Set-ConntrackLimit", f.Recommendation ?? "", StringComparison.Ordinal);
+        Assert.Equal($"Load {tracker} before sysctl runs at boot: add 'modprobe {tracker}' to /etc/rc.modules (or a file in /etc/sysconfig/modules/ ending in .modules)", f.Recommendation);
+    }
+
+    [Theory]
+    [InlineData("etc/rc.modules", "#!/bin/sh\n/sbin/modprobe nf_conntrack\n")]
+    [InlineData("etc/sysconfig/modules/conntrack.modules", "#!/bin/sh\nmodprobe nf_conntrack_ipv4 >/dev/null 2>&1\n")]
+    public void Without_sysctl_d_a_module_the_boot_scripts_load_makes_the_keys_stick(string file, string content)
+    {
+        using var tree = new FixtureTree("rhel6-2.6.32-nf_conntrack");
+        System.IO.File.AppendAllText(tree.File("etc/sysctl.conf"), "net.netfilter.nf_conntrack_max = 131072\n");
+        tree.Write(file, content);
+        ConntrackHealthFinding f = Only(Run(tree), "BootOrder", "Ok");
+        Assert.StartsWith(tree.File(file) + ": ", f.Evidence, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Without_tracker_keys_in_sysctl_files_there_is_no_boot_order_finding()
     {
