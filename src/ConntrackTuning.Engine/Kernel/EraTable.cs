@@ -48,7 +48,7 @@ internal static class EraTable
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListUncapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
-            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
+            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480, ExpectationsInTable = true,
         };
         KernelEra ip2_4Additive = ip2_4_0 with
         {
@@ -78,7 +78,7 @@ internal static class EraTable
             HashSizeParameterPath = IpHashParam,
             StatisticsPath = "proc/net/stat/ip_conntrack",
             HashPersistence = HashPersistence.ModuleOptionOrBootParameter,
-            EstimatedEntrySize64 = 400,
+            EstimatedEntrySize64 = 400, ExpectationsInTable = false,
         };
         KernelEra ip2_6_14 = ip2_6 with
         {

@@ -133,6 +133,12 @@ internal sealed record KernelEra
 
     public required IReadOnlyList<string> TablePaths { get; init; }
 
+    /// <summary>
+    /// True on 2.4, which has no expectation file: the table file lists each expectation after the entries as an
+    /// "EXPECTING:" line. From 2.6 they have a file of their own (proc/net/ip_conntrack_expect, nf_conntrack_expect).
+    /// </summary>
+    public bool ExpectationsInTable { get; init; }
+
     /// <summary>The sysctl name used to persist the max when none of the paths exists to tell.</summary>
     public required string MaxSysctlKey { get; init; }
 
