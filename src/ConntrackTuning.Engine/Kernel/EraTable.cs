@@ -115,7 +115,7 @@ internal static class EraTable
         {
             Id = "2.6.27-nf_conntrack", Description = "nf_conntrack 2.6.27 to 3.x, a hash table per network namespace, max = 4 x buckets",
             From = new(2, 6, 27), Until = new(4, 0, 0),
-            BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
+            BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, PerNamespaceTables = true, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize64 = 320,
         };
         KernelEra nf4_0 = nf2_6_27 with

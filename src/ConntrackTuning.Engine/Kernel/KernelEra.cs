@@ -157,6 +157,12 @@ internal sealed record KernelEra
     public required BucketRounding BucketRounding { get; init; }
 
     /// <summary>
+    /// True from 2.6.27, conntrack's network-namespace conversion: every namespace keeps its own entries, each up to
+    /// the global max. Before it one table served the whole machine, whatever namespaces existed.
+    /// </summary>
+    public bool PerNamespaceTables { get; init; }
+
+    /// <summary>
     /// True from 2.6.27 to 4.6, when every network namespace allocated its own hash table of the global size
     /// (so the bucket memory, like the entries, is paid once per namespace); from 4.7 one table is shared.
     /// </summary>
