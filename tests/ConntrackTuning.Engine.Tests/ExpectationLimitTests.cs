@@ -147,4 +147,20 @@ public class ExpectationLimitTests
             Assert.Equal("sysctl -w net.netfilter.nf_conntrack_expect_max=20", f.Recommendation);
         }
     }
+
+    /// <summary>Inside a container nf_conntrack_expect_max is the host's and read-only (0444): the fix runs on the host.</summary>
+    [Fact]
+    public void In_another_namespace_the_expectation_fix_is_for_the_host()
+    {
+        using var tree = new FixtureTree("netns-6.18");
+        tree.Write("proc/net/nf_conntrack_expect", Lines(4));
+        tree.Chmod("proc/sys/net/netfilter/nf_conntrack_expect_max", "644");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_expect_max", "4\n");
+        tree.Chmod("proc/sys/net/netfilter/nf_conntrack_expect_max", "444");
+        List<ConntrackHealthFinding> findings = HealthChecks.Run(new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions())).ToList();
+        ConntrackHealthFinding f = Assert.Single(findings, f => f.Check == "ExpectationUsage");
+        Assert.Equal("Critical", f.Severity);
+        Assert.Equal("sysctl -w net.netfilter.nf_conntrack_expect_max=8", f.Recommendation);
+        Assert.EndsWith(" Run it on the host (the initial network namespace): nf_conntrack_expect_max is global.", f.Message, StringComparison.Ordinal);
+    }
 }
