@@ -369,6 +369,51 @@ public class HealthTests
     }
 
     /// <summary>
+    /// Kernels before 2.6.27 sized the table from every physical page, at least MemTotal: over 1 GiB that is the
+    /// capped size (RHEL 5: 8192 buckets, max 65536) whatever the exact page count, so a max set by hand and never
+    /// persisted is drift the next boot undoes.
+    /// </summary>
+    [Fact]
+    public void A_hand_set_max_on_a_capped_pre_2_6_27_kernel_is_undone_by_the_next_boot()
+    {
+        using var tree = new FixtureTree("rhel5-2.6.18-ip_conntrack");
+        tree.Write("proc/sys/net/ipv4/ip_conntrack_max", "131072\n");
+        tree.Write("proc/sys/net/ipv4/netfilter/ip_conntrack_max", "131072\n");
+        ConntrackLimit limit = ConntrackTuning.Engine.Limits.LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal((65536L, 8192L), (limit.NextBootMax!.Value, limit.NextBootHashSize!.Value));
+        Assert.True(limit.MaxDrift);
+        Assert.False(limit.HashSizeDrift);
+        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Warning");
+        Assert.Contains("max is 131072 now but nothing persists it, so the next boot applies the kernel's default of 65536", f.Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackLimit -Max 131072 -PersistOnly", f.Recommendation);
+    }
+
+    [Fact]
+    public void A_pre_2_6_27_kernel_left_at_its_capped_default_has_no_drift()
+    {
+        using var tree = new FixtureTree("rhel5-2.6.18-ip_conntrack");
+        ConntrackLimit limit = ConntrackTuning.Engine.Limits.LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal((65536L, 8192L), (limit.NextBootMax!.Value, limit.NextBootHashSize!.Value));
+        Only(Run(tree), "Persistence", "Ok");
+    }
+
+    /// <summary>Under 1 GiB the page count decides and MemTotal does not give it: the next boot is not claimed to match.</summary>
+    [Theory]
+    [InlineData("linux-2.4.20-early")]
+    [InlineData("linux-2.4.27-netfilter")]
+    public void Where_the_next_boot_s_default_cannot_be_told_the_persistence_check_says_so(string fixture)
+    {
+        using var tree = new FixtureTree(fixture);
+        ConntrackLimit limit = ConntrackTuning.Engine.Limits.LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Null(limit.NextBootMax);
+        List<ConntrackHealthFinding> findings = Run(tree);
+        Assert.DoesNotContain(findings, f => f.Check == "Persistence" && f.Severity == "Ok");
+        ConntrackHealthFinding f = Only(findings, "Persistence", "Info");
+        Assert.StartsWith("What the next boot applies for the max and the hash size cannot be told:", f.Message, StringComparison.Ordinal);
+        Assert.Null(f.Recommendation);
+    }
+
+    /// <summary>
     /// Before systemd (no etc/sysctl.d: 2.4, RHEL 5 and 6) the boot scripts apply etc/sysctl.conf, and a fix that
     /// persists the max again only rewrites that file: no modules-load.d to list the tracker in, and no systemd-sysctl.
     /// </summary>

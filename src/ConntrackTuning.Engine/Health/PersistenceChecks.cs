@@ -22,6 +22,31 @@ internal static class PersistenceChecks
             is { Length: > 0 } sources ? sources : "no configuration file sets the max or the hash size";
         if (!limit.Drift)
         {
+            // Where the next boot's value is not known (kernels that counted every physical page, under 1 GiB),
+            // nothing says it matches the running one.
+            var unknown = new List<string>();
+            if (limit.Max is not null && limit.NextBootMax is null)
+            {
+                unknown.Add("the max");
+            }
+
+            if (limit.HashSize is not null && limit.NextBootHashSize is null)
+            {
+                unknown.Add("the hash size");
+            }
+
+            if (unknown.Count > 0)
+            {
+                string why = c.Kernel.EraRow.SizesFromAllPhysicalPages
+                    ? $"kernels of era {c.Kernel.Era} size the table from every physical page, more than MemTotal, so their default for this RAM is not known exactly"
+                    : "this kernel's default for the root's RAM cannot be computed";
+                string known = unknown.Count == 1 ? $" The {(unknown[0] == "the max" ? "hash size" : "max")} the next boot applies is the one that runs now." : "";
+                yield return new(HealthSeverity.Info,
+                    $"What the next boot applies for {string.Join(" and ", unknown)} cannot be told: nothing persists {(unknown.Count == 1 ? "it" : "them")}, and {why}.{known}",
+                    null, evidence);
+                yield break;
+            }
+
             yield return new(HealthSeverity.Ok, "The next boot applies the max and the hash size that run now.", null, evidence);
             yield break;
         }
