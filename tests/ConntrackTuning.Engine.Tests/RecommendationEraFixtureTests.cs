@@ -125,6 +125,21 @@ public class RecommendationEraFixtureTests
         Assert.Equal(perNamespace, balanced.Reasons.Any(r => r.Contains("network namespace", StringComparison.Ordinal)));
     }
 
+    /// <summary>Set-ConntrackLimit's memory warning says the same as the recommendation's reasons.</summary>
+    [Theory]
+    [InlineData("rhel5-2.6.18-ip_conntrack", false)]
+    [InlineData("rhel6-2.6.32-nf_conntrack", true)]
+    public void The_memory_warning_of_a_large_max_names_namespaces_only_where_they_have_tables(string name, bool perNamespace)
+    {
+        using var tree = new FixtureTree(name);
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        // Over half of MemTotal at the era's entry size, under all of it: warned, not refused.
+        long max = (long)(kernel.MemoryBytes!.Value * 0.7 / (TableMemory.EntrySize(kernel).Bytes + 16));
+        ConntrackTuning.Engine.Changes.ChangePlan plan = ConntrackTuning.Engine.Changes.MaxPlanner.Plan(kernel, max, ConntrackTuning.Engine.Changes.ApplyMode.PersistentOnly, force: false);
+        string warning = Assert.Single(plan.Warnings, w => w.StartsWith("A full table of", StringComparison.Ordinal));
+        Assert.Equal(perNamespace, warning.Contains("network namespace", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("2.6.26", "2.6.24-nf_conntrack")]
     [InlineData("2.6.27", "2.6.27-nf_conntrack")]
