@@ -87,6 +87,19 @@ Describe 'Get-ConntrackSetting and Set-ConntrackSetting on a fixture' {
         $setting.PersistedValue | Should -Be 1
     }
 
+    It 'lists on a sosreport only the settings its captured sysctl -a holds, as Get-ConntrackTimeout does' {
+        $root = Copy-Fixture sosreport-rhel8-4.18
+        $captured = Get-Content "$root/sos_commands/kernel/sysctl_-a" | ForEach-Object { ($_ -split ' = ')[0] }
+        $all = @(Get-ConntrackSetting -Root $root)
+        $all.Key | Should -Contain 'net.netfilter.nf_conntrack_tcp_be_liberal'
+        foreach ($s in $all) {
+            $captured | Should -Contain $s.Key -Because "$($s.Name) is not in the kernel the sosreport captured"
+            $s.Value | Should -Not -BeNullOrEmpty
+        }
+        $all.Name | Should -Not -Contain 'nf_conntrack_helper'
+        $all.Name | Should -Not -Contain 'nf_conntrack_dccp_loose'
+    }
+
     It 'changes nothing under -WhatIf' {
         $root = Copy-Fixture linux-6.18-builtin
         $before = Get-TreeState $root

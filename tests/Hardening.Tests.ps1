@@ -53,6 +53,15 @@ Describe 'A capture is not the running system' {
         (Get-ConntrackKernel -Root $root).CanSetHashSize | Should -BeFalse
     }
 
+    It 'Set-ConntrackTimeout on a capture names the timeout it was asked to change in its refusal' {
+        $root = Join-Path $TestDrive 'capture-6.18'
+        Copy-Item -Recurse (Join-Path $FixtureRoot 'linux-6.18-builtin') $root
+        $err = Get-Err { Set-ConntrackTimeout -Root $root -Protocol tcp -State established -Seconds 86400 }
+        $err.Count | Should -Be 1
+        $err[0].Exception.Message | Should -BeLike "*$root/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established only records a value*"
+        $err[0].Exception.Message | Should -Not -BeLike '*frag6*'
+    }
+
     It 'a -Root that is a link to / is this machine' {
         # Never in TestDrive: Pester's clean-up walks the test drive recursively and would follow the link into /.
         $link = Join-Path ([IO.Path]::GetTempPath()) "ctt-slash-$([guid]::NewGuid().ToString('n'))"

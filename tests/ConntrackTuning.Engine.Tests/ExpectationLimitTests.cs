@@ -52,6 +52,55 @@ public class ExpectationLimitTests
         Assert.Equal(tree.File("proc/net/ip_conntrack_expect"), limit.ExpectCountSource);
     }
 
+    /// <summary>
+    /// 2.4 has no expectation file: list_conntracks prints each expectation into proc/net/ip_conntrack as an
+    /// "EXPECTING: &lt;seconds or -&gt; use=N proto=P" line after the entries (print_expect in ip_conntrack_standalone.c).
+    /// </summary>
+    [Theory]
+    [InlineData("linux-2.4.20-early")]
+    [InlineData("linux-2.4.27-netfilter")]
+    public void A_2_4_kernel_s_expectations_are_the_expecting_lines_of_its_table(string fixture)
+    {
+        using var tree = new FixtureTree(fixture);
+        string table = System.IO.File.ReadAllText(tree.File("proc/net/ip_conntrack")).Replace("EXPECTING: proto=6", "EXPECTING: 291 use=1 proto=6", StringComparison.Ordinal)
+            + "EXPECTING: - use=2 proto=17 src=10.0.0.8 dst=192.168.1.10 sport=0 dport=5060\n";
+        tree.Write("proc/net/ip_conntrack", table);
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        var read = new List<ConntrackExpectation>();
+        string source = ConntrackTuning.Engine.Expectations.ExpectationReader.Read(kernel, e =>
+        {
+            read.Add(e);
+            return true;
+        });
+
+        long expecting = table.Split('\n').Count(l => l.StartsWith("EXPECTING:", StringComparison.Ordinal));
+        Assert.Equal(tree.File("proc/net/ip_conntrack"), source);
+        Assert.Equal(expecting, read.Count);
+        ConntrackExpectation udp = read[^1];
+        Assert.Equal(("IPv4", "udp", "10.0.0.8", "192.168.1.10", 5060, (long?)null), (udp.Family, udp.Protocol, udp.Source, udp.Destination, udp.DestinationPort!.Value, udp.Timeout));
+        ConntrackLimit limit = LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal(expecting, limit.ExpectCount);
+        Assert.Equal(tree.File("proc/net/ip_conntrack") + " (EXPECTING lines)", limit.ExpectCountSource);
+        Assert.Equal(table.Split('\n').Count(l => l.Length > 0) - expecting, limit.Count);
+    }
+
+    [Fact]
+    public void A_2_4_table_s_first_expectation_keeps_its_timeout()
+    {
+        using var tree = new FixtureTree("linux-2.4.20-early");
+        tree.Write("proc/net/ip_conntrack", "tcp      6 118 SYN_SENT src=192.168.1.10 dst=10.0.0.7 sport=1040 dport=21 [UNREPLIED] src=10.0.0.7 dst=192.168.1.10 sport=21 dport=1040 use=2\n"
+            + "EXPECTING: 291 use=1 proto=6 src=10.0.0.7 dst=192.168.1.10 sport=0 dport=1041\n");
+        var read = new List<ConntrackExpectation>();
+        ConntrackTuning.Engine.Expectations.ExpectationReader.Read(KernelProbe.Probe(tree.Open()), e =>
+        {
+            read.Add(e);
+            return true;
+        });
+
+        ConntrackExpectation e = Assert.Single(read);
+        Assert.Equal(("tcp", "10.0.0.7", 1041, (long?)291), (e.Protocol, e.Source, e.DestinationPort!.Value, e.Timeout));
+    }
+
     [Fact]
     public void The_nf_conntrack_file_wins_over_its_ipv4_only_compatibility_copy()
     {
@@ -97,5 +146,21 @@ public class ExpectationLimitTests
         {
             Assert.Equal("sysctl -w net.netfilter.nf_conntrack_expect_max=20", f.Recommendation);
         }
+    }
+
+    /// <summary>Inside a container nf_conntrack_expect_max is the host's and read-only (0444): the fix runs on the host.</summary>
+    [Fact]
+    public void In_another_namespace_the_expectation_fix_is_for_the_host()
+    {
+        using var tree = new FixtureTree("netns-6.18");
+        tree.Write("proc/net/nf_conntrack_expect", Lines(4));
+        tree.Chmod("proc/sys/net/netfilter/nf_conntrack_expect_max", "644");
+        tree.Write("proc/sys/net/netfilter/nf_conntrack_expect_max", "4\n");
+        tree.Chmod("proc/sys/net/netfilter/nf_conntrack_expect_max", "444");
+        List<ConntrackHealthFinding> findings = HealthChecks.Run(new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions())).ToList();
+        ConntrackHealthFinding f = Assert.Single(findings, f => f.Check == "ExpectationUsage");
+        Assert.Equal("Critical", f.Severity);
+        Assert.Equal("sysctl -w net.netfilter.nf_conntrack_expect_max=8", f.Recommendation);
+        Assert.EndsWith(" Run it on the host (the initial network namespace): nf_conntrack_expect_max is global.", f.Message, StringComparison.Ordinal);
     }
 }

@@ -368,6 +368,85 @@ public class HealthTests
         Assert.Contains("built into the kernel", Only(Run(tree), "BootOrder", "Ok").Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Kernels before 2.6.27 sized the table from every physical page, at least MemTotal: over 1 GiB that is the
+    /// capped size (RHEL 5: 8192 buckets, max 65536) whatever the exact page count, so a max set by hand and never
+    /// persisted is drift the next boot undoes.
+    /// </summary>
+    [Fact]
+    public void A_hand_set_max_on_a_capped_pre_2_6_27_kernel_is_undone_by_the_next_boot()
+    {
+        using var tree = new FixtureTree("rhel5-2.6.18-ip_conntrack");
+        tree.Write("proc/sys/net/ipv4/ip_conntrack_max", "131072\n");
+        tree.Write("proc/sys/net/ipv4/netfilter/ip_conntrack_max", "131072\n");
+        ConntrackLimit limit = ConntrackTuning.Engine.Limits.LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal((65536L, 8192L), (limit.NextBootMax!.Value, limit.NextBootHashSize!.Value));
+        Assert.True(limit.MaxDrift);
+        Assert.False(limit.HashSizeDrift);
+        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Warning");
+        Assert.Contains("max is 131072 now but nothing persists it, so the next boot applies the kernel's default of 65536", f.Message, StringComparison.Ordinal);
+        Assert.Equal("Set-ConntrackLimit -Max 131072 -PersistOnly", f.Recommendation);
+    }
+
+    [Fact]
+    public void A_pre_2_6_27_kernel_left_at_its_capped_default_has_no_drift()
+    {
+        using var tree = new FixtureTree("rhel5-2.6.18-ip_conntrack");
+        ConntrackLimit limit = ConntrackTuning.Engine.Limits.LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Equal((65536L, 8192L), (limit.NextBootMax!.Value, limit.NextBootHashSize!.Value));
+        Only(Run(tree), "Persistence", "Ok");
+    }
+
+    /// <summary>Under 1 GiB the page count decides and MemTotal does not give it: the next boot is not claimed to match.</summary>
+    [Theory]
+    [InlineData("linux-2.4.20-early")]
+    [InlineData("linux-2.4.27-netfilter")]
+    public void Where_the_next_boot_s_default_cannot_be_told_the_persistence_check_says_so(string fixture)
+    {
+        using var tree = new FixtureTree(fixture);
+        ConntrackLimit limit = ConntrackTuning.Engine.Limits.LimitReader.Read(KernelProbe.Probe(tree.Open()));
+        Assert.Null(limit.NextBootMax);
+        List<ConntrackHealthFinding> findings = Run(tree);
+        Assert.DoesNotContain(findings, f => f.Check == "Persistence" && f.Severity == "Ok");
+        ConntrackHealthFinding f = Only(findings, "Persistence", "Info");
+        Assert.StartsWith("What the next boot applies for the max and the hash size cannot be told:", f.Message, StringComparison.Ordinal);
+        Assert.Null(f.Recommendation);
+    }
+
+    /// <summary>
+    /// Before systemd (no etc/sysctl.d: 2.4, RHEL 5 and 6) the boot scripts apply etc/sysctl.conf, and a fix that
+    /// persists the max again only rewrites that file: no modules-load.d to list the tracker in, and no systemd-sysctl.
+    /// </summary>
+    [Theory]
+    [InlineData("rhel6-2.6.32-nf_conntrack", "net.netfilter.nf_conntrack_max", "nf_conntrack")]
+    [InlineData("rhel5-2.6.18-ip_conntrack", "net.ipv4.netfilter.ip_conntrack_max", "ip_conntrack")]
+    [InlineData("linux-2.4.27-netfilter", "net.ipv4.netfilter.ip_conntrack_max", "ip_conntrack")]
+    public void Without_sysctl_d_the_boot_order_fix_loads_the_module_before_sysctl_conf(string fixture, string key, string tracker)
+    {
+        using var tree = new FixtureTree(fixture);
+        System.IO.File.AppendAllText(tree.File("etc/sysctl.conf"), key + " = 131072\n");
+        ConntrackHealthFinding f = Only(Run(tree), "BootOrder", "Warning");
+        Assert.StartsWith(key + " (in " + tree.File("etc/sysctl.conf") + ":", f.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("systemd", f.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("modules-load.d", f.Message, StringComparison.Ordinal);
+        Assert.Contains(tree.File("etc/sysctl.conf"), f.Message, StringComparison.Ordinal);
+        // Set-ConntrackLimit -PersistOnly would find the value already persisted and change nothing.
+        Assert.DoesNotContain("Set-ConntrackLimit", f.Recommendation ?? "", StringComparison.Ordinal);
+        Assert.Equal($"Load {tracker} before sysctl runs at boot: add 'modprobe {tracker}' to /etc/rc.modules (or a file in /etc/sysconfig/modules/ ending in .modules)", f.Recommendation);
+    }
+
+    [Theory]
+    [InlineData("etc/rc.modules", "#!/bin/sh\n/sbin/modprobe nf_conntrack\n")]
+    [InlineData("etc/sysconfig/modules/conntrack.modules", "#!/bin/sh\nmodprobe nf_conntrack_ipv4 >/dev/null 2>&1\n")]
+    public void Without_sysctl_d_a_module_the_boot_scripts_load_makes_the_keys_stick(string file, string content)
+    {
+        using var tree = new FixtureTree("rhel6-2.6.32-nf_conntrack");
+        System.IO.File.AppendAllText(tree.File("etc/sysctl.conf"), "net.netfilter.nf_conntrack_max = 131072\n");
+        tree.Write(file, content);
+        ConntrackHealthFinding f = Only(Run(tree), "BootOrder", "Ok");
+        Assert.StartsWith(tree.File(file) + ": ", f.Evidence, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Without_tracker_keys_in_sysctl_files_there_is_no_boot_order_finding()
     {

@@ -106,6 +106,40 @@ public class RecommendationEraFixtureTests
         Assert.True(balanced.EntriesPerBucket is >= 0.5 and <= 1);
     }
 
+    /// <summary>
+    /// conntrack became per network namespace in 2.6.27: before it (2.4, ip_conntrack, early nf_conntrack) one table
+    /// serves the whole machine, and no container can fill a table of its own.
+    /// </summary>
+    [Theory]
+    [InlineData("linux-2.4.20-early", false)]
+    [InlineData("linux-2.4.27-netfilter", false)]
+    [InlineData("rhel5-2.6.18-ip_conntrack", false)]
+    [InlineData("rhel6-2.6.32-nf_conntrack", true)]
+    [InlineData("linux-6.18-builtin", true)]
+    public void Only_kernels_with_per_namespace_tables_multiply_the_memory_by_the_namespaces(string name, bool perNamespace)
+    {
+        using var tree = new FixtureTree(name);
+        var log = new RecordingLog();
+        SizingInputs inputs = SizingInputResolver.Resolve(new RecommendationRequest(), KernelProbe.Probe(tree.Open(log)));
+        ConntrackRecommendation balanced = Recommender.Recommend(inputs, RecommendationProfile.Balanced, log);
+        Assert.Equal(perNamespace, balanced.Reasons.Any(r => r.Contains("network namespace", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Set-ConntrackLimit's memory warning says the same as the recommendation's reasons.</summary>
+    [Theory]
+    [InlineData("rhel5-2.6.18-ip_conntrack", false)]
+    [InlineData("rhel6-2.6.32-nf_conntrack", true)]
+    public void The_memory_warning_of_a_large_max_names_namespaces_only_where_they_have_tables(string name, bool perNamespace)
+    {
+        using var tree = new FixtureTree(name);
+        ConntrackKernel kernel = KernelProbe.Probe(tree.Open());
+        // Over half of MemTotal at the era's entry size, under all of it: warned, not refused.
+        long max = (long)(kernel.MemoryBytes!.Value * 0.7 / (TableMemory.EntrySize(kernel).Bytes + 16));
+        ConntrackTuning.Engine.Changes.ChangePlan plan = ConntrackTuning.Engine.Changes.MaxPlanner.Plan(kernel, max, ConntrackTuning.Engine.Changes.ApplyMode.PersistentOnly, force: false);
+        string warning = Assert.Single(plan.Warnings, w => w.StartsWith("A full table of", StringComparison.Ordinal));
+        Assert.Equal(perNamespace, warning.Contains("network namespace", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("2.6.26", "2.6.24-nf_conntrack")]
     [InlineData("2.6.27", "2.6.27-nf_conntrack")]

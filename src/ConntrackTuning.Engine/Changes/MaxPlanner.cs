@@ -64,7 +64,7 @@ internal static class MaxPlanner
                 "Choose a smaller max (Get-ConntrackRecommendation sizes one for this RAM), or add -Force if you know the entries are smaller.");
         }
 
-        string message = $"A full table of {max} entries needs about {mib(needed)} of non-swappable kernel memory ({entry} bytes per entry, {size.Source}), {100.0 * needed / memory:0}% of the {mib(memory)} this machine has; every network namespace that tracks connections can fill a table of its own up to max.";
+        string message = $"A full table of {max} entries needs about {mib(needed)} of non-swappable kernel memory ({entry} bytes per entry, {size.Source}), {100.0 * needed / memory:0}% of the {mib(memory)} this machine has{(kernel.EraRow.PerNamespaceTables ? "; every network namespace that tracks connections can fill a table of its own up to max" : "")}.";
         if (needed > memory / 2)
         {
             warnings.Add(message);

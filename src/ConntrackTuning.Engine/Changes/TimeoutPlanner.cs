@@ -20,9 +20,14 @@ internal static class TimeoutPlanner
         long? old = null;
         if (mode != ApplyMode.PersistentOnly)
         {
-            // The probe judged the folder by its first timeout file; this one is judged by its own mode.
-            string? reason = kernel.TimeoutsReadOnlyReason;
-            bool can = kernel.CanSetTimeouts && root.IsWritable(timeout.Relative, out reason);
+            // The probe judged the folder by its first timeout file; this one is judged by its own mode, and a
+            // refusal names this file, not the first one (frag6 or dccp, which the user never asked for).
+            bool fileWritable = root.IsWritable(timeout.Relative, out string? reason);
+            bool can = kernel.CanSetTimeouts && fileWritable;
+            if (!can && fileWritable)
+            {
+                reason = kernel.TimeoutsReadOnlyReason;
+            }
             runtime = ChangeChecks.RequireRuntime(kernel, can, reason, timeout.Relative, setting, hostOwned: false);
             old = root.TryReadInt64(runtime);
         }

@@ -131,6 +131,29 @@ internal static class ExpectationParser
         System.Net.IPAddress.TryParse(address, out System.Net.IPAddress? parsed) ? parsed.ToString() : address;
 
     /// <summary>
+    /// One "EXPECTING:" line of a 2.4 proc/net/ip_conntrack (print_expect in ip_conntrack_standalone.c): the seconds
+    /// left or "-", "use=N", then the tuple as the later expectation file prints it. Null for the entry lines.
+    /// </summary>
+    public static ConntrackExpectation? TryParseTableLine(string line, string readFrom)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        const string prefix = "EXPECTING:";
+        if (!line.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        List<string> words = [.. line[prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(w => !w.StartsWith("use=", StringComparison.Ordinal))];
+        if (words.Count > 0 && words[0].StartsWith("proto=", StringComparison.Ordinal))
+        {
+            // Copies that left the timer out: the time left is not known.
+            words.Insert(0, "-");
+        }
+
+        return TryParseLine(string.Join(' ', words), readFrom);
+    }
+
+    /// <summary>
     /// One line of proc/net/nf_conntrack_expect (nf_conntrack_expect.c, exp_seq_show), or of ip_conntrack's
     /// proc/net/ip_conntrack_expect, which prints no l3proto because it holds IPv4 only.
     /// </summary>

@@ -21,6 +21,13 @@ internal static class ExpectationReader
     public static string? FindProcFile(SystemRoot root) =>
         root.FileExists(ProcPath) ? ProcPath : root.FileExists(IpConntrackProcPath) ? IpConntrackProcPath : null;
 
+    /// <summary>The 2.4 table file whose "EXPECTING:" lines are the expectations, where no expectation file exists.</summary>
+    public static string? FindTable(ConntrackKernel kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        return kernel.EraRow.ExpectationsInTable && FindProcFile(kernel.SystemRoot) is null ? kernel.TablePathFound : null;
+    }
+
     /// <summary>Reads every expectation; returns where they came from ("ctnetlink" or the file's full path).</summary>
     public static string Read(ConntrackKernel kernel, Func<ConntrackExpectation, bool> visitor, string? networkNamespace = null)
     {
@@ -72,7 +79,7 @@ internal static class ExpectationReader
             }
         }
 
-        return ReadFile(root, visitor);
+        return FindTable(kernel) is { } table ? ReadTable(root, table, visitor) : ReadFile(root, visitor);
     }
 
     /// <summary>The expectations of this namespace, counted from a dump (the kernel exports no count for them).</summary>
@@ -99,14 +106,41 @@ internal static class ExpectationReader
         client.DumpMessages(new RequestBuilder(NetlinkWire.ExpGet, NetlinkWire.FlagRequest | NetlinkWire.FlagDump, client.NextSequence(), 0).ToArray(),
             NetlinkWire.ExpNew, handler);
 
+    private static ConntrackException NotReadable(SystemRoot root, string full, ReadStatus status) => new(
+        ErrorIds.ExpectationTableNotFound, status == ReadStatus.AccessDenied ? ErrorKind.PermissionDenied : ErrorKind.ObjectNotFound,
+        status == ReadStatus.AccessDenied ? $"{full} cannot be read: permission denied." : $"{root.Path} holds no expectation table ({ProcPath}, or {IpConntrackProcPath} on ip_conntrack kernels).",
+        full, "Read the live system as root, or capture proc/net/nf_conntrack_expect (proc/net/ip_conntrack_expect on ip_conntrack kernels) with the system.");
+
+    private static string ReadTable(SystemRoot root, string table, Func<ConntrackExpectation, bool> visitor)
+    {
+        string full = root.Full(table);
+        using Stream stream = root.TryOpenRead(table, out ReadStatus status) ?? throw NotReadable(root, full, status);
+        root.Log.Verbose($"Reading the EXPECTING lines of {full} (2.4 lists its expectations in the table).");
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+        {
+            root.Cancellation.ThrowIfCancellationRequested();
+            if (line.StartsWith("EXPECTING:", StringComparison.Ordinal))
+            {
+                if (ExpectationParser.TryParseTableLine(line, full) is not { } e)
+                {
+                    root.Log.Warning($"Skipped a line of {full} that is not an expectation: {line}");
+                }
+                else if (!visitor(e))
+                {
+                    break;
+                }
+            }
+        }
+
+        return full;
+    }
+
     private static string ReadFile(SystemRoot root, Func<ConntrackExpectation, bool> visitor)
     {
         string path = FindProcFile(root) ?? ProcPath;
         string full = root.Full(path);
-        using Stream stream = root.TryOpenRead(path, out ReadStatus status) ?? throw new ConntrackException(
-            ErrorIds.ExpectationTableNotFound, status == ReadStatus.AccessDenied ? ErrorKind.PermissionDenied : ErrorKind.ObjectNotFound,
-            status == ReadStatus.AccessDenied ? $"{full} cannot be read: permission denied." : $"{root.Path} holds no expectation table ({ProcPath}, or {IpConntrackProcPath} on ip_conntrack kernels).",
-            full, "Read the live system as root, or capture proc/net/nf_conntrack_expect (proc/net/ip_conntrack_expect on ip_conntrack kernels) with the system.");
+        using Stream stream = root.TryOpenRead(path, out ReadStatus status) ?? throw NotReadable(root, full, status);
         root.Log.Verbose("Reading " + full + ".");
         using var reader = new StreamReader(stream);
         long malformed = 0;

@@ -25,13 +25,14 @@ internal static class ExpectationChecks
 
         HealthSeverity severity = c.Options.UsageSeverity(usage);
         string figures = $"{N(limit.ExpectCount!.Value)} of {N(max)}";
+        // nf_conntrack_expect_max is global: read-only (0444) in any namespace but the initial one.
+        string onHost = c.Kernel.IsInitialNamespace ? "" : " Run it on the host (the initial network namespace): nf_conntrack_expect_max is global.";
         string message = severity switch
         {
-            HealthSeverity.Critical => $"The expectation table is {P(usage)} % full ({figures}): helpers drop the packets whose expectations do not fit (\"nf_conntrack: expectation table full\"), so FTP data and SIP media connections fail.",
-            HealthSeverity.Warning => $"The expectation table is {P(usage)} % full ({figures}), at or above the warning {P(c.Options.WarningPercent)} %.",
+            HealthSeverity.Critical => $"The expectation table is {P(usage)} % full ({figures}): helpers drop the packets whose expectations do not fit (\"nf_conntrack: expectation table full\"), so FTP data and SIP media connections fail.{onHost}",
+            HealthSeverity.Warning => $"The expectation table is {P(usage)} % full ({figures}), at or above the warning {P(c.Options.WarningPercent)} %.{onHost}",
             _ => $"The expectation table is {P(usage)} % full ({figures}).",
         };
-        // nf_conntrack_expect_max is global: writable only in the initial namespace.
         string? fix = severity >= HealthSeverity.Warning
             ? $"sysctl -w net.netfilter.nf_conntrack_expect_max={(max * 2).ToString(CultureInfo.InvariantCulture)}"
             : null;

@@ -1,3 +1,4 @@
+using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Kernel;
 
@@ -21,6 +22,31 @@ internal static class PersistenceChecks
             is { Length: > 0 } sources ? sources : "no configuration file sets the max or the hash size";
         if (!limit.Drift)
         {
+            // Where the next boot's value is not known (kernels that counted every physical page, under 1 GiB),
+            // nothing says it matches the running one.
+            var unknown = new List<string>();
+            if (limit.Max is not null && limit.NextBootMax is null)
+            {
+                unknown.Add("the max");
+            }
+
+            if (limit.HashSize is not null && limit.NextBootHashSize is null)
+            {
+                unknown.Add("the hash size");
+            }
+
+            if (unknown.Count > 0)
+            {
+                string why = c.Kernel.EraRow.SizesFromAllPhysicalPages
+                    ? $"kernels of era {c.Kernel.Era} size the table from every physical page, more than MemTotal, so their default for this RAM is not known exactly"
+                    : "this kernel's default for the root's RAM cannot be computed";
+                string known = unknown.Count == 1 ? $" The {(unknown[0] == "the max" ? "hash size" : "max")} the next boot applies is the one that runs now." : "";
+                yield return new(HealthSeverity.Info,
+                    $"What the next boot applies for {string.Join(" and ", unknown)} cannot be told: nothing persists {(unknown.Count == 1 ? "it" : "them")}, and {why}.{known}",
+                    null, evidence);
+                yield break;
+            }
+
             yield return new(HealthSeverity.Ok, "The next boot applies the max and the hash size that run now.", null, evidence);
             yield break;
         }
@@ -79,10 +105,23 @@ internal static class PersistenceChecks
             yield break;
         }
 
-        string? loader = LoaderAtBoot(c.Root, kernel, tracker) ?? BootConfig.SysctlInstallHook(c.Root, tracker);
+        // Without etc/sysctl.d (2.4, RHEL 5 and 6) the boot scripts apply etc/sysctl.conf, and Set-ConntrackLimit
+        // writes that file and no modules-load.d: the module must be loaded by the scripts that run before sysctl.
+        (string target, bool own) = PersistenceEdits.SysctlTarget(kernel);
+        string? loader = LoaderAtBoot(c.Root, kernel, tracker) ?? (own ? null : BootScriptLoader(c.Root, tracker))
+            ?? BootConfig.SysctlInstallHook(c.Root, tracker);
         if (loader is not null)
         {
             yield return new(HealthSeverity.Ok, $"{tracker} is a loadable module, and it is loaded (or its keys applied) before the sysctl files need it.", null, loader);
+            yield break;
+        }
+
+        if (!own)
+        {
+            yield return new(HealthSeverity.Warning,
+                $"{keyList} (in {files}) will be skipped at boot: {tracker} is a loadable module, and the boot scripts apply {c.Root.Full(target)} before the firewall loads {tracker}, so the keys do not exist yet and sysctl skips them as unknown. The module loads later with the first firewall rule and keeps its defaults.",
+                $"Load {tracker} before sysctl runs at boot: add 'modprobe {tracker}' to /etc/rc.modules (or a file in /etc/sysconfig/modules/ ending in .modules)",
+                files);
             yield break;
         }
 
@@ -96,6 +135,43 @@ internal static class PersistenceChecks
     private static bool IsTrackerKey(string key) =>
         key.StartsWith("net.netfilter.nf_conntrack_", StringComparison.Ordinal) || key == "net.nf_conntrack_max"
         || key.StartsWith("net.ipv4.netfilter.ip_conntrack_", StringComparison.Ordinal) || key == "net.ipv4.ip_conntrack_max";
+
+    private static readonly char[] ShellSeparators = [' ', '\t', ';', '&', '|'];
+
+    /// <summary>
+    /// The line of a boot script that loads the tracker before rc.sysinit applies etc/sysctl.conf: etc/rc.modules and
+    /// etc/sysconfig/modules/*.modules, which it runs first. A module named after the tracker (nf_conntrack_ipv4,
+    /// ip_conntrack_ftp) needs it and loads it too.
+    /// </summary>
+    private static string? BootScriptLoader(SystemRoot root, string tracker)
+    {
+        IEnumerable<string> scripts = root.FileNames("etc/sysconfig/modules").Where(n => n.EndsWith(".modules", StringComparison.Ordinal))
+            .Select(n => "etc/sysconfig/modules/" + n).Prepend("etc/rc.modules");
+        foreach (string script in scripts)
+        {
+            foreach (string line in root.ReadLines(script))
+            {
+                string code = line.Split('#', 2)[0];
+                string[] words = code.Split(ShellSeparators, StringSplitOptions.RemoveEmptyEntries);
+                for (int i = 0; i < words.Length - 1; i++)
+                {
+                    if (System.IO.Path.GetFileName(words[i]) is not ("modprobe" or "insmod"))
+                    {
+                        continue;
+                    }
+
+                    string? module = words.Skip(i + 1).FirstOrDefault(w => !w.StartsWith('-'));
+                    string name = module is null ? "" : ModprobeFile.NormalizeModule(System.IO.Path.GetFileName(module).Split('.')[0]);
+                    if (name == tracker || name.StartsWith(tracker + "_", StringComparison.Ordinal))
+                    {
+                        return $"{root.Full(script)}: {line.Trim()}";
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The modules-load entry that brings the tracker in at boot: the tracker itself, or a module that depends on it.</summary>
     private static string? LoaderAtBoot(SystemRoot root, ConntrackKernel kernel, string tracker)

@@ -48,7 +48,7 @@ internal static class EraTable
             MaxSysctlKey = "net.ipv4.ip_conntrack_max",
             HashPersistence = HashPersistence.LoadTimeOnly, HashResize = HashResize.None, HashShape = HashShape.Prime, Sizing = SizingRule.ListUncapped,
             BucketHeadPointers = 2, BucketRounding = BucketRounding.None, HashPerNamespace = false, SizesFromAllPhysicalPages = true,
-            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480,
+            EstimatedEntrySize32 = 300, EstimatedEntrySize64 = 480, ExpectationsInTable = true,
         };
         KernelEra ip2_4Additive = ip2_4_0 with
         {
@@ -78,7 +78,7 @@ internal static class EraTable
             HashSizeParameterPath = IpHashParam,
             StatisticsPath = "proc/net/stat/ip_conntrack",
             HashPersistence = HashPersistence.ModuleOptionOrBootParameter,
-            EstimatedEntrySize64 = 400,
+            EstimatedEntrySize64 = 400, ExpectationsInTable = false,
         };
         KernelEra ip2_6_14 = ip2_6 with
         {
@@ -115,7 +115,7 @@ internal static class EraTable
         {
             Id = "2.6.27-nf_conntrack", Description = "nf_conntrack 2.6.27 to 3.x, a hash table per network namespace, max = 4 x buckets",
             From = new(2, 6, 27), Until = new(4, 0, 0),
-            BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, SizesFromAllPhysicalPages = false,
+            BucketRounding = BucketRounding.PageMultipleAfterMax, HashPerNamespace = true, PerNamespaceTables = true, SizesFromAllPhysicalPages = false,
             EstimatedEntrySize64 = 320,
         };
         KernelEra nf4_0 = nf2_6_27 with

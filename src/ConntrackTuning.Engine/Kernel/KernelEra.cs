@@ -133,6 +133,12 @@ internal sealed record KernelEra
 
     public required IReadOnlyList<string> TablePaths { get; init; }
 
+    /// <summary>
+    /// True on 2.4, which has no expectation file: the table file lists each expectation after the entries as an
+    /// "EXPECTING:" line. From 2.6 they have a file of their own (proc/net/ip_conntrack_expect, nf_conntrack_expect).
+    /// </summary>
+    public bool ExpectationsInTable { get; init; }
+
     /// <summary>The sysctl name used to persist the max when none of the paths exists to tell.</summary>
     public required string MaxSysctlKey { get; init; }
 
@@ -149,6 +155,12 @@ internal sealed record KernelEra
     public required int BucketHeadPointers { get; init; }
 
     public required BucketRounding BucketRounding { get; init; }
+
+    /// <summary>
+    /// True from 2.6.27, conntrack's network-namespace conversion: every namespace keeps its own entries, each up to
+    /// the global max. Before it one table served the whole machine, whatever namespaces existed.
+    /// </summary>
+    public bool PerNamespaceTables { get; init; }
 
     /// <summary>
     /// True from 2.6.27 to 4.6, when every network namespace allocated its own hash table of the global size

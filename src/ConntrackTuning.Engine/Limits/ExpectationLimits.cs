@@ -69,6 +69,11 @@ internal static class ExpectationLimits
             }
         }
 
+        if (ExpectationReader.FindTable(kernel) is { } table)
+        {
+            return (root.ReadLines(table).LongCount(l => l.StartsWith("EXPECTING:", StringComparison.Ordinal)), root.Full(table) + " (EXPECTING lines)");
+        }
+
         try
         {
             if (ProcStatisticsSource.Instance.TryRead(kernel, out _) is { } stats

@@ -158,12 +158,13 @@ internal static class LimitReader
 
     /// <summary>
     /// The kernel's own sizing at the next boot, for values nothing persists. Only where MemTotal gives it exactly:
-    /// kernels before 2.6.27 counted every physical page, a little more than MemTotal, so their default cannot be
-    /// told to the bucket and no drift is claimed from it.
+    /// kernels before 2.6.27 counted every physical page, at least MemTotal and often more (holes, reserved memory),
+    /// so theirs is known only where more memory would not change it (the capped sizes over 1 GiB, or a hash size
+    /// given at load); elsewhere no drift is claimed from it.
     /// </summary>
     private static KernelDefault? BootDefault(ConntrackKernel kernel, long? hashSizeAtLoad)
     {
-        if (kernel.MemoryBytes is not { } memory || kernel.EraRow.SizesFromAllPhysicalPages || !kernel.IsInitialNamespace)
+        if (kernel.MemoryBytes is not { } memory || !kernel.IsInitialNamespace)
         {
             return null;
         }
@@ -172,8 +173,16 @@ internal static class LimitReader
         {
             // The live machine's page size, as Get-ConntrackRecommendation's KernelDefault profile takes it: on a
             // 64 KiB-page arm64 host a 4096-byte guess would predict another next-boot default than it shows.
-            return KernelDefaults.Compute(memory, KernelDefaults.PointerBits(kernel), kernel.EraRow, hashSizeAtLoad,
-                KernelDefaults.RootPageSize(kernel.SystemRoot).Bytes);
+            int bits = KernelDefaults.PointerBits(kernel);
+            int pageSize = KernelDefaults.RootPageSize(kernel.SystemRoot).Bytes;
+            KernelDefault kd = KernelDefaults.Compute(memory, bits, kernel.EraRow, hashSizeAtLoad, pageSize);
+            if (kernel.EraRow.SizesFromAllPhysicalPages)
+            {
+                KernelDefault more = KernelDefaults.Compute(Math.Min(memory, long.MaxValue / 64) * 64, bits, kernel.EraRow, hashSizeAtLoad, pageSize);
+                return more.Max == kd.Max && more.HashSize == kd.HashSize ? kd : null;
+            }
+
+            return kd;
         }
         catch (ConntrackException)
         {

@@ -54,7 +54,8 @@ public sealed class ConntrackLimit
     /// <summary>
     /// True when what the next boot applies differs from the running value, so a reboot would change the table:
     /// a persisted value, or for a value nothing persists the kernel's own default for this memory (computed where
-    /// MemTotal gives it exactly: from 2.6.27, in the initial namespace).
+    /// MemTotal gives it exactly: in the initial namespace, from 2.6.27, and before it where more memory would not
+    /// change it, as in the capped sizes over 1 GiB).
     /// </summary>
     public bool Drift { get; init; }
 

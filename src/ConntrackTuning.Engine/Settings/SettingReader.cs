@@ -23,12 +23,15 @@ internal static class SettingReader
             return [];
         }
 
+        // The tracker's own folder, not proc/sys: a sosreport's sysctl -a stands in for its files but gives no
+        // top-level folder, and what it lists is all the captured kernel had.
+        bool byVersion = !kernel.IsLoaded || !kernel.SystemRoot.DirectoryExists(directory);
         var list = new List<EraSettingFile>();
         foreach (EraSetting row in EraSettings.Rows)
         {
             string relative = directory + "/" + prefix + row.Name;
             bool exists = kernel.SystemRoot.FileExists(relative);
-            if (exists || ((!kernel.IsLoaded || !kernel.SystemRoot.Exists("proc/sys")) && row.ExistsIn(kernel.Version)))
+            if (exists || (byVersion && row.ExistsIn(kernel.Version)))
             {
                 list.Add(new EraSettingFile(row, prefix + row.Name, relative, EraTable.SysctlKey(relative) ?? relative));
             }

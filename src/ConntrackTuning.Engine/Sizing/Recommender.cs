@@ -145,6 +145,11 @@ internal static class Recommender
 
     private static void AddNamespaceReason(SizingInputs inputs, long memory, long hashBytes, List<string> reasons)
     {
+        if (!inputs.Era.PerNamespaceTables)
+        {
+            return;
+        }
+
         string perNamespaceHash = inputs.Era.HashPerNamespace
             ? $" In this era each namespace also allocates its own hash table ({F(hashBytes)} bytes), and a run-time resize changes only the host's."
             : "";
