@@ -32,10 +32,34 @@ Describe 'Test-ConntrackHealth on fixture trees' {
         ($findings | Where-Object Check -eq Drop).Severity | Should -Be 'Warning'
         $events = $findings | Where-Object { $_.Check -eq 'TableFullEvents' -and $_.Severity -eq 'Critical' }
         $events.Message | Should -Match 'at least 5 and at most 162 packets'
-        ($findings | Where-Object Check -eq EntriesPerBucket).Recommendation | Should -Be 'Set-ConntrackHashSize -HashSize 65536 -Persist'
+        ($findings | Where-Object Check -eq EntriesPerBucket).Recommendation | Should -Be "Set-ConntrackHashSize -HashSize $($balanced.HashSize) -Persist"
         ($findings | Where-Object Check -eq TcpEstablishedTimeout).Recommendation |
             Should -Be 'Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist'
         $findings.Root | Select-Object -Unique | Should -Be $root
+    }
+
+    It 'gives fixes that build on each other: following them in order never lowers what an earlier one raised' {
+        # The fixture's table is full (max 65536, hash 4096) and nothing persists it: the pressure checks raise the
+        # table, EntriesPerBucket wants a larger hash and Persistence a persisted size, all in one run.
+        $root = Copy-Fixture linux-6.18-overflow
+        $max = [long](Get-Content "$root/proc/sys/net/netfilter/nf_conntrack_max")
+        $hash = [long](Get-Content "$root/sys/module/nf_conntrack/parameters/hashsize")
+        $steps = foreach ($command in @(Test-ConntrackHealth -Root $root).Recommendation -split '; ' | Where-Object { $_ }) {
+            if ($command -match '^Set-ConntrackLimit -Max (\d+)') {
+                [long]$Matches[1] | Should -BeGreaterOrEqual $max -Because "'$command' follows a fix that set the max to $max"
+                $max = [long]$Matches[1]
+                $command
+            }
+            elseif ($command -match '^Set-ConntrackHashSize -HashSize (\d+)') {
+                [long]$Matches[1] | Should -BeGreaterOrEqual $hash -Because "'$command' follows a fix that set the hash size to $hash"
+                $hash = [long]$Matches[1]
+                $command
+            }
+        }
+        @($steps).Count | Should -BeGreaterThan 10 -Because 'Usage, KernelDefault, Drop, EarlyDrop, TableFullEvents, EntriesPerBucket and Persistence each give one'
+        $balanced = Get-ConntrackRecommendation -Root $root
+        $max | Should -Be $balanced.Max
+        $hash | Should -Be $balanced.HashSize
     }
 
     It 'answers $false or $true with -Quiet' {

@@ -17,6 +17,10 @@ public class HealthTests
     private static List<ConntrackHealthFinding> Run(FixtureTree tree, HealthOptions? options = null) =>
         HealthChecks.Run(new HealthContext(KernelProbe.Probe(tree.Open()), options ?? new HealthOptions())).ToList();
 
+    /// <summary>One check by itself, without the fixes of the checks before it that its own would build on.</summary>
+    private static List<ConntrackHealthFinding> RunOnly(FixtureTree tree, string check) =>
+        HealthChecks.Run(new HealthContext(KernelProbe.Probe(tree.Open()), new HealthOptions()), [.. HealthChecks.Default.Where(c => c.Name == check)]).ToList();
+
     private static ConntrackHealthFinding Only(List<ConntrackHealthFinding> findings, string check, string severity)
     {
         ConntrackHealthFinding f = Assert.Single(findings, f => f.Check == check && f.Severity == severity);
@@ -52,7 +56,9 @@ public class HealthTests
 
         ConntrackHealthFinding buckets = Only(findings, "EntriesPerBucket", "Warning");
         Assert.Contains("16 entries per hash bucket", buckets.Message, StringComparison.Ordinal);
-        Assert.Equal("Set-ConntrackHashSize -HashSize 65536 -Persist", buckets.Recommendation);
+        // The hash size of the table the pressure checks above raise to, not of the max that runs now.
+        Assert.Equal("Set-ConntrackHashSize -HashSize 1048576 -Persist", buckets.Recommendation);
+        Assert.Equal("Set-ConntrackHashSize -HashSize 65536 -Persist", Assert.Single(RunOnly(tree, "EntriesPerBucket")).Recommendation);
 
         ConntrackHealthFinding timeout = Only(findings, "TcpEstablishedTimeout", "Warning");
         Assert.Equal("Set-ConntrackTimeout -Protocol tcp -State established -Seconds 86400 -Persist", timeout.Recommendation);
@@ -288,7 +294,7 @@ public class HealthTests
     {
         using var tree = new FixtureTree("sosreport-rhel8-4.18");
         tree.Write("etc/sysctl.d/50-conntrack.conf", "net.netfilter.nf_conntrack_max = 131072\n");
-        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Warning");
+        ConntrackHealthFinding f = Only(RunOnly(tree, "Persistence"), "Persistence", "Warning");
         Assert.Contains("max is 262144 now but the next boot applies 131072", f.Message, StringComparison.Ordinal);
         Assert.Equal("Set-ConntrackLimit -Max 262144 -PersistOnly", f.Recommendation);
     }
@@ -297,9 +303,24 @@ public class HealthTests
     public void A_small_running_max_nothing_persists_is_raised_to_the_default_the_next_boot_would_give()
     {
         using var tree = new FixtureTree("linux-6.18-overflow");
-        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Warning");
+        ConntrackHealthFinding f = Only(RunOnly(tree, "Persistence"), "Persistence", "Warning");
         Assert.Contains("max is 65536 now but nothing persists it, so the next boot applies the kernel's default of 262144", f.Message, StringComparison.Ordinal);
         Assert.Equal("Set-ConntrackLimit -Max 262144 -Persist; Set-ConntrackHashSize -HashSize 262144 -Persist", f.Recommendation);
+    }
+
+    /// <summary>
+    /// In a full run the table is also too small (Usage, Drop, ...): Persistence keeps the larger table those fixes
+    /// raise to instead of the kernel's default, which would shrink it again when followed last.
+    /// </summary>
+    [Fact]
+    public void Persistence_keeps_the_larger_table_the_pressure_checks_of_the_same_run_raise_to()
+    {
+        using var tree = new FixtureTree("linux-6.18-overflow");
+        List<ConntrackHealthFinding> findings = Run(tree);
+        Assert.Equal(RaiseToBalanced, Only(findings, "Usage", "Critical").Recommendation);
+        ConntrackHealthFinding f = Only(findings, "Persistence", "Warning");
+        Assert.Equal(RaiseToBalanced, f.Recommendation);
+        Assert.Contains("the larger table the fixes above raise to", f.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -383,7 +404,7 @@ public class HealthTests
         Assert.Equal((65536L, 8192L), (limit.NextBootMax!.Value, limit.NextBootHashSize!.Value));
         Assert.True(limit.MaxDrift);
         Assert.False(limit.HashSizeDrift);
-        ConntrackHealthFinding f = Only(Run(tree), "Persistence", "Warning");
+        ConntrackHealthFinding f = Only(RunOnly(tree, "Persistence"), "Persistence", "Warning");
         Assert.Contains("max is 131072 now but nothing persists it, so the next boot applies the kernel's default of 65536", f.Message, StringComparison.Ordinal);
         Assert.Equal("Set-ConntrackLimit -Max 131072 -PersistOnly", f.Recommendation);
     }

@@ -35,6 +35,16 @@ internal sealed class HealthContext
 
     public ConntrackKernel Kernel { get; }
 
+    /// <summary>
+    /// The max and hash size a fix earlier in this run raises the table to (the checks run in list order, the
+    /// pressure checks before EntriesPerBucket and Persistence): later fixes of the same table build on them, so
+    /// that following every recommendation in order never shrinks what an earlier one raised.
+    /// </summary>
+    public long? PlannedMax { get; internal set; }
+
+    /// <inheritdoc cref="PlannedMax"/>
+    public long? PlannedHashSize { get; internal set; }
+
     public HealthOptions Options { get; }
 
     public SystemRoot Root => Kernel.SystemRoot;

@@ -54,19 +54,22 @@ internal static class PersistenceChecks
         // Keep the larger of the two: a larger value at the next boot is tuning (or a kernel default) that is not
         // in force yet, so it is applied now; a larger running one is tuning nobody persisted, so it is written to
         // the configuration. Never recommend shrinking the table.
+        // A larger table an earlier fix of this run raises to is the largest of all: applied now and persisted.
         var fixes = new List<string>();
         if (limit.MaxDrift && limit.Max is { } max)
         {
-            fixes.Add(limit.NextBootMax is { } next && next > max ? Remedy.SetMax(next) : Remedy.PersistMax(max));
+            long larger = Math.Max(limit.NextBootMax ?? 0, c.PlannedMax ?? 0);
+            fixes.Add(larger > max ? Remedy.SetMax(larger) : Remedy.PersistMax(max));
         }
 
         if (limit.HashSizeDrift && limit.HashSize is { } hash)
         {
-            fixes.Add(limit.NextBootHashSize is { } next && next > hash ? Remedy.SetHashSize(next, c.Kernel) : Remedy.PersistHashSize(hash));
+            long larger = Math.Max(limit.NextBootHashSize ?? 0, c.PlannedHashSize ?? 0);
+            fixes.Add(larger > hash ? Remedy.SetHashSize(larger, c.Kernel) : Remedy.PersistHashSize(hash));
         }
 
         yield return new(HealthSeverity.Warning,
-            $"A reboot will change the table: {limit.DriftReason} The fix keeps the larger value, running and persisted.",
+            $"A reboot will change the table: {limit.DriftReason} The fix keeps the larger value, running and persisted{(c.PlannedMax is not null ? ": the larger table the fixes above raise to" : "")}.",
             fixes.Count > 0 ? string.Join("; ", fixes) : null, evidence);
     }
 

@@ -102,10 +102,13 @@ internal static class Remedy
         }
 
         string command = SetMax(max);
+        context.PlannedMax = max;
         // The ratio the EntriesPerBucket check will judge once the new max is in place, rounded as it is there.
         if (TableRatios.EntriesPerBucket(max, context.Limit?.HashSize) > context.Options.MaxEntriesPerBucket)
         {
-            command += "; " + SetHashSize(SuggestHashSize(max, context), context.Kernel);
+            long hash = SuggestHashSize(max, context);
+            context.PlannedHashSize = hash;
+            command += "; " + SetHashSize(hash, context.Kernel);
         }
 
         return command;

@@ -99,7 +99,7 @@ internal static class TableChecks
         yield return ratio > c.Options.MaxEntriesPerBucket
             ? new(HealthSeverity.Warning,
                 $"A full table holds {P(ratio)} {EntryWord(ratio)} per hash bucket, more than {P(c.Options.MaxEntriesPerBucket)}: every lookup walks a long chain. A bucket costs only a pointer, so a hash size near the max is cheap.{(TrackerModule.HashFixedWhileLoaded(c.Kernel) ? " This kernel fixes the hash size when the module loads: the new size takes effect at the next boot." : "")}{c.OnHost}",
-                Remedy.SetHashSize(Remedy.SuggestHashSize(max, c), c.Kernel), evidence)
+                Remedy.SetHashSize(c.PlannedHashSize ?? Remedy.SuggestHashSize(Math.Max(max, c.PlannedMax ?? 0), c), c.Kernel), evidence)
             : new(HealthSeverity.Ok, $"A full table holds {P(ratio)} {EntryWord(ratio)} per hash bucket (at most {P(c.Options.MaxEntriesPerBucket)} advised).", null, evidence);
     }
 }
