@@ -109,7 +109,7 @@ internal static class ChangeApplier
             {
                 root.RemoveCreatedFolder(folder);
             }
-            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException)
             {
                 failures.Add($"{root.Full(folder)} ({e.Message})");
             }

@@ -84,6 +84,10 @@ internal sealed partial class SystemRoot
 
     private string RootedPath(string resolvedRelative) => Path == "/" ? "/" + resolvedRelative : Path + "/" + resolvedRelative;
 
+    private ConntrackException RootReplaced() => new(ErrorIds.UnsafeSymbolicLink, ErrorKind.PermissionDenied,
+        $"'{Path}' is no longer the folder this command opened: it was replaced (by a symbolic link or another folder) while the command ran, so nothing was read from or written to what stands there now.",
+        Path, $"Check who may write the folder that holds '{Path}' (only its owner should), then run the command again.");
+
     private ConntrackException LinkLoop(string relative) => new(ErrorIds.UnsafeSymbolicLink, ErrorKind.InvalidData,
         $"Too many symbolic links while resolving '{RootedPath(relative.TrimStart('/'))}'.", RootedPath(relative.TrimStart('/')),
         "Remove the symbolic link loop.");
@@ -100,6 +104,12 @@ internal sealed partial class SystemRoot
         if (rootFd < 0)
         {
             return Errno.Last;
+        }
+
+        if (_identity is { } identity && (Native.Stat(rootFd, "", out _) is not { } now || now.Device != identity.Device || now.Inode != identity.Inode))
+        {
+            _ = Native.Close(rootFd);
+            throw RootReplaced();
         }
 
         var fds = new List<int> { rootFd };

@@ -1,0 +1,75 @@
+using System;
+using System.IO;
+using System.Linq;
+using ConntrackTuning.Engine.Changes;
+using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Platform;
+using Xunit;
+
+namespace ConntrackTuning.Engine.Tests;
+
+/// <summary>
+/// Root working on paths another user controls: the folder given as -Root, or a folder on the way to a metrics file,
+/// swapped by its owner for a link (or another folder) while root works.
+/// </summary>
+[Collection(nameof(TestHooks))]
+public class HostileRootTests
+{
+    private static string TempFolder(string kind)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ctt-{kind}-{Guid.NewGuid():n}");
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    private static string[] Entries(string folder) => Directory.EnumerateFileSystemEntries(folder, "*", SearchOption.AllDirectories).ToArray();
+
+    [Fact]
+    public void A_root_folder_swapped_for_a_link_during_a_change_gets_nothing_written_through_the_link()
+    {
+        string work = TempFolder("rootswap");
+        try
+        {
+            string tree = Path.Combine(work, "tree");
+            string decoy = Path.Combine(work, "decoy");
+            Directory.CreateDirectory(decoy);
+            using (var fixture = new FixtureTree("linux-6.18-builtin"))
+            {
+                Directory.Move(fixture.Path, tree);
+                Directory.CreateDirectory(fixture.Path);
+            }
+
+            SystemRoot root = SystemRoot.Open(tree);
+            // Whoever owns the folder above the root renames the tree away and puts a link to another folder in its
+            // place between the plan and the write (as the system's "/", the link would send the write to /etc).
+            TestHooks.BeforeConfigFileWrite = _ =>
+            {
+                Directory.Move(tree, tree + ".real");
+                File.CreateSymbolicLink(tree, decoy);
+            };
+            ConntrackException e;
+            try
+            {
+                e = Assert.Throws<ConntrackException>(() =>
+                    ChangeApplier.Apply(root, () => MaxPlanner.Plan(KernelProbe.Probe(root), 300000, ApplyMode.PersistentOnly, true), TimeSpan.FromSeconds(5)));
+            }
+            finally
+            {
+                TestHooks.BeforeConfigFileWrite = null;
+            }
+
+            Assert.Equal(ErrorIds.UnsafeSymbolicLink, e.ErrorId);
+            Assert.Contains(tree, e.Message, StringComparison.Ordinal);
+            Assert.Empty(Entries(decoy));
+            Assert.False(File.Exists(Path.Combine(tree + ".real", "etc/sysctl.d/90-conntrack-tuning.conf")));
+
+            // Reads refuse too: what stands at the path now is not the tree the command opened.
+            Assert.Equal(ErrorIds.UnsafeSymbolicLink, Assert.Throws<ConntrackException>(() => root.TryReadText("proc/sys/net/netfilter/nf_conntrack_max")).ErrorId);
+        }
+        finally
+        {
+            TestHooks.BeforeConfigFileWrite = null;
+            Directory.Delete(work, recursive: true);
+        }
+    }
+}
