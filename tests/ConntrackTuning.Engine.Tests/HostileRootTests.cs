@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Kernel;
+using ConntrackTuning.Engine.Metrics;
 using ConntrackTuning.Engine.Platform;
 using Xunit;
 
@@ -70,6 +71,47 @@ public class HostileRootTests
         {
             TestHooks.BeforeConfigFileWrite = null;
             Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public void A_link_the_owner_of_a_metrics_folder_puts_on_the_way_does_not_send_roots_write_into_a_folder_of_root()
+    {
+        string work = TempFolder("metricswap");
+        string rootOnly = TempFolder("rootonly");
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(work, "mine"));
+            Directory.CreateDirectory(Path.Combine(work, "textfile"));
+            AsNobody.Chown(work);
+            File.SetUnixFileMode(rootOnly, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+            // nobody owns the folder node_exporter reads and swaps it for a link to a folder only root may write.
+            Assert.Equal(0, AsNobody.Run("import os, sys; os.rename(sys.argv[1], sys.argv[1] + '.old'); os.symlink(sys.argv[2], sys.argv[1])",
+                Path.Combine(work, "textfile"), rootOnly));
+            SystemRoot fileSystem = SystemRoot.Open("/");
+            ConntrackException e = Assert.Throws<ConntrackException>(() => MetricFile.Write(Path.Combine(work, "textfile/conntrack.prom"), "x 1\n", fileSystem));
+            Assert.Equal(ErrorIds.UnsafeSymbolicLink, e.ErrorId);
+            Assert.Contains(Path.Combine(work, "textfile"), e.Message, StringComparison.Ordinal);
+            Assert.Empty(Entries(rootOnly));
+
+            // A relative link that climbs out of the folder is judged the same way.
+            Assert.Equal(0, AsNobody.Run("import os, sys; os.remove(sys.argv[1]); os.symlink('../' + os.path.basename(sys.argv[2]), sys.argv[1])",
+                Path.Combine(work, "textfile"), rootOnly));
+            Assert.Equal(ErrorIds.UnsafeSymbolicLink,
+                Assert.Throws<ConntrackException>(() => MetricFile.Write(Path.Combine(work, "textfile/conntrack.prom"), "x 1\n", fileSystem)).ErrorId);
+            Assert.Empty(Entries(rootOnly));
+
+            // A link to a folder of the same user is that user's own layout, and is followed.
+            Assert.Equal(0, AsNobody.Run("import os, sys; os.remove(sys.argv[1]); os.symlink(sys.argv[2], sys.argv[1])",
+                Path.Combine(work, "textfile"), Path.Combine(work, "mine")));
+            MetricFile.Write(Path.Combine(work, "textfile/conntrack.prom"), "x 1\n", fileSystem);
+            Assert.Equal("x 1\n", File.ReadAllText(Path.Combine(work, "mine/conntrack.prom")));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+            Directory.Delete(rootOnly, recursive: true);
         }
     }
 }

@@ -127,7 +127,11 @@ internal sealed partial class SystemRoot
     {
         ArgumentNullException.ThrowIfNull(bytes);
         string target = ResolveReplaceTarget(relative);
-        int opened = TryOpenDirectory(ParentOf(target), createDirectory ? Walk.Create : Walk.FollowInRoot, out DirectoryFd? directory, created);
+        // On "/" the path may cross other users' folders: it is walked as named, so each link on it is judged where
+        // it stands (Walk.SameOwner), and it must still lead where it led when the target was resolved.
+        bool system = Path == "/";
+        Walk walk = (createDirectory ? Walk.Create : Walk.FollowInRoot) | (system ? Walk.SameOwner : Walk.FollowInRoot);
+        int opened = TryOpenDirectory(system ? ParentOf(relative) : ParentOf(target), walk, out DirectoryFd? directory, created);
         if (opened != 0)
         {
             throw WriteFailed(Full(target), opened);
@@ -135,7 +139,14 @@ internal sealed partial class SystemRoot
 
         using (directory!)
         {
-            WriteIn(directory!, FileNameOf(target), bytes);
+            if (directory!.Relative != ParentOf(target))
+            {
+                throw new ConntrackException(ErrorIds.UnsafeSymbolicLink, ErrorKind.PermissionDenied,
+                    $"The folder of '{Full(relative)}' changed while it was being written (it now leads to '{RootedPath(directory.Relative)}'); nothing was written.",
+                    Full(relative), $"Check who changes the folders on the way to '{Full(relative)}', then run the command again.");
+            }
+
+            WriteIn(directory, FileNameOf(target), bytes);
         }
     }
 
