@@ -4,6 +4,7 @@ using System.Linq;
 using ConntrackTuning.Engine.Changes;
 using ConntrackTuning.Engine.Kernel;
 using ConntrackTuning.Engine.Metrics;
+using ConntrackTuning.Engine.Persistence;
 using ConntrackTuning.Engine.Platform;
 using Xunit;
 
@@ -113,5 +114,51 @@ public class HostileRootTests
             Directory.Delete(work, recursive: true);
             Directory.Delete(rootOnly, recursive: true);
         }
+    }
+
+    private const string Secret = "root:$6$SaltSalt$HashHashHashHash:19000:0:99999:7:::\nexport TOKEN=s3cr3t\noptions\n";
+
+    [Fact]
+    public void A_configuration_file_that_is_a_link_to_a_private_file_is_named_in_warnings_but_never_quoted()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("etc/shadow", Secret);
+        tree.Chmod("etc/shadow", "640");
+        foreach (string folder in new[] { "etc/sysctl.d", "etc/modprobe.d", "etc/modules-load.d" })
+        {
+            Directory.CreateDirectory(tree.File(folder));
+            File.CreateSymbolicLink(tree.File(folder + "/50-shadow.conf"), "/etc/shadow");
+        }
+
+        // A readable file's bad line is still quoted: that is what lets a user find a typo.
+        tree.Write("etc/sysctl.d/60-typo.conf", "net.netfilter.nf_conntrack_max 300000\n");
+        var log = new RecordingLog();
+        SystemRoot root = SystemRoot.Open(tree.Path, log);
+        _ = BootConfig.AllSysctl(root);
+        _ = BootConfig.LastModuleOption(root, "nf_conntrack", "hashsize");
+        _ = BootConfig.ModulesLoadedAtBoot(root);
+
+        foreach (string folder in new[] { "etc/sysctl.d", "etc/modprobe.d", "etc/modules-load.d" })
+        {
+            Assert.Contains(log.Warnings, w => w.Contains(tree.File(folder + "/50-shadow.conf"), StringComparison.Ordinal));
+        }
+
+        Assert.DoesNotContain(log.Warnings, w => w.Contains("SaltSalt", StringComparison.Ordinal) || w.Contains("s3cr3t", StringComparison.Ordinal) || w.Contains("root:", StringComparison.Ordinal));
+        Assert.Contains(log.Warnings, w => w.Contains("('net.netfilter.nf_conntrack_max 300000')", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_rewrite_refused_over_a_private_file_names_the_line_but_does_not_quote_it()
+    {
+        using var tree = new FixtureTree("linux-6.18-builtin");
+        tree.Write("etc/sysctl.d/90-conntrack-tuning.conf", Secret);
+        tree.Chmod("etc/sysctl.d/90-conntrack-tuning.conf", "600");
+        SystemRoot root = tree.Open();
+        ConntrackException e = Assert.Throws<ConntrackException>(() =>
+            ChangeApplier.Apply(root, () => MaxPlanner.Plan(KernelProbe.Probe(root), 300000, ApplyMode.PersistentOnly, true), TimeSpan.FromSeconds(5)));
+        Assert.Equal(ErrorIds.PersistenceFileInvalid, e.ErrorId);
+        Assert.Contains("line 1", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("SaltSalt", e.Message, StringComparison.Ordinal);
+        Assert.Equal(Secret, File.ReadAllText(tree.File("etc/sysctl.d/90-conntrack-tuning.conf")));
     }
 }

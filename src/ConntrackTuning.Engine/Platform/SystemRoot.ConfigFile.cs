@@ -21,8 +21,16 @@ internal sealed partial class SystemRoot
     /// not a regular file (a FIFO, a device) or bigger than 1 MiB, because rewriting what could not be read would
     /// lose it (and the readers of the boot configuration skip it with that warning).
     /// </summary>
-    internal string? ReadConfigFile(string relative)
+    internal string? ReadConfigFile(string relative) => ReadConfigFile(relative, out _);
+
+    /// <summary>
+    /// The same, and whether every user may read the file (o+r on what was opened, a link's target): only such a
+    /// file's lines may be quoted in messages. A sysctl.d name that is a link to /etc/shadow is read like any other,
+    /// and its lines must not end up in warnings that logs and CI output keep.
+    /// </summary>
+    internal string? ReadConfigFile(string relative, out bool everyoneMayRead)
     {
+        everyoneMayRead = false;
         string full = Full(relative);
         int errno = TryOpenFile(relative, out SafeFileHandle? handle, out FileStatus status, out string resolved);
         full = Full(resolved);
@@ -43,6 +51,7 @@ internal sealed partial class SystemRoot
         using (handle)
         {
             RequireRegularConfigFile(status, full);
+            everyoneMayRead = (status.Mode & 0x4 /* S_IROTH */) != 0;
             byte[] bytes = ReadBounded(handle!, MaxWholeFileBytes)
                 ?? throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
                     $"'{full}' holds more than {MaxWholeFileBytes / 1024 / 1024} MiB, far more than any configuration file; it was not read and nothing was changed.", full,
