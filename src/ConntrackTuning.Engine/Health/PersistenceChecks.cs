@@ -17,6 +17,13 @@ internal static class PersistenceChecks
             yield break;
         }
 
+        if (limit.NextBootUnknown is { } unknown)
+        {
+            yield return new(HealthSeverity.Info, $"What the next boot applies cannot be told: {unknown}.",
+                "Run Test-ConntrackHealth as root (sudo), which reads every configuration file as the boot does.", unknown);
+            yield break;
+        }
+
         string evidence = string.Join("; ", new[] { limit.PersistedMaxSource, limit.PersistedHashSizeSource }.Where(s => s is not null))
             is { Length: > 0 } sources ? sources : "no configuration file sets the max or the hash size";
         if (!limit.Drift)

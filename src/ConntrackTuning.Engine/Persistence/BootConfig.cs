@@ -135,14 +135,17 @@ internal static class BootConfig
         (LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray()),
          era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter ? LastOf(sysctl, [EraTable.BucketsSysctlKey]) : null);
 
-    /// <summary>The last assignment of every key (normalised) across the sysctl files, in one pass.</summary>
-    internal static Dictionary<string, PersistedValue> AllSysctl(SystemRoot root, IReadOnlyDictionary<string, string?>? proposed = null)
+    /// <summary>
+    /// The last assignment of every key (normalised) across the sysctl files, in one pass. Files this process may
+    /// not read (systemd-sysctl, as root, will) are added to <paramref name="unreadable"/>: what they set is unknown.
+    /// </summary>
+    internal static Dictionary<string, PersistedValue> AllSysctl(SystemRoot root, IReadOnlyDictionary<string, string?>? proposed = null, List<string>? unreadable = null)
     {
         var last = new Dictionary<string, PersistedValue>(StringComparer.Ordinal);
         int sequence = 0;
         foreach (string file in SysctlSources(root, proposed?.Keys))
         {
-            (string? text, bool quote) = ReadTolerant(root, file, proposed);
+            (string? text, bool quote) = ReadTolerant(root, file, proposed, unreadable);
             if (text is null)
             {
                 continue;
@@ -173,14 +176,14 @@ internal static class BootConfig
         return last;
     }
 
-    /// <summary>The last value of a module option across the modprobe configuration.</summary>
-    internal static PersistedValue? LastModuleOption(SystemRoot root, string module, string option, IReadOnlyDictionary<string, string?>? proposed = null)
+    /// <summary>The last value of a module option across the modprobe configuration (unreadable files as for <see cref="AllSysctl"/>).</summary>
+    internal static PersistedValue? LastModuleOption(SystemRoot root, string module, string option, IReadOnlyDictionary<string, string?>? proposed = null, List<string>? unreadable = null)
     {
         PersistedValue? last = null;
         string wanted = ModprobeFile.NormalizeModule(module);
         foreach (string file in ModprobeSources(root, proposed?.Keys))
         {
-            (string? text, bool quote) = ReadTolerant(root, file, proposed);
+            (string? text, bool quote) = ReadTolerant(root, file, proposed, unreadable);
             if (text is null)
             {
                 continue;
@@ -286,7 +289,7 @@ internal static class BootConfig
     }
 
     /// <summary>The text of a configuration file, or null with a warning; and whether its lines may be quoted.</summary>
-    private static (string? Text, bool Quote) ReadTolerant(SystemRoot root, string file, IReadOnlyDictionary<string, string?>? proposed)
+    private static (string? Text, bool Quote) ReadTolerant(SystemRoot root, string file, IReadOnlyDictionary<string, string?>? proposed, List<string>? unreadable = null)
     {
         if (proposed is not null && proposed.TryGetValue(file, out string? text))
         {
@@ -303,6 +306,12 @@ internal static class BootConfig
             string reason = e.Message.Replace("; it was left as it was and nothing was changed", "; it was not read", StringComparison.Ordinal)
                 .Replace(" and nothing was changed", "", StringComparison.Ordinal).Replace("; nothing was changed", "", StringComparison.Ordinal);
             root.Log.Warning($"{reason} Its settings were not taken into account.");
+            if (e.Kind == ErrorKind.PermissionDenied)
+            {
+                // Denied to this process only: the boot reads it as root. A FIFO or a folder the boot cannot read either.
+                unreadable?.Add(root.Full(file));
+            }
+
             return (null, true);
         }
     }
