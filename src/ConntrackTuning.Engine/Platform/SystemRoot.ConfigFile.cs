@@ -120,10 +120,11 @@ internal sealed partial class SystemRoot
     /// its mode and owner; a new file gets 0644 and this process's owner. A symbolic link is followed only to a
     /// file in the same folder (then that file is replaced and the link kept); any other link is refused.
     /// </summary>
-    internal void WriteConfigFileAtomic(string relative, string text)
+    /// <param name="created">Receives each folder the write creates, for the undo of a change that fails later.</param>
+    internal void WriteConfigFileAtomic(string relative, string text, List<string>? created = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        WriteFileAtomic(relative, ConfigEncoding.GetBytes(text), createDirectory: true);
+        WriteFileAtomic(relative, ConfigEncoding.GetBytes(text), createDirectory: true, created);
     }
 
     /// <summary>
