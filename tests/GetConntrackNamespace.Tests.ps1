@@ -18,6 +18,39 @@ Describe 'Get-ConntrackNamespace on a tree' {
     }
 }
 
+Describe 'Get-ConntrackNamespace without privileges' -Tag RealKernel -Skip:([bool]$realKernelSkip) {
+    BeforeAll {
+        # unshare -U: uid 65534 without capabilities, so process 1's namespace link, other users' processes and the
+        # kernel log (kernel.dmesg_restrict) are out of reach, as they are for any user but root.
+        $script:seen = Invoke-Unprivileged -ScriptBlock {
+            $list = @(Get-ConntrackNamespace -WarningVariable w -WarningAction SilentlyContinue)
+            [pscustomobject]@{ Namespaces = $list; Warnings = @($w | ForEach-Object Message); Own = ([IO.FileInfo]'/proc/self/ns/net').LinkTarget }
+        }
+    }
+
+    It 'still marks this host''s own namespace as the host''s' {
+        $own = $seen.Own -replace '^net:\[(\d+)\]$', '$1'
+        $hostNs = @($seen.Namespaces | Where-Object NetworkNamespace -eq $own)
+        $hostNs.Count | Should -Be 1
+        $hostNs[0].IsInitial | Should -BeTrue
+        $hostNs[0].Owner | Should -Be 'host'
+        $hostNs[0].OwnerKind | Should -Be 'Host'
+    }
+
+    It 'leaves TableFullMessages empty, not 0, when the kernel log cannot be read, and says why' {
+        $seen.Namespaces | ForEach-Object { $_.TableFullMessages | Should -BeNullOrEmpty }
+        $seen.Warnings | Where-Object { $_ -like '*TableFullMessages*' -and $_ -like '*kernel log*' } | Should -Not -BeNullOrEmpty
+    }
+
+    It 'warns that the processes of other users, and so their namespaces, were not seen' {
+        $warning = @($seen.Warnings | Where-Object { $_ -like '*other users*' })
+        $warning.Count | Should -Be 1
+        $warning[0] | Should -Match 'root'
+        $hidden = [int]([regex]::Match($warning[0], '(\d+) process').Groups[1].Value)
+        $hidden | Should -BeGreaterThan 0
+    }
+}
+
 # Throwaway namespaces, each with its own number of loopback flows, and processes placed in cgroups named the
 # way Docker, containerd under Kubernetes and Podman name theirs. Everything is removed in AfterAll.
 Describe 'Where Get-ConntrackNamespace''s objects pipe to' {

@@ -75,6 +75,43 @@ Describe 'A capture is not the running system' {
     }
 }
 
+# The running system's own configuration folders, each covered by a private tmpfs in a throwaway mount namespace
+# (unshare -m): the real /etc is never touched, yet the module reads "/" as the live system it is.
+Describe 'A configuration file of the running system that is a link to /etc/shadow' -Skip:(
+    -not $IsLinux -or (& id -u) -ne '0' -or -not (Get-Command unshare -ErrorAction Ignore) -or -not (Test-Path /etc/shadow) -or -not (Test-Path /etc/sysctl.d -PathType Container)) {
+    It 'is named in the warnings of <Command>, and none of its lines is quoted' -ForEach @(
+        @{ Command = 'Get-ConntrackLimit' }, @{ Command = 'Test-ConntrackHealth' }, @{ Command = 'Get-ConntrackWriter' }, @{ Command = 'Get-ConntrackSetting' }
+    ) {
+        $work = Join-Path ([IO.Path]::GetTempPath()) ("ctt-shadow-" + [guid]::NewGuid().ToString('n'))
+        $null = New-Item -ItemType Directory -Path $work
+        try {
+            $folders = @('/etc/sysctl.d', '/etc/modprobe.d', '/etc/modules-load.d' | Where-Object { Test-Path $_ -PathType Container })
+            $script = @"
+`$ErrorActionPreference = 'Continue'
+Import-Module '$ModulePath'
+& $Command 3>&1 2>&1 | ForEach-Object { "`$_" } | Set-Content -LiteralPath '$work/out.txt'
+"@
+            Set-Content -LiteralPath "$work/run.ps1" -Value $script
+            # Fixed text: the folders are passed as arguments, never spliced into the shell line.
+            $setup = 'n=$1; shift; while [ "$n" -gt 0 ]; do mount -t tmpfs tmpfs "$1" && ln -s /etc/shadow "$1/50-shadow.conf" || exit 1; shift; n=$((n - 1)); done; exec "$@"'
+            $pwsh = Get-PwshCommand
+            $env:NO_COLOR = '1'
+            $output = & unshare -m --propagation private -- sh -c $setup sh $folders.Count @folders @pwsh -NoProfile -NonInteractive -File "$work/run.ps1" 2>&1
+            $LASTEXITCODE | Should -Be 0 -Because ($output -join "`n")
+            $text = Get-Content -Raw -LiteralPath "$work/out.txt"
+            $text | Should -Match ([regex]::Escape('/etc/sysctl.d/50-shadow.conf'))
+            # Compared without printing: a failure must not show the lines either.
+            $lines = @([IO.File]::ReadAllLines('/etc/shadow') | Where-Object { $_.Length -gt 0 })
+            $leaked = @($lines | Where-Object { $text.Contains($_.Split(':')[0] + ':') -and $text.Contains($_.Substring(0, [math]::Min(20, $_.Length))) })
+            $leaked.Count | Should -Be 0 -Because 'no line of /etc/shadow may be copied into the output'
+            Test-Path /etc/sysctl.d/50-shadow.conf | Should -BeFalse -Because 'the link lived in the throwaway mount namespace only'
+        }
+        finally {
+            Remove-Item $work -Recurse -Force -ErrorAction Ignore
+        }
+    }
+}
+
 Describe 'The manifest points only at what exists' {
     It 'has no ProjectUri or LicenseUri, and its release notes and licence ship in the module' {
         $data = (Import-PowerShellDataFile (Join-Path $ModulePath 'ConntrackTuning.psd1')).PrivateData.PSData

@@ -93,6 +93,40 @@ Describe 'Persisted values and drift in Get-ConntrackLimit' {
     }
 }
 
+Describe 'A sysctl file the user may not read' -Skip:((& id -u) -ne '0') {
+    It 'leaves the next boot''s values unknown instead of reporting the kernel default, and Test-ConntrackHealth says why' {
+        # Test-ConntrackHealth's Persistence check is the one asked about; the others may say what they like.
+        $root = Copy-Fixture linux-6.18-builtin
+        [IO.File]::SetUnixFileMode($root, [IO.UnixFileMode]0x1ED)
+        $file = "$root/etc/sysctl.d/50-private.conf"
+        $null = New-Item -ItemType Directory -Force "$root/etc/sysctl.d"
+        Set-Content -LiteralPath $file -Value 'net.netfilter.nf_conntrack_max = 500000'
+        & chmod -R a+rX "$root/etc"
+        # Owned by another user and readable only by it, as a private sysctl file is to anyone but root.
+        & chown 12345 $file
+        [IO.File]::SetUnixFileMode($file, [IO.UnixFileMode]::UserRead)
+        $result = Invoke-Unprivileged -ArgumentList $root -ScriptBlock {
+            param($root)
+            [pscustomobject]@{
+                Limit = Get-ConntrackLimit -Root $root -WarningVariable w -WarningAction SilentlyContinue
+                Warnings = @($w | ForEach-Object Message)
+                Persistence = Test-ConntrackHealth -Root $root -WarningAction SilentlyContinue | Where-Object Check -eq Persistence
+                Drift = @(Export-ConntrackMetric -Root $root -WarningAction SilentlyContinue | Where-Object Name -eq 'conntrack_tuning_drift').Count
+            }
+        }
+        $result.Warnings | Where-Object { $_ -like "*$file*permission denied*" } | Should -Not -BeNullOrEmpty
+        $result.Limit.NextBootMax | Should -BeNullOrEmpty
+        $result.Limit.NextBootHashSize | Should -BeNullOrEmpty
+        $result.Limit.NextBootMaxSource | Should -BeLike "*$file*"
+        $result.Limit.Drift | Should -BeFalse
+        $result.Persistence.Severity | Should -Be 'Info'
+        $result.Persistence.Message | Should -BeLike "*$file*"
+        $result.Persistence.Message | Should -Not -BeLike '*applies the max and the hash size that run now*'
+        $result.Persistence.Recommendation | Should -BeLike '*root*'
+        $result.Drift | Should -Be 0 -Because 'a drift of 0 would claim the next boot keeps the values'
+    }
+}
+
 Describe 'Change records for scripts and Ansible' {
     It 'under -WhatIf -PassThru says what would change (check mode) and changes nothing' {
         $root = Copy-Fixture ubuntu-4.15-nf_conntrack

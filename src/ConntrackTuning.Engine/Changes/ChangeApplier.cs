@@ -51,8 +51,8 @@ internal static class ChangeApplier
 
         IReadOnlyList<FileEdit> files = plan.Files;
         var written = new List<FileEdit>();
-        // Folders a write creates (etc/sysctl.d in an image, etc/modules-load.d), noted before the write so that a
-        // write failing after it made them is undone too.
+        // Folders a write creates (etc/sysctl.d in an image, etc/modules-load.d), noted by the write as it makes each,
+        // so that a write failing after it made them is undone too, and a folder it never made is never named.
         var createdFolders = new List<string>();
         try
         {
@@ -64,8 +64,7 @@ internal static class ChangeApplier
             foreach (FileEdit edit in files.Where(f => f.Changes))
             {
                 TestHooks.BeforeConfigFileWrite?.Invoke(root.Full(edit.Relative));
-                createdFolders.AddRange(root.MissingFolders(edit.Relative));
-                root.WriteConfigFileAtomic(edit.Relative, edit.After);
+                root.WriteConfigFileAtomic(edit.Relative, edit.After, createdFolders);
                 written.Add(edit);
             }
         }
@@ -109,7 +108,7 @@ internal static class ChangeApplier
             {
                 root.RemoveCreatedFolder(folder);
             }
-            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is ConntrackException or System.IO.IOException or UnauthorizedAccessException)
             {
                 failures.Add($"{root.Full(folder)} ({e.Message})");
             }

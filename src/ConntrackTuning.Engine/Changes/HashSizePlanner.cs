@@ -141,9 +141,9 @@ internal static class HashSizePlanner
             : BootConfig.OwnModprobeFile;
         bool own = target == BootConfig.OwnModprobeFile;
         _ = root.ResolveReplaceTarget(target);
-        string? before = root.ReadConfigFile(target);
+        string? before = root.ReadConfigFile(target, out bool quote);
         string text = value.ToString(CultureInfo.InvariantCulture);
-        string after = ModprobeFile.Set(before, module, "hashsize", text, root.Full(target), own && before is null ? BootConfig.OwnHeader("modprobe options") : null);
+        string after = ModprobeFile.Set(before, module, "hashsize", text, root.Full(target), own && before is null ? BootConfig.OwnHeader("modprobe options") : null, quote);
         var proposed = new Dictionary<string, string?> { [target] = after };
         PersistedValue? last = BootConfig.LastModuleOption(root, module, "hashsize", proposed);
         PersistedValue? cmdline = BootConfig.CommandLineParameter(root, module, "hashsize");

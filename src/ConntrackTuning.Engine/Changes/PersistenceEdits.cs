@@ -36,8 +36,8 @@ internal static class PersistenceEdits
         SystemRoot root = kernel.SystemRoot;
         (string target, bool own) = SysctlTarget(kernel);
         _ = root.ResolveReplaceTarget(target);
-        string? before = root.ReadConfigFile(target);
-        string after = SysctlFile.Set(before, settings, root.Full(target), own && before is null ? BootConfig.OwnHeader("sysctl settings") : null);
+        string? before = root.ReadConfigFile(target, out bool quote);
+        string after = SysctlFile.Set(before, settings, root.Full(target), own && before is null ? BootConfig.OwnHeader("sysctl settings") : null, quote);
         var edits = new List<FileEdit> { new(target, before, after, "sysctl settings applied at boot") };
 
         var proposed = new Dictionary<string, string?> { [target] = after };
@@ -58,8 +58,8 @@ internal static class PersistenceEdits
             // keys yet and skips them without failing. systemd-modules-load runs first, so listing the module there
             // makes the keys exist in time.
             _ = root.ResolveReplaceTarget(BootConfig.OwnModulesLoadFile);
-            string? listBefore = root.ReadConfigFile(BootConfig.OwnModulesLoadFile);
-            string listAfter = ModulesLoadFile.Ensure(listBefore, module, root.Full(BootConfig.OwnModulesLoadFile), listBefore is null ? BootConfig.OwnHeader("modules loaded at boot") : null);
+            string? listBefore = root.ReadConfigFile(BootConfig.OwnModulesLoadFile, out bool quoteList);
+            string listAfter = ModulesLoadFile.Ensure(listBefore, module, root.Full(BootConfig.OwnModulesLoadFile), listBefore is null ? BootConfig.OwnHeader("modules loaded at boot") : null, quoteList);
             edits.Add(new FileEdit(BootConfig.OwnModulesLoadFile, listBefore, listAfter, $"loads {module} before systemd-sysctl applies the keys"));
             root.Log.Verbose($"{module} is {(loadable == true ? "a loadable module" : "possibly a loadable module")}: systemd-sysctl applies {BootConfig.OwnSysctlFile} early at boot, before a firewall rule loads {module}, and silently skips keys that do not exist yet. Listing {module} in {root.Full(BootConfig.OwnModulesLoadFile)} makes systemd-modules-load (which runs first) load it in time.");
         }

@@ -18,6 +18,13 @@ internal static class PersistenceChecks
             yield break;
         }
 
+        if (limit.NextBootUnknown is { } unreadable)
+        {
+            yield return new(HealthSeverity.Info, $"What the next boot applies cannot be told: {unreadable}.",
+                "Run Test-ConntrackHealth as root (sudo), which reads every configuration file as the boot does.", unreadable);
+            yield break;
+        }
+
         string evidence = string.Join("; ", new[] { limit.PersistedMaxSource, limit.PersistedHashSizeSource }.Where(s => s is not null))
             is { Length: > 0 } sources ? sources : "no configuration file sets the max or the hash size";
         if (!limit.Drift)

@@ -26,9 +26,12 @@ internal static class LimitReader
         (long? count, string? countSource) = ReadCount(kernel, root);
         (long? hashSize, string? hashSource) = ReadHashSize(kernel, root);
         Persisted persisted = ReadPersisted(kernel);
-        // What the next boot applies: the persisted value, else the kernel's own default for this memory.
-        long? nextMax = persisted.Max ?? persisted.Default?.Max;
-        long? nextHash = persisted.HashSize ?? persisted.Default?.HashSize;
+        // What the next boot applies: the persisted value, else the kernel's own default for this memory. Unknown when a
+        // configuration file could not be read: it may set either, and the default would then be a guess shown as a fact.
+        string? unknown = persisted.Unreadable.Count == 0 ? null
+            : $"unknown: {string.Join(", ", persisted.Unreadable)} could not be read (permission denied), and the next boot applies what {(persisted.Unreadable.Count == 1 ? "it sets" : "they set")}";
+        long? nextMax = unknown is null ? persisted.Max ?? persisted.Default?.Max : null;
+        long? nextHash = unknown is null ? persisted.HashSize ?? persisted.Default?.HashSize : null;
         bool maxDrift = max is { } m && nextMax is { } nm && nm != m;
         bool hashDrift = hashSize is { } h && nextHash is { } nh && nh != h;
         var drift = new List<string>();
@@ -67,9 +70,10 @@ internal static class LimitReader
             PersistedHashSizeSource = persisted.HashSizeSource,
             Drift = maxDrift || hashDrift,
             NextBootMax = nextMax,
-            NextBootMaxSource = persisted.MaxSource ?? (nextMax is not null ? ImageLimits.DefaultSource(kernel) : null),
+            NextBootMaxSource = unknown ?? persisted.MaxSource ?? (nextMax is not null ? ImageLimits.DefaultSource(kernel) : null),
             NextBootHashSize = nextHash,
-            NextBootHashSizeSource = persisted.HashSizeSource ?? (nextHash is not null ? ImageLimits.DefaultSource(kernel) : null),
+            NextBootHashSizeSource = unknown ?? persisted.HashSizeSource ?? (nextHash is not null ? ImageLimits.DefaultSource(kernel) : null),
+            NextBootUnknown = unknown,
             MaxDrift = maxDrift,
             HashSizeDrift = hashDrift,
             DriftReason = drift.Count > 0 ? string.Join("; ", drift) + "." : null,
@@ -125,7 +129,8 @@ internal static class LimitReader
     }
 
     /// <param name="Default">What the kernel sizes by itself when nothing is persisted; null where that cannot be computed exactly.</param>
-    private sealed record Persisted(long? Max, string? MaxSource, long? HashSize, string? HashSizeSource, KernelDefault? Default);
+    /// <param name="Unreadable">Configuration files this process may not read, so what the next boot applies is unknown.</param>
+    private sealed record Persisted(long? Max, string? MaxSource, long? HashSize, string? HashSizeSource, KernelDefault? Default, IReadOnlyList<string> Unreadable);
 
     /// <summary>
     /// What the next boot applies: the max from the sysctl files (or, when none sets it, 8 x a hash size given at
@@ -136,10 +141,11 @@ internal static class LimitReader
     {
         SystemRoot root = kernel.SystemRoot;
         KernelEra era = kernel.EraRow;
-        Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root);
+        var unreadable = new List<string>();
+        Dictionary<string, PersistedValue> sysctl = BootConfig.AllSysctl(root, null, unreadable);
         (PersistedValue? maxLine, PersistedValue? buckets) = BootConfig.TableSizeLines(sysctl, era);
         PersistedValue? loadTime = BootConfig.CommandLineParameter(root, era.TrackerName, "hashsize")
-            ?? (TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize") : null);
+            ?? (TrackerModule.IsLoadable(kernel) != false ? BootConfig.LastModuleOption(root, era.TrackerName, "hashsize", null, unreadable) : null);
 
         long? hash = BootConfig.NumberOrWarn(root, buckets) ?? BootConfig.NumberOrWarn(root, loadTime);
         PersistedValue? hashSource = BootConfig.NumberOrWarn(root, buckets) is not null ? buckets : loadTime;
@@ -153,7 +159,7 @@ internal static class LimitReader
         }
 
         return new Persisted(max, maxSource, hash is { } hv ? HashSizeMath.RoundHashSize(kernel, hv) : null, hashSource?.Source,
-            BootDefault(kernel, BootConfig.NumberOrWarn(root, loadTime)));
+            BootDefault(kernel, BootConfig.NumberOrWarn(root, loadTime)), unreadable);
     }
 
     /// <summary>

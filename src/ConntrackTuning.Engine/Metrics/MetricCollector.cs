@@ -186,9 +186,13 @@ internal static partial class MetricCollector
                 "The hash size the next boot applies (buckets sysctl, kernel command line or modprobe option, as the kernel rounds it); left out when nothing persists it.", persistedHash));
         }
 
-        const string driftHelp = "1 when the next boot would change the setting (entries_limit or hash_buckets): what is persisted, or for a value nothing persists the kernel's own default for this memory, differs from the running value.";
-        added.Add(Sample(kernel, "drift", Gauge, driftHelp, limit.MaxDrift ? 1 : 0, ("setting", "entries_limit")));
-        added.Add(Sample(kernel, "drift", Gauge, driftHelp, limit.HashSizeDrift ? 1 : 0, ("setting", "hash_buckets")));
+        const string driftHelp = "1 when the next boot would change the setting (entries_limit or hash_buckets): what is persisted, or for a value nothing persists the kernel's own default for this memory, differs from the running value; left out when a configuration file could not be read.";
+        // A 0 would say the next boot keeps the values, which nobody can tell without the unreadable file.
+        if (limit.NextBootUnknown is null)
+        {
+            added.Add(Sample(kernel, "drift", Gauge, driftHelp, limit.MaxDrift ? 1 : 0, ("setting", "entries_limit")));
+            added.Add(Sample(kernel, "drift", Gauge, driftHelp, limit.HashSizeDrift ? 1 : 0, ("setting", "hash_buckets")));
+        }
         samples.AddRange(added);
     }
 

@@ -96,6 +96,9 @@ public sealed class ConntrackLimit
     /// <summary>Where NextBootHashSize comes from.</summary>
     public string? NextBootHashSizeSource { get; init; }
 
+    /// <summary>Why NextBootMax and NextBootHashSize are unknown (a configuration file this process may not read), for the health check.</summary>
+    internal string? NextBootUnknown { get; init; }
+
     /// <summary>The RAM the next boot's kernel defaults were computed for (an image: -MemoryBytes); null when not given.</summary>
     public long? MemoryBytes { get; init; }
 

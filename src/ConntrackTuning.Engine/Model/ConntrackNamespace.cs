@@ -66,8 +66,11 @@ public sealed class ConntrackNamespace
     /// <summary>Why the count is missing, when it is.</summary>
     public string? CountError { get; init; }
 
-    /// <summary>How many "table full" messages of this boot name this namespace (the initial namespace: the messages that name none).</summary>
-    public long TableFullMessages { get; init; }
+    /// <summary>
+    /// How many "table full" messages of this boot name this namespace (the initial namespace: the messages that name
+    /// none); null when the kernel log could not be read (a warning says why), where 0 would claim there were none.
+    /// </summary>
+    public long? TableFullMessages { get; init; }
 
     /// <summary>When the last of them was logged.</summary>
     public DateTime? LastTableFull { get; init; }

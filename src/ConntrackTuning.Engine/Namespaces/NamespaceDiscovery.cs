@@ -35,8 +35,15 @@ internal static class NamespaceDiscovery
     /// <summary>How many processes of one namespace have their cgroup read for its owner (a host namespace has thousands).</summary>
     private const int OwnerProbeLimit = 16;
 
-    public static List<FoundNamespace> Discover(SystemRoot root)
+    public static List<FoundNamespace> Discover(SystemRoot root) => Discover(root, out _);
+
+    /// <summary>
+    /// The same, and how many running processes could not be placed: another user's /proc/PID/ns/net is root's to
+    /// read, so a user other than root sees the namespaces of its own processes only (and of the bind mounts).
+    /// </summary>
+    public static List<FoundNamespace> Discover(SystemRoot root, out int unseen)
     {
+        unseen = 0;
         ArgumentNullException.ThrowIfNull(root);
         var byInode = new Dictionary<ulong, FoundNamespace>();
         FoundNamespace Get(ulong inode)
@@ -54,6 +61,10 @@ internal static class NamespaceDiscovery
         // live in the initial namespace, whatever the container process 1 is.
         ulong? initial = ParseLink(root.LinkTarget("proc/1/ns/net"))
             ?? (root.TryReadText("proc/2/comm")?.TrimEnd('\n') == "kthreadd" ? ParseLink(root.LinkTarget("proc/2/ns/net")) : null);
+        // Both links are root's to read. Anyone can still tell from inside: the kernel registers net.nf_conntrack_max
+        // in the initial namespace only (as Get-ConntrackKernel's IsInitialNamespace does).
+        initial ??= root.IsLive && root.FileExists("proc/sys/net/nf_conntrack_max") ? ParseLink(root.LinkTarget("proc/self/ns/net")) : null;
+        bool counting = root.IsLive && !ProcessIdentity.IsRoot;
         var mountNamespaces = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (string dir in root.DirectoryNames("proc"))
         {
@@ -68,6 +79,10 @@ internal static class NamespaceDiscovery
             {
                 string comm = root.TryReadText($"proc/{dir}/comm")?.TrimEnd('\n') ?? "";
                 Get(inode).Processes.Add(new ConntrackNamespaceProcess(pid, comm));
+            }
+            else if (counting && root.TryReadText($"proc/{dir}/comm") is not null)
+            {
+                unseen++;
             }
 
             if (root.LinkTarget($"proc/{dir}/ns/mnt") is { } mnt)

@@ -9,8 +9,15 @@ internal sealed record TableFullLog(IReadOnlyDictionary<string, long> Counts, IR
     public static readonly TableFullLog Empty = new(new Dictionary<string, long>(), new Dictionary<string, DateTime>());
 
     /// <summary>Reads this boot's kernel log (the whole log of a tree under -Root); an unreadable log is a verbose note and no messages.</summary>
-    public static TableFullLog Read(SystemRoot root)
+    public static TableFullLog Read(SystemRoot root) => Read(root, out _) ?? Empty;
+
+    /// <summary>
+    /// The same, or null with the reason when the log cannot be read (kernel.dmesg_restrict for a user other than root,
+    /// a tree without logs): then no namespace's count is known, which 0 would misstate.
+    /// </summary>
+    public static TableFullLog? Read(SystemRoot root, out string? error)
     {
+        error = null;
         ArgumentNullException.ThrowIfNull(root);
         TimeWindow window = root.IsLive && KernelLogSources.BootTime(root) is { } boot ? new TimeWindow(boot.AddSeconds(-1), null) : TimeWindow.All;
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -36,7 +43,8 @@ internal sealed record TableFullLog(IReadOnlyDictionary<string, long> Counts, IR
         catch (ConntrackException e)
         {
             root.Log.Verbose($"The kernel log was not read for table-full messages: {e.Message}");
-            return Empty;
+            error = e.Message;
+            return null;
         }
 
         return new TableFullLog(counts, last);
@@ -51,9 +59,12 @@ internal sealed record TableFullLog(IReadOnlyDictionary<string, long> Counts, IR
 internal static class NamespaceReader
 {
     /// <summary>Namespaces as found, with owner and pod names but no count (cheap: files only).</summary>
-    public static List<(FoundNamespace Found, PodInfo? Pod)> Find(SystemRoot root)
+    public static List<(FoundNamespace Found, PodInfo? Pod)> Find(SystemRoot root) => Find(root, out _);
+
+    /// <summary>The same, with the count of processes whose namespace could not be read (see <see cref="NamespaceDiscovery.Discover(SystemRoot, out int)"/>).</summary>
+    public static List<(FoundNamespace Found, PodInfo? Pod)> Find(SystemRoot root, out int unseen)
     {
-        List<FoundNamespace> found = NamespaceDiscovery.Discover(root);
+        List<FoundNamespace> found = NamespaceDiscovery.Discover(root, out unseen);
         IReadOnlyDictionary<string, PodInfo> pods = PodDirectory.Read(root);
         return [.. found.Select(f => (f, f.Owner?.PodUid is { } uid && pods.TryGetValue(uid, out PodInfo? pod) ? pod : (PodInfo?)null))];
     }
@@ -97,11 +108,11 @@ internal static class NamespaceReader
     }
 
     /// <summary>The public object for one namespace.</summary>
-    public static ConntrackNamespace ToObject(SystemRoot root, FoundNamespace ns, PodInfo? pod, long? count, string? countError, long? max, TableFullLog log)
+    /// <param name="log">The table-full messages, or null when the kernel log could not be read.</param>
+    public static ConntrackNamespace ToObject(SystemRoot root, FoundNamespace ns, PodInfo? pod, long? count, string? countError, long? max, TableFullLog? log)
     {
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(ns);
-        ArgumentNullException.ThrowIfNull(log);
         string key = ns.IsInitial ? "" : ns.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
         CgroupOwner? owner = ns.Owner;
         (string kind, string words) = Describe(ns, owner, pod);
@@ -123,8 +134,8 @@ internal static class NamespaceReader
             Count = count,
             CountError = countError,
             Max = max,
-            TableFullMessages = log.Counts.GetValueOrDefault(key),
-            LastTableFull = log.Last.TryGetValue(key, out DateTime last) ? last : null,
+            TableFullMessages = log?.Counts.GetValueOrDefault(key),
+            LastTableFull = log is not null && log.Last.TryGetValue(key, out DateTime last) ? last : null,
             Root = root.Path,
         };
     }

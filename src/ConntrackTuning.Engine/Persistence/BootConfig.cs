@@ -135,14 +135,17 @@ internal static class BootConfig
         (LastOf(sysctl, era.MaxPaths.Select(p => EraTable.SysctlKey(p)!).ToArray()),
          era.HashPersistence == HashPersistence.ModuleOptionBucketsSysctlOrBootParameter ? LastOf(sysctl, [EraTable.BucketsSysctlKey]) : null);
 
-    /// <summary>The last assignment of every key (normalised) across the sysctl files, in one pass.</summary>
-    internal static Dictionary<string, PersistedValue> AllSysctl(SystemRoot root, IReadOnlyDictionary<string, string?>? proposed = null)
+    /// <summary>
+    /// The last assignment of every key (normalised) across the sysctl files, in one pass. Files this process may
+    /// not read (systemd-sysctl, as root, will) are added to <paramref name="unreadable"/>: what they set is unknown.
+    /// </summary>
+    internal static Dictionary<string, PersistedValue> AllSysctl(SystemRoot root, IReadOnlyDictionary<string, string?>? proposed = null, List<string>? unreadable = null)
     {
         var last = new Dictionary<string, PersistedValue>(StringComparer.Ordinal);
         int sequence = 0;
         foreach (string file in SysctlSources(root, proposed?.Keys))
         {
-            string? text = ReadTolerant(root, file, proposed);
+            (string? text, bool quote) = ReadTolerant(root, file, proposed, unreadable);
             if (text is null)
             {
                 continue;
@@ -152,7 +155,7 @@ internal static class BootConfig
             var skipped = new List<string>();
             try
             {
-                assignments = SysctlFile.Parse(text, root.Full(file), skipped);
+                assignments = SysctlFile.Parse(text, root.Full(file), skipped, quote);
                 foreach (string line in skipped)
                 {
                     root.Log.Warning($"{line}: systemd-sysctl skips that line, and so did this reading; the file's other lines count.");
@@ -173,14 +176,14 @@ internal static class BootConfig
         return last;
     }
 
-    /// <summary>The last value of a module option across the modprobe configuration.</summary>
-    internal static PersistedValue? LastModuleOption(SystemRoot root, string module, string option, IReadOnlyDictionary<string, string?>? proposed = null)
+    /// <summary>The last value of a module option across the modprobe configuration (unreadable files as for <see cref="AllSysctl"/>).</summary>
+    internal static PersistedValue? LastModuleOption(SystemRoot root, string module, string option, IReadOnlyDictionary<string, string?>? proposed = null, List<string>? unreadable = null)
     {
         PersistedValue? last = null;
         string wanted = ModprobeFile.NormalizeModule(module);
         foreach (string file in ModprobeSources(root, proposed?.Keys))
         {
-            string? text = ReadTolerant(root, file, proposed);
+            (string? text, bool quote) = ReadTolerant(root, file, proposed, unreadable);
             if (text is null)
             {
                 continue;
@@ -188,7 +191,7 @@ internal static class BootConfig
 
             try
             {
-                foreach (ModuleOption o in ModprobeFile.Parse(text, root.Full(file)).Where(o => o.Module == wanted && o.Name == option))
+                foreach (ModuleOption o in ModprobeFile.Parse(text, root.Full(file), quote).Where(o => o.Module == wanted && o.Name == option))
                 {
                     last = new PersistedValue(o.Value, file, root.Full(file), o.Line);
                 }
@@ -211,7 +214,7 @@ internal static class BootConfig
         var loaded = new List<(string, string)>();
         foreach (string file in Sources(root, ModulesLoadDirectories, ["etc/modules"], legacyFirst: false, null))
         {
-            string? text = ReadTolerant(root, file, null);
+            (string? text, bool quote) = ReadTolerant(root, file, null);
             if (text is null)
             {
                 continue;
@@ -219,7 +222,7 @@ internal static class BootConfig
 
             try
             {
-                loaded.AddRange(ModulesLoadFile.Parse(text, root.Full(file)).Select(m => (m, root.Full(file))));
+                loaded.AddRange(ModulesLoadFile.Parse(text, root.Full(file), quote).Select(m => (m, root.Full(file))));
             }
             catch (ConntrackException e)
             {
@@ -239,7 +242,7 @@ internal static class BootConfig
         string wanted = ModprobeFile.NormalizeModule(module);
         foreach (string file in ModprobeSources(root))
         {
-            foreach (string line in (ReadTolerant(root, file, null) ?? "").Split('\n'))
+            foreach (string line in (ReadTolerant(root, file, null).Text ?? "").Split('\n'))
             {
                 string[] words = line.Split((char[]?)null, 3, StringSplitOptions.RemoveEmptyEntries);
                 if (words.Length == 3 && words[0] == "install" && ModprobeFile.NormalizeModule(words[1]) == wanted
@@ -285,16 +288,17 @@ internal static class BootConfig
         root.Log.Warning($"{reason}; its {what} were not taken into account.");
     }
 
-    private static string? ReadTolerant(SystemRoot root, string file, IReadOnlyDictionary<string, string?>? proposed)
+    /// <summary>The text of a configuration file, or null with a warning; and whether its lines may be quoted.</summary>
+    private static (string? Text, bool Quote) ReadTolerant(SystemRoot root, string file, IReadOnlyDictionary<string, string?>? proposed, List<string>? unreadable = null)
     {
         if (proposed is not null && proposed.TryGetValue(file, out string? text))
         {
-            return text;
+            return (text, true);
         }
 
         try
         {
-            return root.ReadConfigFile(file);
+            return (root.ReadConfigFile(file, out bool everyoneMayRead), everyoneMayRead);
         }
         catch (ConntrackException e)
         {
@@ -302,7 +306,13 @@ internal static class BootConfig
             string reason = e.Message.Replace("; it was left as it was and nothing was changed", "; it was not read", StringComparison.Ordinal)
                 .Replace(" and nothing was changed", "", StringComparison.Ordinal).Replace("; nothing was changed", "", StringComparison.Ordinal);
             root.Log.Warning($"{reason} Its settings were not taken into account.");
-            return null;
+            if (e.Kind == ErrorKind.PermissionDenied)
+            {
+                // Denied to this process only: the boot reads it as root. A FIFO or a folder the boot cannot read either.
+                unreadable?.Add(root.Full(file));
+            }
+
+            return (null, true);
         }
     }
 }

@@ -161,6 +161,15 @@ internal static class ConfigLines
         }
     }
 
+    /// <summary>What a message says instead of a line of a file that not every user may read.</summary>
+    internal const string NotQuoted = "(not quoted: not every user may read the file)";
+
+    /// <summary>
+    /// A line's text for a message, shortened, or <see cref="NotQuoted"/>: the content of a private file (a link to
+    /// /etc/shadow among the configuration files) must not be copied into warnings and errors.
+    /// </summary>
+    internal static string Quote(string text, bool quote) => quote ? $"('{(text.Length > 60 ? text[..60] + "..." : text)}')" : NotQuoted;
+
     /// <summary>How <see cref="Invalid"/> messages end: the outcome for a command that refuses to rewrite the file.</summary>
     internal const string LeftAsItWas = "; the file was left as it was and nothing was changed.";
 

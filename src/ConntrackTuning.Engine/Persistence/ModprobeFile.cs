@@ -20,12 +20,12 @@ internal static class ModprobeFile
     internal static string NormalizeModule(string name) => name.Replace('-', '_');
 
     /// <summary>Every option of every "options" line, in file order. Binary data, unknown commands and the "hashsize = N" trap are errors naming the file.</summary>
-    internal static IReadOnlyList<ModuleOption> Parse(string text, string path)
+    internal static IReadOnlyList<ModuleOption> Parse(string text, string path, bool quote = true)
     {
         ArgumentNullException.ThrowIfNull(text);
         List<ConfigLine> lines = ConfigLines.Split(text);
         var options = new List<ModuleOption>();
-        foreach (LogicalLine logical in Analyse(lines, path))
+        foreach (LogicalLine logical in Analyse(lines, path, quote))
         {
             if (logical.Module is null)
             {
@@ -48,7 +48,7 @@ internal static class ModprobeFile
     /// "name", which the kernel refuses, becomes "name=value"); if there is none, it is added to the module's last "options" line, or a new "options module name=value" line
     /// is appended.
     /// </summary>
-    internal static string Set(string? text, string module, string name, string value, string path, string? header = null)
+    internal static string Set(string? text, string module, string name, string value, string path, string? header = null, bool quote = true)
     {
         ArgumentNullException.ThrowIfNull(module);
         List<ConfigLine> lines = ConfigLines.Split(text ?? header ?? "");
@@ -57,7 +57,7 @@ internal static class ModprobeFile
         LogicalLine? lastForModule = null;
         // Replacements go from the end so the earlier positions on a physical line stay valid.
         var edits = new List<(int Line, int Start, int End, string Text)>();
-        foreach (LogicalLine logical in Analyse(lines, path))
+        foreach (LogicalLine logical in Analyse(lines, path, quote))
         {
             if (logical.Module != wanted)
             {
@@ -124,7 +124,7 @@ internal static class ModprobeFile
 
     private sealed record LogicalLine(int FirstLine, List<Token> Tokens, string? Module);
 
-    private static List<LogicalLine> Analyse(List<ConfigLine> lines, string path)
+    private static List<LogicalLine> Analyse(List<ConfigLine> lines, string path, bool quote)
     {
         ConfigLines.RejectBinary(lines, path, "modprobe configuration");
         var result = new List<LogicalLine>();
@@ -165,7 +165,7 @@ internal static class ModprobeFile
             string command = tokens[0].Text;
             if (!Commands.Contains(command))
             {
-                throw ConfigLines.Invalid(path, first + 1, $"starts with '{command}', which is not a modprobe command");
+                throw ConfigLines.Invalid(path, first + 1, quote ? $"starts with '{command}', which is not a modprobe command" : $"starts with a word that is not a modprobe command {ConfigLines.NotQuoted}");
             }
 
             string? module = null;
@@ -184,7 +184,7 @@ internal static class ModprobeFile
                     if (tokens[t].Text.StartsWith('=') || (tokens[t].Text.EndsWith('=') && t + 1 < tokens.Count && !tokens[t + 1].Text.Contains('=', StringComparison.Ordinal)))
                     {
                         throw ConfigLines.Invalid(path, tokens[t].Line + 1,
-                            $"has a space around '=' in the options of {tokens[1].Text}; modprobe would pass the pieces as separate parameters and the module would fail to load");
+                            $"has a space around '=' in the options of {(quote ? tokens[1].Text : "its module " + ConfigLines.NotQuoted)}; modprobe would pass the pieces as separate parameters and the module would fail to load");
                     }
                 }
             }

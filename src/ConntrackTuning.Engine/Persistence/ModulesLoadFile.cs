@@ -7,7 +7,7 @@ namespace ConntrackTuning.Engine.Persistence;
 internal static class ModulesLoadFile
 {
     /// <summary>The module names listed, in order (normalised: "-" read as "_").</summary>
-    internal static IReadOnlyList<string> Parse(string text, string path)
+    internal static IReadOnlyList<string> Parse(string text, string path, bool quote = true)
     {
         ArgumentNullException.ThrowIfNull(text);
         List<ConfigLine> lines = ConfigLines.Split(text);
@@ -17,7 +17,7 @@ internal static class ModulesLoadFile
             string name = content[start..end];
             if (name.Any(c => c == ' ' || c == '\t'))
             {
-                throw ConfigLines.Invalid(path, number, $"('{name}') is not one module name");
+                throw ConfigLines.Invalid(path, number, $"{ConfigLines.Quote(name, quote)} is not one module name");
             }
 
             modules.Add(ModprobeFile.NormalizeModule(name));
@@ -27,11 +27,11 @@ internal static class ModulesLoadFile
     }
 
     /// <summary>Adds the module on a line of its own unless it is listed already.</summary>
-    internal static string Ensure(string? text, string module, string path, string? header = null)
+    internal static string Ensure(string? text, string module, string path, string? header = null, bool quote = true)
     {
         ArgumentNullException.ThrowIfNull(module);
         string start = text ?? header ?? "";
-        if (Parse(start, path).Contains(ModprobeFile.NormalizeModule(module)))
+        if (Parse(start, path, quote).Contains(ModprobeFile.NormalizeModule(module)))
         {
             return start;
         }

@@ -54,13 +54,14 @@ internal static class SysctlFile
     /// Every assignment, in file order, as systemd-sysctl reads the file: a line that is neither blank, a comment,
     /// "key = value" nor an exclusion ("-key", sysctl.d(5)) is skipped alone and described in
     /// <paramref name="skipped"/>, so it never hides the file's other lines (only binary content fails the whole
-    /// file). Without a list, such a line is an error naming the file and line, as for a rewrite.
+    /// file). Without a list, such a line is an error naming the file and line, as for a rewrite. With
+    /// <paramref name="quote"/> false (a file not every user may read) the messages name lines without quoting them.
     /// </summary>
-    internal static IReadOnlyList<SysctlAssignment> Parse(string text, string path, List<string>? skipped = null)
+    internal static IReadOnlyList<SysctlAssignment> Parse(string text, string path, List<string>? skipped = null, bool quote = true)
     {
         ArgumentNullException.ThrowIfNull(text);
         List<ConfigLine> lines = ConfigLines.Split(text);
-        return Analyse(lines, path, skipped).Select(a => a.Assignment).ToList();
+        return Analyse(lines, path, skipped, quote).Select(a => a.Assignment).ToList();
     }
 
     /// <summary>Whether a key is a glob (systemd 238 and later apply such an assignment to every key it matches).</summary>
@@ -96,12 +97,12 @@ internal static class SysctlFile
     /// Sets every key: each line holding it (under any of its names) gets the new value in place, and a key found
     /// nowhere is appended as "key = value". With no text (the file does not exist) the header starts the file.
     /// </summary>
-    internal static string Set(string? text, IReadOnlyList<SysctlSetting> settings, string path, string? header = null)
+    internal static string Set(string? text, IReadOnlyList<SysctlSetting> settings, string path, string? header = null, bool quote = true)
     {
         ArgumentNullException.ThrowIfNull(settings);
         List<ConfigLine> lines = ConfigLines.Split(text ?? header ?? "");
         var found = new HashSet<SysctlSetting>();
-        foreach ((SysctlAssignment assignment, int valueStart, int valueEnd) in Analyse(lines, path))
+        foreach ((SysctlAssignment assignment, int valueStart, int valueEnd) in Analyse(lines, path, null, quote))
         {
             SysctlSetting? setting = settings.FirstOrDefault(s => s.Matches(assignment.Key));
             if (setting is null)
@@ -128,7 +129,7 @@ internal static class SysctlFile
         return ConfigLines.Join(lines);
     }
 
-    private static List<(SysctlAssignment Assignment, int ValueStart, int ValueEnd)> Analyse(List<ConfigLine> lines, string path, List<string>? skipped = null)
+    private static List<(SysctlAssignment Assignment, int ValueStart, int ValueEnd)> Analyse(List<ConfigLine> lines, string path, List<string>? skipped, bool quote)
     {
         var result = new List<(SysctlAssignment, int, int)>();
         foreach ((int number, string content, int start, int end) in ConfigLines.SettingLines(lines, path, "sysctl settings"))
@@ -141,7 +142,7 @@ internal static class SysctlFile
                 // "-key" alone excludes the key from a glob assignment (systemd 254); anything else is skipped alone, as systemd does.
                 if (!ignoreFailure || content[keyStart..end].Trim(' ', '\t') is not { Length: > 0 } excluded || excluded.Any(c => c == ' ' || c == '\t'))
                 {
-                    Skip(skipped, path, number, $"('{Shorten(content[start..end])}') is not a 'key = value' assignment");
+                    Skip(skipped, path, number, $"{ConfigLines.Quote(content[start..end], quote)} is not a 'key = value' assignment");
                 }
 
                 continue;
@@ -150,7 +151,7 @@ internal static class SysctlFile
             string key = content[keyStart..equals].Trim(' ', '\t');
             if (key.Length == 0 || key.Any(c => c == ' ' || c == '\t'))
             {
-                Skip(skipped, path, number, $"('{Shorten(content[start..end])}') has no valid key before '='");
+                Skip(skipped, path, number, $"{ConfigLines.Quote(content[start..end], quote)} has no valid key before '='");
                 continue;
             }
 
@@ -180,6 +181,4 @@ internal static class SysctlFile
 
         skipped.Add($"{path}:{line} {why}");
     }
-
-    private static string Shorten(string text) => text.Length > 60 ? text[..60] + "..." : text;
 }

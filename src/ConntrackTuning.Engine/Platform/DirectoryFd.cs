@@ -42,4 +42,11 @@ internal enum Walk
 
     /// <summary>Missing folders are created (mkdirat), each recorded for the undo of a failed change.</summary>
     Create = 2,
+
+    /// <summary>
+    /// A link found in a folder of another user (not root, not this process's) is followed only to a folder of that
+    /// same user: its owner may swap any name there for a link, and must not steer root's write into someone else's
+    /// folder (systemd's CHASE_SAFE). For writes on the running system, where the path may cross users' folders.
+    /// </summary>
+    SameOwner = 4,
 }

@@ -21,8 +21,16 @@ internal sealed partial class SystemRoot
     /// not a regular file (a FIFO, a device) or bigger than 1 MiB, because rewriting what could not be read would
     /// lose it (and the readers of the boot configuration skip it with that warning).
     /// </summary>
-    internal string? ReadConfigFile(string relative)
+    internal string? ReadConfigFile(string relative) => ReadConfigFile(relative, out _);
+
+    /// <summary>
+    /// The same, and whether every user may read the file (o+r on what was opened, a link's target): only such a
+    /// file's lines may be quoted in messages. A sysctl.d name that is a link to /etc/shadow is read like any other,
+    /// and its lines must not end up in warnings that logs and CI output keep.
+    /// </summary>
+    internal string? ReadConfigFile(string relative, out bool everyoneMayRead)
     {
+        everyoneMayRead = false;
         string full = Full(relative);
         int errno = TryOpenFile(relative, out SafeFileHandle? handle, out FileStatus status, out string resolved);
         full = Full(resolved);
@@ -43,6 +51,7 @@ internal sealed partial class SystemRoot
         using (handle)
         {
             RequireRegularConfigFile(status, full);
+            everyoneMayRead = (status.Mode & 0x4 /* S_IROTH */) != 0;
             byte[] bytes = ReadBounded(handle!, MaxWholeFileBytes)
                 ?? throw new ConntrackException(ErrorIds.PersistenceFileUnreadable, ErrorKind.InvalidData,
                     $"'{full}' holds more than {MaxWholeFileBytes / 1024 / 1024} MiB, far more than any configuration file; it was not read and nothing was changed.", full,
@@ -111,10 +120,11 @@ internal sealed partial class SystemRoot
     /// its mode and owner; a new file gets 0644 and this process's owner. A symbolic link is followed only to a
     /// file in the same folder (then that file is replaced and the link kept); any other link is refused.
     /// </summary>
-    internal void WriteConfigFileAtomic(string relative, string text)
+    /// <param name="created">Receives each folder the write creates, for the undo of a change that fails later.</param>
+    internal void WriteConfigFileAtomic(string relative, string text, List<string>? created = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        WriteFileAtomic(relative, ConfigEncoding.GetBytes(text), createDirectory: true);
+        WriteFileAtomic(relative, ConfigEncoding.GetBytes(text), createDirectory: true, created);
     }
 
     /// <summary>
@@ -127,7 +137,11 @@ internal sealed partial class SystemRoot
     {
         ArgumentNullException.ThrowIfNull(bytes);
         string target = ResolveReplaceTarget(relative);
-        int opened = TryOpenDirectory(ParentOf(target), createDirectory ? Walk.Create : Walk.FollowInRoot, out DirectoryFd? directory, created);
+        // On "/" the path may cross other users' folders: it is walked as named, so each link on it is judged where
+        // it stands (Walk.SameOwner), and it must still lead where it led when the target was resolved.
+        bool system = Path == "/";
+        Walk walk = (createDirectory ? Walk.Create : Walk.FollowInRoot) | (system ? Walk.SameOwner : Walk.FollowInRoot);
+        int opened = TryOpenDirectory(system ? ParentOf(relative) : ParentOf(target), walk, out DirectoryFd? directory, created);
         if (opened != 0)
         {
             throw WriteFailed(Full(target), opened);
@@ -135,7 +149,14 @@ internal sealed partial class SystemRoot
 
         using (directory!)
         {
-            WriteIn(directory!, FileNameOf(target), bytes);
+            if (directory!.Relative != ParentOf(target))
+            {
+                throw new ConntrackException(ErrorIds.UnsafeSymbolicLink, ErrorKind.PermissionDenied,
+                    $"The folder of '{Full(relative)}' changed while it was being written (it now leads to '{RootedPath(directory.Relative)}'); nothing was written.",
+                    Full(relative), $"Check who changes the folders on the way to '{Full(relative)}', then run the command again.");
+            }
+
+            WriteIn(directory, FileNameOf(target), bytes);
         }
     }
 

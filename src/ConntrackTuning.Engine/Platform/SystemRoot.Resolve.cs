@@ -84,6 +84,15 @@ internal sealed partial class SystemRoot
 
     private string RootedPath(string resolvedRelative) => Path == "/" ? "/" + resolvedRelative : Path + "/" + resolvedRelative;
 
+    private ConntrackException RootReplaced() => new(ErrorIds.UnsafeSymbolicLink, ErrorKind.PermissionDenied,
+        $"'{Path}' is no longer the folder this command opened: it was replaced (by a symbolic link or another folder) while the command ran, so nothing was read from or written to what stands there now.",
+        Path, $"Check who may write the folder that holds '{Path}' (only its owner should), then run the command again.");
+
+    /// <summary>A link in a folder of another user that leads to a folder that user does not own (systemd's CHASE_SAFE rule).</summary>
+    private static ConntrackException UnsafeTransition(string link, uint owner, string reached, uint reachedOwner) => new(ErrorIds.UnsafeSymbolicLink, ErrorKind.PermissionDenied,
+        $"'{link}' is a symbolic link in a folder of user {owner}, and leads to '{reached}', which belongs to user {reachedOwner}: whoever owns the link's folder can point it anywhere, so it is not followed and nothing was written.",
+        link, $"Give the path of the folder itself ('{reached}') if it is meant, or make the link's folder belong to root, then run the command again.");
+
     private ConntrackException LinkLoop(string relative) => new(ErrorIds.UnsafeSymbolicLink, ErrorKind.InvalidData,
         $"Too many symbolic links while resolving '{RootedPath(relative.TrimStart('/'))}'.", RootedPath(relative.TrimStart('/')),
         "Remove the symbolic link loop.");
@@ -102,12 +111,19 @@ internal sealed partial class SystemRoot
             return Errno.Last;
         }
 
+        if (_identity is { } identity && (Native.Stat(rootFd, "", out _) is not { } now || now.Device != identity.Device || now.Inode != identity.Inode))
+        {
+            _ = Native.Close(rootFd);
+            throw RootReplaced();
+        }
+
         var fds = new List<int> { rootFd };
         var names = new List<string>();
         var todo = new Stack<string>();
         PushReversed(todo, relative);
         int links = 0;
         int attempts = 0;
+        (uint Owner, string At)? steered = null;
         try
         {
             while (todo.TryPop(out string? part))
@@ -153,6 +169,16 @@ internal sealed partial class SystemRoot
                         throw LinkLoop(relative);
                     }
 
+                    if ((walk & Walk.SameOwner) != 0 && Native.Stat(fds[^1], "", out _) is { } holder && holder.Uid != 0 && holder.Uid != Native.Geteuid())
+                    {
+                        if (steered is { } earlier && earlier.Owner != holder.Uid)
+                        {
+                            throw UnsafeTransition(earlier.At, earlier.Owner, RootedPath(at), holder.Uid);
+                        }
+
+                        steered = (holder.Uid, RootedPath(at));
+                    }
+
                     if (target.StartsWith('/'))
                     {
                         for (int i = fds.Count - 1; i > 0; i--)
@@ -187,6 +213,11 @@ internal sealed partial class SystemRoot
                 }
 
                 return errno;
+            }
+
+            if (steered is { } link && Native.Stat(fds[^1], "", out _) is { } reached && reached.Uid != link.Owner)
+            {
+                throw UnsafeTransition(link.At, link.Owner, RootedPath(string.Join('/', names)), reached.Uid);
             }
 
             directory = new DirectoryFd(fds[^1], string.Join('/', names));

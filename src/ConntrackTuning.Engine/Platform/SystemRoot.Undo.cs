@@ -3,19 +3,6 @@ namespace ConntrackTuning.Engine.Platform;
 /// <summary>The undo of a change that failed half-way: the files and folders it created go again, through descriptors.</summary>
 internal sealed partial class SystemRoot
 {
-    /// <summary>The folders of a configuration file that do not exist yet, deepest first: what writing it creates.</summary>
-    internal IReadOnlyList<string> MissingFolders(string relative)
-    {
-        ArgumentNullException.ThrowIfNull(relative);
-        var missing = new List<string>();
-        for (string folder = ParentOf(relative); folder.Length > 0 && !System.IO.Directory.Exists(HostPath(folder)); folder = ParentOf(folder))
-        {
-            missing.Add(folder);
-        }
-
-        return missing;
-    }
-
     /// <summary>
     /// Removes a folder this invocation created, when the change it belonged to is rolled back. A folder that is not
     /// empty (something else put a file there meanwhile) stays.

@@ -13,8 +13,16 @@ internal sealed partial class SystemRoot
 
     private readonly Lazy<Dictionary<string, string>?> _sysctlSnapshot;
 
-    private SystemRoot(string path, bool isLive, IEngineLog log, CancellationToken cancellation)
+    /// <summary>
+    /// The device and inode the root folder had when it was opened (null for "/"). Every walk opens the root by its
+    /// path again: whoever owns a folder above it could meanwhile swap it for a link to "/" and have a change meant
+    /// for the tree written to the running system's etc/. A walk that finds another folder there refuses.
+    /// </summary>
+    private readonly (ulong Device, ulong Inode)? _identity;
+
+    private SystemRoot(string path, bool isLive, IEngineLog log, (ulong Device, ulong Inode)? identity, CancellationToken cancellation)
     {
+        _identity = identity;
         Path = path;
         IsLive = isLive;
         SimulatesKernel = !isLive && PlatformHooks.SimulatesKernel(path);
@@ -73,7 +81,9 @@ internal sealed partial class SystemRoot
         }
 
         bool live = IsRunningSystem(full);
-        return new SystemRoot(live ? "/" : full, live, log ?? NullEngineLog.Instance, cancellation);
+        (ulong, ulong)? identity = !live && full != "/" && OperatingSystem.IsLinux() && Native.Stat(Native.AT_FDCWD, full + "/.", out _) is { } opened
+            ? (opened.Device, opened.Inode) : null;
+        return new SystemRoot(live ? "/" : full, live, log ?? NullEngineLog.Instance, identity, cancellation);
     }
 
     /// <summary>The error for a -Root that holds a NUL character, which no file name can.</summary>

@@ -19,11 +19,21 @@ public sealed class GetConntrackNamespaceCommand : ConntrackReadCmdlet
     protected override void ProcessRecord() => Run(() =>
     {
         SystemRoot root = OpenRoot();
-        List<(FoundNamespace Found, PodInfo? Pod)> found = NamespaceReader.Find(root);
+        List<(FoundNamespace Found, PodInfo? Pod)> found = NamespaceReader.Find(root, out int unseen);
+        if (unseen > 0)
+        {
+            WriteWarning($"The network namespaces of {unseen} processes of other users could not be read (their /proc/PID/ns/net is root's to read): the list shows the namespaces of this user's processes and of the bind mounts only, and Processes only the processes this user can see. Run Get-ConntrackNamespace as root (sudo) for all of them.");
+        }
+
         ulong? own = NamespaceDiscovery.ParseLink(root.LinkTarget("proc/self/ns/net"));
         ConntrackKernel kernel = ProbeKernel();
         long? max = kernel.MaxPathsFound.Count > 0 ? root.TryReadInt64(kernel.MaxPathsFound[0]) : null;
-        TableFullLog log = TableFullLog.Read(root);
+        TableFullLog? log = TableFullLog.Read(root, out string? logError);
+        if (log is null)
+        {
+            WriteWarning($"TableFullMessages is left empty for every namespace: {logError}");
+        }
+
         var results = new List<ConntrackNamespace>(found.Count);
         var progress = new ProgressRecord(1, "Get-ConntrackNamespace", "Reading the entry count of each network namespace");
         for (int i = 0; i < found.Count; i++)
