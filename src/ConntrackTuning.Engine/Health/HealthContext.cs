@@ -1,5 +1,6 @@
 using ConntrackTuning.Engine.KernelLog;
 using ConntrackTuning.Engine.Limits;
+using ConntrackTuning.Engine.Namespaces;
 using ConntrackTuning.Engine.Sizing;
 using ConntrackTuning.Engine.Statistics;
 
@@ -28,6 +29,7 @@ internal sealed class HealthContext
         _limit = new(() => Try(() => LimitReader.Read(kernel)));
         _statistics = new(() => Try(() => ConntrackStatistic.Sum(StatisticsReader.Read(kernel), kernel)));
         _events = new(ReadEvents);
+        _before = new(CountBefore);
         _tcpEstablished = new(ReadTcpEstablished);
         _entrySize = new(() => TableMemory.EntrySize(Kernel));
         _sizing = new(Size);
@@ -69,8 +71,16 @@ internal sealed class HealthContext
     /// </summary>
     public string EventKey => Kernel.IsInitialNamespace ? "" : Kernel.NetworkNamespace ?? "?";
 
-    /// <summary>Table-full messages about this namespace's table.</summary>
-    public long EventsHere => Events is { } e && e.ByNamespace.TryGetValue(EventKey, out long n) ? n : 0;
+    /// <summary>Table-full messages about this namespace's table: those naming its inode since it was born.</summary>
+    public long EventsHere => (Events is { } e && e.ByNamespace.TryGetValue(EventKey, out long n) ? n : 0) - EventsBefore;
+
+    /// <summary>
+    /// Messages naming this namespace's inode that were logged before it was born (an earlier namespace's, now
+    /// gone, whose number the kernel reused); 0 when its birth cannot be read.
+    /// </summary>
+    public long EventsBefore => _before.Value;
+
+    private readonly Lazy<long> _before;
 
     public long? TcpEstablishedTimeout => _tcpEstablished.Value.Seconds;
 
@@ -104,6 +114,18 @@ internal sealed class HealthContext
         {
             return (null, e.Message);
         }
+    }
+
+    private long CountBefore()
+    {
+        if (Kernel.IsInitialNamespace || !Root.IsLive || Events?.TimesByNamespace.GetValueOrDefault(EventKey) is not { } times
+            || !ulong.TryParse(EventKey, NumberStyles.None, CultureInfo.InvariantCulture, out ulong inode))
+        {
+            return 0;
+        }
+
+        DateTime? birth = NamespaceContext.Current is { } entered ? NamespaceBirth.Of(entered.Path, entered.Inode) : NamespaceBirth.Of("/proc/self/ns/net", inode);
+        return times.Count(t => NamespaceBirth.Predates(t, birth));
     }
 
     private (DropEventScanner?, IReadOnlyList<string>, string?) ReadEvents()

@@ -46,6 +46,8 @@ internal static class KernelLogChecks
             // With messages from other namespaces, "no message" alone would read as a clean log right above the warning about them.
             string scope = !c.Kernel.IsInitialNamespace ? " for this namespace" : elsewhere > 0 ? " from this (the initial) network namespace" : "";
             string others = c.Kernel.IsInitialNamespace && elsewhere > 0 ? $"; {N(elsewhere)} name other network namespaces (see TableFullEvents below)" : "";
+            // Said, not silently dropped: the messages are real, only not this namespace's.
+            others += c.EventsBefore > 0 ? $"; {N(c.EventsBefore)} older messages name its inode number but were logged before this namespace was made, by a namespace now gone that had the same number" : "";
             yield return new(HealthSeverity.Ok, $"No table-full message{scope} in the kernel log{span}{others}.", null, evidence);
         }
 

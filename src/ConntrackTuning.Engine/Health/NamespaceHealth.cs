@@ -57,12 +57,17 @@ internal static class NamespaceHealth
 
         if (c.Events is { } events)
         {
-            var named = events.ByNamespace.Where(kv => kv.Key.Length > 0).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+            // A message older than the namespace holding its inode now was an earlier, gone namespace's.
+            var named = events.ByNamespace.Where(kv => kv.Key.Length > 0)
+                .SelectMany(kv => events.TimesByNamespace.GetValueOrDefault(kv.Key) is { } times
+                    ? times.GroupBy(t => directory.Predates(kv.Key, t)).Select(g => (Label: g.Key ? $"{kv.Key} ({NamespaceDirectory.Gone})" : directory.Label(kv.Key), Value: (long)g.Count()))
+                    : [(Label: directory.Label(kv.Key), kv.Value)])
+                .OrderByDescending(n => n.Value).ThenBy(n => n.Label, StringComparer.Ordinal).ToList();
             if (named.Count > 0)
             {
-                string list = string.Join("; ", named.Select(kv => $"{directory.Label(kv.Key)}: {N(kv.Value)}"));
+                string list = string.Join("; ", named.Select(n => $"{n.Label}: {N(n.Value)}"));
                 yield return new(HealthSeverity.Warning,
-                    $"Table-full messages name {named.Count} network namespace{(named.Count == 1 ? "" : "s")} (inode (owner now): messages): {list}. A namespace that is gone may have had its inode reused.",
+                    $"Table-full messages name {named.Count} network namespace{(named.Count == 1 ? "" : "s")} (inode (owner then, or gone): messages): {list}. A namespace that is gone may have had its inode reused.",
                     $"Get-ConntrackDropEvent | Format-Table TimeStamp, NetworkNamespace, NamespaceName, Owner; {Remedy.RaiseMax(c)}",
                     string.Join(", ", c.EventSources));
             }

@@ -208,6 +208,7 @@ internal sealed class DropEventScanner
     private readonly SortedSet<string> _hosts = new(StringComparer.Ordinal);
     private readonly List<string> _sources = [];
     private readonly Dictionary<string, long> _byNamespace = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<DateTime?>> _timesByNamespace = new(StringComparer.Ordinal);
     private long _journalHighWater = -1;
     private bool _journalSawCurrentBoot;
 
@@ -226,6 +227,9 @@ internal sealed class DropEventScanner
 
     /// <summary>Table-full events per network namespace inode; "" for messages that name none (the initial namespace, or any namespace before 6.18).</summary>
     public IReadOnlyDictionary<string, long> ByNamespace => _byNamespace;
+
+    /// <summary>The time of each table-full message per namespace (null when undated): a reused inode's messages split by it.</summary>
+    public IReadOnlyDictionary<string, List<DateTime?>> TimesByNamespace => _timesByNamespace;
 
     /// <summary>Notes that a source was read (it shows in the summary even when it held nothing).</summary>
     public void AddSource(string source)
@@ -330,6 +334,12 @@ internal sealed class DropEventScanner
             }
 
             _byNamespace[ns ?? ""] = (_byNamespace.TryGetValue(ns ?? "", out long n) ? n : 0) + 1;
+            if (!_timesByNamespace.TryGetValue(ns ?? "", out List<DateTime?>? times))
+            {
+                _timesByNamespace[ns ?? ""] = times = [];
+            }
+
+            times.Add(time);
         }
 
         return new ConntrackDropEvent

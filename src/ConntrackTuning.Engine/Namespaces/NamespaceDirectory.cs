@@ -11,11 +11,37 @@ internal sealed class NamespaceDirectory
     public const string Gone = "gone";
 
     private readonly Dictionary<string, (FoundNamespace Found, PodInfo? Pod)> _byInode;
+    private readonly Dictionary<string, DateTime?> _births = new(StringComparer.Ordinal);
+    private readonly SystemRoot _root;
 
-    private NamespaceDirectory(Dictionary<string, (FoundNamespace, PodInfo?)> byInode) => _byInode = byInode;
+    private NamespaceDirectory(SystemRoot root, Dictionary<string, (FoundNamespace, PodInfo?)> byInode) => (_root, _byInode) = (root, byInode);
 
     public static NamespaceDirectory Read(SystemRoot root) =>
-        new(NamespaceReader.Find(root).ToDictionary(f => f.Found.Inode.ToString(CultureInfo.InvariantCulture), f => f, StringComparer.Ordinal));
+        new(root, NamespaceReader.Find(root).ToDictionary(f => f.Found.Inode.ToString(CultureInfo.InvariantCulture), f => f, StringComparer.Ordinal));
+
+    /// <summary>
+    /// The name and owner of the namespace that held this inode when a message was logged: "gone" twice when the
+    /// namespace holding it now was born after the message (see <see cref="NamespaceBirth"/>).
+    /// </summary>
+    public (string Name, string Owner) Describe(string inode, DateTime? logged) =>
+        Predates(inode, logged) ? (Gone, Gone) : Describe(inode);
+
+    /// <summary>Whether a message of this time predates the namespace that holds this inode now.</summary>
+    public bool Predates(string inode, DateTime? logged)
+    {
+        ArgumentNullException.ThrowIfNull(inode);
+        if (logged is null || !_byInode.TryGetValue(inode, out (FoundNamespace Found, PodInfo? Pod) ns) || ns.Found.IsInitial)
+        {
+            return false;
+        }
+
+        if (!_births.TryGetValue(inode, out DateTime? birth))
+        {
+            _births[inode] = birth = NamespaceBirth.Of(_root, ns.Found);
+        }
+
+        return NamespaceBirth.Predates(logged, birth);
+    }
 
     public IEnumerable<(FoundNamespace Found, PodInfo? Pod)> All => _byInode.Values;
 

@@ -8,6 +8,25 @@ internal sealed record TableFullLog(IReadOnlyDictionary<string, long> Counts, IR
 {
     public static readonly TableFullLog Empty = new(new Dictionary<string, long>(), new Dictionary<string, DateTime>());
 
+    /// <summary>The time of each message per namespace inode (null when undated), to split the messages of a reused inode.</summary>
+    public IReadOnlyDictionary<string, List<DateTime?>> Times { get; init; } = new Dictionary<string, List<DateTime?>>();
+
+    /// <summary>
+    /// The messages of one namespace logged since it was born, their last time, and those of the same inode before
+    /// it (an earlier namespace's, now gone) with their first and last time.
+    /// </summary>
+    public (long Count, DateTime? Last, int Older, DateTime? OlderFirst, DateTime? OlderLast) Since(string key, DateTime? birth)
+    {
+        if (birth is null || !Times.TryGetValue(key, out List<DateTime?>? times))
+        {
+            return (Counts.GetValueOrDefault(key), Last.TryGetValue(key, out DateTime l) ? l : null, 0, null, null);
+        }
+
+        var older = times.Where(t => NamespaceBirth.Predates(t, birth)).Select(t => t!.Value).ToList();
+        DateTime? last = times.Where(t => t is not null && !NamespaceBirth.Predates(t, birth)).Max();
+        return (times.Count - older.Count, last, older.Count, older.Count > 0 ? older.Min() : null, older.Count > 0 ? older.Max() : null);
+    }
+
     /// <summary>Reads this boot's kernel log (the whole log of a tree under -Root); an unreadable log is a verbose note and no messages.</summary>
     public static TableFullLog Read(SystemRoot root) => Read(root, out _) ?? Empty;
 
@@ -22,6 +41,7 @@ internal sealed record TableFullLog(IReadOnlyDictionary<string, long> Counts, IR
         TimeWindow window = root.IsLive && KernelLogSources.BootTime(root) is { } boot ? new TimeWindow(boot.AddSeconds(-1), null) : TimeWindow.All;
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         var last = new Dictionary<string, DateTime>(StringComparer.Ordinal);
+        var times = new Dictionary<string, List<DateTime?>>(StringComparer.Ordinal);
         try
         {
             var scanner = new DropEventScanner(window);
@@ -34,6 +54,12 @@ internal sealed record TableFullLog(IReadOnlyDictionary<string, long> Counts, IR
 
                 string key = drop.NetworkNamespace ?? "";
                 counts[key] = counts.GetValueOrDefault(key) + 1;
+                if (!times.TryGetValue(key, out List<DateTime?>? list))
+                {
+                    times[key] = list = [];
+                }
+
+                list.Add(drop.TimeStamp);
                 if (drop.TimeStamp is { } t && (!last.TryGetValue(key, out DateTime seen) || t > seen))
                 {
                     last[key] = t;
@@ -47,7 +73,7 @@ internal sealed record TableFullLog(IReadOnlyDictionary<string, long> Counts, IR
             return null;
         }
 
-        return new TableFullLog(counts, last);
+        return new TableFullLog(counts, last) { Times = times };
     }
 }
 
@@ -109,13 +135,21 @@ internal static class NamespaceReader
 
     /// <summary>The public object for one namespace.</summary>
     /// <param name="log">The table-full messages, or null when the kernel log could not be read.</param>
-    public static ConntrackNamespace ToObject(SystemRoot root, FoundNamespace ns, PodInfo? pod, long? count, string? countError, long? max, TableFullLog? log)
+    public static ConntrackNamespace ToObject(SystemRoot root, FoundNamespace ns, PodInfo? pod, long? count, string? countError, long? max, TableFullLog? log) =>
+        ToObject(root, ns, pod, count, countError, max, log, out _);
+
+    /// <summary>The same, and the messages left out because they predate the namespace (see <see cref="NamespaceBirth"/>).</summary>
+    public static ConntrackNamespace ToObject(SystemRoot root, FoundNamespace ns, PodInfo? pod, long? count, string? countError, long? max, TableFullLog? log,
+        out (int Count, DateTime? First, DateTime? Last) older)
     {
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(ns);
         string key = ns.IsInitial ? "" : ns.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
         CgroupOwner? owner = ns.Owner;
         (string kind, string words) = Describe(ns, owner, pod);
+        (long Count, DateTime? Last, int Older, DateTime? OlderFirst, DateTime? OlderLast)? messages =
+            log?.Since(key, ns.IsInitial ? null : NamespaceBirth.Of(root, ns));
+        older = messages is { } m ? (m.Older, m.OlderFirst, m.OlderLast) : (0, null, null);
         return new ConntrackNamespace
         {
             NetworkNamespace = ns.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -134,8 +168,8 @@ internal static class NamespaceReader
             Count = count,
             CountError = countError,
             Max = max,
-            TableFullMessages = log?.Counts.GetValueOrDefault(key),
-            LastTableFull = log is not null && log.Last.TryGetValue(key, out DateTime last) ? last : null,
+            TableFullMessages = messages?.Count,
+            LastTableFull = messages?.Last,
             Root = root.Path,
         };
     }

@@ -173,6 +173,31 @@ internal static unsafe partial class Native
         return (BitConverter.ToUInt32(span[136..]), BitConverter.ToUInt32(span[140..]), BitConverter.ToUInt64(span[32..]));
     }
 
+    /// <summary>
+    /// Inode and change time (UTC) of the file a path leads to, or null: an nsfs file's ctime is when its inode was
+    /// made, which bounds from above when the namespace it stands for was born.
+    /// </summary>
+    internal static (ulong Inode, DateTime ChangeTime)? InodeAndChangeTime(string path)
+    {
+        const uint StatxIno = 0x100, StatxCtime = 0x80;
+        byte* b = stackalloc byte[256];
+        if (Statx(AT_FDCWD, path, 0, StatxIno | StatxCtime, b) != 0)
+        {
+            return null;
+        }
+
+        // struct statx: stx_mask at 0, stx_ino at 32; stx_ctime at 96 (tv_sec i64, tv_nsec u32).
+        var span = new ReadOnlySpan<byte>(b, 256);
+        if ((BitConverter.ToUInt32(span) & (StatxIno | StatxCtime)) != (StatxIno | StatxCtime))
+        {
+            return null;
+        }
+
+        long seconds = BitConverter.ToInt64(span[96..]);
+        uint nanoseconds = BitConverter.ToUInt32(span[104..]);
+        return (BitConverter.ToUInt64(span[32..]), DateTime.UnixEpoch.AddSeconds(seconds).AddTicks(nanoseconds / 100));
+    }
+
     /// <summary>Owner and group of a path (not following a last symbolic link), or null when it cannot be read.</summary>
     internal static (uint Uid, uint Gid)? Owner(string path) =>
         Stat(AT_FDCWD, path, out _) is { } s ? (s.Uid, s.Gid) : null;

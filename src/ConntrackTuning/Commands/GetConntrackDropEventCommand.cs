@@ -167,7 +167,7 @@ public sealed class GetConntrackDropEventCommand : ConntrackCmdlet
         if (drop.NetworkNamespace is { } inode)
         {
             _directory ??= NamespaceDirectory.Read(OpenRoot());
-            (drop.NamespaceName, drop.Owner) = _directory.Describe(inode);
+            (drop.NamespaceName, drop.Owner) = _directory.Describe(inode, drop.TimeStamp);
         }
     }
 

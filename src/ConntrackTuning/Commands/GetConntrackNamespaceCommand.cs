@@ -35,6 +35,7 @@ public sealed class GetConntrackNamespaceCommand : ConntrackReadCmdlet
         }
 
         var results = new List<ConntrackNamespace>(found.Count);
+        (int Count, DateTime? First, DateTime? Last) reused = (0, null, null);
         var progress = new ProgressRecord(1, "Get-ConntrackNamespace", "Reading the entry count of each network namespace");
         for (int i = 0; i < found.Count; i++)
         {
@@ -53,7 +54,17 @@ public sealed class GetConntrackNamespaceCommand : ConntrackReadCmdlet
                 WriteVerbose($"Network namespace {ns.Inode}: no count ({error}).");
             }
 
-            results.Add(NamespaceReader.ToObject(root, ns, pod, count, error, max, log));
+            results.Add(NamespaceReader.ToObject(root, ns, pod, count, error, max, log, out (int Count, DateTime? First, DateTime? Last) older));
+            if (older.Count > 0)
+            {
+                reused = (reused.Count + older.Count, reused.First is { } f && f < older.First ? f : older.First, reused.Last is { } l && l > older.Last ? l : older.Last);
+            }
+        }
+
+        if (reused.Count > 0)
+        {
+            // Once for the command: the inode allocator hands out the lowest free number, so churn reuses many.
+            WriteWarning($"{reused.Count} table-full messages named inode numbers that belonged to network namespaces now gone (newer namespaces hold those numbers now), logged from {reused.First:yyyy-MM-dd HH:mm:ss} to {reused.Last:yyyy-MM-dd HH:mm:ss}: TableFullMessages counts only the messages since each namespace was made (its nsfs file's change time).");
         }
 
         progress.RecordType = ProgressRecordType.Completed;
