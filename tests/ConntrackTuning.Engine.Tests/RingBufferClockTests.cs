@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using ConntrackTuning.Engine.KernelLog;
@@ -25,11 +26,22 @@ public sealed class KmsgWritableFactAttribute : FactAttribute
 }
 
 /// <summary>How ring-buffer records, stamped with time since boot, get their wall-clock dates.</summary>
-public class RingBufferClockTests
+public sealed class RingBufferClockTests : IDisposable
 {
-    private static SystemRoot Tree(string? timensOffsets)
+    private readonly List<string> _trees = [];
+
+    public void Dispose()
+    {
+        foreach (string tree in _trees)
+        {
+            Directory.Delete(tree, recursive: true);
+        }
+    }
+
+    private SystemRoot Tree(string? timensOffsets)
     {
         string root = Directory.CreateTempSubdirectory("ctt-timens-").FullName;
+        _trees.Add(root);
         if (timensOffsets is not null)
         {
             Directory.CreateDirectory(Path.Combine(root, "proc/self"));
