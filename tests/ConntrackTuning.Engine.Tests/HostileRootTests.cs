@@ -17,19 +17,10 @@ namespace ConntrackTuning.Engine.Tests;
 [Collection(nameof(TestHooks))]
 public class HostileRootTests
 {
-    private static string TempFolder(string kind)
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"ctt-{kind}-{Guid.NewGuid():n}");
-        Directory.CreateDirectory(path);
-        return path;
-    }
-
-    private static string[] Entries(string folder) => Directory.EnumerateFileSystemEntries(folder, "*", SearchOption.AllDirectories).ToArray();
-
     [Fact]
     public void A_root_folder_swapped_for_a_link_during_a_change_gets_nothing_written_through_the_link()
     {
-        string work = TempFolder("rootswap");
+        string work = HostileTreeTests.TempFolder("rootswap");
         try
         {
             string tree = Path.Combine(work, "tree");
@@ -64,7 +55,7 @@ public class HostileRootTests
             Assert.Contains(tree, e.Message, StringComparison.Ordinal);
             // Nothing was created, so nothing is left to check by hand.
             Assert.Contains("Everything written before the failure was undone", e.Message, StringComparison.Ordinal);
-            Assert.Empty(Entries(decoy));
+            Assert.Empty(HostileTreeTests.Entries(decoy));
             Assert.False(File.Exists(Path.Combine(tree + ".real", "etc/sysctl.d/90-conntrack-tuning.conf")));
 
             // Reads refuse too: what stands at the path now is not the tree the command opened.
@@ -80,8 +71,8 @@ public class HostileRootTests
     [RootFact]
     public void A_link_the_owner_of_a_metrics_folder_puts_on_the_way_does_not_send_roots_write_into_a_folder_of_root()
     {
-        string work = TempFolder("metricswap");
-        string rootOnly = TempFolder("rootonly");
+        string work = HostileTreeTests.TempFolder("metricswap");
+        string rootOnly = HostileTreeTests.TempFolder("rootonly");
         try
         {
             Directory.CreateDirectory(Path.Combine(work, "mine"));
@@ -96,14 +87,14 @@ public class HostileRootTests
             ConntrackException e = Assert.Throws<ConntrackException>(() => MetricFile.Write(Path.Combine(work, "textfile/conntrack.prom"), "x 1\n", fileSystem));
             Assert.Equal(ErrorIds.UnsafeSymbolicLink, e.ErrorId);
             Assert.Contains(Path.Combine(work, "textfile"), e.Message, StringComparison.Ordinal);
-            Assert.Empty(Entries(rootOnly));
+            Assert.Empty(HostileTreeTests.Entries(rootOnly));
 
             // A relative link that climbs out of the folder is judged the same way.
             Assert.Equal(0, AsNobody.Run("import os, sys; os.remove(sys.argv[1]); os.symlink('../' + os.path.basename(sys.argv[2]), sys.argv[1])",
                 Path.Combine(work, "textfile"), rootOnly));
             Assert.Equal(ErrorIds.UnsafeSymbolicLink,
                 Assert.Throws<ConntrackException>(() => MetricFile.Write(Path.Combine(work, "textfile/conntrack.prom"), "x 1\n", fileSystem)).ErrorId);
-            Assert.Empty(Entries(rootOnly));
+            Assert.Empty(HostileTreeTests.Entries(rootOnly));
 
             // A link to a folder of the same user is that user's own layout, and is followed.
             Assert.Equal(0, AsNobody.Run("import os, sys; os.remove(sys.argv[1]); os.symlink(sys.argv[2], sys.argv[1])",

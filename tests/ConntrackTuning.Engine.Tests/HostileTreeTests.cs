@@ -35,14 +35,15 @@ public class HostileTreeTests
                 libc.renameat2(-100, a, -100, b, 2)
         """;
 
-    private static string TempFolder(string kind)
+    /// <summary>A new folder under the temporary folder, for a test that lays out its own root and links (HostileRootTests too).</summary>
+    internal static string TempFolder(string kind)
     {
         string path = Path.Combine(Path.GetTempPath(), $"ctt-{kind}-{Guid.NewGuid():n}");
         Directory.CreateDirectory(path);
         return path;
     }
 
-    private static string[] Entries(string folder) => Directory.EnumerateFileSystemEntries(folder, "*", SearchOption.AllDirectories).ToArray();
+    internal static string[] Entries(string folder) => Directory.EnumerateFileSystemEntries(folder, "*", SearchOption.AllDirectories).ToArray();
 
     // ---- 1: a folder swapped for a link while root writes ------------------------------------------------------
 
